@@ -1,0 +1,304 @@
+//! Page contents: what the bytes of a simulated page are.
+//!
+//! # Representation
+//!
+//! A simulated VM never stores its memory. Every page's bytes are a pure function of
+//! `(seed, page, version)`:
+//!
+//! * the page's **content class** (zero, text-like, structured, random) is drawn once from the
+//!   scenario's content mix by hashing `(seed, page)`;
+//! * version 0 is the class's **base content**, generated from a hash stream;
+//! * the guest's `j`-th write to the page (which makes version `j`) overwrites `write_size`
+//!   bytes at an offset drawn from `(seed, page, j)` with bytes of the page's class.
+//!
+//! So the only per-page state the simulator keeps is a version counter (4 bytes a page: 64 MiB for
+//! a 64 GiB VM), and two copies of a page are equal exactly when their versions are equal. That
+//! is how `verified` is computed: the destination's version of every page is compared with the
+//! guest's. Codecs (compression, delta encoding) that need the real bytes call
+//! [`ContentModel::fill`], which regenerates them; [`ContentCache`] keeps the bytes of recently
+//! read pages so a hot page is rolled forward from its last materialised version rather than
+//! replayed from version 0. Memory therefore stays at a few bytes a page however large the VM is,
+//! plus the cache the codec algorithms choose to hold.
+
+use crate::rng::{below, hash4, unit_f64, SplitMix64};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// What kind of data a page holds; it decides how well the page compresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContentClass {
+    /// All zero bytes until written (free or never-touched memory).
+    Zero,
+    /// ASCII text from a small vocabulary: compresses well with LZ-family codecs.
+    Text,
+    /// 32-bit words that repeat or share their upper bits (pointers, counters, small integers):
+    /// what word-dictionary codecs like WKdm are built for.
+    Structured,
+    /// Incompressible random bytes (encrypted or already compressed data).
+    Random,
+}
+
+/// Fractions of pages in each content class. They must add up to 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContentMix {
+    /// Fraction of all-zero pages.
+    pub zero: f64,
+    /// Fraction of text-like pages.
+    pub text: f64,
+    /// Fraction of structured (word-regular) pages.
+    pub structured: f64,
+    /// Fraction of random pages.
+    pub random: f64,
+}
+
+impl Default for ContentMix {
+    fn default() -> Self {
+        ContentMix { zero: 0.25, text: 0.25, structured: 0.3, random: 0.2 }
+    }
+}
+
+impl ContentMix {
+    /// The class of `page` under this mix.
+    pub fn class_of(&self, seed: u64, page: u64) -> ContentClass {
+        let u = unit_f64(hash4(seed, page, 0xC1A5, 0));
+        let mut acc = self.zero;
+        if u < acc {
+            return ContentClass::Zero;
+        }
+        acc += self.text;
+        if u < acc {
+            return ContentClass::Text;
+        }
+        acc += self.structured;
+        if u < acc {
+            return ContentClass::Structured;
+        }
+        ContentClass::Random
+    }
+}
+
+const WORDS: &[&str] = &[
+    "the", "of", "and", "to", "in", "page", "memory", "virtual", "machine", "migration", "copy",
+    "dirty", "round", "host", "guest", "kernel", "network", "server", "request", "response",
+    "cache", "buffer", "data", "file", "user", "process", "thread", "lock", "queue", "time",
+    "value", "index", "table", "record", "query", "select", "from", "where", "return", "error",
+    "int", "char", "void", "struct", "static", "const", "if", "else", "for", "while", "GET",
+    "HTTP/1.1", "200", "OK", "Content-Length:", "<div>", "</div>", "class=", "href=", "\n",
+];
+
+/// Generates page bytes as a pure function of `(seed, page, version)`.
+#[derive(Debug, Clone)]
+pub struct ContentModel {
+    seed: u64,
+    page_size: usize,
+    write_size: usize,
+    mix: ContentMix,
+    /// Pages at or above this index are free (ballooned) memory: always zero class.
+    free_from: u64,
+}
+
+impl ContentModel {
+    /// A content model for pages of `page_size` bytes, each write changing `write_size` bytes.
+    pub fn new(seed: u64, page_size: usize, write_size: usize, mix: ContentMix, free_from: u64) -> Self {
+        ContentModel { seed, page_size, write_size: write_size.clamp(1, page_size), mix, free_from }
+    }
+
+    /// The page's content class.
+    pub fn class_of(&self, page: u64) -> ContentClass {
+        if page >= self.free_from {
+            ContentClass::Zero
+        } else {
+            self.mix.class_of(self.seed, page)
+        }
+    }
+
+    /// Page size in bytes.
+    pub fn page_size(&self) -> usize {
+        self.page_size
+    }
+
+    /// Whether the page is all zeros at `version` (only zero-class pages never written).
+    pub fn is_zero(&self, page: u64, version: u32) -> bool {
+        version == 0 && self.class_of(page) == ContentClass::Zero
+    }
+
+    /// Writes the bytes of `page` at `version` into `buf` (`page_size` bytes).
+    pub fn fill(&self, page: u64, version: u32, buf: &mut [u8]) {
+        let class = self.class_of(page);
+        self.fill_base(page, class, buf);
+        for j in 1..=version {
+            self.apply_write(page, class, j, buf);
+        }
+    }
+
+    /// Rolls `buf` forward from the bytes at version `from` to version `to` (`from <= to`).
+    pub fn roll_forward(&self, page: u64, from: u32, to: u32, buf: &mut [u8]) {
+        let class = self.class_of(page);
+        for j in from + 1..=to {
+            self.apply_write(page, class, j, buf);
+        }
+    }
+
+    /// The byte range the `j`-th write to `page` changes.
+    pub fn write_range(&self, page: u64, j: u32) -> std::ops::Range<usize> {
+        let span = (self.page_size - self.write_size + 1) as u64;
+        let offset = below(hash4(self.seed, page, j as u64, 0x0FF5), span) as usize;
+        offset..offset + self.write_size
+    }
+
+    fn apply_write(&self, page: u64, class: ContentClass, j: u32, buf: &mut [u8]) {
+        let range = self.write_range(page, j);
+        let mut g = SplitMix64::new(hash4(self.seed, page, j as u64, 0xB17E));
+        // A write into a zero page leaves structured data behind.
+        let class = if class == ContentClass::Zero { ContentClass::Structured } else { class };
+        fill_class(class, &mut g, &mut buf[range], page);
+    }
+
+    fn fill_base(&self, page: u64, class: ContentClass, buf: &mut [u8]) {
+        let mut g = SplitMix64::new(hash4(self.seed, page, 0, 0xBA5E));
+        fill_class(class, &mut g, buf, page);
+    }
+}
+
+fn fill_class(class: ContentClass, g: &mut SplitMix64, buf: &mut [u8], page: u64) {
+    match class {
+        ContentClass::Zero => buf.fill(0),
+        ContentClass::Random => {
+            for chunk in buf.chunks_mut(8) {
+                let v = g.next_u64().to_le_bytes();
+                chunk.copy_from_slice(&v[..chunk.len()]);
+            }
+        }
+        ContentClass::Text => {
+            let mut i = 0;
+            while i < buf.len() {
+                let w = WORDS[g.below(WORDS.len() as u64) as usize].as_bytes();
+                for &b in w.iter().chain(std::iter::once(&b' ')) {
+                    if i == buf.len() {
+                        break;
+                    }
+                    buf[i] = b;
+                    i += 1;
+                }
+            }
+        }
+        ContentClass::Structured => {
+            // Pointers into a few nearby regions, small counters and repeated flags:
+            // words share their upper 22 bits often, as WKdm expects of real heap data.
+            let base = 0x7f00_0000u32.wrapping_add((page as u32 & 0xff) << 16);
+            let mut prev = base;
+            for chunk in buf.chunks_mut(4) {
+                let r = g.next_u64();
+                let word = match r % 8 {
+                    0 | 1 => 0,
+                    2 | 3 => prev,
+                    4 | 5 => base | ((r >> 8) as u32 & 0x3ff),
+                    6 => (r >> 16) as u32 & 0xff,
+                    _ => (r >> 32) as u32,
+                };
+                prev = word;
+                let bytes = word.to_le_bytes();
+                chunk.copy_from_slice(&bytes[..chunk.len()]);
+            }
+        }
+    }
+}
+
+/// Materialised page bytes for algorithms that read contents, rolled forward on demand.
+///
+/// Holds at most `capacity` pages; when full, an arbitrary old entry is dropped and will be
+/// regenerated from version 0 if read again.
+#[derive(Debug, Clone)]
+pub struct ContentCache {
+    pages: HashMap<u64, (u32, Vec<u8>)>,
+    capacity: usize,
+}
+
+impl ContentCache {
+    /// A cache for at most `capacity` pages.
+    pub fn new(capacity: usize) -> Self {
+        ContentCache { pages: HashMap::new(), capacity: capacity.max(1) }
+    }
+
+    /// Copies the bytes of `page` at `version` into `buf`.
+    pub fn read(&mut self, model: &ContentModel, page: u64, version: u32, buf: &mut [u8]) {
+        if let Some((v, bytes)) = self.pages.get_mut(&page) {
+            if *v <= version {
+                model.roll_forward(page, *v, version, bytes);
+                *v = version;
+                buf.copy_from_slice(bytes);
+                return;
+            }
+        }
+        model.fill(page, version, buf);
+        if version > 0 {
+            if self.pages.len() >= self.capacity {
+                if let Some(&victim) = self.pages.keys().next() {
+                    self.pages.remove(&victim);
+                }
+            }
+            self.pages.insert(page, (version, buf.to_vec()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> ContentModel {
+        ContentModel::new(42, 4096, 64, ContentMix::default(), u64::MAX)
+    }
+
+    #[test]
+    fn contents_are_deterministic_and_versions_change_write_size_bytes() {
+        let m = model();
+        let (mut a, mut b) = (vec![0u8; 4096], vec![0u8; 4096]);
+        for page in 0..50 {
+            m.fill(page, 0, &mut a);
+            m.fill(page, 0, &mut b);
+            assert_eq!(a, b);
+            m.fill(page, 1, &mut b);
+            let changed = a.iter().zip(&b).filter(|(x, y)| x != y).count();
+            assert!(changed <= 64, "page {page}: {changed} bytes changed by one 64-byte write");
+        }
+    }
+
+    #[test]
+    fn roll_forward_equals_fill() {
+        let m = model();
+        let (mut a, mut b) = (vec![0u8; 4096], vec![0u8; 4096]);
+        m.fill(7, 3, &mut a);
+        m.roll_forward(7, 3, 10, &mut a);
+        m.fill(7, 10, &mut b);
+        assert_eq!(a, b);
+        let mut cache = ContentCache::new(4);
+        for v in [2, 5, 5, 9] {
+            cache.read(&m, 7, v, &mut a);
+            m.fill(7, v, &mut b);
+            assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn zero_pages_are_zero_until_written() {
+        let mix = ContentMix { zero: 1.0, text: 0.0, structured: 0.0, random: 0.0 };
+        let m = ContentModel::new(1, 4096, 8, mix, u64::MAX);
+        let mut a = vec![1u8; 4096];
+        m.fill(3, 0, &mut a);
+        assert!(a.iter().all(|&b| b == 0));
+        assert!(m.is_zero(3, 0));
+        m.fill(3, 1, &mut a);
+        assert!(!m.is_zero(3, 1));
+    }
+
+    #[test]
+    fn class_fractions_follow_the_mix() {
+        let m = model();
+        let n = 20_000;
+        let zeros = (0..n).filter(|&p| m.class_of(p) == ContentClass::Zero).count() as f64;
+        assert!((zeros / n as f64 - 0.25).abs() < 0.02);
+    }
+}

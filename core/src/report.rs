@@ -1,0 +1,194 @@
+//! Reports: the metrics of a migration, derived from its trace.
+//!
+//! Definitions follow Hines & Gopalan as used by TSMC (ALGORITHMS.md §0.2):
+//! * `preparation_time_s`: start until the source is paused (the VM runs on the source);
+//! * `downtime_s`: source paused until the destination resumed (the VM runs nowhere);
+//! * `resume_time_s`: destination resumed until the last page is there (the post-copy tail);
+//! * `total_time_s` = preparation + downtime + resume (for a cancelled migration: until it was
+//!   abandoned, with no downtime);
+//! * `pages_sent` counts every page transmission, duplicates included; `duplicate_pages` =
+//!   `pages_sent` minus pages sent at least once;
+//! * `bytes_sent` is wire bytes: page payloads, per-page headers, CPU state, bitmaps;
+//!   `payload_bytes` is page content only;
+//! * `fault_stall_s` is the time the destination guest was blocked on network faults.
+//!
+//! Every page transmission and every state or bitmap transfer belongs to a round, so the totals
+//! are the sums of the `per_round` values.
+
+use crate::context::RoundKind;
+use crate::trace::{Event, Trace};
+use serde::{Deserialize, Serialize};
+
+/// One round's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundReport {
+    /// 1-based round number.
+    pub round: u32,
+    /// What the round did.
+    pub kind: RoundKind,
+    /// Start time.
+    pub start_s: f64,
+    /// End time.
+    pub end_s: f64,
+    /// Page transmissions in the round.
+    pub pages_sent: u64,
+    /// Wire bytes in the round.
+    pub bytes_sent: u64,
+    /// Pages dirty when the round ended.
+    pub dirty_pages: u64,
+}
+
+/// The metrics of one migration run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Algorithm name.
+    pub algorithm: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Start to end of the migration.
+    pub total_time_s: f64,
+    /// Time the VM ran nowhere.
+    pub downtime_s: f64,
+    /// Start until the source paused.
+    pub preparation_time_s: f64,
+    /// Destination resumed until the last page arrived.
+    pub resume_time_s: f64,
+    /// All page transmissions, duplicates included.
+    pub pages_sent: u64,
+    /// Wire bytes, headers included.
+    pub bytes_sent: u64,
+    /// Page content bytes.
+    pub payload_bytes: u64,
+    /// Transmissions beyond the first of each page.
+    pub duplicate_pages: u64,
+    /// Number of rounds (per_round entries).
+    pub rounds: u32,
+    /// Network page faults on the destination.
+    pub network_faults: u64,
+    /// Seconds the destination guest was blocked on faults.
+    pub fault_stall_s: f64,
+    /// The algorithm's stop condition was met.
+    pub converged: bool,
+    /// The VM runs on the destination with all its memory there.
+    pub completed: bool,
+    /// Destination memory equals the guest's memory at the end, page by page.
+    pub verified: bool,
+    /// Why the algorithm stopped.
+    pub stop_reason: String,
+    /// Pages the destination discarded because it already had them.
+    pub dropped_pages: u64,
+    /// Pages sent as zero-page flags.
+    pub zero_pages: u64,
+    /// Highest vCPU throttle applied on the source.
+    pub max_throttle: f64,
+    /// Guest seconds of work done during the migration.
+    pub guest_progress_s: f64,
+    /// Writes the guest made during the migration.
+    pub guest_writes: u64,
+    /// Per-round figures.
+    pub per_round: Vec<RoundReport>,
+}
+
+impl Report {
+    /// Derives the metrics from a trace.
+    pub fn from_trace(trace: &Trace) -> Report {
+        let mut r = Report {
+            algorithm: trace.algorithm.clone(),
+            scenario: trace.scenario.name.clone(),
+            seed: trace.scenario.seed,
+            total_time_s: 0.0,
+            downtime_s: 0.0,
+            preparation_time_s: 0.0,
+            resume_time_s: 0.0,
+            pages_sent: 0,
+            bytes_sent: 0,
+            payload_bytes: 0,
+            duplicate_pages: 0,
+            rounds: 0,
+            network_faults: 0,
+            fault_stall_s: 0.0,
+            converged: false,
+            completed: false,
+            verified: false,
+            stop_reason: String::new(),
+            dropped_pages: 0,
+            zero_pages: 0,
+            max_throttle: 0.0,
+            guest_progress_s: 0.0,
+            guest_writes: 0,
+            per_round: Vec::new(),
+        };
+        let (mut paused, mut resumed, mut end) = (None, None, 0.0f64);
+        for e in &trace.events {
+            end = end.max(e.t);
+            match &e.event {
+                Event::RoundStarted { round, kind, .. } => r.per_round.push(RoundReport {
+                    round: *round,
+                    kind: *kind,
+                    start_s: e.t,
+                    end_s: e.t,
+                    pages_sent: 0,
+                    bytes_sent: 0,
+                    dirty_pages: 0,
+                }),
+                Event::RoundEnded { dirty_pages, .. } => {
+                    if let Some(last) = r.per_round.last_mut() {
+                        last.end_s = e.t;
+                        last.dirty_pages = *dirty_pages;
+                    }
+                }
+                Event::PagesSent { count, payload_bytes, wire_bytes, encoding, .. } => {
+                    r.pages_sent += count;
+                    r.payload_bytes += payload_bytes;
+                    r.bytes_sent += wire_bytes;
+                    if *encoding == crate::context::Encoding::Zero {
+                        r.zero_pages += count;
+                    }
+                    if let Some(last) = r.per_round.last_mut() {
+                        last.pages_sent += count;
+                        last.bytes_sent += wire_bytes;
+                    }
+                }
+                Event::DataSent { bytes, .. } => {
+                    r.bytes_sent += bytes;
+                    if let Some(last) = r.per_round.last_mut() {
+                        last.bytes_sent += bytes;
+                    }
+                }
+                Event::PagesDropped { count, .. } => r.dropped_pages += count,
+                Event::SourcePaused => paused = Some(e.t),
+                Event::DestinationResumed => resumed = Some(e.t),
+                Event::FaultRaised { .. } => r.network_faults += 1,
+                Event::FaultServed { stall, .. } => r.fault_stall_s += stall,
+                Event::Throttled { fraction } => r.max_throttle = r.max_throttle.max(*fraction),
+                Event::MigrationEnded { completed, converged, verified, distinct_pages, guest_writes, guest_progress_s, stop_reason } => {
+                    r.completed = *completed;
+                    r.converged = *converged;
+                    r.verified = *verified;
+                    r.duplicate_pages = r.pages_sent.saturating_sub(*distinct_pages);
+                    r.guest_writes = *guest_writes;
+                    r.guest_progress_s = *guest_progress_s;
+                    r.stop_reason = stop_reason.clone();
+                }
+                Event::PagesDirtied { .. } | Event::GuestAccess { .. } | Event::RateLimited { .. } | Event::PhaseChanged { .. } => {}
+            }
+        }
+        r.rounds = r.per_round.len() as u32;
+        r.total_time_s = end;
+        match (paused, resumed) {
+            (Some(p), Some(q)) => {
+                r.preparation_time_s = p;
+                r.downtime_s = q - p;
+                r.resume_time_s = end - q;
+            }
+            (Some(p), None) => {
+                r.preparation_time_s = p;
+                r.downtime_s = end - p;
+            }
+            _ => r.preparation_time_s = end,
+        }
+        r
+    }
+}

@@ -1,0 +1,596 @@
+//! Scenarios: the VM, its workload, the link and the migration settings, as data.
+//!
+//! Scenario files are TOML (or JSON with the same structure) in human units. Loading validates
+//! every field and names the offending one with the accepted range:
+//!
+//! ```
+//! let err = livemig_core::Scenario::from_toml_str("[link]\nbandwidth = \"0 Gbit/s\"").unwrap_err();
+//! assert!(err.to_string().starts_with("link.bandwidth:"));
+//! ```
+//!
+//! Algorithm parameters live in `[params.<algorithm>]` tables so one scenario can carry settings
+//! for every algorithm it is compared across; they are validated against the algorithm's
+//! declared parameters when the algorithm is built ([`crate::algorithms::build`]).
+
+use crate::content::ContentMix;
+use crate::units::{Bandwidth, ByteSize, PageRate, Seconds};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Largest VM the simulator accepts (the model keeps about 13 bytes a page).
+pub const MAX_MEMORY: u64 = 256 << 30;
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScenarioError {
+    /// The text is not valid TOML or JSON.
+    #[error("malformed {format} scenario: {message}")]
+    Syntax {
+        /// "TOML" or "JSON".
+        format: &'static str,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A field has a wrong type, an unknown name, or a value outside its accepted range.
+    #[error("{field}: {message}")]
+    Field {
+        /// Dotted path of the field, e.g. `link.bandwidth`.
+        field: String,
+        /// What is wrong and what is accepted.
+        message: String,
+    },
+    /// A `--set key=value` override is malformed.
+    #[error("override '{0}': expected KEY=VALUE with a dotted key such as link.bandwidth=10Gbit/s")]
+    Override(String),
+}
+
+fn field_err(field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+    ScenarioError::Field { field: field.into(), message: message.into() }
+}
+
+/// A complete migration experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name shown in reports.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// One or two sentences for people.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of every random choice; same scenario and seed give the same trace.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// The virtual machine.
+    #[serde(default)]
+    pub vm: VmSpec,
+    /// What the guest does with its memory.
+    #[serde(default)]
+    pub workload: WorkloadSpec,
+    /// The network between source and destination.
+    #[serde(default)]
+    pub link: LinkSpec,
+    /// Which algorithm, and when to give up.
+    #[serde(default)]
+    pub migration: MigrationSpec,
+    /// Per-algorithm parameters: `[params.precopy]`, `[params.postcopy]`, ...
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, BTreeMap<String, Value>>,
+}
+
+fn default_name() -> String {
+    "unnamed".into()
+}
+fn default_seed() -> u64 {
+    1
+}
+
+/// The virtual machine being migrated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VmSpec {
+    /// Guest memory size.
+    pub memory: ByteSize,
+    /// Page size (power of two, 512 B to 2 MiB).
+    pub page_size: ByteSize,
+    /// Memory the guest is not using (at the top of its address space; zero pages that a
+    /// self-ballooning guest can give back). Workloads never touch it.
+    pub free_memory: ByteSize,
+    /// CPU and device state sent while the VM is paused.
+    pub state_size: ByteSize,
+    /// Time the destination needs to start the VM once everything has arrived.
+    pub resume_overhead: Seconds,
+    /// What the pages hold.
+    pub content: ContentMix,
+}
+
+impl Default for VmSpec {
+    fn default() -> Self {
+        VmSpec {
+            memory: ByteSize(1 << 30),
+            page_size: ByteSize(4096),
+            free_memory: ByteSize(0),
+            state_size: ByteSize(64 << 10),
+            resume_overhead: Seconds(0.005),
+            content: ContentMix::default(),
+        }
+    }
+}
+
+/// How the guest chooses which pages to touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccessPattern {
+    /// No memory accesses.
+    Idle,
+    /// Uniformly random pages of the working set.
+    Uniform,
+    /// A hot part of the working set takes most accesses.
+    HotCold,
+    /// Pages of the working set in order, wrapping around (memtester-like).
+    Sequential,
+}
+
+/// A marker a task-guided coordinator reacts to at the start of a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PhaseTag {
+    /// A region that dirties little memory begins: a good time to migrate.
+    EnterCalm,
+    /// A region that dirties much memory begins.
+    LeaveCalm,
+}
+
+/// Workload settings that a phase may override.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseSpec {
+    /// Name shown in traces.
+    #[serde(default)]
+    pub name: String,
+    /// How long the phase lasts in guest time (not needed for the last phase of a
+    /// non-repeating sequence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Seconds>,
+    /// Tag seen by a task-guided coordinator when the phase starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<PhaseTag>,
+    /// Access pattern (default: the workload's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<AccessPattern>,
+    /// Page writes per second (default: the workload's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_rate: Option<PageRate>,
+    /// Page reads per second (default: the workload's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_rate: Option<PageRate>,
+    /// Working set size (default: the workload's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_set: Option<ByteSize>,
+    /// Start of the working set (default: the workload's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_set_offset: Option<ByteSize>,
+    /// Hot fraction of the working set (default: the workload's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hot_fraction: Option<f64>,
+    /// Probability an access goes to the hot part (default: the workload's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hot_probability: Option<f64>,
+}
+
+/// What the guest does with its memory while it migrates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkloadSpec {
+    /// How pages are chosen.
+    pub pattern: AccessPattern,
+    /// Page writes per second of guest time.
+    pub write_rate: PageRate,
+    /// Page reads per second of guest time (they matter after a post-copy switch-over).
+    pub read_rate: PageRate,
+    /// Pages the workload touches (default: all memory except `vm.free_memory`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_set: Option<ByteSize>,
+    /// Where the working set starts.
+    pub working_set_offset: ByteSize,
+    /// Hot fraction of the working set (`hot-cold` only), in (0, 1].
+    pub hot_fraction: f64,
+    /// Probability an access goes to the hot part (`hot-cold` only), in [0, 1].
+    pub hot_probability: f64,
+    /// Bytes one write changes in a page (shapes delta encoding and compression).
+    pub write_size: ByteSize,
+    /// Optional sequence of phases; unset fields inherit the values above.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseSpec>,
+    /// Whether the phase sequence starts again after its last phase.
+    pub repeat: bool,
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> Self {
+        WorkloadSpec {
+            pattern: AccessPattern::Idle,
+            write_rate: PageRate(0.0),
+            read_rate: PageRate(0.0),
+            working_set: None,
+            working_set_offset: ByteSize(0),
+            hot_fraction: 0.1,
+            hot_probability: 0.9,
+            write_size: ByteSize(64),
+            phases: Vec::new(),
+            repeat: true,
+        }
+    }
+}
+
+/// The network between the hosts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkSpec {
+    /// Link bandwidth.
+    pub bandwidth: Bandwidth,
+    /// One-way latency.
+    pub latency: Seconds,
+    /// Header bytes sent with every page (QEMU: 8).
+    pub page_header: ByteSize,
+    /// Post-copy fault replies bypass the bulk stream (QEMU's postcopy-preempt channel).
+    pub priority_channel: bool,
+    /// Bulk data queued in the sender's socket: what a fault reply waits behind when there is
+    /// no priority channel.
+    pub send_buffer: ByteSize,
+}
+
+impl Default for LinkSpec {
+    fn default() -> Self {
+        LinkSpec {
+            bandwidth: Bandwidth(125e6),
+            latency: Seconds(0.0001),
+            page_header: ByteSize(8),
+            priority_channel: true,
+            send_buffer: ByteSize(256 << 10),
+        }
+    }
+}
+
+/// What a pre-copy does when the timeout passes before it converges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnTimeout {
+    /// Abandon the migration; the VM keeps running on the source (QEMU `migrate_cancel`).
+    Cancel,
+    /// Stop the VM and copy what remains, however long the downtime.
+    ForceStop,
+}
+
+/// Which algorithm runs, and the limits of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MigrationSpec {
+    /// Registered algorithm name (see `livemig algorithms`).
+    pub algorithm: String,
+    /// Simulated time after which a migration that has not finished is ended.
+    pub timeout: Seconds,
+    /// What happens at the timeout.
+    pub on_timeout: OnTimeout,
+}
+
+impl Default for MigrationSpec {
+    fn default() -> Self {
+        MigrationSpec { algorithm: "precopy".into(), timeout: Seconds(600.0), on_timeout: OnTimeout::Cancel }
+    }
+}
+
+fn json_of_toml(text: &str) -> Result<Value, ScenarioError> {
+    let table: toml::Table =
+        toml::from_str(text).map_err(|e| ScenarioError::Syntax { format: "TOML", message: e.to_string().trim().to_string() })?;
+    serde_json::to_value(table).map_err(|e| ScenarioError::Syntax { format: "TOML", message: e.to_string() })
+}
+
+fn json_of_json(text: &str) -> Result<Value, ScenarioError> {
+    serde_json::from_str(text).map_err(|e| ScenarioError::Syntax { format: "JSON", message: e.to_string() })
+}
+
+/// Turns an override value into JSON: a TOML literal if it parses as one, else a string.
+fn override_value(raw: &str) -> Value {
+    let raw = raw.trim();
+    if let Ok(table) = toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        if let Some(v) = table.get("v") {
+            if let Ok(json) = serde_json::to_value(v) {
+                return json;
+            }
+        }
+    }
+    Value::String(raw.to_string())
+}
+
+/// Applies `key=value` overrides (dotted keys) to a scenario's value tree.
+pub fn apply_overrides(tree: &mut Value, overrides: &[String]) -> Result<(), ScenarioError> {
+    for ov in overrides {
+        let (key, value) = ov.split_once('=').ok_or_else(|| ScenarioError::Override(ov.clone()))?;
+        let key = key.trim();
+        if key.is_empty() || key.split('.').any(str::is_empty) {
+            return Err(ScenarioError::Override(ov.clone()));
+        }
+        let mut node = &mut *tree;
+        let parts: Vec<&str> = key.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            if !node.is_object() {
+                return Err(field_err(parts[..i].join("."), "is not a table, so it has no field ".to_string() + part));
+            }
+            let map = node.as_object_mut().expect("checked object");
+            if i == parts.len() - 1 {
+                map.insert(part.to_string(), override_value(value));
+                break;
+            }
+            node = map.entry(part.to_string()).or_insert_with(|| Value::Object(Default::default()));
+        }
+    }
+    Ok(())
+}
+
+impl Scenario {
+    /// Parses and validates a TOML scenario.
+    pub fn from_toml_str(text: &str) -> Result<Scenario, ScenarioError> {
+        Self::from_tree(json_of_toml(text)?)
+    }
+
+    /// Parses and validates a JSON scenario.
+    pub fn from_json_str(text: &str) -> Result<Scenario, ScenarioError> {
+        Self::from_tree(json_of_json(text)?)
+    }
+
+    /// Parses TOML or JSON (JSON if the text starts with `{`), applies overrides, validates.
+    pub fn parse_with_overrides(text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+        let mut tree = if text.trim_start().starts_with('{') { json_of_json(text)? } else { json_of_toml(text)? };
+        apply_overrides(&mut tree, overrides)?;
+        Self::from_tree(tree)
+    }
+
+    /// Deserialises and validates a scenario from a JSON value tree.
+    pub fn from_tree(tree: Value) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = serde_path_to_error::deserialize(tree).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            field_err(if path == "." { "scenario".to_string() } else { path }, inner)
+        })?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// This scenario with overrides applied, validated again.
+    pub fn with_overrides(&self, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+        let mut tree = serde_json::to_value(self).expect("scenarios serialise");
+        apply_overrides(&mut tree, overrides)?;
+        Self::from_tree(tree)
+    }
+
+    /// Serialises to TOML (human units).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("scenarios serialise to TOML")
+    }
+
+    /// Number of pages.
+    pub fn page_count(&self) -> u64 {
+        self.vm.memory.0 / self.vm.page_size.0
+    }
+
+    /// Number of pages the guest uses (all but the free memory).
+    pub fn used_pages(&self) -> u64 {
+        self.page_count() - self.vm.free_memory.0 / self.vm.page_size.0
+    }
+
+    /// Checks every field's range; the error names the field and what it accepts.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        let vm = &self.vm;
+        let ps = vm.page_size.0;
+        if !(512..=(2 << 20)).contains(&ps) || !ps.is_power_of_two() {
+            return Err(field_err("vm.page_size", format!("{} is not accepted: a power of two from 512 B to 2 MiB", vm.page_size)));
+        }
+        if vm.memory.0 < ps || vm.memory.0 > MAX_MEMORY {
+            return Err(field_err(
+                "vm.memory",
+                format!("{} is out of range: accepted from one page ({}) to {}", vm.memory, vm.page_size, ByteSize(MAX_MEMORY)),
+            ));
+        }
+        if vm.memory.0 % ps != 0 {
+            return Err(field_err("vm.memory", format!("{} is not a whole number of {} pages", vm.memory, vm.page_size)));
+        }
+        if vm.free_memory.0 >= vm.memory.0 || vm.free_memory.0 % ps != 0 {
+            return Err(field_err(
+                "vm.free_memory",
+                format!("{} is not accepted: whole pages, less than vm.memory ({})", vm.free_memory, vm.memory),
+            ));
+        }
+        if vm.state_size.0 > 1 << 30 {
+            return Err(field_err("vm.state_size", format!("{} is out of range: accepted 0 B to 1 GiB", vm.state_size)));
+        }
+        check_range("vm.resume_overhead", vm.resume_overhead.0, 0.0, 60.0, "0 s to 60 s")?;
+        let c = &vm.content;
+        for (name, v) in [("zero", c.zero), ("text", c.text), ("structured", c.structured), ("random", c.random)] {
+            check_range(&format!("vm.content.{name}"), v, 0.0, 1.0, "a fraction from 0 to 1")?;
+        }
+        let sum = c.zero + c.text + c.structured + c.random;
+        if (sum - 1.0).abs() > 1e-6 {
+            return Err(field_err("vm.content", format!("fractions add up to {sum}; they must add up to 1")));
+        }
+
+        let used = self.used_pages() * ps;
+        let w = &self.workload;
+        if w.write_size.0 == 0 || w.write_size.0 > ps {
+            return Err(field_err(
+                "workload.write_size",
+                format!("{} is out of range: accepted 1 B to the page size ({})", w.write_size, vm.page_size),
+            ));
+        }
+        check_phase_fields("workload", w.pattern, w.write_rate, w.read_rate, w.working_set, w.working_set_offset, w.hot_fraction, w.hot_probability, used, ps)?;
+        for (i, p) in w.phases.iter().enumerate() {
+            let prefix = format!("workload.phases[{i}]");
+            let last = i + 1 == w.phases.len();
+            match p.duration {
+                Some(d) => check_range(&format!("{prefix}.duration"), d.0, 1e-6, 1e9, "more than 0 s")?,
+                None if w.repeat || !last => {
+                    return Err(field_err(
+                        format!("{prefix}.duration"),
+                        "missing: every phase needs a duration, except the last when workload.repeat = false",
+                    ))
+                }
+                None => {}
+            }
+            check_phase_fields(
+                &prefix,
+                p.pattern.unwrap_or(w.pattern),
+                p.write_rate.unwrap_or(w.write_rate),
+                p.read_rate.unwrap_or(w.read_rate),
+                p.working_set.or(w.working_set),
+                p.working_set_offset.unwrap_or(w.working_set_offset),
+                p.hot_fraction.unwrap_or(w.hot_fraction),
+                p.hot_probability.unwrap_or(w.hot_probability),
+                used,
+                ps,
+            )?;
+        }
+
+        let l = &self.link;
+        if !(l.bandwidth.0 > 0.0 && l.bandwidth.0 <= 1.25e12) {
+            return Err(field_err(
+                "link.bandwidth",
+                format!("{} is out of range: accepted more than 0 bit/s, up to 10 Tbit/s", l.bandwidth),
+            ));
+        }
+        check_range("link.latency", l.latency.0, 0.0, 10.0, "0 s to 10 s")?;
+        if l.page_header.0 > 4096 {
+            return Err(field_err("link.page_header", format!("{} is out of range: accepted 0 B to 4 KiB", l.page_header)));
+        }
+        if l.send_buffer.0 > 1 << 30 {
+            return Err(field_err("link.send_buffer", format!("{} is out of range: accepted 0 B to 1 GiB", l.send_buffer)));
+        }
+        check_range("migration.timeout", self.migration.timeout.0, 1e-3, 1e7, "1 ms to 10,000,000 s")?;
+        if self.migration.algorithm.trim().is_empty() {
+            return Err(field_err("migration.algorithm", "empty: name one of `livemig algorithms`"));
+        }
+        Ok(())
+    }
+}
+
+fn check_range(field: &str, v: f64, lo: f64, hi: f64, accepted: &str) -> Result<(), ScenarioError> {
+    if v.is_nan() || v < lo || v > hi {
+        return Err(field_err(field, format!("{v} is out of range: accepted {accepted}")));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_phase_fields(
+    prefix: &str,
+    pattern: AccessPattern,
+    write_rate: PageRate,
+    read_rate: PageRate,
+    working_set: Option<ByteSize>,
+    offset: ByteSize,
+    hot_fraction: f64,
+    hot_probability: f64,
+    used_bytes: u64,
+    page_size: u64,
+) -> Result<(), ScenarioError> {
+    for (name, r) in [("write_rate", write_rate), ("read_rate", read_rate)] {
+        if r.0.is_nan() || r.0 < 0.0 || r.0 > 1e9 {
+            return Err(field_err(format!("{prefix}.{name}"), format!("{r} is out of range: accepted 0 to 1e9 pages/s")));
+        }
+    }
+    if pattern == AccessPattern::Idle && (write_rate.0 > 0.0 || read_rate.0 > 0.0) {
+        return Err(field_err(
+            format!("{prefix}.pattern"),
+            "idle accepts no accesses: set write_rate and read_rate to 0, or choose uniform, hot-cold or sequential",
+        ));
+    }
+    let ws = working_set.map(|w| w.0).unwrap_or(used_bytes.saturating_sub(offset.0));
+    if ws < page_size || offset.0.checked_add(ws).is_none_or(|end| end > used_bytes) {
+        return Err(field_err(
+            format!("{prefix}.working_set"),
+            format!(
+                "{} at offset {} does not fit: accepted one page up to the used memory ({}, vm.memory minus vm.free_memory)",
+                ByteSize(ws),
+                offset,
+                ByteSize(used_bytes)
+            ),
+        ));
+    }
+    check_range(&format!("{prefix}.hot_fraction"), hot_fraction, f64::MIN_POSITIVE, 1.0, "more than 0, up to 1")?;
+    check_range(&format!("{prefix}.hot_probability"), hot_probability, 0.0, 1.0, "0 to 1")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_make_a_valid_scenario() {
+        let s = Scenario::from_toml_str("").unwrap();
+        assert_eq!(s.page_count(), 262_144);
+        assert_eq!(s.migration.algorithm, "precopy");
+    }
+
+    #[test]
+    fn human_units_and_round_trip() {
+        let s = Scenario::from_toml_str(
+            r#"
+            name = "db"
+            [vm]
+            memory = "4 GiB"
+            [workload]
+            pattern = "hot-cold"
+            write_rate = "20000 pages/s"
+            working_set = "1 GiB"
+            [link]
+            bandwidth = "10 Gbit/s"
+            latency = "1 ms"
+            [params.precopy]
+            policy = "qemu"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.vm.memory.0, 4 << 30);
+        assert_eq!(s.link.bandwidth.0, 1.25e9);
+        assert_eq!(s.params["precopy"]["policy"], "qemu");
+        let again = Scenario::from_toml_str(&s.to_toml()).unwrap();
+        assert_eq!(again, s);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            ("[link]\nbandwidth = \"0 Gbit/s\"", "link.bandwidth:"),
+            ("[link]\nbandwidth = \"fast\"", "link.bandwidth:"),
+            ("[link]\nbandwdith = \"1 Gbit/s\"", "link.bandwdith: unknown field"),
+            ("[vm]\nmemory = \"1 TiB\"", "vm.memory:"),
+            ("[workload]\npattern = \"zigzag\"", "workload.pattern:"),
+            ("[workload]\npattern = \"uniform\"\nwrite_rate = \"nan\"", "workload.write_rate:"),
+            ("[workload]\npattern = \"idle\"\nwrite_rate = 5", "workload.pattern:"),
+            ("[vm.content]\nzero = 0.5", "vm.content:"),
+            ("[workload]\npattern = \"uniform\"\n[[workload.phases]]\nwrite_rate = 1", "workload.phases[0].duration:"),
+        ];
+        for (text, prefix) in cases {
+            let e = Scenario::from_toml_str(text).unwrap_err().to_string();
+            assert!(e.starts_with(prefix), "{text:?} gave {e:?}");
+        }
+        let e = Scenario::from_toml_str("[vm\n").unwrap_err().to_string();
+        assert!(e.starts_with("malformed TOML"), "{e}");
+    }
+
+    #[test]
+    fn overrides_set_nested_fields_with_units_and_types() {
+        let s = Scenario::parse_with_overrides(
+            "",
+            &["link.bandwidth=10Gbit/s".into(), "seed=7".into(), "params.precopy.auto_converge=true".into()],
+        )
+        .unwrap();
+        assert_eq!(s.link.bandwidth.0, 1.25e9);
+        assert_eq!(s.seed, 7);
+        assert_eq!(s.params["precopy"]["auto_converge"], true);
+        let e = Scenario::parse_with_overrides("", &["link.bogus=1".into()]).unwrap_err().to_string();
+        assert!(e.contains("unknown field `bogus`"), "{e}");
+        assert!(Scenario::parse_with_overrides("", &["novalue".into()]).is_err());
+    }
+}

@@ -1,0 +1,767 @@
+//! The simulator: a [`MigrationContext`] with a virtual clock, a simulated guest and link.
+//!
+//! # Time
+//!
+//! The clock is the sender's: every transmission advances it by `bytes / bandwidth` (the source
+//! sends blocking, one call at a time), and data arrives one latency later. While the clock
+//! moves, the guest runs wherever it is:
+//!
+//! * **on the source** (before the pause) its writes bump page versions and set dirty-log bits;
+//!   a throttle of `f` makes guest time run at `1 - f` of wall time;
+//! * **nowhere** between pause and resume (the downtime);
+//! * **on the destination** after resume, continuing the same access streams. An access to a
+//!   page that is not present is a network fault: the guest blocks, a request reaches the source
+//!   one latency later, the source sees it when its current send call returns (queueing), sends
+//!   the page, and the guest continues when it arrives. The stall is therefore queueing + round
+//!   trip + transfer. Without a priority channel the reply also waits behind the link's
+//!   `send_buffer` of bulk data already queued in the socket.
+//!
+//! # Memory
+//!
+//! Per page the simulator keeps the source's version, the destination's version, the number of
+//! writes the guest made on the destination, and a presence bit: about 13 bytes a page, so a
+//! 64 GiB VM (16 Mi pages) needs about 210 MiB. Page bytes are generated on demand from
+//! `(seed, page, version)` (see [`crate::content`]). Pages sent before resume are applied at once
+//! (the destination is not running, and resume waits for the last arrival); after resume they
+//! become present when they arrive, and an arriving page the destination already has is dropped,
+//! as QEMU drops a `UFFDIO_COPY` that fails with `EEXIST`.
+//!
+//! # Verification
+//!
+//! At the end, a migration is `verified` when the VM runs on the destination, every page is
+//! present there, and each page's destination version equals the guest's version of it (the
+//! source's version at pause plus the writes made on the destination). Since contents are a pure
+//! function of the version, this is a byte-for-byte comparison of the two memories.
+
+use crate::bitmap::PageBitmap;
+use crate::content::{ContentCache, ContentModel};
+use crate::context::{Channel, ContextError, Encoding, MigrationContext, Outcome, RoundKind, Sent};
+use crate::scenario::{OnTimeout, Scenario};
+use crate::trace::{DataKind, Event, Host, PageRuns, TimedEvent, Trace, TraceDetail, TRACE_FORMAT};
+use crate::workload::{AccessKind, Cursor, Workload};
+use std::collections::{HashMap, VecDeque};
+
+/// Pages merged into one `PagesSent` event at page detail (keeps animation granularity).
+const MAX_PAGES_PER_EVENT: u64 = 1024;
+/// Bytes of a free-page-list entry on the wire (start page + length).
+const FREE_RUN_BYTES: u64 = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Where {
+    Source,
+    Paused,
+    Destination,
+}
+
+/// A pending arrival at the destination.
+#[derive(Debug, Clone, Copy)]
+struct Arrival {
+    at: f64,
+    page: u64,
+    version: u32,
+}
+
+/// Records events, merging consecutive page transmissions and batching dirtied pages.
+#[derive(Debug)]
+struct Recorder {
+    detail: TraceDetail,
+    events: Vec<TimedEvent>,
+    open_send: bool,
+    dirty_t: f64,
+    dirty_count: u64,
+    dirty_pages: PageRuns,
+}
+
+impl Recorder {
+    fn flush_dirty(&mut self) {
+        if self.dirty_count > 0 {
+            let pages = std::mem::take(&mut self.dirty_pages);
+            self.events.push(TimedEvent { t: self.dirty_t, event: Event::PagesDirtied { count: self.dirty_count, pages } });
+            self.dirty_count = 0;
+        }
+    }
+
+    fn push(&mut self, t: f64, event: Event) {
+        self.flush_dirty();
+        self.open_send = false;
+        self.events.push(TimedEvent { t, event });
+    }
+
+    fn dirtied(&mut self, t: f64, page: u64) {
+        if self.detail == TraceDetail::Summary {
+            return;
+        }
+        if self.dirty_count == 0 {
+            self.dirty_t = t;
+        }
+        self.dirty_count += 1;
+        self.dirty_pages.push(page);
+        if self.dirty_count >= MAX_PAGES_PER_EVENT {
+            self.flush_dirty();
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sent(&mut self, t: f64, end: f64, arrive: f64, channel: Channel, encoding: Encoding, pages: &[u64], payload: u64, wire: u64) {
+        let with_pages = self.detail >= TraceDetail::Pages;
+        if self.open_send && self.dirty_count == 0 {
+            if let Some(TimedEvent {
+                event:
+                    Event::PagesSent {
+                        end: e_end,
+                        arrive: e_arrive,
+                        channel: c,
+                        encoding: enc,
+                        count,
+                        payload_bytes,
+                        wire_bytes,
+                        pages: runs,
+                    },
+                ..
+            }) = self.events.last_mut()
+            {
+                let fits = !with_pages || *count + pages.len() as u64 <= MAX_PAGES_PER_EVENT;
+                if *c == channel && *enc == encoding && *e_end == t && fits {
+                    *e_end = end;
+                    *e_arrive = arrive;
+                    *count += pages.len() as u64;
+                    *payload_bytes += payload;
+                    *wire_bytes += wire;
+                    if with_pages {
+                        pages.iter().for_each(|&p| runs.push(p));
+                    }
+                    return;
+                }
+            }
+        }
+        let mut runs = PageRuns::default();
+        if with_pages {
+            pages.iter().for_each(|&p| runs.push(p));
+        }
+        self.push(
+            t,
+            Event::PagesSent {
+                end,
+                arrive,
+                channel,
+                encoding,
+                count: pages.len() as u64,
+                payload_bytes: payload,
+                wire_bytes: wire,
+                pages: runs,
+            },
+        );
+        self.open_send = true;
+    }
+}
+
+/// Options of a simulation run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SimOptions {
+    /// How much the trace records.
+    pub detail: TraceDetail,
+}
+
+/// A simulated source host, link and destination host running one scenario.
+#[derive(Debug)]
+pub struct SimContext {
+    scenario: Scenario,
+    n: u64,
+    page_size: u64,
+    header: u64,
+    bandwidth: f64,
+    latency: f64,
+    timeout: f64,
+    content: ContentModel,
+    cache: ContentCache,
+    workload: Workload,
+    free_from: u64,
+
+    now: f64,
+    at: Where,
+    throttle: f64,
+    rate_limit: Option<f64>,
+    /// Guest seconds of work done so far.
+    guest: f64,
+    /// Destination: wall time up to which the guest has been simulated.
+    dst_wall: f64,
+    writes: Cursor,
+    reads: Cursor,
+    phase: usize,
+    guest_writes: u64,
+
+    src_version: Vec<u32>,
+    dst_version: Vec<u32>,
+    dst_writes: Vec<u32>,
+    dst_present: PageBitmap,
+    dirty: PageBitmap,
+    logging: bool,
+    ever_sent: PageBitmap,
+
+    bulk_arrivals: VecDeque<Arrival>,
+    priority_arrivals: VecDeque<Arrival>,
+    in_flight: HashMap<u64, f64>,
+    last_arrival: f64,
+    blocked: Option<(u64, f64, AccessKind)>,
+    requests: VecDeque<(f64, u64)>,
+
+    bytes_sent: u64,
+    round: u32,
+    round_open: bool,
+    paused: bool,
+    resumed: bool,
+    rec: Recorder,
+}
+
+impl SimContext {
+    /// A simulation of `scenario` (which must be valid: see [`Scenario::validate`]).
+    pub fn new(scenario: &Scenario, options: SimOptions) -> SimContext {
+        let n = scenario.page_count();
+        let ps = scenario.vm.page_size.0;
+        let free_from = scenario.used_pages();
+        let workload = Workload::new(scenario);
+        let writes = workload.seek(AccessKind::Write, 0.0);
+        let reads = workload.seek(AccessKind::Read, 0.0);
+        let content = ContentModel::new(
+            scenario.seed,
+            ps as usize,
+            scenario.workload.write_size.0 as usize,
+            scenario.vm.content,
+            free_from,
+        );
+        SimContext {
+            n,
+            page_size: ps,
+            header: scenario.link.page_header.0,
+            bandwidth: scenario.link.bandwidth.0,
+            latency: scenario.link.latency.0,
+            timeout: scenario.migration.timeout.0,
+            content,
+            cache: ContentCache::new(4096),
+            workload,
+            free_from,
+            now: 0.0,
+            at: Where::Source,
+            throttle: 0.0,
+            rate_limit: None,
+            guest: 0.0,
+            dst_wall: 0.0,
+            writes,
+            reads,
+            phase: 0,
+            guest_writes: 0,
+            src_version: vec![0; n as usize],
+            dst_version: vec![0; n as usize],
+            dst_writes: vec![0; n as usize],
+            dst_present: PageBitmap::new(n),
+            dirty: PageBitmap::new(n),
+            logging: false,
+            ever_sent: PageBitmap::new(n),
+            bulk_arrivals: VecDeque::new(),
+            priority_arrivals: VecDeque::new(),
+            in_flight: HashMap::new(),
+            last_arrival: 0.0,
+            blocked: None,
+            requests: VecDeque::new(),
+            bytes_sent: 0,
+            round: 0,
+            round_open: false,
+            paused: false,
+            resumed: false,
+            rec: Recorder {
+                detail: options.detail,
+                events: Vec::new(),
+                open_send: false,
+                dirty_t: 0.0,
+                dirty_count: 0,
+                dirty_pages: PageRuns::default(),
+            },
+            scenario: scenario.clone(),
+        }
+    }
+
+    fn effective_bandwidth(&self) -> f64 {
+        self.rate_limit.map_or(self.bandwidth, |r| r.min(self.bandwidth))
+    }
+
+    fn check_page(&self, page: u64) -> Result<(), ContextError> {
+        if page >= self.n {
+            Err(ContextError::PageOutOfRange { page, pages: self.n })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Emits a phase change if guest time `g` has entered a new phase.
+    fn track_phase(&mut self, wall: f64, host: Host) {
+        let (phase, _) = self.workload.phase_at(self.guest);
+        if phase != self.phase {
+            self.phase = phase;
+            let p = &self.workload.phases()[phase];
+            let event = Event::PhaseChanged { phase, name: p.name.clone(), tag: p.tag, host };
+            self.rec.push(wall, event);
+        }
+    }
+
+    /// The guest's phase right now: index, name and tag.
+    pub fn guest_phase(&self) -> &crate::workload::Phase {
+        &self.workload.phases()[self.workload.phase_at(self.guest).0]
+    }
+
+    /// Runs the clock forward to `t`, running the guest wherever it is.
+    fn advance_to(&mut self, t: f64) {
+        if t <= self.now {
+            return;
+        }
+        match self.at {
+            Where::Source => self.run_source_until(t),
+            Where::Paused => {}
+            Where::Destination => {
+                self.run_destination_until(t, false);
+            }
+        }
+        self.now = t;
+    }
+
+    fn run_source_until(&mut self, t_end: f64) {
+        let speed = 1.0 - self.throttle;
+        let wall0 = self.now;
+        let g0 = self.guest;
+        let g_end = g0 + (t_end - wall0) * speed;
+        let wall_of = |g: f64| if speed > 0.0 { wall0 + (g - g0) / speed } else { wall0 };
+        while let Some((g, page)) = self.workload.peek(&mut self.writes) {
+            if g >= g_end {
+                break;
+            }
+            self.workload.advance(&mut self.writes);
+            let wall = wall_of(g);
+            if self.workload.phases().len() > 1 {
+                self.guest = g;
+                self.track_phase(wall, Host::Source);
+            }
+            self.src_version[page as usize] += 1;
+            self.guest_writes += 1;
+            if self.logging && self.dirty.set(page) {
+                self.rec.dirtied(wall, page);
+            }
+        }
+        self.guest = g_end;
+        if self.workload.phases().len() > 1 {
+            self.track_phase(t_end, Host::Source);
+        }
+    }
+
+    /// Applies arrivals up to `t`. Arrivals on each channel are in time order.
+    fn process_arrivals(&mut self, t: f64) {
+        loop {
+            let b = self.bulk_arrivals.front().map(|a| a.at).filter(|&a| a <= t);
+            let p = self.priority_arrivals.front().map(|a| a.at).filter(|&a| a <= t);
+            let a = match (b, p) {
+                (Some(x), Some(y)) if y < x => self.priority_arrivals.pop_front(),
+                (Some(_), _) => self.bulk_arrivals.pop_front(),
+                (None, Some(_)) => self.priority_arrivals.pop_front(),
+                (None, None) => return,
+            }
+            .expect("front checked");
+            if self.in_flight.get(&a.page).is_some_and(|&at| at <= a.at) {
+                self.in_flight.remove(&a.page);
+            }
+            if self.dst_present.get(a.page) {
+                self.rec.push(a.at, Event::PagesDropped { count: 1, pages: PageRuns(vec![[a.page, 1]]) });
+            } else {
+                self.dst_present.set(a.page);
+                self.dst_version[a.page as usize] = a.version;
+            }
+            if let Some((page, since, _)) = self.blocked {
+                if page == a.page {
+                    self.blocked = None;
+                    self.rec.push(a.at, Event::FaultServed { page, stall: a.at - since });
+                    self.dst_wall = a.at;
+                }
+            }
+        }
+    }
+
+    fn next_access(&mut self) -> Option<(f64, u64, AccessKind)> {
+        let w = self.workload.peek(&mut self.writes);
+        let r = self.workload.peek(&mut self.reads);
+        match (w, r) {
+            (Some(w), Some(r)) if r.0 < w.0 => Some((r.0, r.1, AccessKind::Read)),
+            (Some(w), _) => Some((w.0, w.1, AccessKind::Write)),
+            (None, Some(r)) => Some((r.0, r.1, AccessKind::Read)),
+            (None, None) => None,
+        }
+    }
+
+    /// Runs the destination guest until wall time `t_end`. With `stop_at_fault`, returns early
+    /// (true) right after the guest raises a fault that sends a request to the source.
+    fn run_destination_until(&mut self, t_end: f64, stop_at_fault: bool) -> bool {
+        loop {
+            if let Some((page, _, _)) = self.blocked {
+                // Blocked: nothing runs until the page arrives.
+                match self.in_flight.get(&page) {
+                    Some(&at) if at <= t_end => {
+                        self.process_arrivals(at);
+                        continue;
+                    }
+                    _ => {
+                        self.process_arrivals(t_end);
+                        if self.blocked.is_some() {
+                            self.dst_wall = t_end;
+                            return false;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let Some((g, page, kind)) = self.next_access() else {
+                self.guest += t_end - self.dst_wall;
+                self.dst_wall = t_end;
+                self.process_arrivals(t_end);
+                return false;
+            };
+            let wall = self.dst_wall + (g - self.guest);
+            if wall >= t_end {
+                self.guest += t_end - self.dst_wall;
+                self.dst_wall = t_end;
+                self.process_arrivals(t_end);
+                if self.workload.phases().len() > 1 {
+                    self.track_phase(t_end, Host::Destination);
+                }
+                return false;
+            }
+            self.process_arrivals(wall);
+            self.guest = g;
+            self.dst_wall = wall;
+            if self.workload.phases().len() > 1 {
+                self.track_phase(wall, Host::Destination);
+            }
+            if self.dst_present.get(page) {
+                if self.rec.detail == TraceDetail::Accesses {
+                    self.rec.push(wall, Event::GuestAccess { page, access: kind });
+                }
+                match kind {
+                    AccessKind::Write => {
+                        self.workload.advance(&mut self.writes);
+                        self.dst_version[page as usize] += 1;
+                        self.dst_writes[page as usize] += 1;
+                        self.guest_writes += 1;
+                    }
+                    AccessKind::Read => self.workload.advance(&mut self.reads),
+                }
+            } else {
+                // Network fault: block until the page arrives; the access is retried then.
+                self.blocked = Some((page, wall, kind));
+                self.rec.push(wall, Event::FaultRaised { page, access: kind });
+                if !self.in_flight.contains_key(&page) {
+                    self.requests.push_back((wall + self.latency, page));
+                    if stop_at_fault {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Transmits `bytes` and returns (start, end, arrival).
+    fn transmit(&mut self, bytes: u64, channel: Channel) -> (f64, f64, f64) {
+        let start = self.now;
+        let bw = self.effective_bandwidth();
+        let duration = bytes as f64 / bw;
+        let queued = if channel == Channel::Priority && !self.scenario.link.priority_channel {
+            self.scenario.link.send_buffer.0 as f64 / self.bandwidth
+        } else {
+            0.0
+        };
+        self.bytes_sent += bytes;
+        let end = start + duration;
+        let arrive = end + queued + self.latency;
+        (start, end, arrive)
+    }
+
+    fn ensure_round(&mut self) {
+        if !self.round_open {
+            self.begin_round(RoundKind::Other);
+        }
+    }
+
+    fn deliver(&mut self, pages: &[u64], start: f64, arrive: f64, channel: Channel) {
+        for &p in pages {
+            self.ever_sent.set(p);
+            let version = self.src_version[p as usize];
+            if self.resumed {
+                let a = Arrival { at: arrive, page: p, version };
+                match channel {
+                    Channel::Bulk => self.bulk_arrivals.push_back(a),
+                    Channel::Priority => self.priority_arrivals.push_back(a),
+                }
+                self.in_flight.entry(p).or_insert(arrive);
+            } else {
+                // The destination is not running yet: apply now (snapshot at send start).
+                self.dst_present.set(p);
+                self.dst_version[p as usize] = version;
+            }
+        }
+        let _ = start;
+        self.last_arrival = self.last_arrival.max(arrive);
+    }
+
+    fn send_encoded_pages(&mut self, pages: &[u64], channel: Channel, encoding: Encoding, payload: u64) -> Result<Sent, ContextError> {
+        for &p in pages {
+            self.check_page(p)?;
+        }
+        self.ensure_round();
+        let wire = payload + pages.len() as u64 * self.header;
+        let (start, end, arrive) = self.transmit(wire, channel);
+        self.deliver(pages, start, arrive, channel);
+        self.rec.sent(start, end, arrive, channel, encoding, pages, payload, wire);
+        self.advance_to(end);
+        Ok(Sent { wire_bytes: wire, payload_bytes: payload })
+    }
+
+    fn send_data(&mut self, what: DataKind, bytes: u64) -> Sent {
+        self.ensure_round();
+        let (start, end, arrive) = self.transmit(bytes, Channel::Bulk);
+        self.last_arrival = self.last_arrival.max(arrive);
+        self.rec.push(start, Event::DataSent { what, end, arrive, bytes });
+        self.advance_to(end);
+        Sent { wire_bytes: bytes, payload_bytes: 0 }
+    }
+
+    /// Ends the run: lets in-flight pages arrive, checks the destination against the guest's
+    /// memory, and returns the trace.
+    pub fn finish(mut self, algorithm: &str, params: serde_json::Map<String, serde_json::Value>, outcome: &Outcome) -> Trace {
+        if self.round_open {
+            self.end_round();
+        }
+        if self.resumed {
+            let t = self.last_arrival.max(self.now);
+            self.advance_to(t);
+            self.process_arrivals(t);
+        }
+        let completed = self.resumed && self.dst_present.count() == self.n;
+        let verified = completed
+            && (0..self.n as usize).all(|p| self.dst_version[p] == self.src_version[p] + self.dst_writes[p]);
+        let end = if self.resumed { self.now } else { self.now };
+        self.rec.push(
+            end,
+            Event::MigrationEnded {
+                completed,
+                converged: outcome.converged,
+                verified,
+                distinct_pages: self.ever_sent.count(),
+                guest_writes: self.guest_writes,
+                guest_progress_s: self.guest,
+                stop_reason: outcome.stop_reason.clone(),
+            },
+        );
+        let mut events = std::mem::take(&mut self.rec.events);
+        events.sort_by(|a, b| a.t.total_cmp(&b.t));
+        Trace {
+            format: TRACE_FORMAT,
+            algorithm: algorithm.to_string(),
+            params,
+            page_count: self.n,
+            page_size: self.page_size,
+            detail: self.rec.detail,
+            backend: "simulator".into(),
+            events,
+            scenario: self.scenario,
+        }
+    }
+
+    /// Pages present on the destination now.
+    pub fn destination_present(&self) -> &PageBitmap {
+        &self.dst_present
+    }
+}
+
+impl MigrationContext for SimContext {
+    fn page_count(&self) -> u64 {
+        self.n
+    }
+    fn page_size(&self) -> u64 {
+        self.page_size
+    }
+    fn now(&self) -> f64 {
+        self.now
+    }
+    fn deadline_passed(&self) -> bool {
+        self.now >= self.timeout
+    }
+    fn bytes_sent(&self) -> u64 {
+        self.bytes_sent
+    }
+    fn timeout_action(&self) -> OnTimeout {
+        self.scenario.migration.on_timeout
+    }
+
+    fn start_dirty_log(&mut self) -> Result<(), ContextError> {
+        self.dirty.clear_all();
+        self.logging = true;
+        Ok(())
+    }
+    fn fetch_dirty(&mut self) -> Result<PageBitmap, ContextError> {
+        self.rec.flush_dirty();
+        let empty = PageBitmap::new(self.n);
+        Ok(std::mem::replace(&mut self.dirty, empty))
+    }
+    fn peek_dirty(&mut self) -> Result<&PageBitmap, ContextError> {
+        Ok(&self.dirty)
+    }
+    fn dirty_count(&mut self) -> Result<u64, ContextError> {
+        Ok(self.dirty.count())
+    }
+
+    fn is_zero_page(&mut self, page: u64) -> Result<bool, ContextError> {
+        self.check_page(page)?;
+        Ok(self.content.is_zero(page, self.src_version[page as usize]))
+    }
+    fn read_page(&mut self, page: u64, buf: &mut [u8]) -> Result<(), ContextError> {
+        self.check_page(page)?;
+        if buf.len() as u64 != self.page_size {
+            return Err(ContextError::BadArgument { name: "buf.len()", value: buf.len().to_string(), accepted: "exactly the page size" });
+        }
+        let version = self.src_version[page as usize];
+        self.cache.read(&self.content, page, version, buf);
+        Ok(())
+    }
+    fn free_pages(&mut self) -> Result<PageBitmap, ContextError> {
+        let mut b = PageBitmap::new(self.n);
+        for p in self.free_from..self.n {
+            b.set(p);
+        }
+        Ok(b)
+    }
+
+    fn send_pages(&mut self, pages: &[u64], channel: Channel) -> Result<Sent, ContextError> {
+        let payload = pages.len() as u64 * self.page_size;
+        self.send_encoded_pages(pages, channel, Encoding::Full, payload)
+    }
+    fn send_zero_pages(&mut self, pages: &[u64]) -> Result<Sent, ContextError> {
+        for &p in pages {
+            self.check_page(p)?;
+            if !self.content.is_zero(p, self.src_version[p as usize]) {
+                return Err(ContextError::BadArgument { name: "page", value: p.to_string(), accepted: "pages that are all zeros" });
+            }
+        }
+        self.send_encoded_pages(pages, Channel::Bulk, Encoding::Zero, pages.len() as u64)
+    }
+    fn send_free_page_list(&mut self, pages: &PageBitmap) -> Result<Sent, ContextError> {
+        let runs = pages.runs();
+        let sent = self.send_data(DataKind::FreePageList, runs.len() as u64 * FREE_RUN_BYTES);
+        for p in pages.iter() {
+            if !self.dst_present.get(p) {
+                // A free page is zero at version 0; if the guest wrote it, the destination's
+                // copy is stale and verification will say so.
+                self.dst_present.set(p);
+                self.dst_version[p as usize] = 0;
+            }
+        }
+        Ok(sent)
+    }
+    fn send_dirty_bitmap(&mut self, pages: &PageBitmap) -> Result<Sent, ContextError> {
+        if pages.len() != self.n {
+            return Err(ContextError::BadArgument { name: "bitmap length", value: pages.len().to_string(), accepted: "the VM's page count" });
+        }
+        let sent = self.send_data(DataKind::DirtyBitmap, pages.wire_bytes());
+        if !self.resumed {
+            for p in pages.iter() {
+                self.dst_present.clear(p);
+            }
+        }
+        Ok(sent)
+    }
+    fn send_state(&mut self) -> Result<Sent, ContextError> {
+        Ok(self.send_data(DataKind::State, self.scenario.vm.state_size.0))
+    }
+
+    fn begin_round(&mut self, kind: RoundKind) {
+        if self.round_open {
+            self.end_round();
+        }
+        self.round += 1;
+        self.round_open = true;
+        let event = Event::RoundStarted { round: self.round, kind, dirty_pages: self.dirty.count() };
+        self.rec.push(self.now, event);
+    }
+    fn end_round(&mut self) {
+        if self.round_open {
+            self.round_open = false;
+            let event = Event::RoundEnded { round: self.round, dirty_pages: self.dirty.count() };
+            self.rec.push(self.now, event);
+        }
+    }
+    fn pause_source(&mut self) -> Result<(), ContextError> {
+        if self.at != Where::Source {
+            return Err(ContextError::WrongState { operation: "pause_source", reason: "the guest is not running on the source" });
+        }
+        self.at = Where::Paused;
+        self.paused = true;
+        self.rec.push(self.now, Event::SourcePaused);
+        Ok(())
+    }
+    fn resume_destination(&mut self) -> Result<(), ContextError> {
+        if self.at != Where::Paused {
+            return Err(ContextError::WrongState { operation: "resume_destination", reason: "pause the source first" });
+        }
+        let t = self.now.max(self.last_arrival) + self.scenario.vm.resume_overhead.0;
+        self.advance_to(t);
+        self.at = Where::Destination;
+        self.resumed = true;
+        self.throttle = 0.0;
+        self.dst_wall = self.now;
+        self.reads = self.workload.seek(AccessKind::Read, self.guest);
+        self.rec.push(self.now, Event::DestinationResumed);
+        Ok(())
+    }
+    fn set_throttle(&mut self, fraction: f64) -> Result<(), ContextError> {
+        if !(0.0..=0.99).contains(&fraction) {
+            return Err(ContextError::BadArgument { name: "throttle", value: fraction.to_string(), accepted: "0 to 0.99" });
+        }
+        if self.at == Where::Source && fraction != self.throttle {
+            self.throttle = fraction;
+            self.rec.push(self.now, Event::Throttled { fraction });
+        }
+        Ok(())
+    }
+    fn set_rate_limit(&mut self, bytes_per_s: Option<f64>) -> Result<(), ContextError> {
+        if let Some(r) = bytes_per_s {
+            if r.is_nan() || r <= 0.0 {
+                return Err(ContextError::BadArgument { name: "rate limit", value: r.to_string(), accepted: "more than 0 bytes/s" });
+            }
+        }
+        if bytes_per_s != self.rate_limit {
+            self.rate_limit = bytes_per_s;
+            self.rec.push(self.now, Event::RateLimited { bytes_per_s });
+        }
+        Ok(())
+    }
+
+    fn poll_fault(&mut self) -> Result<Option<u64>, ContextError> {
+        match self.requests.front() {
+            Some(&(at, page)) if at <= self.now => {
+                self.requests.pop_front();
+                Ok(Some(page))
+            }
+            _ => Ok(None),
+        }
+    }
+    fn wait_fault(&mut self) -> Result<Option<u64>, ContextError> {
+        if self.requests.is_empty() && self.at == Where::Destination && self.now < self.timeout {
+            let faulted = self.run_destination_until(self.timeout, true);
+            self.now = self.dst_wall.max(self.now);
+            if !faulted {
+                self.now = self.timeout;
+            }
+        }
+        match self.requests.front() {
+            Some(&(at, page)) => {
+                self.advance_to(at);
+                self.requests.pop_front();
+                Ok(Some(page))
+            }
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Human units for scenario files: sizes (`"1 GiB"`), bandwidths (`"1 Gbit/s"`), durations
+//! (`"300 ms"`) and page rates (`"20000 pages/s"`).
+//!
+//! Every quantity also accepts a bare number in its base SI unit (bytes, bytes per second,
+//! seconds, pages per second), so JSON written by programs needs no unit strings. Values are
+//! stored in base units; `Display` prints them back in the most readable unit, and that text
+//! parses to the same value.
+
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// A quantity string that could not be parsed; says what was expected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("'{input}' is not a {kind}: expected {expected}")]
+pub struct UnitError {
+    /// The text that failed to parse.
+    pub input: String,
+    /// What kind of quantity was expected ("size", "bandwidth", ...).
+    pub kind: &'static str,
+    /// Examples of accepted forms.
+    pub expected: &'static str,
+}
+
+fn split_number(s: &str) -> Option<(f64, &str)> {
+    let s = s.trim();
+    let end = s
+        .char_indices()
+        .find(|&(i, c)| {
+            !(c.is_ascii_digit() || c == '.' || c == '_' || ((c == '-' || c == '+') && i == 0) || c == 'e' && i > 0)
+        })
+        .map(|(i, _)| i)
+        .unwrap_or(s.len());
+    // 'e' is only an exponent if followed by a digit or sign; otherwise it starts the unit.
+    let mut end = end;
+    if let Some(pos) = s[..end].find('e') {
+        let rest = &s[pos + 1..];
+        if !rest.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') {
+            end = pos;
+        }
+    }
+    let number: f64 = s[..end].replace('_', "").parse().ok()?;
+    Some((number, s[end..].trim()))
+}
+
+fn parse_with(
+    s: &str,
+    kind: &'static str,
+    expected: &'static str,
+    units: &[(&str, f64)],
+) -> Result<f64, UnitError> {
+    let err = || UnitError { input: s.to_string(), kind, expected };
+    let (number, unit) = split_number(s).ok_or_else(err)?;
+    let factor = units
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(unit) && (name.len() > 1 || *name == unit))
+        .or_else(|| units.iter().find(|(name, _)| *name == unit))
+        .map(|(_, f)| *f)
+        .ok_or_else(err)?;
+    let value = number * factor;
+    if !value.is_finite() {
+        return Err(err());
+    }
+    Ok(value)
+}
+
+const SIZE_UNITS: &[(&str, f64)] = &[
+    ("", 1.0),
+    ("B", 1.0),
+    ("bytes", 1.0),
+    ("KiB", 1024.0),
+    ("MiB", 1024.0 * 1024.0),
+    ("GiB", 1024.0 * 1024.0 * 1024.0),
+    ("TiB", 1024.0 * 1024.0 * 1024.0 * 1024.0),
+    ("KB", 1e3),
+    ("kB", 1e3),
+    ("MB", 1e6),
+    ("GB", 1e9),
+    ("TB", 1e12),
+];
+const SIZE_EXPECTED: &str = "a size such as \"4096\", \"64 B\", \"4 KiB\", \"1 GiB\" or \"1.5 GB\"";
+
+const BANDWIDTH_UNITS: &[(&str, f64)] = &[
+    ("", 1.0),
+    ("B/s", 1.0),
+    ("bit/s", 1.0 / 8.0),
+    ("bps", 1.0 / 8.0),
+    ("kbit/s", 1e3 / 8.0),
+    ("Kbit/s", 1e3 / 8.0),
+    ("Mbit/s", 1e6 / 8.0),
+    ("Gbit/s", 1e9 / 8.0),
+    ("Tbit/s", 1e12 / 8.0),
+    ("kbps", 1e3 / 8.0),
+    ("Mbps", 1e6 / 8.0),
+    ("Gbps", 1e9 / 8.0),
+    ("KB/s", 1e3),
+    ("kB/s", 1e3),
+    ("MB/s", 1e6),
+    ("GB/s", 1e9),
+    ("KiB/s", 1024.0),
+    ("MiB/s", 1024.0 * 1024.0),
+    ("GiB/s", 1024.0 * 1024.0 * 1024.0),
+];
+const BANDWIDTH_EXPECTED: &str =
+    "a bandwidth such as \"1 Gbit/s\", \"100 Mbit/s\", \"128 MiB/s\" or a number of bytes per second";
+
+const DURATION_UNITS: &[(&str, f64)] = &[
+    ("", 1.0),
+    ("s", 1.0),
+    ("sec", 1.0),
+    ("ms", 1e-3),
+    ("us", 1e-6),
+    ("µs", 1e-6),
+    ("ns", 1e-9),
+    ("min", 60.0),
+    ("h", 3600.0),
+];
+const DURATION_EXPECTED: &str = "a duration such as \"300 ms\", \"1.5 s\", \"50 us\" or \"2 min\"";
+
+const RATE_UNITS: &[(&str, f64)] = &[("", 1.0), ("pages/s", 1.0), ("page/s", 1.0), ("/s", 1.0)];
+const RATE_EXPECTED: &str = "a page rate such as \"20000 pages/s\" or a number of pages per second";
+
+fn fmt_scaled(f: &mut fmt::Formatter<'_>, value: f64, units: &[(&str, f64)]) -> fmt::Result {
+    // units are (name, factor) in ascending order; choose the largest that keeps value >= 1.
+    let mut chosen = units[0];
+    for &u in units {
+        if value.abs() >= u.1 {
+            chosen = u;
+        }
+    }
+    let scaled = value / chosen.1;
+    let text = format!("{scaled:.6}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    write!(f, "{text} {}", chosen.0)
+}
+
+macro_rules! quantity {
+    ($(#[$doc:meta])* $name:ident, $inner:ty, $kind:literal, $units:ident, $expected:ident, $display:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+        pub struct $name(pub $inner);
+
+        impl std::str::FromStr for $name {
+            type Err = UnitError;
+            fn from_str(s: &str) -> Result<Self, UnitError> {
+                let v = parse_with(s, $kind, $expected, $units)?;
+                Self::from_base(v).ok_or_else(|| UnitError { input: s.to_string(), kind: $kind, expected: $expected })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                #[allow(clippy::redundant_closure_call)]
+                ($display)(f, self.0 as f64)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.to_string())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> de::Visitor<'de> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expected)
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$name, E> {
+                        v.parse().map_err(|e: UnitError| E::custom(e))
+                    }
+                    fn visit_f64<E: de::Error>(self, v: f64) -> Result<$name, E> {
+                        $name::from_base(v).ok_or_else(|| E::custom(format!("{v} is not a {}: expected {}", $kind, $expected)))
+                    }
+                    fn visit_i64<E: de::Error>(self, v: i64) -> Result<$name, E> {
+                        self.visit_f64(v as f64)
+                    }
+                    fn visit_u64<E: de::Error>(self, v: u64) -> Result<$name, E> {
+                        self.visit_f64(v as f64)
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
+quantity!(
+    /// A size in bytes (`"4 KiB"`, `"1 GiB"`, `4096`).
+    ByteSize, u64, "size", SIZE_UNITS, SIZE_EXPECTED,
+    |f: &mut fmt::Formatter<'_>, v: f64| {
+        let v = v as u64;
+        for (name, factor) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+            if v >= factor && v % factor == 0 {
+                return write!(f, "{} {name}", v / factor);
+            }
+        }
+        write!(f, "{v} B")
+    }
+);
+quantity!(
+    /// A bandwidth in bytes per second (`"1 Gbit/s"`, `"128 MiB/s"`).
+    Bandwidth, f64, "bandwidth", BANDWIDTH_UNITS, BANDWIDTH_EXPECTED,
+    |f: &mut fmt::Formatter<'_>, v: f64| fmt_scaled(f, v, &[("bit/s", 1.0 / 8.0), ("kbit/s", 1e3 / 8.0), ("Mbit/s", 1e6 / 8.0), ("Gbit/s", 1e9 / 8.0)])
+);
+quantity!(
+    /// A duration in seconds (`"300 ms"`, `"1.5 s"`).
+    Seconds, f64, "duration", DURATION_UNITS, DURATION_EXPECTED,
+    |f: &mut fmt::Formatter<'_>, v: f64| fmt_scaled(f, v, &[("ns", 1e-9), ("us", 1e-6), ("ms", 1e-3), ("s", 1.0)])
+);
+quantity!(
+    /// A rate of page accesses per second (`"20000 pages/s"`).
+    PageRate, f64, "page rate", RATE_UNITS, RATE_EXPECTED,
+    |f: &mut fmt::Formatter<'_>, v: f64| fmt_scaled(f, v, &[("pages/s", 1.0)])
+);
+
+impl ByteSize {
+    fn from_base(v: f64) -> Option<Self> {
+        (v >= 0.0 && v.fract() == 0.0 && v <= u64::MAX as f64).then_some(ByteSize(v as u64))
+    }
+    /// The size in bytes.
+    pub fn bytes(self) -> u64 {
+        self.0
+    }
+}
+
+impl Bandwidth {
+    fn from_base(v: f64) -> Option<Self> {
+        v.is_finite().then_some(Bandwidth(v))
+    }
+    /// Bytes per second.
+    pub fn bytes_per_s(self) -> f64 {
+        self.0
+    }
+}
+
+impl Seconds {
+    fn from_base(v: f64) -> Option<Self> {
+        v.is_finite().then_some(Seconds(v))
+    }
+    /// The duration in seconds.
+    pub fn secs(self) -> f64 {
+        self.0
+    }
+}
+
+impl PageRate {
+    fn from_base(v: f64) -> Option<Self> {
+        v.is_finite().then_some(PageRate(v))
+    }
+    /// Pages per second.
+    pub fn per_s(self) -> f64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_binary_and_decimal_prefixes() {
+        assert_eq!("4 KiB".parse::<ByteSize>().unwrap().0, 4096);
+        assert_eq!("1GiB".parse::<ByteSize>().unwrap().0, 1 << 30);
+        assert_eq!("1.5 GB".parse::<ByteSize>().unwrap().0, 1_500_000_000);
+        assert_eq!("64 B".parse::<ByteSize>().unwrap().0, 64);
+        assert_eq!("4096".parse::<ByteSize>().unwrap().0, 4096);
+        assert!("1.5 B".parse::<ByteSize>().is_err());
+        assert!("-4 KiB".parse::<ByteSize>().is_err());
+        assert!("4 parsecs".parse::<ByteSize>().is_err());
+    }
+
+    #[test]
+    fn bandwidths_convert_bits_to_bytes() {
+        assert_eq!("1 Gbit/s".parse::<Bandwidth>().unwrap().0, 125_000_000.0);
+        assert_eq!("100 Mbit/s".parse::<Bandwidth>().unwrap().0, 12_500_000.0);
+        assert_eq!("128 MiB/s".parse::<Bandwidth>().unwrap().0, 134_217_728.0);
+        assert!("NaN Gbit/s".parse::<Bandwidth>().is_err());
+        assert!("1 Gbit".parse::<Bandwidth>().is_err());
+    }
+
+    #[test]
+    fn durations_and_rates() {
+        assert!(("300 ms".parse::<Seconds>().unwrap().0 - 0.3).abs() < 1e-12);
+        assert_eq!("2 min".parse::<Seconds>().unwrap().0, 120.0);
+        assert_eq!("20000 pages/s".parse::<PageRate>().unwrap().0, 20000.0);
+        assert_eq!("1e3 pages/s".parse::<PageRate>().unwrap().0, 1000.0);
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in ["1 GiB", "4 KiB", "123 B"] {
+            let v: ByteSize = s.parse().unwrap();
+            assert_eq!(v.to_string(), s);
+        }
+        let b: Bandwidth = "2.5 Gbit/s".parse().unwrap();
+        assert_eq!(b.to_string(), "2.5 Gbit/s");
+        assert_eq!(b.to_string().parse::<Bandwidth>().unwrap(), b);
+        let d: Seconds = "300 ms".parse().unwrap();
+        assert_eq!(d.to_string(), "300 ms");
+    }
+
+    #[test]
+    fn error_names_the_kind_and_examples() {
+        let e = "fast".parse::<Bandwidth>().unwrap_err().to_string();
+        assert!(e.contains("'fast' is not a bandwidth"), "{e}");
+        assert!(e.contains("Gbit/s"), "{e}");
+    }
+}

@@ -1,0 +1,285 @@
+//! Workloads: the guest's memory accesses as seekable streams in guest time.
+//!
+//! A workload is a sequence of phases (one phase when the scenario gives none). Each phase has a
+//! write stream and a read stream; the `k`-th access of a stream within a phase happens at guest
+//! time `phase_start + k / rate` (constant spacing, so "D pages/s" means exactly D per second),
+//! and its page is a pure function of `(seed, stream, phase, cycle, k)` (see [`crate::rng`]).
+//! Because streams are pure functions of time, the destination can continue the guest's access
+//! stream exactly where the source paused it, and the same scenario and seed always produce the
+//! same accesses.
+//!
+//! Guest time stops while the VM is paused or blocked on a network fault, and runs slower while
+//! it is throttled; the simulator maps guest time to wall-clock time.
+
+use crate::rng::{below, hash4, unit_f64};
+use crate::scenario::{AccessPattern, PhaseTag, Scenario};
+use serde::{Deserialize, Serialize};
+
+/// Read or write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessKind {
+    /// The guest reads the page.
+    Read,
+    /// The guest writes the page (a new version).
+    Write,
+}
+
+/// One resolved phase of a workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    /// Name from the scenario (or "main").
+    pub name: String,
+    /// Start within one cycle of the phase sequence, in guest seconds.
+    pub offset: f64,
+    /// Length in guest seconds (infinite for the last phase of a non-repeating sequence).
+    pub duration: f64,
+    /// Tag a task-guided coordinator sees when the phase starts.
+    pub tag: Option<PhaseTag>,
+    /// How pages are chosen.
+    pub pattern: AccessPattern,
+    /// Writes per guest second.
+    pub write_rate: f64,
+    /// Reads per guest second.
+    pub read_rate: f64,
+    /// First page of the working set.
+    pub ws_start: u64,
+    /// Pages in the working set.
+    pub ws_len: u64,
+    /// Pages in the hot part (hot-cold only).
+    pub hot_len: u64,
+    /// Probability of the hot part (hot-cold only).
+    pub hot_probability: f64,
+}
+
+/// A scenario's workload, resolved to pages and rates.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    seed: u64,
+    phases: Vec<Phase>,
+    cycle_len: f64,
+    repeat: bool,
+}
+
+/// Position in one access stream: the next access not yet taken.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cursor {
+    kind: AccessKind,
+    phase: usize,
+    cycle: u64,
+    k: u64,
+}
+
+impl Workload {
+    /// Resolves the scenario's workload (the scenario must be valid).
+    pub fn new(s: &Scenario) -> Workload {
+        let ps = s.vm.page_size.0;
+        let used = s.used_pages();
+        let w = &s.workload;
+        let specs: Vec<crate::scenario::PhaseSpec> =
+            if w.phases.is_empty() { vec![Default::default()] } else { w.phases.clone() };
+        let n = specs.len();
+        let mut offset = 0.0;
+        let mut phases = Vec::with_capacity(n);
+        for (i, p) in specs.iter().enumerate() {
+            let ws_start = p.working_set_offset.unwrap_or(w.working_set_offset).0 / ps;
+            let ws_len = p
+                .working_set
+                .or(w.working_set)
+                .map(|b| b.0 / ps)
+                .unwrap_or(used - ws_start)
+                .max(1);
+            let hot_fraction = p.hot_fraction.unwrap_or(w.hot_fraction);
+            // Without explicit phases, or for the last phase of a sequence that does not
+            // repeat, the phase lasts forever (validation guarantees the others have durations).
+            let duration = if w.phases.is_empty() || (!w.repeat && i + 1 == n) {
+                f64::INFINITY
+            } else {
+                p.duration.map_or(f64::INFINITY, |d| d.0)
+            };
+            phases.push(Phase {
+                name: if p.name.is_empty() { if n == 1 { "main".into() } else { format!("phase {i}") } } else { p.name.clone() },
+                offset,
+                duration,
+                tag: p.tag,
+                pattern: p.pattern.unwrap_or(w.pattern),
+                write_rate: p.write_rate.unwrap_or(w.write_rate).0,
+                read_rate: p.read_rate.unwrap_or(w.read_rate).0,
+                ws_start,
+                ws_len,
+                hot_len: ((ws_len as f64 * hot_fraction).round() as u64).clamp(1, ws_len),
+                hot_probability: p.hot_probability.unwrap_or(w.hot_probability),
+            });
+            offset += duration;
+        }
+        let cycle_len = offset;
+        Workload { seed: s.seed, phases, cycle_len, repeat: w.repeat && cycle_len.is_finite() }
+    }
+
+    /// The resolved phases.
+    pub fn phases(&self) -> &[Phase] {
+        &self.phases
+    }
+
+    /// The phase running at guest time `t`, and the guest time it started.
+    pub fn phase_at(&self, t: f64) -> (usize, f64) {
+        let (cycle_start, within) = if self.repeat {
+            let c = (t / self.cycle_len).floor().max(0.0);
+            (c * self.cycle_len, t - c * self.cycle_len)
+        } else {
+            (0.0, t)
+        };
+        let idx = self
+            .phases
+            .iter()
+            .position(|p| within < p.offset + p.duration)
+            .unwrap_or(self.phases.len() - 1);
+        (idx, cycle_start + self.phases[idx].offset)
+    }
+
+    fn rate(&self, phase: usize, kind: AccessKind) -> f64 {
+        let p = &self.phases[phase];
+        match kind {
+            AccessKind::Write => p.write_rate,
+            AccessKind::Read => p.read_rate,
+        }
+    }
+
+    fn phase_start(&self, phase: usize, cycle: u64) -> f64 {
+        let cycle_start = if self.repeat { cycle as f64 * self.cycle_len } else { 0.0 };
+        cycle_start + self.phases[phase].offset
+    }
+
+    /// A cursor at the first access of `kind` at or after guest time `t`.
+    pub fn seek(&self, kind: AccessKind, t: f64) -> Cursor {
+        let (phase, start) = self.phase_at(t);
+        let cycle = if self.repeat { ((start - self.phases[phase].offset) / self.cycle_len).round() as u64 } else { 0 };
+        let rate = self.rate(phase, kind);
+        let k = if rate > 0.0 { ((t - start) * rate).ceil().max(0.0) as u64 } else { 0 };
+        Cursor { kind, phase, cycle, k }
+    }
+
+    /// The next access of the cursor's stream: `(guest_time, page)`, or None if the stream
+    /// never accesses memory again.
+    pub fn peek(&self, c: &mut Cursor) -> Option<(f64, u64)> {
+        // Skip phases that are over or have no accesses of this kind; give up after one full
+        // cycle without accesses.
+        let mut skipped = 0;
+        loop {
+            let p = &self.phases[c.phase];
+            let rate = self.rate(c.phase, c.kind);
+            if rate > 0.0 {
+                let t = c.k as f64 / rate;
+                if t < p.duration {
+                    return Some((self.phase_start(c.phase, c.cycle) + t, self.page(c)));
+                }
+            }
+            if p.duration.is_infinite() || skipped > self.phases.len() {
+                return None;
+            }
+            skipped += 1;
+            c.k = 0;
+            c.phase += 1;
+            if c.phase == self.phases.len() {
+                if !self.repeat {
+                    return None;
+                }
+                c.phase = 0;
+                c.cycle += 1;
+            }
+        }
+    }
+
+    /// Moves past the access last returned by [`Workload::peek`].
+    pub fn advance(&self, c: &mut Cursor) {
+        c.k += 1;
+    }
+
+    fn page(&self, c: &Cursor) -> u64 {
+        let p = &self.phases[c.phase];
+        let stream = (c.kind == AccessKind::Read) as u64 | (c.phase as u64) << 1;
+        let h = hash4(self.seed, stream, c.cycle, c.k);
+        match p.pattern {
+            AccessPattern::Idle => p.ws_start,
+            AccessPattern::Uniform => p.ws_start + below(h, p.ws_len),
+            AccessPattern::Sequential => p.ws_start + c.k % p.ws_len,
+            AccessPattern::HotCold => {
+                let cold_len = p.ws_len - p.hot_len;
+                let hot = cold_len == 0 || unit_f64(crate::rng::mix64(h ^ 0x5EED)) < p.hot_probability;
+                if hot {
+                    p.ws_start + below(h, p.hot_len)
+                } else {
+                    p.ws_start + p.hot_len + below(h, cold_len)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(extra: &str) -> Scenario {
+        Scenario::from_toml_str(&format!("[vm]\nmemory = \"64 MiB\"\n{extra}")).unwrap()
+    }
+
+    #[test]
+    fn constant_rate_and_seek_continues_the_same_stream() {
+        let s = scenario("[workload]\npattern = \"uniform\"\nwrite_rate = 1000");
+        let w = Workload::new(&s);
+        let mut c = w.seek(AccessKind::Write, 0.0);
+        let mut seen = Vec::new();
+        while let Some((t, p)) = w.peek(&mut c) {
+            if t >= 1.0 {
+                break;
+            }
+            seen.push((t, p));
+            w.advance(&mut c);
+        }
+        assert_eq!(seen.len(), 1000);
+        let mut c2 = w.seek(AccessKind::Write, seen[500].0);
+        assert_eq!(w.peek(&mut c2), Some(seen[500]));
+    }
+
+    #[test]
+    fn sequential_sweeps_distinct_pages() {
+        let s = scenario("[workload]\npattern = \"sequential\"\nwrite_rate = 100\nworking_set = \"4 MiB\"");
+        let w = Workload::new(&s);
+        let mut c = w.seek(AccessKind::Write, 0.0);
+        let pages: Vec<u64> = (0..1024).map(|_| { let a = w.peek(&mut c).unwrap().1; w.advance(&mut c); a }).collect();
+        assert_eq!(pages, (0..1024).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn hot_cold_concentrates_on_the_hot_part() {
+        let s = scenario("[workload]\npattern = \"hot-cold\"\nwrite_rate = 1000\nhot_fraction = 0.1\nhot_probability = 0.9");
+        let w = Workload::new(&s);
+        let hot_len = w.phases()[0].hot_len;
+        let mut c = w.seek(AccessKind::Write, 0.0);
+        let mut hot = 0;
+        for _ in 0..10_000 {
+            if w.peek(&mut c).unwrap().1 < hot_len {
+                hot += 1;
+            }
+            w.advance(&mut c);
+        }
+        assert!((8800..9200).contains(&hot), "{hot}");
+    }
+
+    #[test]
+    fn phases_cycle_with_their_own_rates() {
+        let s = scenario(
+            "[workload]\npattern = \"uniform\"\nwrite_rate = 0\n[[workload.phases]]\nduration = \"1 s\"\nwrite_rate = 10\n[[workload.phases]]\nduration = \"1 s\"\nwrite_rate = 0\ntag = \"enter-calm\"",
+        );
+        let w = Workload::new(&s);
+        assert_eq!(w.phase_at(1.5).0, 1);
+        assert_eq!(w.phase_at(2.5), (0, 2.0));
+        let mut c = w.seek(AccessKind::Write, 0.0);
+        let times: Vec<f64> = (0..20).map(|_| { let a = w.peek(&mut c).unwrap().0; w.advance(&mut c); a }).collect();
+        assert!(times[..10].iter().all(|&t| t < 1.0));
+        assert!(times[10..].iter().all(|&t| (2.0..3.0).contains(&t)));
+        let mut r = w.seek(AccessKind::Read, 0.0);
+        assert_eq!(w.peek(&mut r), None);
+    }
+}
