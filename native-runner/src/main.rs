@@ -1,1 +1,378 @@
-fn main() {}
+//! `livemig`: run LiveMig Lab migration scenarios from the command line.
+//!
+//! Exit status: 0 on success, 2 for bad input (scenario, flag, value; one line naming the field
+//! and what is accepted), 1 when the run itself fails.
+
+mod bench;
+mod input;
+mod output;
+mod sweep;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use input::{bad, load_scenario, BadInput};
+use livemig_core::algorithms::registry;
+use livemig_core::model::GeometricModel;
+use livemig_core::trace::TraceDetail;
+use std::io::Write;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "livemig", version, about = "LiveMig Lab: live VM migration algorithms, simulated", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Detail {
+    Summary,
+    Pages,
+    Accesses,
+}
+
+#[derive(clap::Args)]
+struct ScenarioArgs {
+    /// Scenario file (TOML or JSON) or preset name (see `livemig presets`)
+    scenario: String,
+    /// Override a scenario field, e.g. --set link.bandwidth=10Gbit/s --set params.precopy.policy=qemu
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the algorithms, or show one algorithm's parameters
+    Algorithms {
+        /// Show this algorithm's parameters
+        name: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the preset scenarios, or print one as TOML
+    Presets {
+        /// Print this preset's TOML
+        name: Option<String>,
+    },
+    /// Simulate one migration and print its report
+    Simulate {
+        #[command(flatten)]
+        scenario: ScenarioArgs,
+        /// Algorithm (default: the scenario's migration.algorithm)
+        #[arg(long, short)]
+        algorithm: Option<String>,
+        /// Print the report as JSON
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print the summary as CSV
+        #[arg(long)]
+        csv: bool,
+        /// With --csv: print the per-round table instead of the summary
+        #[arg(long, requires = "csv")]
+        per_round: bool,
+    },
+    /// Run several algorithms on the same scenario and seed, side by side
+    Compare {
+        #[command(flatten)]
+        scenario: ScenarioArgs,
+        /// Comma-separated algorithms (default: all)
+        #[arg(long)]
+        algorithms: Option<String>,
+        /// Print the reports as JSON
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print the summaries as CSV
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Vary one scenario field over a range and run each value
+    Sweep {
+        #[command(flatten)]
+        scenario: ScenarioArgs,
+        /// KEY=FROM..TO:STEPS, e.g. link.bandwidth=100Mbit/s..10Gbit/s:10
+        #[arg(long, value_name = "KEY=FROM..TO:STEPS")]
+        vary: String,
+        /// Space the values geometrically
+        #[arg(long)]
+        log: bool,
+        /// Comma-separated algorithms (default: the scenario's)
+        #[arg(long)]
+        algorithms: Option<String>,
+        /// Print JSON
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print CSV
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Simulate and write the trace (JSON) that the playground replays
+    Trace {
+        #[command(flatten)]
+        scenario: ScenarioArgs,
+        /// Algorithm (default: the scenario's migration.algorithm)
+        #[arg(long, short)]
+        algorithm: Option<String>,
+        /// Output file, or - for standard output
+        #[arg(long, short)]
+        output: String,
+        /// How much to record
+        #[arg(long, value_enum, default_value = "pages")]
+        detail: Detail,
+    },
+    /// Compare Xen pre-copy in the simulator with the geometric model (ALGORITHMS.md §8)
+    Model {
+        #[command(flatten)]
+        scenario: ScenarioArgs,
+    },
+    /// Measure simulator speed and memory for growing VMs (each case in its own process)
+    Bench {
+        /// VM sizes in GiB, comma-separated
+        #[arg(long, default_value = "1,4,16,64", value_delimiter = ',')]
+        sizes: Vec<u64>,
+        /// Comma-separated algorithms
+        #[arg(long, default_value = "precopy-xen,postcopy-bubbling")]
+        algorithms: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+        /// Run one case (SIZE_GIB ALGORITHM) in this process (used by bench itself)
+        #[arg(long, num_args = 2, value_names = ["SIZE_GIB", "ALGORITHM"], hide = true)]
+        one: Option<Vec<String>>,
+    },
+}
+
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        // A closed pipe (e.g. `| head`) is not an error worth reporting.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to standard output"),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Algorithms { name: None, json } => {
+            if json {
+                let list: Vec<_> = registry()
+                    .iter()
+                    .map(|a| serde_json::json!({"name": a.name, "family": a.family, "summary": a.summary, "paper": a.paper}))
+                    .collect();
+                return print(&format!("{}\n", serde_json::to_string_pretty(&list)?));
+            }
+            let mut text = String::new();
+            for a in registry() {
+                text += &format!("{:<18} {:<10} {}\n{:<29} paper: {}\n", a.name, a.family, a.summary, "", a.paper);
+            }
+            print(&text)
+        }
+        Command::Algorithms { name: Some(name), json } => {
+            input::check_algorithm(&name)?;
+            let a = livemig_core::algorithms::find(&name).expect("checked");
+            if json {
+                let params: Vec<_> = a
+                    .params
+                    .iter()
+                    .map(|p| serde_json::json!({"name": p.name, "default": a.fixed.iter().find(|f| f.0 == p.name).map_or(p.default, |f| f.1), "accepted": p.kind.accepted(), "help": p.help, "fixed": a.fixed.iter().any(|f| f.0 == p.name)}))
+                    .collect();
+                return print(&format!("{}\n", serde_json::to_string_pretty(&serde_json::json!({"name": a.name, "section": a.section, "summary": a.summary, "paper": a.paper, "params": params}))?));
+            }
+            let mut text = format!("{} ({}): {}\npaper: {}\nparameters, set in [params.{}] or with --set params.{}.NAME=VALUE:\n", a.name, a.family, a.summary, a.paper, a.section, a.section);
+            for p in a.params {
+                let fixed = a.fixed.iter().find(|f| f.0 == p.name);
+                let default = fixed.map_or(p.default, |f| f.1);
+                text += &format!(
+                    "  {:<20} {:<14} {}{}\n  {:<20} accepted: {}\n",
+                    p.name,
+                    default,
+                    p.help,
+                    if fixed.is_some() { " (fixed by this variant)" } else { "" },
+                    "",
+                    p.kind.accepted()
+                );
+            }
+            print(&text)
+        }
+        Command::Presets { name: None } => {
+            let mut text = String::new();
+            for (name, _) in livemig_core::presets::PRESETS {
+                let s = livemig_core::presets::preset(name).expect("listed").expect("presets are valid");
+                text += &format!("{:<20} {}\n", name, s.description);
+            }
+            print(&text)
+        }
+        Command::Presets { name: Some(name) } => match livemig_core::presets::preset_text(&name) {
+            Some(t) => print(t),
+            None => Err(bad(format!(
+                "unknown preset '{name}': accepted {}",
+                livemig_core::presets::PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
+            ))),
+        },
+        Command::Simulate { scenario, algorithm, json, csv, per_round } => {
+            let s = load_scenario(&scenario.scenario, &scenario.set)?;
+            if let Some(a) = &algorithm {
+                input::check_algorithm(a)?;
+            }
+            let run = input::simulate(&s, algorithm.as_deref(), TraceDetail::Summary)?;
+            if json {
+                print(&format!("{}\n", serde_json::to_string_pretty(&run.report)?))
+            } else if csv && per_round {
+                print(&output::rounds_csv(&run.report)?)
+            } else if csv {
+                print(&output::summary_csv(&[], &[(vec![], &run.report)])?)
+            } else {
+                print(&output::report_text(&run.report))
+            }
+        }
+        Command::Compare { scenario, algorithms, json, csv } => {
+            let s = load_scenario(&scenario.scenario, &scenario.set)?;
+            let names = input::algorithm_names(algorithms.as_deref(), livemig_core::algorithms::names())?;
+            let mut reports = Vec::new();
+            for n in &names {
+                reports.push(input::simulate(&s, Some(n), TraceDetail::Summary)?.report);
+            }
+            if json {
+                print(&format!("{}\n", serde_json::to_string_pretty(&reports)?))
+            } else if csv {
+                let rows: Vec<_> = reports.iter().map(|r| (vec![], r)).collect();
+                print(&output::summary_csv(&[], &rows)?)
+            } else {
+                print(&output::compare_text(&format!("{} (seed {})", s.name, s.seed), &reports))
+            }
+        }
+        Command::Sweep { scenario, vary, log, algorithms, json, csv } => {
+            let s = load_scenario(&scenario.scenario, &scenario.set)?;
+            let names = input::algorithm_names(algorithms.as_deref(), vec![])?;
+            let names = if names.is_empty() {
+                input::check_algorithm(&s.migration.algorithm)?;
+                vec![s.migration.algorithm.clone()]
+            } else {
+                names
+            };
+            let vary = sweep::parse_vary(&vary, log)?;
+            let points = sweep::run(&s, &vary, &names)?;
+            if json {
+                let list: Vec<_> = points.iter().map(|p| serde_json::json!({"key": vary.key, "value": p.value, "report": p.report})).collect();
+                print(&format!("{}\n", serde_json::to_string_pretty(&list)?))
+            } else if csv {
+                let rows: Vec<_> = points.iter().map(|p| (vec![p.value.clone()], &p.report)).collect();
+                print(&output::summary_csv(&[vary.key.as_str()], &rows)?)
+            } else {
+                let mut t = comfy_table::Table::new();
+                t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header(vec![
+                    vary.key.as_str(), "algorithm", "total time", "downtime", "data sent", "rounds", "faults", "converged",
+                ]);
+                for p in &points {
+                    let r = &p.report;
+                    t.add_row(vec![
+                        p.value.clone(),
+                        r.algorithm.clone(),
+                        output::secs(r.total_time_s),
+                        output::secs(r.downtime_s),
+                        output::bytes(r.bytes_sent),
+                        r.rounds.to_string(),
+                        r.network_faults.to_string(),
+                        if r.converged { "yes" } else { "no" }.into(),
+                    ]);
+                }
+                print(&format!("{} (seed {}), varying {}\n{t}\n", s.name, s.seed, vary.key))
+            }
+        }
+        Command::Trace { scenario, algorithm, output, detail } => {
+            let s = load_scenario(&scenario.scenario, &scenario.set)?;
+            if let Some(a) = &algorithm {
+                input::check_algorithm(a)?;
+            }
+            let detail = match detail {
+                Detail::Summary => TraceDetail::Summary,
+                Detail::Pages => TraceDetail::Pages,
+                Detail::Accesses => TraceDetail::Accesses,
+            };
+            let run = input::simulate(&s, algorithm.as_deref(), detail)?;
+            let json = serde_json::to_string(&run.trace)?;
+            if output == "-" {
+                print(&format!("{json}\n"))
+            } else {
+                // Write to a temporary file and rename, so a failure never leaves half a trace.
+                let tmp = format!("{output}.partial");
+                std::fs::write(&tmp, json.as_bytes()).with_context(|| format!("writing {tmp}"))?;
+                std::fs::rename(&tmp, &output).with_context(|| format!("renaming {tmp} to {output}"))?;
+                eprintln!(
+                    "wrote {output}: {} events, {} {} on {}",
+                    run.trace.events.len(),
+                    if run.report.verified { "verified" } else { "NOT verified" },
+                    run.trace.algorithm,
+                    s.name
+                );
+                Ok(())
+            }
+        }
+        Command::Model { scenario } => model(&scenario),
+        Command::Bench { one: Some(one), .. } => {
+            let gib: u64 = one[0].parse().map_err(|_| bad(format!("--one: '{}' is not a size in GiB", one[0])))?;
+            input::check_algorithm(&one[1])?;
+            bench::run_one(gib, &one[1])
+        }
+        Command::Bench { sizes, algorithms, json, one: None } => {
+            let names = input::algorithm_names(Some(&algorithms), vec![])?;
+            if let Some(&bad_size) = sizes.iter().find(|&&g| g == 0 || g > 256) {
+                return Err(bad(format!("--sizes: {bad_size} is out of range: accepted 1 to 256 (GiB)")));
+            }
+            bench::run_all(&sizes, &names, json)
+        }
+    }
+}
+
+fn model(args: &ScenarioArgs) -> anyhow::Result<()> {
+    let s = load_scenario(&args.scenario, &args.set)?;
+    let info = livemig_core::algorithms::find("precopy-xen").expect("registered");
+    let params = livemig_core::algorithms::Params::resolve(info.section, info.params, s.params.get("precopy"), info.fixed)
+        .map_err(|e| bad(e.to_string()))?;
+    let m = GeometricModel {
+        pages: s.page_count() as f64,
+        page_bytes: (s.vm.page_size.0 + s.link.page_header.0) as f64,
+        bandwidth: s.link.bandwidth.0,
+        dirty_rate: s.workload.write_rate.0,
+        max_iters: params.int("xen_max_iters") as u32,
+        min_pages: params.int("xen_min_pages") as f64,
+        max_factor: params.float("xen_max_factor"),
+        state_bytes: s.vm.state_size.0 as f64,
+        resume_overhead: s.vm.resume_overhead.0 + s.link.latency.0,
+    };
+    let p = m.predict();
+    let run = input::simulate(&s, Some("precopy-xen"), TraceDetail::Summary)?;
+    let r = &run.report;
+    let rel = |sim: f64, model: f64| if model == 0.0 { "-".to_string() } else { format!("{:+.1}%", (sim - model) / model * 100.0) };
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header(vec!["", "model", "simulator", "difference"]);
+    t.add_row(vec!["λ = dirty rate / transfer rate".to_string(), format!("{:.3}", m.lambda()), String::new(), String::new()]);
+    t.add_row(vec!["rounds".to_string(), p.rounds.to_string(), r.rounds.to_string(), rel(r.rounds as f64, p.rounds as f64)]);
+    t.add_row(vec!["pages sent".to_string(), format!("{:.0}", p.total_pages), r.pages_sent.to_string(), rel(r.pages_sent as f64, p.total_pages)]);
+    t.add_row(vec!["data sent".to_string(), output::bytes(p.total_bytes as u64), output::bytes(r.bytes_sent), rel(r.bytes_sent as f64, p.total_bytes)]);
+    t.add_row(vec!["total time".to_string(), output::secs(p.total_time_s), output::secs(r.total_time_s), rel(r.total_time_s, p.total_time_s)]);
+    t.add_row(vec!["downtime".to_string(), output::secs(p.downtime_s), output::secs(r.downtime_s), rel(r.downtime_s, p.downtime_s)]);
+    let mut text = format!(
+        "{}: geometric pre-copy model (Xen stop rules) against the simulated precopy-xen\n{t}\n",
+        s.name
+    );
+    text += "The model assumes every write hits a distinct clean page; workloads that rewrite dirty pages\n\
+             (uniform, hot-cold) dirty fewer pages than it predicts, and Xen's skip rule holds pages back.\n\
+             See core/src/model.rs for where and why the two differ.\n";
+    print(&text)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("livemig: {e:#}");
+            if e.downcast_ref::<BadInput>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Tables for people, CSV and JSON for programs.
+
+use comfy_table::{presets::UTF8_BORDERS_ONLY, CellAlignment, Table};
+use livemig_core::Report;
+
+/// Formats seconds with a unit that keeps three significant digits readable.
+pub fn secs(s: f64) -> String {
+    if s == 0.0 {
+        "0".into()
+    } else if s < 1e-3 {
+        format!("{:.1} us", s * 1e6)
+    } else if s < 1.0 {
+        format!("{:.1} ms", s * 1e3)
+    } else {
+        format!("{s:.2} s")
+    }
+}
+
+/// Formats bytes in binary units.
+pub fn bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= (1u64 << 30) as f64 {
+        format!("{:.2} GiB", b / (1u64 << 30) as f64)
+    } else if b >= (1u64 << 20) as f64 {
+        format!("{:.1} MiB", b / (1u64 << 20) as f64)
+    } else if b >= 1024.0 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else {
+        format!("{b} B")
+    }
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY).set_header(header.to_vec());
+    t
+}
+
+fn right_align(t: &mut Table, from: usize) {
+    for i in from..t.column_count() {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// One run, for people: the metrics, then the rounds.
+pub fn report_text(r: &Report) -> String {
+    let mut out = format!("{} on {} (seed {})\n", r.algorithm, r.scenario, r.seed);
+    let mut t = table(&["metric", "value"]);
+    let rows: Vec<(&str, String)> = vec![
+        ("total time", secs(r.total_time_s)),
+        ("downtime", secs(r.downtime_s)),
+        ("preparation time", secs(r.preparation_time_s)),
+        ("resume time", secs(r.resume_time_s)),
+        ("pages sent", r.pages_sent.to_string()),
+        ("data sent (wire)", bytes(r.bytes_sent)),
+        ("page payload", bytes(r.payload_bytes)),
+        ("duplicate pages", r.duplicate_pages.to_string()),
+        ("zero pages", r.zero_pages.to_string()),
+        ("rounds", r.rounds.to_string()),
+        ("network faults", r.network_faults.to_string()),
+        ("fault stall", secs(r.fault_stall_s)),
+        ("dropped pages", r.dropped_pages.to_string()),
+        ("max throttle", format!("{:.0}%", r.max_throttle * 100.0)),
+        ("guest progress", secs(r.guest_progress_s)),
+        ("converged", yes(r.converged).into()),
+        ("completed", yes(r.completed).into()),
+        ("verified", yes(r.verified).into()),
+        ("stop reason", r.stop_reason.clone()),
+    ];
+    for (k, v) in rows {
+        t.add_row(vec![k.to_string(), v]);
+    }
+    out += &t.to_string();
+    out.push('\n');
+    let mut rounds = table(&["round", "kind", "start", "end", "pages sent", "data sent", "dirty at end"]);
+    for pr in &r.per_round {
+        rounds.add_row(vec![
+            pr.round.to_string(),
+            serde_json::to_value(pr.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            secs(pr.start_s),
+            secs(pr.end_s),
+            pr.pages_sent.to_string(),
+            bytes(pr.bytes_sent),
+            pr.dirty_pages.to_string(),
+        ]);
+    }
+    right_align(&mut rounds, 2);
+    out += &rounds.to_string();
+    out.push('\n');
+    out
+}
+
+/// Several runs side by side, for people.
+pub fn compare_text(scenario: &str, reports: &[Report]) -> String {
+    let mut t = table(&[
+        "algorithm", "total time", "downtime", "data sent", "pages sent", "duplicates", "rounds", "faults", "fault stall",
+        "converged", "verified",
+    ]);
+    for r in reports {
+        t.add_row(vec![
+            r.algorithm.clone(),
+            secs(r.total_time_s),
+            secs(r.downtime_s),
+            bytes(r.bytes_sent),
+            r.pages_sent.to_string(),
+            r.duplicate_pages.to_string(),
+            r.rounds.to_string(),
+            r.network_faults.to_string(),
+            secs(r.fault_stall_s),
+            yes(r.converged).into(),
+            yes(r.verified).into(),
+        ]);
+    }
+    right_align(&mut t, 1);
+    format!("{scenario}\n{t}\n")
+}
+
+/// Column names of the summary CSV.
+pub const SUMMARY_COLUMNS: &[&str] = &[
+    "algorithm", "scenario", "seed", "total_time_s", "downtime_s", "preparation_time_s", "resume_time_s", "pages_sent",
+    "bytes_sent", "payload_bytes", "duplicate_pages", "rounds", "network_faults", "fault_stall_s", "converged", "completed",
+    "verified",
+];
+
+/// A report's summary as CSV fields, in [`SUMMARY_COLUMNS`] order.
+pub fn summary_record(r: &Report) -> Vec<String> {
+    vec![
+        r.algorithm.clone(),
+        r.scenario.clone(),
+        r.seed.to_string(),
+        r.total_time_s.to_string(),
+        r.downtime_s.to_string(),
+        r.preparation_time_s.to_string(),
+        r.resume_time_s.to_string(),
+        r.pages_sent.to_string(),
+        r.bytes_sent.to_string(),
+        r.payload_bytes.to_string(),
+        r.duplicate_pages.to_string(),
+        r.rounds.to_string(),
+        r.network_faults.to_string(),
+        r.fault_stall_s.to_string(),
+        r.converged.to_string(),
+        r.completed.to_string(),
+        r.verified.to_string(),
+    ]
+}
+
+/// Reports as CSV, one row each, with extra leading columns.
+pub fn summary_csv(extra_header: &[&str], rows: &[(Vec<String>, &Report)]) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header: Vec<&str> = extra_header.iter().chain(SUMMARY_COLUMNS).copied().collect();
+    w.write_record(&header)?;
+    for (extra, r) in rows {
+        let rec: Vec<String> = extra.iter().cloned().chain(summary_record(r)).collect();
+        w.write_record(&rec)?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// A report's rounds as CSV.
+pub fn rounds_csv(r: &Report) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["round", "kind", "start_s", "end_s", "pages_sent", "bytes_sent", "dirty_pages"])?;
+    for pr in &r.per_round {
+        let kind = serde_json::to_value(pr.kind)?.as_str().unwrap_or_default().to_string();
+        w.write_record([
+            pr.round.to_string(),
+            kind,
+            pr.start_s.to_string(),
+            pr.end_s.to_string(),
+            pr.pages_sent.to_string(),
+            pr.bytes_sent.to_string(),
+            pr.dirty_pages.to_string(),
+        ])?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
