@@ -55,7 +55,14 @@ impl PageBitmap {
         let bit = 1u64 << (page % 64);
         let added = *w & bit == 0;
         *w |= bit;
-        self.count += added as u64;
+        // Keep this a branch. The branchless `self.count += added as u64` was miscompiled in
+        // release builds (rustc 1.95, opt-level 3): post-copy's sent set came out short of its
+        // bits by the number of demand-served pages and the push loop never ended. Safe code, so
+        // the optimiser is at fault; the release smoke run of `cargo xtask test` (every preset,
+        // every algorithm, release build) guards it.
+        if added {
+            self.count += 1;
+        }
         added
     }
 

@@ -44,12 +44,16 @@ pub enum ContentClass {
 #[serde(deny_unknown_fields, default)]
 pub struct ContentMix {
     /// Fraction of all-zero pages.
+    #[serde(deserialize_with = "crate::units::number")]
     pub zero: f64,
     /// Fraction of text-like pages.
+    #[serde(deserialize_with = "crate::units::number")]
     pub text: f64,
     /// Fraction of structured (word-regular) pages.
+    #[serde(deserialize_with = "crate::units::number")]
     pub structured: f64,
     /// Fraction of random pages.
+    #[serde(deserialize_with = "crate::units::number")]
     pub random: f64,
 }
 

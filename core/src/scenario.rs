@@ -9,8 +9,9 @@
 //! ```
 //!
 //! Algorithm parameters live in `[params.<algorithm>]` tables so one scenario can carry settings
-//! for every algorithm it is compared across; they are validated against the algorithm's
-//! declared parameters when the algorithm is built ([`crate::algorithms::build`]).
+//! for every algorithm it is compared across; they are validated against the algorithms'
+//! declared parameters when the scenario is loaded, and resolved (with a variant's fixed values)
+//! when the algorithm is built ([`crate::algorithms::build`]).
 
 use crate::content::ContentMix;
 use crate::units::{Bandwidth, ByteSize, PageRate, Seconds};
@@ -172,10 +173,10 @@ pub struct PhaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_set_offset: Option<ByteSize>,
     /// Hot fraction of the working set (default: the workload's).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::units::opt_number")]
     pub hot_fraction: Option<f64>,
     /// Probability an access goes to the hot part (default: the workload's).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::units::opt_number")]
     pub hot_probability: Option<f64>,
 }
 
@@ -195,8 +196,10 @@ pub struct WorkloadSpec {
     /// Where the working set starts.
     pub working_set_offset: ByteSize,
     /// Hot fraction of the working set (`hot-cold` only), in (0, 1].
+    #[serde(deserialize_with = "crate::units::number")]
     pub hot_fraction: f64,
     /// Probability an access goes to the hot part (`hot-cold` only), in [0, 1].
+    #[serde(deserialize_with = "crate::units::number")]
     pub hot_probability: f64,
     /// Bytes one write changes in a page (shapes delta encoding and compression).
     pub write_size: ByteSize,
@@ -281,9 +284,38 @@ impl Default for MigrationSpec {
     }
 }
 
+/// A TOML parse error on one line: "line L, column C: message" (the toml crate's own `Display`
+/// draws a multi-line snippet of the source, which does not fit a one-line error).
+fn toml_syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
+/// Replaces non-finite floats (TOML `nan`, `inf`) by their text. JSON has no such numbers, so
+/// converting them to a JSON tree would silently turn them into `null`; as text they reach the
+/// field's own parser and fail with the field's accepted range.
+fn finite_or_text(v: &mut toml::Value) {
+    match v {
+        toml::Value::Float(f) if !f.is_finite() => *v = toml::Value::String(f.to_string()),
+        toml::Value::Array(items) => items.iter_mut().for_each(finite_or_text),
+        toml::Value::Table(t) => t.iter_mut().for_each(|(_, v)| finite_or_text(v)),
+        _ => {}
+    }
+}
+
 fn json_of_toml(text: &str) -> Result<Value, ScenarioError> {
     let table: toml::Table =
-        toml::from_str(text).map_err(|e| ScenarioError::Syntax { format: "TOML", message: e.to_string().trim().to_string() })?;
+        toml::from_str(text).map_err(|e| ScenarioError::Syntax { format: "TOML", message: toml_syntax_message(text, &e) })?;
+    let mut table = toml::Value::Table(table);
+    finite_or_text(&mut table);
     serde_json::to_value(table).map_err(|e| ScenarioError::Syntax { format: "TOML", message: e.to_string() })
 }
 
@@ -294,8 +326,9 @@ fn json_of_json(text: &str) -> Result<Value, ScenarioError> {
 /// Turns an override value into JSON: a TOML literal if it parses as one, else a string.
 fn override_value(raw: &str) -> Value {
     let raw = raw.trim();
-    if let Ok(table) = toml::from_str::<toml::Table>(&format!("v = {raw}")) {
-        if let Some(v) = table.get("v") {
+    if let Ok(mut table) = toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        if let Some(v) = table.get_mut("v") {
+            finite_or_text(v);
             if let Ok(json) = serde_json::to_value(v) {
                 return json;
             }
@@ -316,7 +349,8 @@ pub fn apply_overrides(tree: &mut Value, overrides: &[String]) -> Result<(), Sce
         let parts: Vec<&str> = key.split('.').collect();
         for (i, part) in parts.iter().enumerate() {
             if !node.is_object() {
-                return Err(field_err(parts[..i].join("."), "is not a table, so it has no field ".to_string() + part));
+                let parent = parts[..i].join(".");
+                return Err(field_err(&parent, format!("not a table, so it has no field '{part}': accepted {parent}=VALUE")));
             }
             let map = node.as_object_mut().expect("checked object");
             if i == parts.len() - 1 {
@@ -466,8 +500,35 @@ impl Scenario {
             return Err(field_err("link.send_buffer", format!("{} is out of range: accepted 0 B to 1 GiB", l.send_buffer)));
         }
         check_range("migration.timeout", self.migration.timeout.0, 1e-3, 1e7, "1 ms to 10,000,000 s")?;
-        if self.migration.algorithm.trim().is_empty() {
-            return Err(field_err("migration.algorithm", "empty: name one of `livemig algorithms`"));
+        if crate::algorithms::find(&self.migration.algorithm).is_none() {
+            return Err(field_err(
+                "migration.algorithm",
+                format!("'{}' is not an algorithm: accepted {}", self.migration.algorithm, crate::algorithms::names().join(", ")),
+            ));
+        }
+        self.validate_params()
+    }
+
+    /// Checks every `[params.<section>]` table against the declared parameters of the
+    /// algorithms that read it, so a misspelt table or parameter is reported when the scenario
+    /// is loaded, whichever algorithm then runs.
+    fn validate_params(&self) -> Result<(), ScenarioError> {
+        use crate::algorithms::{registry, Params};
+        for (section, given) in &self.params {
+            let Some(info) = registry().iter().find(|a| a.section == section) else {
+                let mut sections: Vec<&str> = Vec::new();
+                for a in registry() {
+                    if !sections.contains(&a.section) {
+                        sections.push(a.section);
+                    }
+                }
+                return Err(field_err(
+                    format!("params.{section}"),
+                    format!("unknown parameter table: accepted {}", sections.iter().map(|s| format!("params.{s}")).collect::<Vec<_>>().join(", ")),
+                ));
+            };
+            Params::resolve(info.section, info.params, Some(given), &[])
+                .map_err(|e| ScenarioError::Field { field: e.field, message: e.message })?;
         }
         Ok(())
     }
@@ -570,13 +631,23 @@ mod tests {
             ("[workload]\npattern = \"idle\"\nwrite_rate = 5", "workload.pattern:"),
             ("[vm.content]\nzero = 0.5", "vm.content:"),
             ("[workload]\npattern = \"uniform\"\n[[workload.phases]]\nwrite_rate = 1", "workload.phases[0].duration:"),
+            ("[workload]\nhot_probability = nan", "workload.hot_probability: NaN is out of range: accepted 0 to 1"),
+            ("[workload]\nhot_fraction = \"0.5\"", "workload.hot_fraction: invalid type: string \"0.5\", expected a number"),
+            ("[vm.content]\nzero = inf", "vm.content.zero: inf is out of range"),
+            ("[workload]\npattern = \"uniform\"\nwrite_rate = nan", "workload.write_rate: 'NaN' is not a page rate"),
+            ("[link]\nbandwidth = -inf", "link.bandwidth: '-inf' is not a bandwidth"),
+            ("[migration]\nalgorithm = \"pre-copy\"", "migration.algorithm: 'pre-copy' is not an algorithm: accepted precopy,"),
+            ("[params.pre-copy]\npolicy = \"xen\"", "params.pre-copy: unknown parameter table: accepted params.precopy, params.postcopy"),
+            ("[params.postcopy]\npolicy = \"xen\"", "params.postcopy.policy: unknown parameter"),
+            ("[params.precopy]\nxen_max_factor = nan", "params.precopy.xen_max_factor: \"NaN\" is not accepted"),
         ];
         for (text, prefix) in cases {
             let e = Scenario::from_toml_str(text).unwrap_err().to_string();
             assert!(e.starts_with(prefix), "{text:?} gave {e:?}");
         }
-        let e = Scenario::from_toml_str("[vm\n").unwrap_err().to_string();
-        assert!(e.starts_with("malformed TOML"), "{e}");
+        let e = Scenario::from_toml_str("[vm]\nmemory = \"1 GiB\"\n[link\n").unwrap_err().to_string();
+        assert!(e.starts_with("malformed TOML scenario: line 3, column 6: "), "{e}");
+        assert!(!e.contains('\n'), "{e}");
     }
 
     #[test]
@@ -592,5 +663,9 @@ mod tests {
         let e = Scenario::parse_with_overrides("", &["link.bogus=1".into()]).unwrap_err().to_string();
         assert!(e.contains("unknown field `bogus`"), "{e}");
         assert!(Scenario::parse_with_overrides("", &["novalue".into()]).is_err());
+        for nan in ["NaN", "nan"] {
+            let e = Scenario::parse_with_overrides("", &[format!("workload.hot_probability={nan}")]).unwrap_err().to_string();
+            assert!(e.starts_with("workload.hot_probability: NaN is out of range: accepted 0 to 1"), "{e}");
+        }
     }
 }

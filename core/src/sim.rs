@@ -104,7 +104,10 @@ impl Recorder {
     #[allow(clippy::too_many_arguments)]
     fn sent(&mut self, t: f64, end: f64, arrive: f64, channel: Channel, encoding: Encoding, pages: &[u64], payload: u64, wire: u64) {
         let with_pages = self.detail >= TraceDetail::Pages;
-        if self.open_send && self.dirty_count == 0 {
+        // At access detail every send call keeps its own event: the pages of one call arrive
+        // together at its `arrive`, while a merged event would only give the last call's, and
+        // the post-copy invariants need each page's arrival time.
+        if self.open_send && self.dirty_count == 0 && self.detail < TraceDetail::Accesses {
             if let Some(TimedEvent {
                 event:
                     Event::PagesSent {
@@ -542,9 +545,8 @@ impl SimContext {
         let completed = self.resumed && self.dst_present.count() == self.n;
         let verified = completed
             && (0..self.n as usize).all(|p| self.dst_version[p] == self.src_version[p] + self.dst_writes[p]);
-        let end = if self.resumed { self.now } else { self.now };
         self.rec.push(
-            end,
+            self.now,
             Event::MigrationEnded {
                 completed,
                 converged: outcome.converged,

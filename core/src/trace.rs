@@ -22,7 +22,8 @@ pub enum TraceDetail {
     /// Which pages were sent and dirtied (what the playground animates).
     #[default]
     Pages,
-    /// Also every guest access on the destination (for checking the post-copy invariants).
+    /// Also every guest access on the destination (for checking the post-copy invariants), and
+    /// one `PagesSent` event per send call, so that each page's `arrive` time is exact.
     Accesses,
 }
 

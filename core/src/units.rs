@@ -216,6 +216,42 @@ quantity!(
     |f: &mut fmt::Formatter<'_>, v: f64| fmt_scaled(f, v, &[("pages/s", 1.0)])
 );
 
+/// Deserialises a plain number (a fraction or probability), for `#[serde(deserialize_with)]`.
+///
+/// Also takes the text of a non-finite number (`"NaN"`, `"inf"`): that is how a TOML `nan` or a
+/// `--set key=NaN` reaches the value tree, and letting it through means validation reports it
+/// against the field's accepted range instead of as a confusing type error.
+pub(crate) fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    struct V;
+    impl de::Visitor<'_> for V {
+        type Value = f64;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a number")
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
+            match v.trim().parse::<f64>() {
+                Ok(x) if !x.is_finite() => Ok(x),
+                _ => Err(E::invalid_type(de::Unexpected::Str(v), &self)),
+            }
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// [`number`] for an optional field (use with `#[serde(default)]`).
+pub(crate) fn opt_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    number(d).map(Some)
+}
+
 impl ByteSize {
     fn from_base(v: f64) -> Option<Self> {
         (v >= 0.0 && v.fract() == 0.0 && v <= u64::MAX as f64).then_some(ByteSize(v as u64))

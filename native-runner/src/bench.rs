@@ -11,29 +11,9 @@ use livemig_core::Scenario;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
-/// The benchmark scenario: a hot/cold workload at 1 Gbit/s.
-pub fn scenario(gib: u64) -> Scenario {
-    let text = format!(
-        r#"
-name = "bench-{gib}GiB"
-[vm]
-memory = "{gib} GiB"
-[workload]
-pattern = "hot-cold"
-write_rate = "20000 pages/s"
-read_rate = "20000 pages/s"
-working_set = "{ws} MiB"
-hot_fraction = 0.1
-hot_probability = 0.9
-[link]
-bandwidth = "1 Gbit/s"
-latency = "0.1 ms"
-[migration]
-timeout = "2 h"
-"#,
-        ws = gib * 256
-    );
-    Scenario::from_toml_str(&text).expect("the benchmark scenario is valid")
+/// The benchmark scenario (shared with `cargo bench`).
+pub fn scenario(gib: u64) -> anyhow::Result<Scenario> {
+    livemig_core::presets::benchmark(gib).map_err(|e| crate::input::bad(format!("--sizes: {gib} GiB: {e}")))
 }
 
 /// What one case measured.
@@ -70,7 +50,7 @@ fn peak_rss() -> u64 {
 
 /// Runs one case in this process and prints its result as JSON.
 pub fn run_one(gib: u64, algorithm: &str) -> anyhow::Result<()> {
-    let s = scenario(gib);
+    let s = scenario(gib)?;
     let start = Instant::now();
     let run = crate::input::simulate(&s, Some(algorithm), TraceDetail::Summary)?;
     let wall_s = start.elapsed().as_secs_f64();

@@ -32,31 +32,31 @@ pub fn load_scenario(arg: &str, overrides: &[String]) -> anyhow::Result<Scenario
         (text.to_string(), format!("preset {arg}"))
     } else {
         let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
-        return Err(bad(format!("SCENARIO: no file '{arg}' and no preset of that name; presets: {}", names.join(", "))));
+        return Err(bad(format!("SCENARIO: no file '{arg}' and no preset of that name: accepted a TOML or JSON file, or one of {}", names.join(", "))));
     };
     Scenario::parse_with_overrides(&text, overrides).map_err(|e| bad(format!("{origin}: {e}")))
 }
 
-/// Resolves algorithm names, checking each exists.
-pub fn algorithm_names(list: Option<&str>, default: Vec<&'static str>) -> anyhow::Result<Vec<String>> {
+/// Resolves the algorithm names given to `flag` (e.g. `--algorithms`), checking each exists.
+pub fn algorithm_names(flag: &str, list: Option<&str>, default: Vec<&'static str>) -> anyhow::Result<Vec<String>> {
     let Some(list) = list else {
         return Ok(default.into_iter().map(String::from).collect());
     };
     let names: Vec<String> = list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     if names.is_empty() {
-        return Err(bad("--algorithms: empty list; give names such as precopy-xen,postcopy"));
+        return Err(bad(format!("{flag}: empty list: accepted comma-separated names such as precopy-xen,postcopy")));
     }
     for n in &names {
-        check_algorithm(n)?;
+        check_algorithm(flag, n)?;
     }
     Ok(names)
 }
 
-/// Checks that an algorithm name is registered.
-pub fn check_algorithm(name: &str) -> anyhow::Result<()> {
+/// Checks that an algorithm name given to `flag` (e.g. `--algorithm`) is registered.
+pub fn check_algorithm(flag: &str, name: &str) -> anyhow::Result<()> {
     if livemig_core::algorithms::find(name).is_none() {
         return Err(bad(format!(
-            "unknown algorithm '{name}': accepted {}",
+            "{flag}: unknown algorithm '{name}': accepted {}",
             livemig_core::algorithms::names().join(", ")
         )));
     }

@@ -168,7 +168,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print(&text)
         }
         Command::Algorithms { name: Some(name), json } => {
-            input::check_algorithm(&name)?;
+            input::check_algorithm("NAME", &name)?;
             let a = livemig_core::algorithms::find(&name).expect("checked");
             if json {
                 let params: Vec<_> = a
@@ -205,14 +205,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Presets { name: Some(name) } => match livemig_core::presets::preset_text(&name) {
             Some(t) => print(t),
             None => Err(bad(format!(
-                "unknown preset '{name}': accepted {}",
+                "NAME: unknown preset '{name}': accepted {}",
                 livemig_core::presets::PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
             ))),
         },
         Command::Simulate { scenario, algorithm, json, csv, per_round } => {
             let s = load_scenario(&scenario.scenario, &scenario.set)?;
             if let Some(a) = &algorithm {
-                input::check_algorithm(a)?;
+                input::check_algorithm("--algorithm", a)?;
             }
             let run = input::simulate(&s, algorithm.as_deref(), TraceDetail::Summary)?;
             if json {
@@ -227,7 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Compare { scenario, algorithms, json, csv } => {
             let s = load_scenario(&scenario.scenario, &scenario.set)?;
-            let names = input::algorithm_names(algorithms.as_deref(), livemig_core::algorithms::names())?;
+            let names = input::algorithm_names("--algorithms", algorithms.as_deref(), livemig_core::algorithms::names())?;
             let mut reports = Vec::new();
             for n in &names {
                 reports.push(input::simulate(&s, Some(n), TraceDetail::Summary)?.report);
@@ -243,9 +243,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sweep { scenario, vary, log, algorithms, json, csv } => {
             let s = load_scenario(&scenario.scenario, &scenario.set)?;
-            let names = input::algorithm_names(algorithms.as_deref(), vec![])?;
+            let names = input::algorithm_names("--algorithms", algorithms.as_deref(), vec![])?;
             let names = if names.is_empty() {
-                input::check_algorithm(&s.migration.algorithm)?;
+                input::check_algorithm("migration.algorithm", &s.migration.algorithm)?;
                 vec![s.migration.algorithm.clone()]
             } else {
                 names
@@ -282,7 +282,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trace { scenario, algorithm, output, detail } => {
             let s = load_scenario(&scenario.scenario, &scenario.set)?;
             if let Some(a) = &algorithm {
-                input::check_algorithm(a)?;
+                input::check_algorithm("--algorithm", a)?;
             }
             let detail = match detail {
                 Detail::Summary => TraceDetail::Summary,
@@ -294,10 +294,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if output == "-" {
                 print(&format!("{json}\n"))
             } else {
-                // Write to a temporary file and rename, so a failure never leaves half a trace.
+                // Write to a temporary file and rename, so a failure never leaves half a trace
+                // (and remove the temporary file if either step fails).
                 let tmp = format!("{output}.partial");
-                std::fs::write(&tmp, json.as_bytes()).with_context(|| format!("writing {tmp}"))?;
-                std::fs::rename(&tmp, &output).with_context(|| format!("renaming {tmp} to {output}"))?;
+                let written = std::fs::write(&tmp, json.as_bytes())
+                    .with_context(|| format!("writing {tmp}"))
+                    .and_then(|()| std::fs::rename(&tmp, &output).with_context(|| format!("renaming {tmp} to {output}")));
+                if let Err(e) = written {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
+                }
                 eprintln!(
                     "wrote {output}: {} events, {} {} on {}",
                     run.trace.events.len(),
@@ -311,11 +317,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Model { scenario } => model(&scenario),
         Command::Bench { one: Some(one), .. } => {
             let gib: u64 = one[0].parse().map_err(|_| bad(format!("--one: '{}' is not a size in GiB", one[0])))?;
-            input::check_algorithm(&one[1])?;
+            input::check_algorithm("--one", &one[1])?;
             bench::run_one(gib, &one[1])
         }
         Command::Bench { sizes, algorithms, json, one: None } => {
-            let names = input::algorithm_names(Some(&algorithms), vec![])?;
+            let names = input::algorithm_names("--algorithms", Some(&algorithms), vec![])?;
             if let Some(&bad_size) = sizes.iter().find(|&&g| g == 0 || g > 256) {
                 return Err(bad(format!("--sizes: {bad_size} is out of range: accepted 1 to 256 (GiB)")));
             }

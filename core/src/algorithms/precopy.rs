@@ -156,11 +156,13 @@ pub(crate) fn send_batch(ctx: &mut dyn MigrationContext, batch: &[u64], zero_pag
             full.push(p);
         }
     }
-    if !full.is_empty() {
-        ctx.send_pages(full, Channel::Bulk)?;
-    }
+    // Zero flags go first: the zero check and the send happen at the same instant, before the
+    // full pages move the clock and the guest can write to a page that was zero.
     if !zeros.is_empty() {
         ctx.send_zero_pages(zeros)?;
+    }
+    if !full.is_empty() {
+        ctx.send_pages(full, Channel::Bulk)?;
     }
     Ok(())
 }
@@ -406,6 +408,13 @@ impl Precopy {
             let dirty = run.ctx.fetch_dirty()?;
             period_dirty += dirty.count();
             remaining.union_with(&dirty);
+            if remaining.count() == 0 {
+                // Nothing pending: QEMU completes on `!pending_size` whatever the threshold. The
+                // threshold is still 0 when the whole pass took less than one bandwidth window,
+                // and without this check an idle guest would loop here forever at a frozen clock.
+                run.stop_and_copy(remaining)?;
+                return Ok(Outcome::converged("nothing left to send after a pass over the dirty bitmap"));
+            }
             if let Some((initial, increment, trigger)) = self.auto_converge {
                 let now = run.ctx.now();
                 if now - period_t >= PERIOD {
