@@ -457,7 +457,18 @@ impl Scenario {
                 format!("{} is out of range: accepted 1 B to the page size ({})", w.write_size, vm.page_size),
             ));
         }
-        check_phase_fields("workload", w.pattern, w.write_rate, w.read_rate, w.working_set, w.working_set_offset, w.hot_fraction, w.hot_probability, used, ps)?;
+        check_phase_fields(
+            "workload",
+            w.pattern,
+            w.write_rate,
+            w.read_rate,
+            w.working_set,
+            w.working_set_offset,
+            w.hot_fraction,
+            w.hot_probability,
+            used,
+            ps,
+        )?;
         for (i, p) in w.phases.iter().enumerate() {
             let prefix = format!("workload.phases[{i}]");
             let last = i + 1 == w.phases.len();
@@ -524,7 +535,10 @@ impl Scenario {
                 }
                 return Err(field_err(
                     format!("params.{section}"),
-                    format!("unknown parameter table: accepted {}", sections.iter().map(|s| format!("params.{s}")).collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "unknown parameter table: accepted {}",
+                        sections.iter().map(|s| format!("params.{s}")).collect::<Vec<_>>().join(", ")
+                    ),
                 ));
             };
             Params::resolve(info.section, info.params, Some(given), &[])

@@ -110,16 +110,7 @@ impl Recorder {
         if self.open_send && self.dirty_count == 0 && self.detail < TraceDetail::Accesses {
             if let Some(TimedEvent {
                 event:
-                    Event::PagesSent {
-                        end: e_end,
-                        arrive: e_arrive,
-                        channel: c,
-                        encoding: enc,
-                        count,
-                        payload_bytes,
-                        wire_bytes,
-                        pages: runs,
-                    },
+                    Event::PagesSent { end: e_end, arrive: e_arrive, channel: c, encoding: enc, count, payload_bytes, wire_bytes, pages: runs },
                 ..
             }) = self.events.last_mut()
             {
@@ -225,13 +216,8 @@ impl SimContext {
         let workload = Workload::new(scenario);
         let writes = workload.seek(AccessKind::Write, 0.0);
         let reads = workload.seek(AccessKind::Read, 0.0);
-        let content = ContentModel::new(
-            scenario.seed,
-            ps as usize,
-            scenario.workload.write_size.0 as usize,
-            scenario.vm.content,
-            free_from,
-        );
+        let content =
+            ContentModel::new(scenario.seed, ps as usize, scenario.workload.write_size.0 as usize, scenario.vm.content, free_from);
         SimContext {
             n,
             page_size: ps,
@@ -498,7 +484,9 @@ impl SimContext {
                     Channel::Bulk => self.bulk_arrivals.push_back(a),
                     Channel::Priority => self.priority_arrivals.push_back(a),
                 }
-                self.in_flight.entry(p).or_insert(arrive);
+                // The page's earliest arrival: a later copy on a faster path (a priority reply
+                // overtaking a bulk push) is the one that unblocks a faulted guest.
+                self.in_flight.entry(p).and_modify(|t| *t = t.min(arrive)).or_insert(arrive);
             } else {
                 // The destination is not running yet: apply now (snapshot at send start).
                 self.dst_present.set(p);
@@ -543,8 +531,7 @@ impl SimContext {
             self.process_arrivals(t);
         }
         let completed = self.resumed && self.dst_present.count() == self.n;
-        let verified = completed
-            && (0..self.n as usize).all(|p| self.dst_version[p] == self.src_version[p] + self.dst_writes[p]);
+        let verified = completed && (0..self.n as usize).all(|p| self.dst_version[p] == self.src_version[p] + self.dst_writes[p]);
         self.rec.push(
             self.now,
             Event::MigrationEnded {
@@ -664,7 +651,11 @@ impl MigrationContext for SimContext {
     }
     fn send_dirty_bitmap(&mut self, pages: &PageBitmap) -> Result<Sent, ContextError> {
         if pages.len() != self.n {
-            return Err(ContextError::BadArgument { name: "bitmap length", value: pages.len().to_string(), accepted: "the VM's page count" });
+            return Err(ContextError::BadArgument {
+                name: "bitmap length",
+                value: pages.len().to_string(),
+                accepted: "the VM's page count",
+            });
         }
         let sent = self.send_data(DataKind::DirtyBitmap, pages.wire_bytes());
         if !self.resumed {

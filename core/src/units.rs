@@ -25,9 +25,7 @@ fn split_number(s: &str) -> Option<(f64, &str)> {
     let s = s.trim();
     let end = s
         .char_indices()
-        .find(|&(i, c)| {
-            !(c.is_ascii_digit() || c == '.' || c == '_' || ((c == '-' || c == '+') && i == 0) || c == 'e' && i > 0)
-        })
+        .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || c == '_' || ((c == '-' || c == '+') && i == 0) || c == 'e' && i > 0))
         .map(|(i, _)| i)
         .unwrap_or(s.len());
     // 'e' is only an exponent if followed by a digit or sign; otherwise it starts the unit.
@@ -42,12 +40,7 @@ fn split_number(s: &str) -> Option<(f64, &str)> {
     Some((number, s[end..].trim()))
 }
 
-fn parse_with(
-    s: &str,
-    kind: &'static str,
-    expected: &'static str,
-    units: &[(&str, f64)],
-) -> Result<f64, UnitError> {
+fn parse_with(s: &str, kind: &'static str, expected: &'static str, units: &[(&str, f64)]) -> Result<f64, UnitError> {
     let err = || UnitError { input: s.to_string(), kind, expected };
     let (number, unit) = split_number(s).ok_or_else(err)?;
     let factor = units
@@ -100,20 +93,10 @@ const BANDWIDTH_UNITS: &[(&str, f64)] = &[
     ("MiB/s", 1024.0 * 1024.0),
     ("GiB/s", 1024.0 * 1024.0 * 1024.0),
 ];
-const BANDWIDTH_EXPECTED: &str =
-    "a bandwidth such as \"1 Gbit/s\", \"100 Mbit/s\", \"128 MiB/s\" or a number of bytes per second";
+const BANDWIDTH_EXPECTED: &str = "a bandwidth such as \"1 Gbit/s\", \"100 Mbit/s\", \"128 MiB/s\" or a number of bytes per second";
 
-const DURATION_UNITS: &[(&str, f64)] = &[
-    ("", 1.0),
-    ("s", 1.0),
-    ("sec", 1.0),
-    ("ms", 1e-3),
-    ("us", 1e-6),
-    ("µs", 1e-6),
-    ("ns", 1e-9),
-    ("min", 60.0),
-    ("h", 3600.0),
-];
+const DURATION_UNITS: &[(&str, f64)] =
+    &[("", 1.0), ("s", 1.0), ("sec", 1.0), ("ms", 1e-3), ("us", 1e-6), ("µs", 1e-6), ("ns", 1e-9), ("min", 60.0), ("h", 3600.0)];
 const DURATION_EXPECTED: &str = "a duration such as \"300 ms\", \"1.5 s\", \"50 us\" or \"2 min\"";
 
 const RATE_UNITS: &[(&str, f64)] = &[("", 1.0), ("pages/s", 1.0), ("page/s", 1.0), ("/s", 1.0)];

@@ -76,29 +76,28 @@ impl Workload {
         let ps = s.vm.page_size.0;
         let used = s.used_pages();
         let w = &s.workload;
-        let specs: Vec<crate::scenario::PhaseSpec> =
-            if w.phases.is_empty() { vec![Default::default()] } else { w.phases.clone() };
+        let specs: Vec<crate::scenario::PhaseSpec> = if w.phases.is_empty() { vec![Default::default()] } else { w.phases.clone() };
         let n = specs.len();
         let mut offset = 0.0;
         let mut phases = Vec::with_capacity(n);
         for (i, p) in specs.iter().enumerate() {
             let ws_start = p.working_set_offset.unwrap_or(w.working_set_offset).0 / ps;
-            let ws_len = p
-                .working_set
-                .or(w.working_set)
-                .map(|b| b.0 / ps)
-                .unwrap_or(used - ws_start)
-                .max(1);
+            let ws_len = p.working_set.or(w.working_set).map(|b| b.0 / ps).unwrap_or(used - ws_start).max(1);
             let hot_fraction = p.hot_fraction.unwrap_or(w.hot_fraction);
             // Without explicit phases, or for the last phase of a sequence that does not
             // repeat, the phase lasts forever (validation guarantees the others have durations).
-            let duration = if w.phases.is_empty() || (!w.repeat && i + 1 == n) {
-                f64::INFINITY
-            } else {
-                p.duration.map_or(f64::INFINITY, |d| d.0)
-            };
+            let duration =
+                if w.phases.is_empty() || (!w.repeat && i + 1 == n) { f64::INFINITY } else { p.duration.map_or(f64::INFINITY, |d| d.0) };
             phases.push(Phase {
-                name: if p.name.is_empty() { if n == 1 { "main".into() } else { format!("phase {i}") } } else { p.name.clone() },
+                name: if p.name.is_empty() {
+                    if n == 1 {
+                        "main".into()
+                    } else {
+                        format!("phase {i}")
+                    }
+                } else {
+                    p.name.clone()
+                },
                 offset,
                 duration,
                 tag: p.tag,
@@ -129,11 +128,7 @@ impl Workload {
         } else {
             (0.0, t)
         };
-        let idx = self
-            .phases
-            .iter()
-            .position(|p| within < p.offset + p.duration)
-            .unwrap_or(self.phases.len() - 1);
+        let idx = self.phases.iter().position(|p| within < p.offset + p.duration).unwrap_or(self.phases.len() - 1);
         (idx, cycle_start + self.phases[idx].offset)
     }
 
@@ -247,7 +242,13 @@ mod tests {
         let s = scenario("[workload]\npattern = \"sequential\"\nwrite_rate = 100\nworking_set = \"4 MiB\"");
         let w = Workload::new(&s);
         let mut c = w.seek(AccessKind::Write, 0.0);
-        let pages: Vec<u64> = (0..1024).map(|_| { let a = w.peek(&mut c).unwrap().1; w.advance(&mut c); a }).collect();
+        let pages: Vec<u64> = (0..1024)
+            .map(|_| {
+                let a = w.peek(&mut c).unwrap().1;
+                w.advance(&mut c);
+                a
+            })
+            .collect();
         assert_eq!(pages, (0..1024).collect::<Vec<_>>());
     }
 
@@ -276,7 +277,13 @@ mod tests {
         assert_eq!(w.phase_at(1.5).0, 1);
         assert_eq!(w.phase_at(2.5), (0, 2.0));
         let mut c = w.seek(AccessKind::Write, 0.0);
-        let times: Vec<f64> = (0..20).map(|_| { let a = w.peek(&mut c).unwrap().0; w.advance(&mut c); a }).collect();
+        let times: Vec<f64> = (0..20)
+            .map(|_| {
+                let a = w.peek(&mut c).unwrap().0;
+                w.advance(&mut c);
+                a
+            })
+            .collect();
         assert!(times[..10].iter().all(|&t| t < 1.0));
         assert!(times[10..].iter().all(|&t| (2.0..3.0).contains(&t)));
         let mut r = w.seek(AccessKind::Read, 0.0);

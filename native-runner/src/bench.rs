@@ -41,9 +41,7 @@ fn peak_rss() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
         })
         .map_or(0, |kb| kb * 1024)
 }
@@ -92,7 +90,14 @@ pub fn run_all(sizes: &[u64], algorithms: &[String], json: bool) -> anyhow::Resu
     }
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY).set_header(vec![
-        "VM", "algorithm", "wall time", "peak memory", "simulated total", "simulated downtime", "pages sent", "verified",
+        "VM",
+        "algorithm",
+        "wall time",
+        "peak memory",
+        "simulated total",
+        "simulated downtime",
+        "pages sent",
+        "verified",
     ]);
     for r in &results {
         t.add_row(vec![

@@ -32,7 +32,10 @@ pub fn load_scenario(arg: &str, overrides: &[String]) -> anyhow::Result<Scenario
         (text.to_string(), format!("preset {arg}"))
     } else {
         let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
-        return Err(bad(format!("SCENARIO: no file '{arg}' and no preset of that name: accepted a TOML or JSON file, or one of {}", names.join(", "))));
+        return Err(bad(format!(
+            "SCENARIO: no file '{arg}' and no preset of that name: accepted a TOML or JSON file, or one of {}",
+            names.join(", ")
+        )));
     };
     Scenario::parse_with_overrides(&text, overrides).map_err(|e| bad(format!("{origin}: {e}")))
 }
@@ -55,10 +58,7 @@ pub fn algorithm_names(flag: &str, list: Option<&str>, default: Vec<&'static str
 /// Checks that an algorithm name given to `flag` (e.g. `--algorithm`) is registered.
 pub fn check_algorithm(flag: &str, name: &str) -> anyhow::Result<()> {
     if livemig_core::algorithms::find(name).is_none() {
-        return Err(bad(format!(
-            "{flag}: unknown algorithm '{name}': accepted {}",
-            livemig_core::algorithms::names().join(", ")
-        )));
+        return Err(bad(format!("{flag}: unknown algorithm '{name}': accepted {}", livemig_core::algorithms::names().join(", "))));
     }
     Ok(())
 }

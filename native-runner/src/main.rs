@@ -40,6 +40,17 @@ struct ScenarioArgs {
     set: Vec<String>,
 }
 
+/// `--json` or `--csv` instead of a table for people.
+#[derive(clap::Args)]
+struct OutputFormat {
+    /// Print JSON (the report schema)
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Print CSV
+    #[arg(long)]
+    csv: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// List the algorithms, or show one algorithm's parameters
@@ -62,12 +73,8 @@ enum Command {
         /// Algorithm (default: the scenario's migration.algorithm)
         #[arg(long, short)]
         algorithm: Option<String>,
-        /// Print the report as JSON
-        #[arg(long, conflicts_with = "csv")]
-        json: bool,
-        /// Print the summary as CSV
-        #[arg(long)]
-        csv: bool,
+        #[command(flatten)]
+        format: OutputFormat,
         /// With --csv: print the per-round table instead of the summary
         #[arg(long, requires = "csv")]
         per_round: bool,
@@ -79,12 +86,8 @@ enum Command {
         /// Comma-separated algorithms (default: all)
         #[arg(long)]
         algorithms: Option<String>,
-        /// Print the reports as JSON
-        #[arg(long, conflicts_with = "csv")]
-        json: bool,
-        /// Print the summaries as CSV
-        #[arg(long)]
-        csv: bool,
+        #[command(flatten)]
+        format: OutputFormat,
     },
     /// Vary one scenario field over a range and run each value
     Sweep {
@@ -99,12 +102,8 @@ enum Command {
         /// Comma-separated algorithms (default: the scenario's)
         #[arg(long)]
         algorithms: Option<String>,
-        /// Print JSON
-        #[arg(long, conflicts_with = "csv")]
-        json: bool,
-        /// Print CSV
-        #[arg(long)]
-        csv: bool,
+        #[command(flatten)]
+        format: OutputFormat,
     },
     /// Simulate and write the trace (JSON) that the playground replays
     Trace {
@@ -176,9 +175,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .iter()
                     .map(|p| serde_json::json!({"name": p.name, "default": a.fixed.iter().find(|f| f.0 == p.name).map_or(p.default, |f| f.1), "accepted": p.kind.accepted(), "help": p.help, "fixed": a.fixed.iter().any(|f| f.0 == p.name)}))
                     .collect();
-                return print(&format!("{}\n", serde_json::to_string_pretty(&serde_json::json!({"name": a.name, "section": a.section, "summary": a.summary, "paper": a.paper, "params": params}))?));
+                return print(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"name": a.name, "section": a.section, "summary": a.summary, "paper": a.paper, "params": params})
+                    )?
+                ));
             }
-            let mut text = format!("{} ({}): {}\npaper: {}\nparameters, set in [params.{}] or with --set params.{}.NAME=VALUE:\n", a.name, a.family, a.summary, a.paper, a.section, a.section);
+            let mut text = format!(
+                "{} ({}): {}\npaper: {}\nparameters, set in [params.{}] or with --set params.{}.NAME=VALUE:\n",
+                a.name, a.family, a.summary, a.paper, a.section, a.section
+            );
             for p in a.params {
                 let fixed = a.fixed.iter().find(|f| f.0 == p.name);
                 let default = fixed.map_or(p.default, |f| f.1);
@@ -209,7 +216,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 livemig_core::presets::PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
             ))),
         },
-        Command::Simulate { scenario, algorithm, json, csv, per_round } => {
+        Command::Simulate { scenario, algorithm, format: OutputFormat { json, csv }, per_round } => {
             let s = load_scenario(&scenario.scenario, &scenario.set)?;
             if let Some(a) = &algorithm {
                 input::check_algorithm("--algorithm", a)?;
@@ -225,7 +232,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 print(&output::report_text(&run.report))
             }
         }
-        Command::Compare { scenario, algorithms, json, csv } => {
+        Command::Compare { scenario, algorithms, format: OutputFormat { json, csv } } => {
             let s = load_scenario(&scenario.scenario, &scenario.set)?;
             let names = input::algorithm_names("--algorithms", algorithms.as_deref(), livemig_core::algorithms::names())?;
             let mut reports = Vec::new();
@@ -241,7 +248,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 print(&output::compare_text(&format!("{} (seed {})", s.name, s.seed), &reports))
             }
         }
-        Command::Sweep { scenario, vary, log, algorithms, json, csv } => {
+        Command::Sweep { scenario, vary, log, algorithms, format: OutputFormat { json, csv } } => {
             let s = load_scenario(&scenario.scenario, &scenario.set)?;
             let names = input::algorithm_names("--algorithms", algorithms.as_deref(), vec![])?;
             let names = if names.is_empty() {
@@ -253,7 +260,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let vary = sweep::parse_vary(&vary, log)?;
             let points = sweep::run(&s, &vary, &names)?;
             if json {
-                let list: Vec<_> = points.iter().map(|p| serde_json::json!({"key": vary.key, "value": p.value, "report": p.report})).collect();
+                let list: Vec<_> =
+                    points.iter().map(|p| serde_json::json!({"key": vary.key, "value": p.value, "report": p.report})).collect();
                 print(&format!("{}\n", serde_json::to_string_pretty(&list)?))
             } else if csv {
                 let rows: Vec<_> = points.iter().map(|p| (vec![p.value.clone()], &p.report)).collect();
@@ -261,7 +269,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 let mut t = comfy_table::Table::new();
                 t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header(vec![
-                    vary.key.as_str(), "algorithm", "total time", "downtime", "data sent", "rounds", "faults", "converged",
+                    vary.key.as_str(),
+                    "algorithm",
+                    "total time",
+                    "downtime",
+                    "data sent",
+                    "rounds",
+                    "faults",
+                    "converged",
                 ]);
                 for p in &points {
                     let r = &p.report;
@@ -354,14 +369,26 @@ fn model(args: &ScenarioArgs) -> anyhow::Result<()> {
     t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header(vec!["", "model", "simulator", "difference"]);
     t.add_row(vec!["λ = dirty rate / transfer rate".to_string(), format!("{:.3}", m.lambda()), String::new(), String::new()]);
     t.add_row(vec!["rounds".to_string(), p.rounds.to_string(), r.rounds.to_string(), rel(r.rounds as f64, p.rounds as f64)]);
-    t.add_row(vec!["pages sent".to_string(), format!("{:.0}", p.total_pages), r.pages_sent.to_string(), rel(r.pages_sent as f64, p.total_pages)]);
-    t.add_row(vec!["data sent".to_string(), output::bytes(p.total_bytes as u64), output::bytes(r.bytes_sent), rel(r.bytes_sent as f64, p.total_bytes)]);
-    t.add_row(vec!["total time".to_string(), output::secs(p.total_time_s), output::secs(r.total_time_s), rel(r.total_time_s, p.total_time_s)]);
+    t.add_row(vec![
+        "pages sent".to_string(),
+        format!("{:.0}", p.total_pages),
+        r.pages_sent.to_string(),
+        rel(r.pages_sent as f64, p.total_pages),
+    ]);
+    t.add_row(vec![
+        "data sent".to_string(),
+        output::bytes(p.total_bytes as u64),
+        output::bytes(r.bytes_sent),
+        rel(r.bytes_sent as f64, p.total_bytes),
+    ]);
+    t.add_row(vec![
+        "total time".to_string(),
+        output::secs(p.total_time_s),
+        output::secs(r.total_time_s),
+        rel(r.total_time_s, p.total_time_s),
+    ]);
     t.add_row(vec!["downtime".to_string(), output::secs(p.downtime_s), output::secs(r.downtime_s), rel(r.downtime_s, p.downtime_s)]);
-    let mut text = format!(
-        "{}: geometric pre-copy model (Xen stop rules) against the simulated precopy-xen\n{t}\n",
-        s.name
-    );
+    let mut text = format!("{}: geometric pre-copy model (Xen stop rules) against the simulated precopy-xen\n{t}\n", s.name);
     text += "The model assumes every write hits a distinct clean page; workloads that rewrite dirty pages\n\
              (uniform, hot-cold) dirty fewer pages than it predicts, and Xen's skip rule holds pages back.\n\
              See core/src/model.rs for where and why the two differ.\n";

@@ -103,8 +103,17 @@ pub fn report_text(r: &Report) -> String {
 /// Several runs side by side, for people.
 pub fn compare_text(scenario: &str, reports: &[Report]) -> String {
     let mut t = table(&[
-        "algorithm", "total time", "downtime", "data sent", "pages sent", "duplicates", "rounds", "faults", "fault stall",
-        "converged", "verified",
+        "algorithm",
+        "total time",
+        "downtime",
+        "data sent",
+        "pages sent",
+        "duplicates",
+        "rounds",
+        "faults",
+        "fault stall",
+        "converged",
+        "verified",
     ]);
     for r in reports {
         t.add_row(vec![
@@ -127,8 +136,22 @@ pub fn compare_text(scenario: &str, reports: &[Report]) -> String {
 
 /// Column names of the summary CSV.
 pub const SUMMARY_COLUMNS: &[&str] = &[
-    "algorithm", "scenario", "seed", "total_time_s", "downtime_s", "preparation_time_s", "resume_time_s", "pages_sent",
-    "bytes_sent", "payload_bytes", "duplicate_pages", "rounds", "network_faults", "fault_stall_s", "converged", "completed",
+    "algorithm",
+    "scenario",
+    "seed",
+    "total_time_s",
+    "downtime_s",
+    "preparation_time_s",
+    "resume_time_s",
+    "pages_sent",
+    "bytes_sent",
+    "payload_bytes",
+    "duplicate_pages",
+    "rounds",
+    "network_faults",
+    "fault_stall_s",
+    "converged",
+    "completed",
     "verified",
 ];
 

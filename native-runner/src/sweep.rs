@@ -29,9 +29,7 @@ fn split_unit(s: &str) -> Option<(f64, String)> {
 /// Parses `KEY=FROM..TO:STEPS` (geometric spacing with `log`).
 pub fn parse_vary(spec: &str, log: bool) -> anyhow::Result<Vary> {
     let usage = || {
-        bad(format!(
-            "--vary '{spec}': expected KEY=FROM..TO:STEPS with STEPS from 2 to 1000, e.g. link.bandwidth=100Mbit/s..10Gbit/s:10"
-        ))
+        bad(format!("--vary '{spec}': expected KEY=FROM..TO:STEPS with STEPS from 2 to 1000, e.g. link.bandwidth=100Mbit/s..10Gbit/s:10"))
     };
     let (key, range) = spec.split_once('=').ok_or_else(usage)?;
     let (range, steps) = range.rsplit_once(':').ok_or_else(usage)?;
@@ -78,9 +76,7 @@ pub fn run(base: &Scenario, vary: &Vary, algorithms: &[String]) -> anyhow::Resul
     // Validate every value first so a bad one fails before any work.
     let mut jobs = Vec::new();
     for value in &vary.values {
-        let s = base
-            .with_overrides(&[format!("{}={}", vary.key, value)])
-            .map_err(|e| bad(format!("--vary {}={value}: {e}", vary.key)))?;
+        let s = base.with_overrides(&[format!("{}={}", vary.key, value)]).map_err(|e| bad(format!("--vary {}={value}: {e}", vary.key)))?;
         for a in algorithms {
             jobs.push((value.clone(), s.clone(), a.clone()));
         }
@@ -96,8 +92,8 @@ pub fn run(base: &Scenario, vary: &Vary, algorithms: &[String]) -> anyhow::Resul
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some((value, s, a)) = jobs.get(i) else { break };
-                let r = crate::input::simulate(s, Some(a), TraceDetail::Summary)
-                    .map(|run| Point { value: value.clone(), report: run.report });
+                let r =
+                    crate::input::simulate(s, Some(a), TraceDetail::Summary).map(|run| Point { value: value.clone(), report: run.report });
                 results.lock().expect("no panics while holding the lock")[i] = Some(r);
                 bar.inc(1);
             });

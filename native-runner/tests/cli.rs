@@ -10,16 +10,8 @@ use std::path::Path;
 const PRESETS: &[&str] = &["idle-vm", "web-server", "write-hot-database", "memtester", "diabolical", "slow-wan"];
 
 /// Every registered algorithm, in registry order.
-const ALGORITHMS: &[&str] = &[
-    "precopy",
-    "precopy-xen",
-    "precopy-qemu",
-    "precopy-ch",
-    "postcopy",
-    "postcopy-demand",
-    "postcopy-push",
-    "postcopy-bubbling",
-];
+const ALGORITHMS: &[&str] =
+    &["precopy", "precopy-xen", "precopy-qemu", "precopy-ch", "postcopy", "postcopy-demand", "postcopy-push", "postcopy-bubbling"];
 
 /// Report fields DESIGN.md (Metrics) promises.
 const REPORT_FIELDS: &[&str] = &[
@@ -53,11 +45,7 @@ fn livemig() -> Command {
 fn ok(args: &[&str]) -> String {
     let out = livemig().args(args).output().expect("livemig runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "livemig {args:?} failed with {:?}\nstderr: {stderr}",
-        out.status.code()
-    );
+    assert!(out.status.success(), "livemig {args:?} failed with {:?}\nstderr: {stderr}", out.status.code());
     assert!(!stderr.contains("panicked"), "livemig {args:?} panicked: {stderr}");
     String::from_utf8(out.stdout).expect("standard output is UTF-8")
 }
@@ -180,10 +168,8 @@ fn algorithms_lists_each_algorithm_with_a_description_and_its_paper() {
     let text = ok(&["algorithms"]);
     let lines: Vec<&str> = text.lines().collect();
     for name in ALGORITHMS {
-        let i = lines
-            .iter()
-            .position(|l| l.split_whitespace().next() == Some(name))
-            .unwrap_or_else(|| panic!("{name} is not listed:\n{text}"));
+        let i =
+            lines.iter().position(|l| l.split_whitespace().next() == Some(name)).unwrap_or_else(|| panic!("{name} is not listed:\n{text}"));
         let description: Vec<&str> = lines[i].split_whitespace().skip(2).collect();
         assert!(description.len() >= 3, "{name} has no one-line description: {}", lines[i]);
         let paper = lines.get(i + 1).unwrap_or_else(|| panic!("{name} has no paper line"));
@@ -563,10 +549,7 @@ fn trace_every_preset_writes_a_json_trace() {
     for preset in PRESETS {
         for algorithm in ["precopy-xen", "postcopy"] {
             let file = dir.path().join(format!("{preset}-{algorithm}.json"));
-            let out = livemig()
-                .args(["trace", preset, "--algorithm", algorithm, "-o", file.to_str().unwrap()])
-                .output()
-                .unwrap();
+            let out = livemig().args(["trace", preset, "--algorithm", algorithm, "-o", file.to_str().unwrap()]).output().unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success(), "{preset} {algorithm}: {stderr}");
             assert!(out.stdout.is_empty(), "the trace goes to the file");
@@ -676,7 +659,11 @@ fn bad_unknown_field_via_set() {
 #[test]
 fn bad_unknown_parameter_table_or_parameter() {
     // Both used to be ignored unless an algorithm reading that table ran.
-    bad_input(&["simulate", "idle-vm", "--set", "params.pre-copy.policy=qemu"], "params.pre-copy", "accepted params.precopy, params.postcopy");
+    bad_input(
+        &["simulate", "idle-vm", "--set", "params.pre-copy.policy=qemu"],
+        "params.pre-copy",
+        "accepted params.precopy, params.postcopy",
+    );
     bad_input(
         &["simulate", "idle-vm", "--algorithm", "precopy", "--set", "params.postcopy.colour=1"],
         "params.postcopy.colour",
@@ -710,7 +697,11 @@ fn bad_unknown_size_unit() {
 #[test]
 fn bad_zero_bandwidth() {
     for value in ["0", "0 Gbit/s", "0bit/s"] {
-        let line = bad_input(&["simulate", "idle-vm", "--set", &format!("link.bandwidth={value}")], "link.bandwidth", "accepted more than 0 bit/s");
+        let line = bad_input(
+            &["simulate", "idle-vm", "--set", &format!("link.bandwidth={value}")],
+            "link.bandwidth",
+            "accepted more than 0 bit/s",
+        );
         assert!(line.contains("out of range"), "{line}");
     }
     let dir = tempfile::tempdir().unwrap();
@@ -731,7 +722,11 @@ fn bad_negative_bandwidth() {
 fn bad_nan() {
     // NaN as text, as a TOML literal, and with a unit; infinities likewise.
     for value in ["NaN", "nan", "inf"] {
-        let line = bad_input(&["simulate", "idle-vm", "--set", &format!("workload.hot_probability={value}")], "workload.hot_probability", "accepted 0 to 1");
+        let line = bad_input(
+            &["simulate", "idle-vm", "--set", &format!("workload.hot_probability={value}")],
+            "workload.hot_probability",
+            "accepted 0 to 1",
+        );
         assert!(!line.contains("null"), "NaN is not reported as null: {line}");
     }
     bad_input(&["simulate", "idle-vm", "--set", "workload.write_rate=NaN pages/s"], "workload.write_rate", "a page rate such as");

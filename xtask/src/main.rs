@@ -1,7 +1,7 @@
 //! `cargo xtask`: set-up and test orchestration for LiveMig Lab.
 //!
 //! * `cargo xtask test` installs what the tests need on a fresh machine (skipping whatever is
-//!   already there) and runs every check: the core for wasm32, clippy, the unit, property,
+//!   already there) and runs every check: the core for wasm32, rustfmt, clippy, the unit, property,
 //!   black-box and doc tests, and a release-build smoke run of every algorithm on every preset
 //!   plus the benchmark table.
 //!
@@ -30,7 +30,7 @@ fn main() -> Result<()> {
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  setup   install what the tests need (the wasm32 target), skipping what is there\n  \
-                 test    setup, then run every check (wasm32 build, clippy, tests, release smoke run)"
+                 test    setup, then run every check (wasm32 build, rustfmt, clippy, tests, release smoke run)"
             );
             std::process::exit(2);
         }
@@ -97,6 +97,9 @@ fn test() -> Result<()> {
 
     step("the core builds for wasm32 (no OS or web dependencies)");
     run("cargo", &["build", "--package", "livemig-core", "--target", WASM_TARGET])?;
+
+    step("formatting (rustfmt.toml)");
+    run("cargo", &["fmt", "--all", "--check"])?;
 
     step("clippy, warnings are errors");
     run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;

@@ -222,7 +222,8 @@ impl Params {
             let fixed_value = fixed.iter().find(|(k, _)| *k == spec.name).map(|(_, v)| Value::String(v.to_string()));
             let default = Value::String(spec.default.to_string());
             let raw = fixed_value.as_ref().or_else(|| given.and_then(|g| g.get(spec.name))).unwrap_or(&default);
-            let value = parse_value(spec, raw).map_err(|message| ParamError { field: format!("params.{section}.{}", spec.name), message })?;
+            let value =
+                parse_value(spec, raw).map_err(|message| ParamError { field: format!("params.{section}.{}", spec.name), message })?;
             shown.insert(spec.name.to_string(), raw.clone());
             values.insert(spec.name, value);
         }

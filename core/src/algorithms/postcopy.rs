@@ -34,11 +34,36 @@ use std::collections::VecDeque;
 
 /// Declared parameters.
 pub const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "push", kind: ParamKind::Bool, default: "true", help: "actively push pages not yet sent (false: demand paging only)" },
-    ParamSpec { name: "prepaging", kind: ParamKind::Choice(&["none", "forward", "dual"]), default: "dual", help: "push order: address order, or bubbling around faults upward or both ways" },
-    ParamSpec { name: "pivots", kind: ParamKind::Choice(&["single", "multi"]), default: "single", help: "bubbling: one pivot that moves, or one per recent fault" },
-    ParamSpec { name: "max_pivots", kind: ParamKind::Int { min: 1, max: 4096 }, default: "8", help: "bubbling with multi: most pivots kept" },
-    ParamSpec { name: "push_batch", kind: ParamKind::Int { min: 1, max: 65_536 }, default: "16", help: "pages pushed per send call (faults are served between calls)" },
+    ParamSpec {
+        name: "push",
+        kind: ParamKind::Bool,
+        default: "true",
+        help: "actively push pages not yet sent (false: demand paging only)",
+    },
+    ParamSpec {
+        name: "prepaging",
+        kind: ParamKind::Choice(&["none", "forward", "dual"]),
+        default: "dual",
+        help: "push order: address order, or bubbling around faults upward or both ways",
+    },
+    ParamSpec {
+        name: "pivots",
+        kind: ParamKind::Choice(&["single", "multi"]),
+        default: "single",
+        help: "bubbling: one pivot that moves, or one per recent fault",
+    },
+    ParamSpec {
+        name: "max_pivots",
+        kind: ParamKind::Int { min: 1, max: 4096 },
+        default: "8",
+        help: "bubbling with multi: most pivots kept",
+    },
+    ParamSpec {
+        name: "push_batch",
+        kind: ParamKind::Int { min: 1, max: 65_536 },
+        default: "16",
+        help: "pages pushed per send call (faults are served between calls)",
+    },
     ParamSpec { name: "self_ballooning", kind: ParamKind::Bool, default: "false", help: "do not send the guest's free pages" },
 ];
 
@@ -255,7 +280,8 @@ mod tests {
 
     #[test]
     fn dual_bubble_grows_both_ways_around_a_fault() {
-        let mut pusher = Pusher { order: PushOrder::Bubble { dual: true }, multi: false, max_pivots: 1, pivots: VecDeque::new(), linear: 0 };
+        let mut pusher =
+            Pusher { order: PushOrder::Bubble { dual: true }, multi: false, max_pivots: 1, pivots: VecDeque::new(), linear: 0 };
         pusher.pivots.push_back(Pivot::at(0, true));
         let order = order_of(&mut pusher, 16, &[(2, 10)]);
         // 0, 1 pushed from the first pivot; the fault at 10 moves the pivot: 10 on demand, then
@@ -268,7 +294,8 @@ mod tests {
 
     #[test]
     fn forward_bubble_continues_upward_then_wraps() {
-        let mut pusher = Pusher { order: PushOrder::Bubble { dual: false }, multi: false, max_pivots: 1, pivots: VecDeque::new(), linear: 0 };
+        let mut pusher =
+            Pusher { order: PushOrder::Bubble { dual: false }, multi: false, max_pivots: 1, pivots: VecDeque::new(), linear: 0 };
         pusher.pivots.push_back(Pivot::at(0, false));
         let order = order_of(&mut pusher, 8, &[(1, 5)]);
         assert_eq!(order, vec![0, 5, 6, 7, 1, 2, 3, 4]);
@@ -276,7 +303,8 @@ mod tests {
 
     #[test]
     fn multi_pivots_round_robin() {
-        let mut pusher = Pusher { order: PushOrder::Bubble { dual: false }, multi: true, max_pivots: 4, pivots: VecDeque::new(), linear: 0 };
+        let mut pusher =
+            Pusher { order: PushOrder::Bubble { dual: false }, multi: true, max_pivots: 4, pivots: VecDeque::new(), linear: 0 };
         pusher.on_fault(100);
         pusher.on_fault(200);
         let sent = PageBitmap::new(300);

@@ -46,23 +46,103 @@ use crate::scenario::OnTimeout;
 /// Declared parameters.
 pub const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "policy", kind: ParamKind::Choice(&["xen", "qemu", "cloud-hypervisor"]), default: "xen", help: "convergence policy" },
-    ParamSpec { name: "xen_max_iters", kind: ParamKind::Int { min: 1, max: 10_000 }, default: "29", help: "xen: live rounds before the final one" },
-    ParamSpec { name: "xen_min_pages", kind: ParamKind::Int { min: 0, max: 1 << 40 }, default: "50", help: "xen: stop when a round started with fewer dirty pages" },
-    ParamSpec { name: "xen_max_factor", kind: ParamKind::Float { min: 1.0, max: 1000.0 }, default: "3", help: "xen: stop after sending this many times memory" },
-    ParamSpec { name: "skip_redirtied", kind: ParamKind::Bool, default: "true", help: "xen: skip pages already re-dirtied when their batch is scanned" },
-    ParamSpec { name: "scan_order", kind: ParamKind::Choice(&["xen-permute", "linear"]), default: "xen-permute", help: "xen: page visiting order within a round" },
-    ParamSpec { name: "batch_pages", kind: ParamKind::Int { min: 1, max: 1 << 20 }, default: "1024", help: "pages per send batch (Xen MAX_BATCH_SIZE)" },
+    ParamSpec {
+        name: "xen_max_iters",
+        kind: ParamKind::Int { min: 1, max: 10_000 },
+        default: "29",
+        help: "xen: live rounds before the final one",
+    },
+    ParamSpec {
+        name: "xen_min_pages",
+        kind: ParamKind::Int { min: 0, max: 1 << 40 },
+        default: "50",
+        help: "xen: stop when a round started with fewer dirty pages",
+    },
+    ParamSpec {
+        name: "xen_max_factor",
+        kind: ParamKind::Float { min: 1.0, max: 1000.0 },
+        default: "3",
+        help: "xen: stop after sending this many times memory",
+    },
+    ParamSpec {
+        name: "skip_redirtied",
+        kind: ParamKind::Bool,
+        default: "true",
+        help: "xen: skip pages already re-dirtied when their batch is scanned",
+    },
+    ParamSpec {
+        name: "scan_order",
+        kind: ParamKind::Choice(&["xen-permute", "linear"]),
+        default: "xen-permute",
+        help: "xen: page visiting order within a round",
+    },
+    ParamSpec {
+        name: "batch_pages",
+        kind: ParamKind::Int { min: 1, max: 1 << 20 },
+        default: "1024",
+        help: "pages per send batch (Xen MAX_BATCH_SIZE)",
+    },
     ParamSpec { name: "rate_limit", kind: ParamKind::Bool, default: "false", help: "xen: Clark's adaptive rate limiting" },
-    ParamSpec { name: "rate_min", kind: ParamKind::Bandwidth { min: 1e3, max: 1.25e12 }, default: "100 Mbit/s", help: "xen: first-round rate" },
-    ParamSpec { name: "rate_max", kind: ParamKind::Bandwidth { min: 1e3, max: 1.25e12 }, default: "500 Mbit/s", help: "xen: rate cap, and the final round's rate" },
-    ParamSpec { name: "rate_increment", kind: ParamKind::Bandwidth { min: 0.0, max: 1.25e12 }, default: "50 Mbit/s", help: "xen: added to the dirty rate each round" },
-    ParamSpec { name: "downtime_limit", kind: ParamKind::Duration { min: 1e-6, max: 3600.0 }, default: "300 ms", help: "qemu, cloud-hypervisor: tolerated downtime" },
-    ParamSpec { name: "auto_converge", kind: ParamKind::Bool, default: "false", help: "qemu: throttle vCPUs when dirtying outpaces sending" },
-    ParamSpec { name: "throttle_initial", kind: ParamKind::Float { min: 0.01, max: 0.99 }, default: "0.2", help: "qemu: first throttle step" },
-    ParamSpec { name: "throttle_increment", kind: ParamKind::Float { min: 0.01, max: 0.99 }, default: "0.1", help: "qemu: later throttle steps" },
-    ParamSpec { name: "throttle_trigger", kind: ParamKind::Float { min: 0.01, max: 10.0 }, default: "0.5", help: "qemu: dirtied/sent ratio that counts as too high" },
-    ParamSpec { name: "ch_max_passes", kind: ParamKind::Int { min: 0, max: 10_000 }, default: "5", help: "cloud-hypervisor: dirty passes after the first copy" },
-    ParamSpec { name: "zero_pages", kind: ParamKind::Choice(&["auto", "on", "off"]), default: "auto", help: "send zero pages as a flag (auto: on for qemu)" },
+    ParamSpec {
+        name: "rate_min",
+        kind: ParamKind::Bandwidth { min: 1e3, max: 1.25e12 },
+        default: "100 Mbit/s",
+        help: "xen: first-round rate",
+    },
+    ParamSpec {
+        name: "rate_max",
+        kind: ParamKind::Bandwidth { min: 1e3, max: 1.25e12 },
+        default: "500 Mbit/s",
+        help: "xen: rate cap, and the final round's rate",
+    },
+    ParamSpec {
+        name: "rate_increment",
+        kind: ParamKind::Bandwidth { min: 0.0, max: 1.25e12 },
+        default: "50 Mbit/s",
+        help: "xen: added to the dirty rate each round",
+    },
+    ParamSpec {
+        name: "downtime_limit",
+        kind: ParamKind::Duration { min: 1e-6, max: 3600.0 },
+        default: "300 ms",
+        help: "qemu, cloud-hypervisor: tolerated downtime",
+    },
+    ParamSpec {
+        name: "auto_converge",
+        kind: ParamKind::Bool,
+        default: "false",
+        help: "qemu: throttle vCPUs when dirtying outpaces sending",
+    },
+    ParamSpec {
+        name: "throttle_initial",
+        kind: ParamKind::Float { min: 0.01, max: 0.99 },
+        default: "0.2",
+        help: "qemu: first throttle step",
+    },
+    ParamSpec {
+        name: "throttle_increment",
+        kind: ParamKind::Float { min: 0.01, max: 0.99 },
+        default: "0.1",
+        help: "qemu: later throttle steps",
+    },
+    ParamSpec {
+        name: "throttle_trigger",
+        kind: ParamKind::Float { min: 0.01, max: 10.0 },
+        default: "0.5",
+        help: "qemu: dirtied/sent ratio that counts as too high",
+    },
+    ParamSpec {
+        name: "ch_max_passes",
+        kind: ParamKind::Int { min: 0, max: 10_000 },
+        default: "5",
+        help: "cloud-hypervisor: dirty passes after the first copy",
+    },
+    ParamSpec {
+        name: "zero_pages",
+        kind: ParamKind::Choice(&["auto", "on", "off"]),
+        default: "auto",
+        help: "send zero pages as a flag (auto: on for qemu)",
+    },
     ParamSpec { name: "self_ballooning", kind: ParamKind::Bool, default: "false", help: "do not send the guest's free pages" },
 ];
 
@@ -139,7 +219,13 @@ pub fn xen_permute(i: u64, nr: u64, order: u32) -> u64 {
 }
 
 /// Sends a batch of pages, zero pages as flags when enabled.
-pub(crate) fn send_batch(ctx: &mut dyn MigrationContext, batch: &[u64], zero_pages: bool, zeros: &mut Vec<u64>, full: &mut Vec<u64>) -> Result<(), ContextError> {
+pub(crate) fn send_batch(
+    ctx: &mut dyn MigrationContext,
+    batch: &[u64],
+    zero_pages: bool,
+    zeros: &mut Vec<u64>,
+    full: &mut Vec<u64>,
+) -> Result<(), ContextError> {
     if batch.is_empty() {
         return Ok(());
     }
