@@ -29,7 +29,7 @@ fn main() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
-                 setup   install what the tests need (the wasm32 target), skipping what is there\n  \
+                 setup   install what the tests need (wasm32 target, clippy, rustfmt), skipping what is there\n  \
                  test    setup, then run every check (wasm32 build, rustfmt, clippy, tests, release smoke run)"
             );
             std::process::exit(2);
@@ -87,6 +87,15 @@ fn setup() -> Result<()> {
         println!("already installed");
     } else {
         run("rustup", &["target", "add", WASM_TARGET])?;
+    }
+    for (component, probe) in [("clippy", "clippy"), ("rustfmt", "fmt")] {
+        step(&format!("set-up: Rust component {component}"));
+        let present = Command::new("cargo").args([probe, "--version"]).output().is_ok_and(|o| o.status.success());
+        if present {
+            println!("already installed");
+        } else {
+            run("rustup", &["component", "add", component])?;
+        }
     }
     Ok(())
 }
