@@ -182,6 +182,14 @@ pub trait MigrationContext {
 
     /// A page the destination has requested after a fault, if one has arrived.
     fn poll_fault(&mut self) -> Result<Option<u64>, ContextError>;
+    /// Lets time pass until `until` (seconds since the start; capped at the scenario's deadline)
+    /// while the guest runs wherever it is, sending nothing. Returns early with the page of a
+    /// destination page request that arrives first, if any. Algorithms use it to wait for a
+    /// working-set window (hybrid) or a push interval (TSMC).
+    fn wait_fault_until(&mut self, until: f64) -> Result<Option<u64>, ContextError>;
+
     /// Waits for the destination's next page request; None if none will come before the deadline.
-    fn wait_fault(&mut self) -> Result<Option<u64>, ContextError>;
+    fn wait_fault(&mut self) -> Result<Option<u64>, ContextError> {
+        self.wait_fault_until(f64::INFINITY)
+    }
 }

@@ -740,21 +740,29 @@ impl MigrationContext for SimContext {
             _ => Ok(None),
         }
     }
-    fn wait_fault(&mut self) -> Result<Option<u64>, ContextError> {
-        if self.requests.is_empty() && self.at == Where::Destination && self.now < self.timeout {
-            let faulted = self.run_destination_until(self.timeout, true);
+    fn wait_fault_until(&mut self, until: f64) -> Result<Option<u64>, ContextError> {
+        if until.is_nan() {
+            return Err(ContextError::BadArgument { name: "until", value: until.to_string(), accepted: "a time in seconds" });
+        }
+        let limit = until.min(self.timeout).max(self.now);
+        if self.requests.is_empty() && self.at == Where::Destination && self.now < limit {
+            // Run the guest until it raises a fault that sends a request, or until the limit.
+            let faulted = self.run_destination_until(limit, true);
             self.now = self.dst_wall.max(self.now);
             if !faulted {
-                self.now = self.timeout;
+                self.now = limit;
             }
         }
         match self.requests.front() {
-            Some(&(at, page)) => {
+            Some(&(at, page)) if at <= limit => {
                 self.advance_to(at);
                 self.requests.pop_front();
                 Ok(Some(page))
             }
-            None => Ok(None),
+            _ => {
+                self.advance_to(limit);
+                Ok(None)
+            }
         }
     }
 }
