@@ -155,12 +155,21 @@ pub struct ContentModel {
     mix: ContentMix,
     /// Pages at or above this index are free (ballooned) memory: always zero class.
     free_from: u64,
+    /// Text-like bytes (words from [`WORDS`]) drawn once from the seed; a text page's base
+    /// content is a window of it at an offset drawn from `(seed, page)`, so generating a page
+    /// is a copy, not a word-by-word draw.
+    text: Vec<u8>,
 }
+
+/// Bytes of the text tile (at least twice the page size).
+const TEXT_TILE: usize = 64 * 1024;
 
 impl ContentModel {
     /// A content model for pages of `page_size` bytes, each write changing `write_size` bytes.
     pub fn new(seed: u64, page_size: usize, write_size: usize, mix: ContentMix, free_from: u64) -> Self {
-        ContentModel { seed, page_size, write_size: write_size.clamp(1, page_size), mix, free_from }
+        let mut text = vec![0u8; TEXT_TILE.max(2 * page_size)];
+        fill_class(ContentClass::Text, &mut SplitMix64::new(hash4(seed, 0, 0, 0x7E87)), &mut text, 0);
+        ContentModel { seed, page_size, write_size: write_size.clamp(1, page_size), mix, free_from, text }
     }
 
     /// The page's content class.
@@ -216,7 +225,12 @@ impl ContentModel {
 
     fn fill_base(&self, page: u64, class: ContentClass, buf: &mut [u8]) {
         let mut g = SplitMix64::new(hash4(self.seed, page, 0, 0xBA5E));
-        fill_class(class, &mut g, buf, page);
+        if class == ContentClass::Text {
+            let offset = below(g.next_u64(), (self.text.len() - buf.len() + 1) as u64) as usize;
+            buf.copy_from_slice(&self.text[offset..offset + buf.len()]);
+        } else {
+            fill_class(class, &mut g, buf, page);
+        }
     }
 }
 
@@ -245,16 +259,22 @@ fn fill_class(class: ContentClass, g: &mut SplitMix64, buf: &mut [u8], page: u64
         ContentClass::Structured => {
             // Pointers into a few nearby regions, small counters and repeated flags:
             // words share their upper 22 bits often, as WKdm expects of real heap data.
+            // One 64-bit draw makes two words: 3 bits choose the kind, 29 bits of payload.
             let base = 0x7f00_0000u32.wrapping_add((page as u32 & 0xff) << 16);
             let mut prev = base;
-            for chunk in buf.chunks_mut(4) {
-                let r = g.next_u64();
-                let word = match r % 8 {
+            let mut draw = 0u64;
+            for (i, chunk) in buf.chunks_mut(4).enumerate() {
+                if i % 2 == 0 {
+                    draw = g.next_u64();
+                }
+                let r = (draw >> (32 * (i % 2))) as u32;
+                let payload = r >> 3;
+                let word = match r & 7 {
                     0 | 1 => 0,
                     2 | 3 => prev,
-                    4 | 5 => base | ((r >> 8) as u32 & 0x3ff),
-                    6 => (r >> 16) as u32 & 0xff,
-                    _ => (r >> 32) as u32,
+                    4 | 5 => base | (payload & 0x3ff),
+                    6 => payload & 0xff,
+                    _ => payload ^ (payload << 7),
                 };
                 prev = word;
                 let bytes = word.to_le_bytes();

@@ -12,7 +12,7 @@
 //! zero-page flag and postcopy page requests, Cloud Hypervisor's small `Migratable` traits.
 
 use crate::bitmap::PageBitmap;
-use crate::scenario::OnTimeout;
+use crate::scenario::{OnTimeout, PhaseTag};
 use serde::{Deserialize, Serialize};
 
 /// Which path a transmission takes.
@@ -42,6 +42,72 @@ pub enum Encoding {
     Lz4,
 }
 
+impl Encoding {
+    /// Wire bytes a record of this encoding carries besides the per-page header and its encoded
+    /// bytes: QEMU's XBZRLE record has a 1-byte encoding flag and a be16 length; a compressed
+    /// page carries a 2-byte length; a zero page is a 1-byte flag; a full page is the page.
+    pub fn framing_bytes(self) -> u64 {
+        match self {
+            Encoding::Full => 0,
+            Encoding::Zero => 1,
+            Encoding::Delta => 3,
+            Encoding::Wkdm | Encoding::Lz4 => 2,
+        }
+    }
+}
+
+/// Pages in encoded form, ready to send: each page with its encoding and its encoded bytes
+/// (empty for [`Encoding::Zero`]; the page's bytes for [`Encoding::Full`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EncodedBatch {
+    pages: Vec<u64>,
+    encodings: Vec<Encoding>,
+    ends: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl EncodedBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Empties the batch, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.pages.clear();
+        self.encodings.clear();
+        self.ends.clear();
+        self.data.clear();
+    }
+    /// Adds a page with its encoded bytes.
+    pub fn push(&mut self, page: u64, encoding: Encoding, bytes: &[u8]) {
+        self.data.extend_from_slice(bytes);
+        self.pages.push(page);
+        self.encodings.push(encoding);
+        self.ends.push(self.data.len());
+    }
+    /// Number of pages.
+    pub fn len(&self) -> usize {
+        self.pages.len()
+    }
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+    /// Total encoded bytes (framing and headers excluded).
+    pub fn data_bytes(&self) -> u64 {
+        self.data.len() as u64
+    }
+    /// The `i`-th page, its encoding and its encoded bytes.
+    pub fn get(&self, i: usize) -> (u64, Encoding, &[u8]) {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        (self.pages[i], self.encodings[i], &self.data[start..self.ends[i]])
+    }
+    /// Every page, its encoding and its encoded bytes, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, Encoding, &[u8])> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
 /// What a stretch of the migration is doing; labels a round in traces and reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -54,6 +120,25 @@ pub enum RoundKind {
     PostCopy,
     /// Anything not labelled by the algorithm.
     Other,
+}
+
+/// A task-guided migration coordinator's state (Lin & Kuo 2018; see
+/// [`crate::algorithms::task_guided`]), recorded in traces as it changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CoordinatorState {
+    /// A migration has been requested and waits for the coordinator's approval.
+    Pending,
+    /// The coordinator approved the migration: pre-copy runs.
+    Approved,
+    /// A heavy region began before stop-and-copy: the coordinator withdrew its permission and
+    /// pre-copy stopped sending until the next approval.
+    Withdrawn,
+    /// A heavy region began before stop-and-copy: the coordinator suspended the guest's task
+    /// (throttled its vCPUs) and pre-copy goes on.
+    TaskSuspended,
+    /// Stop-and-copy is done: the VM runs on the destination.
+    Done,
 }
 
 /// Bytes one transmission put on the wire.
@@ -157,6 +242,12 @@ pub trait MigrationContext {
 
     /// Sends whole pages with their current content.
     fn send_pages(&mut self, pages: &[u64], channel: Channel) -> Result<Sent, ContextError>;
+    /// Sends pages in encoded form (zero flags, compressed pages, XBZRLE deltas) on the bulk
+    /// channel. `cpu_s` is the encoding work the batch took by the algorithm's cost model:
+    /// encoding is pipelined with sending, so the batch occupies the link for the longer of its
+    /// wire time and `cpu_s` (the KVM backend measures real time instead). A delta applies to the
+    /// destination's current copy of the page, so deltas are only allowed before resume.
+    fn send_encoded(&mut self, batch: &EncodedBatch, cpu_s: f64) -> Result<Sent, ContextError>;
     /// Sends zero-page flags for pages that are all zeros.
     fn send_zero_pages(&mut self, pages: &[u64]) -> Result<Sent, ContextError>;
     /// Tells the destination these pages are free: zero, and not sent.
@@ -191,5 +282,17 @@ pub trait MigrationContext {
     /// Waits for the destination's next page request; None if none will come before the deadline.
     fn wait_fault(&mut self) -> Result<Option<u64>, ContextError> {
         self.wait_fault_until(f64::INFINITY)
+    }
+
+    /// The tag of the code region the guest runs now: the tag of the last tagged phase it has
+    /// entered ([`PhaseTag::EnterCalm`]: a calm region, [`PhaseTag::LeaveCalm`]: a heavy one),
+    /// None when it has passed no tag. The simulator reads the workload's phases; a real guest
+    /// reports its tags to the hypervisor (task-guided migration, Lin & Kuo 2018).
+    fn task_tag(&mut self) -> Result<Option<PhaseTag>, ContextError>;
+
+    /// Records that a migration coordinator changed state, and why (for traces; contexts that
+    /// keep no trace ignore it).
+    fn coordinator(&mut self, state: CoordinatorState, reason: &str) {
+        let _ = (state, reason);
     }
 }

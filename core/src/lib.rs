@@ -26,8 +26,10 @@
 
 pub mod algorithms;
 pub mod bitmap;
+pub mod codec;
 pub mod content;
 pub mod context;
+pub mod experiment;
 pub mod model;
 pub mod presets;
 pub mod report;

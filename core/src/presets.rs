@@ -10,6 +10,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("memtester", include_str!("../presets/memtester.toml")),
     ("diabolical", include_str!("../presets/diabolical.toml")),
     ("slow-wan", include_str!("../presets/slow-wan.toml")),
+    ("task-phases", include_str!("../presets/task-phases.toml")),
 ];
 
 /// The preset called `name`, parsed.

@@ -12,6 +12,9 @@
 //!   `payload_bytes` is page content only;
 //! * `fault_stall_s` is the time the destination guest was blocked on network faults.
 //!
+//! Runs with a task-guided coordinator (traces with [`Event::Coordinator`] events) also report
+//! `withdrawals`, `waiting_time_s` and `task_delay_s`; the fields are absent for other runs.
+//!
 //! Every page transmission and every state or bitmap transfer belongs to a round, so the totals
 //! are the sums of the `per_round` values.
 
@@ -87,6 +90,20 @@ pub struct Report {
     pub guest_progress_s: f64,
     /// Writes the guest made during the migration.
     pub guest_writes: u64,
+    /// Task-guided only: times a heavy region began while the migration was approved, so the
+    /// coordinator withdrew its permission or suspended the task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawals: Option<u32>,
+    /// Task-guided only: from the migration request to the coordinator's first approval (to
+    /// the end if it never approved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_time_s: Option<f64>,
+    /// Task-guided only: how much longer the guest's task ran because of the migration, i.e.
+    /// wall time minus guest work (`total_time_s - guest_progress_s`: downtime, suspension or
+    /// throttling, fault stalls). A task of fixed work W that outlasts the migration takes
+    /// W + `task_delay_s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_delay_s: Option<f64>,
     /// Per-round figures.
     pub per_round: Vec<RoundReport>,
 }
@@ -118,9 +135,14 @@ impl Report {
             max_throttle: 0.0,
             guest_progress_s: 0.0,
             guest_writes: 0,
+            withdrawals: None,
+            waiting_time_s: None,
+            task_delay_s: None,
             per_round: Vec::new(),
         };
         let (mut paused, mut resumed, mut end) = (None, None, 0.0f64);
+        // Task-guided coordinator: (requested, first approved, withdrawals), if there is one.
+        let mut coordinator: Option<(f64, Option<f64>, u32)> = None;
         for e in &trace.events {
             end = end.max(e.t);
             match &e.event {
@@ -172,6 +194,15 @@ impl Report {
                     r.guest_progress_s = *guest_progress_s;
                     r.stop_reason = stop_reason.clone();
                 }
+                Event::Coordinator { state, .. } => {
+                    use crate::context::CoordinatorState as S;
+                    let (_, approved, withdrawals) = coordinator.get_or_insert((e.t, None, 0));
+                    match state {
+                        S::Approved if approved.is_none() => *approved = Some(e.t),
+                        S::Withdrawn | S::TaskSuspended => *withdrawals += 1,
+                        _ => {}
+                    }
+                }
                 Event::PagesDirtied { .. } | Event::GuestAccess { .. } | Event::RateLimited { .. } | Event::PhaseChanged { .. } => {}
             }
         }
@@ -188,6 +219,11 @@ impl Report {
                 r.downtime_s = end - p;
             }
             _ => r.preparation_time_s = end,
+        }
+        if let Some((requested, approved, withdrawals)) = coordinator {
+            r.withdrawals = Some(withdrawals);
+            r.waiting_time_s = Some(approved.unwrap_or(end) - requested);
+            r.task_delay_s = Some((r.total_time_s - r.guest_progress_s).max(0.0));
         }
         r
     }

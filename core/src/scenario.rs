@@ -133,13 +133,15 @@ pub enum AccessPattern {
     Sequential,
 }
 
-/// A marker a task-guided coordinator reacts to at the start of a phase.
+/// A marker a task-guided coordinator reacts to at the start of a phase (Lin & Kuo 2018: tagged
+/// code regions). A tag opens a region that lasts until the next tag: untagged phases belong to
+/// the region of the last tag before them (around the cycle when the sequence repeats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PhaseTag {
     /// A region that dirties little memory begins: a good time to migrate.
     EnterCalm,
-    /// A region that dirties much memory begins.
+    /// A region that dirties much memory begins: the calm region, if any, is over.
     LeaveCalm,
 }
 
@@ -526,11 +528,11 @@ impl Scenario {
     fn validate_params(&self) -> Result<(), ScenarioError> {
         use crate::algorithms::{registry, Params};
         for (section, given) in &self.params {
-            let Some(info) = registry().iter().find(|a| a.section == section) else {
+            let Some(specs) = registry().iter().find_map(|a| a.section_params(section)) else {
                 let mut sections: Vec<&str> = Vec::new();
-                for a in registry() {
-                    if !sections.contains(&a.section) {
-                        sections.push(a.section);
+                for (name, _) in registry().iter().flat_map(|a| a.sections()) {
+                    if !sections.contains(&name) {
+                        sections.push(name);
                     }
                 }
                 return Err(field_err(
@@ -541,8 +543,7 @@ impl Scenario {
                     ),
                 ));
             };
-            Params::resolve(info.section, info.params, Some(given), &[])
-                .map_err(|e| ScenarioError::Field { field: e.field, message: e.message })?;
+            Params::resolve(section, specs, Some(given), &[]).map_err(|e| ScenarioError::Field { field: e.field, message: e.message })?;
         }
         Ok(())
     }

@@ -29,13 +29,17 @@
 //! # Verification
 //!
 //! At the end, a migration is `verified` when the VM runs on the destination, every page is
-//! present there, and each page's destination version equals the guest's version of it (the
-//! source's version at pause plus the writes made on the destination). Since contents are a pure
-//! function of the version, this is a byte-for-byte comparison of the two memories.
+//! present there, and each page equals the guest's copy. Contents are a pure function of the
+//! version, so equal versions (the destination's, against the source's version at pause plus
+//! the writes made on the destination) are equal bytes; where the versions differ the real bytes
+//! are compared, since a write can leave a page's bytes as they were. A page sent in encoded form
+//! (compressed, XBZRLE delta) is decoded as the destination would, against what the destination
+//! holds, and a copy that does not decode to the source's bytes makes the page corrupt on the
+//! destination: verification then fails.
 
 use crate::bitmap::PageBitmap;
 use crate::content::{ContentCache, ContentModel};
-use crate::context::{Channel, ContextError, Encoding, MigrationContext, Outcome, RoundKind, Sent};
+use crate::context::{Channel, ContextError, EncodedBatch, Encoding, MigrationContext, Outcome, RoundKind, Sent};
 use crate::scenario::{OnTimeout, Scenario};
 use crate::trace::{DataKind, Event, Host, PageRuns, TimedEvent, Trace, TraceDetail, TRACE_FORMAT};
 use crate::workload::{AccessKind, Cursor, Workload};
@@ -53,12 +57,52 @@ enum Where {
     Destination,
 }
 
+/// Decodes a compressed or delta page into `page` (for a delta, `page` holds the base), as the
+/// destination does.
+fn decode_page(encoding: Encoding, data: &[u8], page: &mut [u8]) -> Result<(), crate::codec::CodecError> {
+    crate::codec::decode(encoding, data, page)
+}
+
+/// Page bytes recently served to the algorithm, by page: `(version, offset in bytes)`.
+#[derive(Debug, Default)]
+struct ReadLog {
+    index: HashMap<u64, (u32, usize)>,
+    bytes: Vec<u8>,
+}
+
+impl ReadLog {
+    /// Pages kept at most; past this the log starts over.
+    const CAPACITY: usize = 4096;
+
+    fn record(&mut self, page: u64, version: u32, bytes: &[u8]) {
+        if self.index.len() >= Self::CAPACITY {
+            self.clear();
+        }
+        self.index.insert(page, (version, self.bytes.len()));
+        self.bytes.extend_from_slice(bytes);
+    }
+
+    fn get(&self, page: u64, version: u32, len: usize) -> Option<&[u8]> {
+        match self.index.get(&page) {
+            Some(&(v, at)) if v == version => Some(&self.bytes[at..at + len]),
+            _ => None,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.index.clear();
+        self.bytes.clear();
+    }
+}
+
 /// A pending arrival at the destination.
 #[derive(Debug, Clone, Copy)]
 struct Arrival {
     at: f64,
     page: u64,
     version: u32,
+    /// The copy did not decode to the source's bytes.
+    corrupt: bool,
 }
 
 /// Records events, merging consecutive page transmissions and batching dirtied pages.
@@ -188,6 +232,8 @@ pub struct SimContext {
     dst_version: Vec<u32>,
     dst_writes: Vec<u32>,
     dst_present: PageBitmap,
+    /// Destination pages whose last copy did not decode to the source's bytes.
+    dst_corrupt: PageBitmap,
     dirty: PageBitmap,
     logging: bool,
     ever_sent: PageBitmap,
@@ -200,6 +246,11 @@ pub struct SimContext {
     requests: VecDeque<(f64, u64)>,
 
     bytes_sent: u64,
+    decode_buf: Vec<u8>,
+    expect_buf: Vec<u8>,
+    /// The pages [`MigrationContext::read_page`] served since the last encoded send, so that
+    /// checking what the destination decodes needs no second generation of the same bytes.
+    read_log: ReadLog,
     round: u32,
     round_open: bool,
     paused: bool,
@@ -243,6 +294,7 @@ impl SimContext {
             dst_version: vec![0; n as usize],
             dst_writes: vec![0; n as usize],
             dst_present: PageBitmap::new(n),
+            dst_corrupt: PageBitmap::new(n),
             dirty: PageBitmap::new(n),
             logging: false,
             ever_sent: PageBitmap::new(n),
@@ -253,6 +305,9 @@ impl SimContext {
             blocked: None,
             requests: VecDeque::new(),
             bytes_sent: 0,
+            decode_buf: Vec::new(),
+            expect_buf: Vec::new(),
+            read_log: ReadLog::default(),
             round: 0,
             round_open: false,
             paused: false,
@@ -360,6 +415,7 @@ impl SimContext {
             } else {
                 self.dst_present.set(a.page);
                 self.dst_version[a.page as usize] = a.version;
+                self.mark_corrupt(a.page, a.corrupt);
             }
             if let Some((page, since, _)) = self.blocked {
                 if page == a.page {
@@ -453,10 +509,12 @@ impl SimContext {
     }
 
     /// Transmits `bytes` and returns (start, end, arrival).
-    fn transmit(&mut self, bytes: u64, channel: Channel) -> (f64, f64, f64) {
+    /// Transmits `bytes`, taking at least `cpu_s` (encoding pipelined with sending), and
+    /// returns (start, end, arrival).
+    fn transmit(&mut self, bytes: u64, channel: Channel, cpu_s: f64) -> (f64, f64, f64) {
         let start = self.now;
         let bw = self.effective_bandwidth();
-        let duration = bytes as f64 / bw;
+        let duration = (bytes as f64 / bw).max(cpu_s);
         let queued = if channel == Channel::Priority && !self.scenario.link.priority_channel {
             self.scenario.link.send_buffer.0 as f64 / self.bandwidth
         } else {
@@ -474,12 +532,15 @@ impl SimContext {
         }
     }
 
-    fn deliver(&mut self, pages: &[u64], start: f64, arrive: f64, channel: Channel) {
-        for &p in pages {
+    /// Delivers `pages` at `arrive`: the source's current versions, or for encoded pages the
+    /// `snapshot` taken when they were read and decoded (version, and whether the copy failed to
+    /// decode to the source's bytes).
+    fn deliver(&mut self, pages: &[u64], snapshot: Option<&[(u32, bool)]>, arrive: f64, channel: Channel) {
+        for (i, &p) in pages.iter().enumerate() {
             self.ever_sent.set(p);
-            let version = self.src_version[p as usize];
+            let (version, corrupt) = snapshot.map_or((self.src_version[p as usize], false), |s| s[i]);
             if self.resumed {
-                let a = Arrival { at: arrive, page: p, version };
+                let a = Arrival { at: arrive, page: p, version, corrupt };
                 match channel {
                     Channel::Bulk => self.bulk_arrivals.push_back(a),
                     Channel::Priority => self.priority_arrivals.push_back(a),
@@ -491,30 +552,114 @@ impl SimContext {
                 // The destination is not running yet: apply now (snapshot at send start).
                 self.dst_present.set(p);
                 self.dst_version[p as usize] = version;
+                self.mark_corrupt(p, corrupt);
             }
         }
-        let _ = start;
         self.last_arrival = self.last_arrival.max(arrive);
     }
 
-    fn send_encoded_pages(&mut self, pages: &[u64], channel: Channel, encoding: Encoding, payload: u64) -> Result<Sent, ContextError> {
+    #[allow(clippy::too_many_arguments)]
+    fn send_encoded_pages(
+        &mut self,
+        pages: &[u64],
+        snapshot: Option<&[(u32, bool)]>,
+        channel: Channel,
+        encoding: Encoding,
+        payload: u64,
+        cpu_s: f64,
+    ) -> Result<Sent, ContextError> {
         for &p in pages {
             self.check_page(p)?;
         }
         self.ensure_round();
         let wire = payload + pages.len() as u64 * self.header;
-        let (start, end, arrive) = self.transmit(wire, channel);
-        self.deliver(pages, start, arrive, channel);
+        let (start, end, arrive) = self.transmit(wire, channel, cpu_s);
+        self.deliver(pages, snapshot, arrive, channel);
         self.rec.sent(start, end, arrive, channel, encoding, pages, payload, wire);
         self.advance_to(end);
         Ok(Sent { wire_bytes: wire, payload_bytes: payload })
     }
 
-    fn send_data(&mut self, what: DataKind, bytes: u64) -> Sent {
+    /// Whether the destination, decoding `data` for `page`, gets the source's current bytes (a
+    /// codec bug, or a delta against a base the destination does not have, gives false). A delta
+    /// applies to the destination's current copy.
+    fn decodes_to_source(&mut self, page: u64, encoding: Encoding, data: &[u8]) -> bool {
+        let version = self.src_version[page as usize];
+        let ps = self.page_size as usize;
+        let decoded_ok = match encoding {
+            // A never-written zero-class page: no need to look at bytes.
+            Encoding::Zero if data.is_empty() && self.content.is_zero(page, version) => true,
+            _ => {
+                let mut got = std::mem::take(&mut self.decode_buf);
+                got.resize(ps, 0);
+                let ok = match encoding {
+                    Encoding::Delta => {
+                        let base = self.dst_version[page as usize];
+                        self.dst_present.get(page) && !self.dst_corrupt.get(page) && {
+                            self.cache.read(&self.content, page, base, &mut got);
+                            decode_page(encoding, data, &mut got).is_ok()
+                        }
+                    }
+                    _ => decode_page(encoding, data, &mut got).is_ok(),
+                };
+                let equal = ok
+                    && match self.read_log.get(page, version, ps) {
+                        Some(read) => got == read,
+                        None => {
+                            let mut want = std::mem::take(&mut self.expect_buf);
+                            want.resize(ps, 0);
+                            self.cache.read(&self.content, page, version, &mut want);
+                            let equal = got == want;
+                            self.expect_buf = want;
+                            equal
+                        }
+                    };
+                self.decode_buf = got;
+                equal
+            }
+        };
+        decoded_ok
+    }
+
+    fn mark_corrupt(&mut self, page: u64, corrupt: bool) {
+        if corrupt {
+            self.dst_corrupt.set(page);
+        } else {
+            self.dst_corrupt.clear(page);
+        }
+    }
+
+    /// Whether the destination's copy of `page` equals the guest's. Equal versions are equal
+    /// bytes; otherwise the bytes of the two base versions (before the writes the guest made on
+    /// the destination, which apply alike to both) are compared, since a page rewritten with
+    /// the same bytes has a new version but unchanged content (and a delta encoder rightly sends
+    /// nothing for it).
+    fn page_matches(&mut self, page: u64) -> bool {
+        let p = page as usize;
+        if self.dst_corrupt.get(page) {
+            return false;
+        }
+        if self.dst_version[p] == self.src_version[p] + self.dst_writes[p] {
+            return true;
+        }
+        let (dst_base, src_base) = (self.dst_version[p] - self.dst_writes[p], self.src_version[p]);
+        let ps = self.page_size as usize;
+        let (mut a, mut b) = (vec![0u8; ps], vec![0u8; ps]);
+        self.content.fill(page, dst_base, &mut a);
+        self.content.fill(page, src_base, &mut b);
+        a == b
+    }
+
+    /// Sends non-page data; `pages` is the page set it names (recorded at page detail).
+    fn send_data(&mut self, what: DataKind, bytes: u64, pages: Option<&PageBitmap>) -> Sent {
         self.ensure_round();
-        let (start, end, arrive) = self.transmit(bytes, Channel::Bulk);
+        let (start, end, arrive) = self.transmit(bytes, Channel::Bulk, 0.0);
         self.last_arrival = self.last_arrival.max(arrive);
-        self.rec.push(start, Event::DataSent { what, end, arrive, bytes });
+        let mut runs = PageRuns::default();
+        if let Some(pages) = pages.filter(|_| self.rec.detail >= TraceDetail::Pages) {
+            runs.0 = pages.runs().into_iter().map(|(first, count)| [first, count]).collect();
+        }
+        self.rec.push(start, Event::DataSent { what, end, arrive, bytes, pages: runs });
         self.advance_to(end);
         Sent { wire_bytes: bytes, payload_bytes: 0 }
     }
@@ -531,7 +676,7 @@ impl SimContext {
             self.process_arrivals(t);
         }
         let completed = self.resumed && self.dst_present.count() == self.n;
-        let verified = completed && (0..self.n as usize).all(|p| self.dst_version[p] == self.src_version[p] + self.dst_writes[p]);
+        let verified = completed && (0..self.n).all(|p| self.page_matches(p));
         self.rec.push(
             self.now,
             Event::MigrationEnded {
@@ -613,6 +758,7 @@ impl MigrationContext for SimContext {
         }
         let version = self.src_version[page as usize];
         self.cache.read(&self.content, page, version, buf);
+        self.read_log.record(page, version, buf);
         Ok(())
     }
     fn free_pages(&mut self) -> Result<PageBitmap, ContextError> {
@@ -625,7 +771,45 @@ impl MigrationContext for SimContext {
 
     fn send_pages(&mut self, pages: &[u64], channel: Channel) -> Result<Sent, ContextError> {
         let payload = pages.len() as u64 * self.page_size;
-        self.send_encoded_pages(pages, channel, Encoding::Full, payload)
+        self.send_encoded_pages(pages, None, channel, Encoding::Full, payload, 0.0)
+    }
+    fn send_encoded(&mut self, batch: &EncodedBatch, cpu_s: f64) -> Result<Sent, ContextError> {
+        if !(cpu_s.is_finite() && cpu_s >= 0.0) {
+            return Err(ContextError::BadArgument { name: "cpu_s", value: cpu_s.to_string(), accepted: "a finite number of seconds >= 0" });
+        }
+        for (page, encoding, _) in batch.iter() {
+            self.check_page(page)?;
+            if encoding == Encoding::Delta && self.resumed {
+                return Err(ContextError::WrongState { operation: "send_encoded", reason: "a delta needs the destination paused" });
+            }
+        }
+        // Decode everything as the destination will, against the memory as it is now (the
+        // snapshot a send takes), then put each encoding's pages on the wire in turn, sharing
+        // the encoding time by page count.
+        let snapshot: Vec<(u32, bool)> = batch
+            .iter()
+            .map(|(page, encoding, data)| (self.src_version[page as usize], !self.decodes_to_source(page, encoding, data)))
+            .collect();
+        self.read_log.clear();
+        let mut total = Sent::default();
+        for encoding in [Encoding::Zero, Encoding::Full, Encoding::Wkdm, Encoding::Lz4, Encoding::Delta] {
+            let (mut pages, mut group_snapshot, mut payload) = (Vec::new(), Vec::new(), 0u64);
+            for (i, (page, e, data)) in batch.iter().enumerate() {
+                if e == encoding {
+                    pages.push(page);
+                    group_snapshot.push(snapshot[i]);
+                    payload += data.len() as u64 + encoding.framing_bytes();
+                }
+            }
+            if pages.is_empty() {
+                continue;
+            }
+            let share = cpu_s * pages.len() as f64 / batch.len() as f64;
+            let sent = self.send_encoded_pages(&pages, Some(&group_snapshot), Channel::Bulk, encoding, payload, share)?;
+            total.wire_bytes += sent.wire_bytes;
+            total.payload_bytes += sent.payload_bytes;
+        }
+        Ok(total)
     }
     fn send_zero_pages(&mut self, pages: &[u64]) -> Result<Sent, ContextError> {
         for &p in pages {
@@ -634,11 +818,11 @@ impl MigrationContext for SimContext {
                 return Err(ContextError::BadArgument { name: "page", value: p.to_string(), accepted: "pages that are all zeros" });
             }
         }
-        self.send_encoded_pages(pages, Channel::Bulk, Encoding::Zero, pages.len() as u64)
+        self.send_encoded_pages(pages, None, Channel::Bulk, Encoding::Zero, pages.len() as u64, 0.0)
     }
     fn send_free_page_list(&mut self, pages: &PageBitmap) -> Result<Sent, ContextError> {
         let runs = pages.runs();
-        let sent = self.send_data(DataKind::FreePageList, runs.len() as u64 * FREE_RUN_BYTES);
+        let sent = self.send_data(DataKind::FreePageList, runs.len() as u64 * FREE_RUN_BYTES, Some(pages));
         for p in pages.iter() {
             if !self.dst_present.get(p) {
                 // A free page is zero at version 0; if the guest wrote it, the destination's
@@ -657,7 +841,7 @@ impl MigrationContext for SimContext {
                 accepted: "the VM's page count",
             });
         }
-        let sent = self.send_data(DataKind::DirtyBitmap, pages.wire_bytes());
+        let sent = self.send_data(DataKind::DirtyBitmap, pages.wire_bytes(), Some(pages));
         if !self.resumed {
             for p in pages.iter() {
                 self.dst_present.clear(p);
@@ -666,7 +850,7 @@ impl MigrationContext for SimContext {
         Ok(sent)
     }
     fn send_state(&mut self) -> Result<Sent, ContextError> {
-        Ok(self.send_data(DataKind::State, self.scenario.vm.state_size.0))
+        Ok(self.send_data(DataKind::State, self.scenario.vm.state_size.0, None))
     }
 
     fn begin_round(&mut self, kind: RoundKind) {
@@ -740,6 +924,12 @@ impl MigrationContext for SimContext {
             _ => Ok(None),
         }
     }
+    fn task_tag(&mut self) -> Result<Option<crate::scenario::PhaseTag>, ContextError> {
+        Ok(self.workload.tag_at(self.guest))
+    }
+    fn coordinator(&mut self, state: crate::context::CoordinatorState, reason: &str) {
+        self.rec.push(self.now, Event::Coordinator { state, reason: reason.to_string() });
+    }
     fn wait_fault_until(&mut self, until: f64) -> Result<Option<u64>, ContextError> {
         if until.is_nan() {
             return Err(ContextError::BadArgument { name: "until", value: until.to_string(), accepted: "a time in seconds" });
@@ -764,5 +954,106 @@ impl MigrationContext for SimContext {
                 Ok(None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::TraceDetail;
+
+    fn idle(pages: u64) -> Scenario {
+        Scenario::from_toml_str(&format!(
+            "[vm]\nmemory = \"{} KiB\"\n[vm.content]\nzero = 0.5\ntext = 0.5\nstructured = 0.0\nrandom = 0.0\n[link]\nbandwidth = \"1 Gbit/s\"",
+            pages * 4
+        ))
+        .unwrap()
+    }
+
+    /// Copies every page once as `encode` says, pauses, sends the state, resumes; returns whether
+    /// the run verified and the total time.
+    fn migrate_with(pages: u64, cpu_s: f64, encode: impl Fn(&mut SimContext, u64, &mut EncodedBatch)) -> (bool, f64, u64) {
+        let s = idle(pages);
+        let mut ctx = SimContext::new(&s, SimOptions { detail: TraceDetail::Pages });
+        ctx.start_dirty_log().unwrap();
+        let mut batch = EncodedBatch::new();
+        for p in 0..pages {
+            encode(&mut ctx, p, &mut batch);
+        }
+        ctx.send_encoded(&batch, cpu_s).unwrap();
+        ctx.pause_source().unwrap();
+        ctx.send_state().unwrap();
+        ctx.resume_destination().unwrap();
+        let bytes = ctx.bytes_sent();
+        let trace = ctx.finish("test", Default::default(), &Outcome::converged("done"));
+        let report = crate::Report::from_trace(&trace);
+        (report.verified, report.total_time_s, bytes)
+    }
+
+    fn full_or_zero(ctx: &mut SimContext, p: u64, batch: &mut EncodedBatch) {
+        if ctx.is_zero_page(p).unwrap() {
+            batch.push(p, Encoding::Zero, &[]);
+        } else {
+            let mut buf = vec![0u8; ctx.page_size() as usize];
+            ctx.read_page(p, &mut buf).unwrap();
+            batch.push(p, Encoding::Full, &buf);
+        }
+    }
+
+    #[test]
+    fn encoded_full_and_zero_pages_verify_and_zero_flags_are_cheap() {
+        let (verified, _, bytes) = migrate_with(256, 0.0, full_or_zero);
+        assert!(verified);
+        let state = idle(256).vm.state_size.0;
+        // Half the pages are zero: 9 bytes each (header + flag) instead of 4104.
+        assert!(bytes - state < 256 * 4104 * 3 / 4, "{bytes}");
+    }
+
+    #[test]
+    fn a_page_that_does_not_decode_to_the_source_fails_verification() {
+        let (verified, _, _) = migrate_with(64, 0.0, |ctx, p, batch| {
+            if p == 7 {
+                batch.push(p, Encoding::Full, &vec![0xAB; ctx.page_size() as usize]);
+            } else {
+                full_or_zero(ctx, p, batch);
+            }
+        });
+        assert!(!verified);
+        // A zero flag for a page that is not zero is caught too.
+        let (verified, _, _) = migrate_with(64, 0.0, |ctx, p, batch| {
+            if !ctx.is_zero_page(p).unwrap() && p > 10 {
+                batch.push(p, Encoding::Zero, &[]);
+            } else {
+                full_or_zero(ctx, p, batch);
+            }
+        });
+        assert!(!verified);
+    }
+
+    #[test]
+    fn encoding_time_is_pipelined_with_sending() {
+        let (_, fast, _) = migrate_with(256, 0.0, full_or_zero);
+        // Encoding that takes longer than the wire sets the pace.
+        let (verified, slow, _) = migrate_with(256, 2.0, full_or_zero);
+        assert!(verified);
+        assert!(slow >= 2.0 && slow < 2.0 + fast, "{slow} vs {fast}");
+        // Encoding faster than the wire costs nothing extra.
+        let (_, hidden, _) = migrate_with(256, 1e-6, full_or_zero);
+        assert_eq!(hidden, fast);
+    }
+
+    #[test]
+    fn deltas_are_refused_after_resume_and_bad_cpu_time_is_an_error() {
+        let s = idle(16);
+        let mut ctx = SimContext::new(&s, SimOptions::default());
+        let mut batch = EncodedBatch::new();
+        batch.push(0, Encoding::Zero, &[]);
+        assert!(matches!(ctx.send_encoded(&batch, f64::NAN), Err(ContextError::BadArgument { .. })));
+        assert!(matches!(ctx.send_encoded(&batch, -1.0), Err(ContextError::BadArgument { .. })));
+        ctx.pause_source().unwrap();
+        ctx.resume_destination().unwrap();
+        let mut delta = EncodedBatch::new();
+        delta.push(1, Encoding::Delta, &[0, 1, 5]);
+        assert!(matches!(ctx.send_encoded(&delta, 0.0), Err(ContextError::WrongState { .. })));
     }
 }

@@ -78,7 +78,8 @@ pub enum Host {
 pub enum DataKind {
     /// CPU and device state.
     State,
-    /// A dirty bitmap (TSMC stage 2).
+    /// A dirty bitmap (TSMC stage 2): the pages it marks are absent on the destination until
+    /// they are sent again.
     DirtyBitmap,
     /// The list of free (ballooned) pages.
     FreePageList,
@@ -134,6 +135,11 @@ pub enum Event {
         arrive: f64,
         /// Wire bytes.
         bytes: u64,
+        /// The pages a dirty bitmap or a free-page list names (empty for the CPU state, and at
+        /// summary detail). A dirty bitmap sent before the destination resumed makes its pages
+        /// absent there until they are sent again; a free-page list makes its pages present.
+        #[serde(default, skip_serializing_if = "PageRuns::is_empty")]
+        pages: PageRuns,
     },
     /// Pages became dirty on the source (first write since they were last logged).
     PagesDirtied {
@@ -196,6 +202,13 @@ pub enum Event {
         tag: Option<PhaseTag>,
         /// Where the guest ran.
         host: Host,
+    },
+    /// A task-guided migration's coordinator changed state.
+    Coordinator {
+        /// The new state.
+        state: crate::context::CoordinatorState,
+        /// Why, for people (the tag seen, the policy applied).
+        reason: String,
     },
     /// The migration is over.
     MigrationEnded {

@@ -132,6 +132,16 @@ impl Workload {
         (idx, cycle_start + self.phases[idx].offset)
     }
 
+    /// The tag of the code region the guest is in at guest time `t`: the tag of the phase
+    /// running then or, if it has none, of the last tagged phase before it. A repeating sequence
+    /// counts around the cycle (the task has been looping), so there every phase is in some
+    /// tagged region as soon as one phase has a tag. None if no phase up to `t` has a tag.
+    pub fn tag_at(&self, t: f64) -> Option<PhaseTag> {
+        let (idx, _) = self.phase_at(t);
+        let wrapped: &[Phase] = if self.repeat { &self.phases[idx + 1..] } else { &[] };
+        self.phases[..=idx].iter().rev().chain(wrapped.iter().rev()).find_map(|p| p.tag)
+    }
+
     fn rate(&self, phase: usize, kind: AccessKind) -> f64 {
         let p = &self.phases[phase];
         match kind {
@@ -288,5 +298,22 @@ mod tests {
         assert!(times[10..].iter().all(|&t| (2.0..3.0).contains(&t)));
         let mut r = w.seek(AccessKind::Read, 0.0);
         assert_eq!(w.peek(&mut r), None);
+    }
+
+    #[test]
+    fn tags_hold_until_the_next_tag_and_wrap_around_a_cycle() {
+        let phases = "[[workload.phases]]\nduration = \"1 s\"\ntag = \"leave-calm\"\n[[workload.phases]]\nduration = \"1 s\"\n\
+                      [[workload.phases]]\nduration = \"1 s\"\ntag = \"enter-calm\"\n[[workload.phases]]\nduration = \"1 s\"\n";
+        let w = Workload::new(&scenario(&format!("[workload]\n{phases}")));
+        let tags: Vec<_> = [0.5, 1.5, 2.5, 3.5, 4.5].iter().map(|&t| w.tag_at(t)).collect();
+        use PhaseTag::*;
+        assert_eq!(tags, [Some(LeaveCalm), Some(LeaveCalm), Some(EnterCalm), Some(EnterCalm), Some(LeaveCalm)]);
+        // Untagged first phases: before the first tag there is none, unless the sequence repeats.
+        let late = "[[workload.phases]]\nduration = \"1 s\"\n[[workload.phases]]\nduration = \"1 s\"\ntag = \"enter-calm\"\n";
+        let once = Workload::new(&scenario(&format!("[workload]\nrepeat = false\n{late}")));
+        assert_eq!((once.tag_at(0.5), once.tag_at(7.0)), (None, Some(EnterCalm)));
+        let looping = Workload::new(&scenario(&format!("[workload]\n{late}")));
+        assert_eq!(looping.tag_at(0.5), Some(EnterCalm));
+        assert_eq!(Workload::new(&scenario("")).tag_at(3.0), None);
     }
 }

@@ -374,6 +374,10 @@ proptest! {
                         "pre-copy never resumed without a cancelling timeout ({}): {}", rep.stop_reason, case(&s, info));
                 }
             }
+            if info.family == "hybrid" && !resumed {
+                prop_assert!(s.migration.on_timeout == OnTimeout::Cancel && !rep.converged,
+                    "hybrid never resumed without a cancelling timeout ({}): {}", rep.stop_reason, case(&s, info));
+            }
             if info.family == "post-copy" {
                 prop_assert!(resumed, "post-copy never resumed: {}", case(&s, info));
                 prop_assert_eq!(rep.converged, rep.completed, "post-copy: converged (every page sent) must mean completed: {}", case(&s, info));
@@ -542,6 +546,196 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 2b. TSMC sends every page at most twice; hybrid sends every page exactly once
+// ---------------------------------------------------------------------------------------------
+
+/// `s` with some parameters of `[params.<section>]` replaced.
+fn with_params(s: &Scenario, section: &str, params: &[(&str, Value)]) -> Scenario {
+    let mut t = s.clone();
+    let table = t.params.entry(section.to_string()).or_default();
+    for (name, value) in params {
+        table.insert(name.to_string(), value.clone());
+    }
+    t
+}
+
+fn registry_entry(name: &str) -> &'static AlgorithmInfo {
+    registry().iter().find(|i| i.name == name).unwrap_or_else(|| panic!("{name} is not registered"))
+}
+
+fn paused_at(run: &Run) -> Option<usize> {
+    run.trace.events.iter().position(|e| matches!(e.event, Event::SourcePaused))
+}
+
+fn bitmap_of(pages: &livemig_core::trace::PageRuns, n: u64) -> PageBitmap {
+    let mut b = PageBitmap::new(n);
+    pages.iter().for_each(|p| {
+        b.set(p);
+    });
+    b
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// TSMC (ALGORITHMS.md §0.3 (d), §4.2), for both readings of which stage-1 writes count:
+    /// stage 1 sends a prefix of memory in address order (all of it unless the timeout cut it),
+    /// each page once; the downtime carries the dirty bitmap S (N/8 bytes) and no page; S holds
+    /// every page stage 1 did not reach; stage 3 sends only pages of S, each once; so no page
+    /// is sent more than twice, and a completed run sent `copied + |S|` pages (N + |S| when
+    /// stage 1 finished), with pages of S sent again counted as duplicates and none dropped.
+    /// The guest runs the same way in stage 1 under both readings, so `after-sent`'s S is a
+    /// subset of `all-writes`'s.
+    #[test]
+    fn tsmc_sends_each_page_at_most_twice(s in arb_scenario()) {
+        let info = registry_entry("tsmc");
+        let n = s.page_count();
+        let mut sets = Vec::new();
+        for record in ["all-writes", "after-sent"] {
+            let t = with_params(&s, "tsmc", &[("record", Value::from(record))]);
+            let r = run(&t, info, TraceDetail::Pages);
+            let ctx = || format!("record = {record}, {}", case(&t, info));
+            let (paused, resumed) = (paused_at(&r), resumed_at(&r));
+            let (mut stage1, mut stage3) = (PageBitmap::new(n), PageBitmap::new(n));
+            let mut dirty: Option<PageBitmap> = None;
+            for (i, e) in r.trace.events.iter().enumerate() {
+                let before_pause = paused.is_none_or(|k| i < k);
+                let after_resume = resumed.is_some_and(|k| i > k);
+                match &e.event {
+                    Event::PagesSent { pages, .. } => {
+                        for p in pages.iter() {
+                            if before_pause {
+                                prop_assert!(stage1.set(p), "page {} sent twice in stage 1: {}", p, ctx());
+                            } else if after_resume {
+                                prop_assert!(dirty.as_ref().is_some_and(|d| d.get(p)), "page {} sent in stage 3 but not in S: {}", p, ctx());
+                                prop_assert!(stage3.set(p), "page {} sent twice in stage 3: {}", p, ctx());
+                            } else {
+                                prop_assert!(false, "page {} sent during the downtime: {}", p, ctx());
+                            }
+                        }
+                    }
+                    Event::DataSent { what: DataKind::DirtyBitmap, pages, bytes, .. } => {
+                        prop_assert!(!before_pause && !after_resume && dirty.is_none(), "one bitmap, in the downtime: {}", ctx());
+                        prop_assert_eq!(*bytes, n.div_ceil(8));
+                        dirty = Some(bitmap_of(pages, n));
+                    }
+                    _ => {}
+                }
+            }
+            let copied = stage1.count();
+            prop_assert_eq!(stage1.next_unset(0).unwrap_or(n), copied, "stage 1 is not a prefix of memory: {}", ctx());
+            let rep = &r.report;
+            prop_assert_eq!(rep.dropped_pages, 0);
+            let Some(dirty) = dirty else {
+                prop_assert!(resumed.is_none() && !rep.completed, "resumed without a dirty bitmap: {}", ctx());
+                prop_assert!(stage3.count() == 0);
+                continue;
+            };
+            prop_assert!(resumed.is_some(), "bitmap sent but never resumed: {}", ctx());
+            prop_assert!((copied..n).all(|p| dirty.get(p)), "pages stage 1 never sent are not all in S: {}", ctx());
+            let twice = (0..n).filter(|&p| stage1.get(p) && stage3.get(p)).count() as u64;
+            prop_assert_eq!(rep.duplicate_pages, twice, "{}", ctx());
+            prop_assert_eq!(rep.pages_sent, copied + stage3.count(), "{}", ctx());
+            if rep.completed {
+                prop_assert_eq!(stage3.count(), dirty.count(), "completed without sending all of S: {}", ctx());
+                prop_assert_eq!(rep.pages_sent, copied + dirty.count());
+            } else {
+                prop_assert!(stage3.count() < dirty.count(), "all of S sent but not completed: {}", ctx());
+            }
+            if rep.converged {
+                prop_assert_eq!(rep.pages_sent, n + dirty.count(), "converged: N + |S| pages: {}", ctx());
+            }
+            sets.push((copied, dirty));
+        }
+        if let [(c1, all), (c2, after)] = &sets[..] {
+            prop_assert_eq!(c1, c2, "stage 1 went differently under the two readings: {}", case(&s, info));
+            if *c1 == n {
+                let mut extra = after.clone();
+                extra.subtract(all);
+                prop_assert_eq!(extra.count(), 0, "after-sent marked pages all-writes did not: {}", case(&s, info));
+            }
+        }
+    }
+
+    /// Hybrid (ALGORITHMS.md §3, §8.2): no page is sent twice (downtime copy, pushes and fault
+    /// windows together); the pages copied in the downtime are the pages written during the
+    /// working-set window (less the free pages it listed, capped at `ws_max_pages`); the
+    /// downtime is exactly `(working set + state [+ free list]) / B` plus the latency and the
+    /// resume overhead; a completed run sent every page that was not listed free. The window is
+    /// drawn relative to one full copy of memory (the scenarios' timeouts are a few full copies),
+    /// so that it ends before the timeout in most cases.
+    #[test]
+    fn hybrid_sends_each_page_exactly_once(s in arb_scenario(), window in 0.0..1.5f64, cap in prop_oneof![Just(0.0), 0.0..1.0f64]) {
+        let info = registry_entry("hybrid");
+        let n = s.page_count();
+        let used = s.used_pages();
+        let full_copy = n as f64 * (s.vm.page_size.0 + s.link.page_header.0) as f64 / s.link.bandwidth.0;
+        let ws_max = (cap * n as f64) as u64;
+        let t = with_params(&s, "hybrid", &[("ws_window", Value::from(window * full_copy)), ("ws_max_pages", Value::from(ws_max))]);
+        let r = run(&t, info, TraceDetail::Pages);
+        let ctx = || case(&t, info);
+        let (paused, resumed) = (paused_at(&r), resumed_at(&r));
+        let (mut sent, mut ws, mut written) = (PageBitmap::new(n), PageBitmap::new(n), PageBitmap::new(n));
+        let (mut transmissions, mut downtime_bytes) = (0u64, 0u64);
+        for (i, e) in r.trace.events.iter().enumerate() {
+            let before_pause = paused.is_none_or(|k| i < k);
+            let in_downtime = !before_pause && resumed.is_none_or(|k| i < k);
+            match &e.event {
+                Event::PagesDirtied { pages, .. } => {
+                    prop_assert!(before_pause, "pages dirtied on the source after the pause: {}", ctx());
+                    pages.iter().for_each(|p| { written.set(p); });
+                }
+                Event::PagesSent { pages, wire_bytes, .. } => {
+                    prop_assert!(!before_pause, "hybrid sent pages before the pause: {}", ctx());
+                    if in_downtime {
+                        downtime_bytes += wire_bytes;
+                    }
+                    for p in pages.iter() {
+                        prop_assert!(sent.set(p), "page {} sent twice (second time at t={}): {}", p, e.t, ctx());
+                        if in_downtime {
+                            ws.set(p);
+                        }
+                        transmissions += 1;
+                    }
+                }
+                Event::DataSent { bytes, .. } if in_downtime => downtime_bytes += bytes,
+                _ => {}
+            }
+        }
+        let rep = &r.report;
+        let listed_free = free_page_list_sent(&r);
+        let mut candidates = written.clone();
+        if listed_free {
+            for p in used..n {
+                prop_assert!(!sent.get(p), "free page {} was listed and also sent: {}", p, ctx());
+                candidates.clear(p);
+            }
+        }
+        if resumed.is_some() {
+            let mut outside = ws.clone();
+            outside.subtract(&candidates);
+            prop_assert_eq!(outside.count(), 0, "downtime pages not written in the window: {}", ctx());
+            let expected = if ws_max == 0 { candidates.count() } else { candidates.count().min(ws_max) };
+            prop_assert_eq!(ws.count(), expected, "working set of {} pages, {} written, cap {}: {}", ws.count(), candidates.count(), ws_max, ctx());
+            let downtime = downtime_bytes as f64 / s.link.bandwidth.0 + s.link.latency.0 + s.vm.resume_overhead.0;
+            prop_assert!((rep.downtime_s - downtime).abs() <= 1e-9 * downtime.max(1.0),
+                "downtime {} but (WS + state)/B + latency + resume = {}: {}", rep.downtime_s, downtime, ctx());
+        } else {
+            prop_assert!(sent.count() == 0 && !rep.completed, "cancelled but pages were sent: {}", ctx());
+        }
+        let expected = if listed_free { used } else { n };
+        if rep.completed {
+            prop_assert_eq!(sent.count(), expected, "completed without sending every page once: {}", ctx());
+        } else {
+            prop_assert!(sent.count() < expected, "every page was sent but the run is not complete: {}", ctx());
+        }
+        prop_assert_eq!(rep.pages_sent, transmissions);
+        prop_assert_eq!(rep.duplicate_pages, 0);
+        prop_assert_eq!(rep.dropped_pages, 0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // 3. No destination access reads an absent page
 // ---------------------------------------------------------------------------------------------
 
@@ -552,8 +746,9 @@ proptest! {
 /// destination resumed are applied at once; after it resumed, a page becomes present when it
 /// arrives (the `arrive` time of its `PagesSent` event) and a later arrival of a page already
 /// there is dropped (`PagesDropped`, at that arrival's time); a free-page list makes the free
-/// pages (`used_pages..page_count`) present at once. An access at time `t` sees every arrival at
-/// or before `t`.
+/// pages (`used_pages..page_count`) present at once; a dirty bitmap sent before resume (TSMC)
+/// makes the pages it names (the `pages` of its `DataSent` event) absent again. An access at time
+/// `t` sees every arrival at or before `t`.
 fn check_destination_accesses(r: &Run) -> Result<(), String> {
     let trace = &r.trace;
     let n = trace.page_count;
@@ -591,10 +786,18 @@ fn check_destination_accesses(r: &Run) -> Result<(), String> {
                     }
                 }
             }
-            Event::DataSent { what: DataKind::DirtyBitmap, .. } if before_resume => {
-                return Err("a dirty bitmap sent before resume makes pages absent again, but the trace does not say which \
-                            pages it held: the replay cannot continue (the DataSent event needs the page set)"
-                    .into());
+            Event::DataSent { what: DataKind::DirtyBitmap, pages, bytes, .. } if before_resume => {
+                // The destination forgets the pages the bitmap marks: absent until sent again.
+                if *bytes != n.div_ceil(8) {
+                    return Err(format!("dirty bitmap of {bytes} bytes at t={} for {n} pages", e.t));
+                }
+                for p in pages.iter() {
+                    if p >= n {
+                        return Err(format!("dirty bitmap at t={} names page {p} of {n}", e.t));
+                    }
+                    present_from[p as usize] = NEVER;
+                    pre_resume[p as usize] = false;
+                }
             }
             Event::PagesDropped { pages, .. } => {
                 for p in pages.iter() {
@@ -932,8 +1135,10 @@ fn model_agrees_with_simulator() {
 
 /// Guards the properties above against being vacuous: over a fixed sample of generated
 /// scenarios, every algorithm sometimes completes, pre-copy sometimes converges, times out and
-/// is cancelled, and is forced to stop; post-copy guests fault, some runs push pages that are
-/// dropped... The counts are printed with `--nocapture`.
+/// is cancelled, and is forced to stop; post-copy guests fault, some post-copy runs end
+/// incomplete at the timeout, some self-balloon; hybrid-family runs (hybrid, TSMC) are sometimes
+/// cancelled before the switch-over, fault, and end incomplete, and TSMC resends dirty pages.
+/// The counts are printed with `--nocapture`.
 #[test]
 fn generator_reaches_the_interesting_cases() {
     use proptest::strategy::ValueTree;
@@ -949,6 +1154,7 @@ fn generator_reaches_the_interesting_cases() {
         forced_completed: u32,
         with_faults: u32,
         with_drops: u32,
+        with_duplicates: u32,
         free_list: u32,
         zero_pages: u32,
         throttled: u32,
@@ -967,6 +1173,7 @@ fn generator_reaches_the_interesting_cases() {
             c.forced_completed += (rep.completed && !rep.converged) as u32;
             c.with_faults += (rep.network_faults > 0) as u32;
             c.with_drops += (rep.dropped_pages > 0) as u32;
+            c.with_duplicates += (rep.duplicate_pages > 0) as u32;
             c.free_list += free_page_list_sent(&r) as u32;
             c.zero_pages += (rep.zero_pages > 0) as u32;
             c.throttled += (rep.max_throttle > 0.0) as u32;
@@ -988,4 +1195,9 @@ fn generator_reaches_the_interesting_cases() {
     assert!(family("post-copy", |c| c.runs - c.completed) > 0, "every post-copy run completed");
     assert!(family("post-copy", |c| c.with_faults) > 0, "no post-copy guest faulted");
     assert!(family("post-copy", |c| c.free_list) > 0, "no post-copy run self-ballooned");
+    assert!(family("hybrid", |c| c.not_resumed) > 0, "no hybrid run was cancelled before the switch-over");
+    assert!(family("hybrid", |c| c.with_faults) > 0, "no hybrid-family guest faulted");
+    assert!(family("hybrid", |c| c.runs - c.completed - c.not_resumed) > 0, "every resumed hybrid-family run completed");
+    assert!(counts["tsmc"].with_duplicates > 0, "TSMC never sent a page twice");
+    assert!(counts["hybrid"].free_list > 0, "no hybrid run self-ballooned");
 }

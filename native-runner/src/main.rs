@@ -119,6 +119,17 @@ enum Command {
         #[arg(long, value_enum, default_value = "pages")]
         detail: Detail,
     },
+    /// Reproduce a paper's evaluation in simulation: simulated change beside the published one
+    Experiment {
+        /// Experiment name (see `livemig experiment list`), or `all`
+        name: String,
+        /// Also print every case's runs
+        #[arg(long)]
+        cases: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Compare Xen pre-copy in the simulator with the geometric model (ALGORITHMS.md §8)
     Model {
         #[command(flatten)]
@@ -169,11 +180,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Algorithms { name: Some(name), json } => {
             input::check_algorithm("NAME", &name)?;
             let a = livemig_core::algorithms::find(&name).expect("checked");
+            let fixed = |name: &str| a.fixed.iter().find(|f| f.0 == name).map(|f| f.1);
             if json {
                 let params: Vec<_> = a
-                    .params
-                    .iter()
-                    .map(|p| serde_json::json!({"name": p.name, "default": a.fixed.iter().find(|f| f.0 == p.name).map_or(p.default, |f| f.1), "accepted": p.kind.accepted(), "help": p.help, "fixed": a.fixed.iter().any(|f| f.0 == p.name)}))
+                    .sections()
+                    .flat_map(|(section, specs)| specs.iter().map(move |p| (section, p)))
+                    .map(|(section, p)| serde_json::json!({"name": p.name, "section": section, "default": fixed(p.name).unwrap_or(p.default), "accepted": p.kind.accepted(), "help": p.help, "fixed": fixed(p.name).is_some()}))
                     .collect();
                 return print(&format!(
                     "{}\n",
@@ -182,22 +194,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     )?
                 ));
             }
-            let mut text = format!(
-                "{} ({}): {}\npaper: {}\nparameters, set in [params.{}] or with --set params.{}.NAME=VALUE:\n",
-                a.name, a.family, a.summary, a.paper, a.section, a.section
-            );
-            for p in a.params {
-                let fixed = a.fixed.iter().find(|f| f.0 == p.name);
-                let default = fixed.map_or(p.default, |f| f.1);
-                text += &format!(
-                    "  {:<20} {:<14} {}{}\n  {:<20} accepted: {}\n",
-                    p.name,
-                    default,
-                    p.help,
-                    if fixed.is_some() { " (fixed by this variant)" } else { "" },
-                    "",
-                    p.kind.accepted()
-                );
+            let mut text = format!("{} ({}): {}\npaper: {}\n", a.name, a.family, a.summary, a.paper);
+            for (section, specs) in a.sections() {
+                text += &format!("parameters, set in [params.{section}] or with --set params.{section}.NAME=VALUE:\n");
+                for p in specs {
+                    text += &format!(
+                        "  {:<20} {:<14} {}{}\n  {:<20} accepted: {}\n",
+                        p.name,
+                        fixed(p.name).unwrap_or(p.default),
+                        p.help,
+                        if fixed(p.name).is_some() { " (fixed by this variant)" } else { "" },
+                        "",
+                        p.kind.accepted()
+                    );
+                }
             }
             print(&text)
         }
@@ -330,6 +340,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Model { scenario } => model(&scenario),
+        Command::Experiment { name, cases, json } => experiment(&name, cases, json),
         Command::Bench { one: Some(one), .. } => {
             let gib: u64 = one[0].parse().map_err(|_| bad(format!("--one: '{}' is not a size in GiB", one[0])))?;
             input::check_algorithm("--one", &one[1])?;
@@ -343,6 +354,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             bench::run_all(&sizes, &names, json)
         }
     }
+}
+
+fn experiment(name: &str, with_cases: bool, json: bool) -> anyhow::Result<()> {
+    use livemig_core::experiment::{experiment, EXPERIMENTS};
+    if name == "list" {
+        let mut text = String::new();
+        for (n, _) in EXPERIMENTS {
+            let spec = experiment(n)?;
+            text += &format!("{n:<12} {}\n{:<12} paper: {}\n", spec.title, "", spec.paper);
+        }
+        return print(&text);
+    }
+    let names: Vec<&str> = if name == "all" { EXPERIMENTS.iter().map(|e| e.0).collect() } else { vec![name] };
+    let specs = names.iter().map(|n| experiment(n).map_err(|e| bad(format!("NAME: {e}")))).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut results = Vec::new();
+    for spec in &specs {
+        eprintln!("experiment {} ...", spec.name);
+        results.push(spec.run()?);
+    }
+    if json {
+        return print(&format!("{}\n", serde_json::to_string_pretty(&results)?));
+    }
+    let text: Vec<String> = results.iter().map(|r| output::experiment_text(r, with_cases)).collect();
+    print(&text.join("\n"))
 }
 
 fn model(args: &ScenarioArgs) -> anyhow::Result<()> {

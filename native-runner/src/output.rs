@@ -208,3 +208,56 @@ pub fn rounds_csv(r: &Report) -> anyhow::Result<String> {
     }
     Ok(String::from_utf8(w.into_inner()?)?)
 }
+
+/// A metric's value for people: seconds and bytes in their units, counts as integers.
+fn metric_value(metric: &str, v: f64) -> String {
+    if metric.ends_with("_s") {
+        secs(v)
+    } else if metric.ends_with("bytes") || metric.ends_with("bytes_sent") {
+        bytes(v.round() as u64)
+    } else if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn percent(p: Option<f64>) -> String {
+    p.map_or_else(|| "—".to_string(), |p| format!("{p:+.1}%"))
+}
+
+/// An experiment's tables: per group, each metric's baseline, algorithm, simulated change and
+/// the paper's change.
+pub fn experiment_text(e: &livemig_core::experiment::ExperimentResult, with_cases: bool) -> String {
+    let mut out = format!("{}: {}\npaper: {}\nset-up: {}\n", e.name, e.title, e.paper, e.setup);
+    for g in &e.groups {
+        let mut t =
+            table(&["metric", "algorithm", &format!("{} (baseline)", e.baseline), "algorithm value", "simulated change", "paper's change"]);
+        for r in &g.rows {
+            t.add_row(vec![
+                r.metric.clone(),
+                r.algorithm.clone(),
+                metric_value(&r.metric, r.baseline_mean),
+                metric_value(&r.metric, r.algorithm_mean),
+                percent(r.change_pct),
+                r.paper_change_pct.map_or_else(|| "not published".to_string(), |p| format!("{p:+.1}%")),
+            ]);
+        }
+        right_align(&mut t, 2);
+        if !g.label.is_empty() {
+            out += &format!("\n{} (mean over {} cases)\n", g.label, g.cases.len());
+        } else {
+            out += "\n";
+        }
+        out += &format!("{t}\n");
+        if with_cases {
+            for c in &g.cases {
+                out += &compare_text(&format!("{} / {}", g.label, c.label), &c.reports);
+            }
+        }
+    }
+    if !e.notes.is_empty() {
+        out += &format!("notes: {}\n", e.notes);
+    }
+    out
+}

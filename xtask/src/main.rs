@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The preset scenarios the release smoke run goes through (all of `core/presets`).
-const PRESETS: &[&str] = &["idle-vm", "web-server", "write-hot-database", "memtester", "diabolical", "slow-wan"];
+const PRESETS: &[&str] = &["idle-vm", "web-server", "write-hot-database", "memtester", "diabolical", "slow-wan", "task-phases"];
 /// No single smoke command may take longer than this; a hang fails the run instead of CI's clock.
 const SMOKE_TIMEOUT: Duration = Duration::from_secs(300);
 

@@ -17,8 +17,14 @@ use crate::units::{Bandwidth, ByteSize, Seconds};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+pub mod delta;
+pub mod hybrid;
+pub mod mecom;
 pub mod postcopy;
+mod postcopy_common;
 pub mod precopy;
+pub mod task_guided;
+pub mod tsmc;
 
 /// A migration algorithm: plain sequential code over a [`MigrationContext`].
 pub trait Algorithm {
@@ -230,6 +236,12 @@ impl Params {
         Ok(Params { values, shown })
     }
 
+    /// Adds another table's parameters (names are unique across an entry's tables).
+    fn merge(&mut self, other: Params) {
+        self.values.extend(other.values);
+        self.shown.extend(other.shown);
+    }
+
     /// The parameters as given or defaulted, for traces and reports.
     pub fn shown(&self) -> serde_json::Map<String, Value> {
         self.shown.clone()
@@ -282,6 +294,10 @@ pub struct AlgorithmInfo {
     pub paper: &'static str,
     /// Declared parameters.
     pub params: &'static [ParamSpec],
+    /// A base algorithm whose `[params.<section>]` table and parameters this one reads as well
+    /// (MECOM and delta pre-copy are pre-copy with an encoder: they take pre-copy's parameters
+    /// from `[params.precopy]` and their own from their own table).
+    pub base: Option<(&'static str, &'static [ParamSpec])>,
     /// Parameters a variant fixes.
     pub fixed: &'static [(&'static str, &'static str)],
     /// Builds the algorithm from resolved parameters.
@@ -293,6 +309,7 @@ pub static REGISTRY: &[AlgorithmInfo] = &[
     AlgorithmInfo {
         name: "precopy",
         section: "precopy",
+        base: None,
         family: "pre-copy",
         summary: "Iterative pre-copy with a choice of convergence policy (default: Xen's)",
         paper: "Clark et al., Live Migration of Virtual Machines, NSDI 2005; Xen xc_domain_save.c",
@@ -303,6 +320,7 @@ pub static REGISTRY: &[AlgorithmInfo] = &[
     AlgorithmInfo {
         name: "precopy-xen",
         section: "precopy",
+        base: None,
         family: "pre-copy",
         summary: "Xen classic: 29 live rounds + final, stop under 50 dirty pages or over 3x memory, skip re-dirtied pages",
         paper: "Xen tools/libxc/xc_domain_save.c (Clark et al., NSDI 2005)",
@@ -313,6 +331,7 @@ pub static REGISTRY: &[AlgorithmInfo] = &[
     AlgorithmInfo {
         name: "precopy-qemu",
         section: "precopy",
+        base: None,
         family: "pre-copy",
         summary: "QEMU: stop when remaining bytes < measured bandwidth x downtime limit; no round cap",
         paper: "QEMU migration/ram.c, migration.c (downtime-limit 300 ms, auto-converge)",
@@ -323,6 +342,7 @@ pub static REGISTRY: &[AlgorithmInfo] = &[
     AlgorithmInfo {
         name: "precopy-ch",
         section: "precopy",
+        base: None,
         family: "pre-copy",
         summary: "Cloud Hypervisor: at most 5 dirty passes, or stop once the downtime estimate fits",
         paper: "Cloud Hypervisor vm-migration (estimated downtime <= 300 ms)",
@@ -333,6 +353,7 @@ pub static REGISTRY: &[AlgorithmInfo] = &[
     AlgorithmInfo {
         name: "postcopy",
         section: "postcopy",
+        base: None,
         family: "post-copy",
         summary: "Post-copy: switch over first, then active push with bubbling pre-paging and demand faults",
         paper: "Hines & Gopalan, Post-Copy Based Live VM Migration, VEE 2009",
@@ -343,6 +364,7 @@ pub static REGISTRY: &[AlgorithmInfo] = &[
     AlgorithmInfo {
         name: "postcopy-demand",
         section: "postcopy",
+        base: None,
         family: "post-copy",
         summary: "Post-copy with demand paging only: a page moves only when the guest faults on it",
         paper: "Hines & Gopalan, VEE 2009 (demand-paging baseline)",
@@ -353,6 +375,7 @@ pub static REGISTRY: &[AlgorithmInfo] = &[
     AlgorithmInfo {
         name: "postcopy-push",
         section: "postcopy",
+        base: None,
         family: "post-copy",
         summary: "Post-copy with active push in address order plus demand paging",
         paper: "Hines & Gopalan, VEE 2009 (active push)",
@@ -363,6 +386,7 @@ pub static REGISTRY: &[AlgorithmInfo] = &[
     AlgorithmInfo {
         name: "postcopy-bubbling",
         section: "postcopy",
+        base: None,
         family: "post-copy",
         summary: "Post-copy with bubbling pre-paging around several fault pivots, both directions",
         paper: "Hines, Deshpande & Gopalan, Post-Copy Live Migration of VMs, SIGOPS OSR 2009",
@@ -370,7 +394,96 @@ pub static REGISTRY: &[AlgorithmInfo] = &[
         fixed: &[("push", "true"), ("prepaging", "dual"), ("pivots", "multi")],
         build: postcopy::build,
     },
+    AlgorithmInfo {
+        name: "hybrid",
+        section: "hybrid",
+        base: None,
+        family: "hybrid",
+        summary: "Working set estimated live and sent with the CPU state, then post-copy with a locality window per fault",
+        paper: "Sahni & Varma, A Hybrid Approach to Live Migration of Virtual Machines, IEEE CCEM 2012",
+        params: hybrid::PARAMS,
+        fixed: &[],
+        build: hybrid::build,
+    },
+    AlgorithmInfo {
+        name: "tsmc",
+        section: "tsmc",
+        base: None,
+        family: "hybrid",
+        summary: "Three stages: one live full copy, a downtime with only the dirty bitmap, then post-copy of the dirty pages",
+        paper: "Song, Liu, Yin & Gao, TSMC: A Novel Approach for Live VM Migration, J. Applied Mathematics 2014",
+        params: tsmc::PARAMS,
+        fixed: &[],
+        build: tsmc::build,
+    },
+    AlgorithmInfo {
+        name: "mecom",
+        section: "mecom",
+        base: Some(("precopy", precopy::PARAMS)),
+        family: "pre-copy",
+        summary: "Pre-copy compressing each page by content: zero flag, WKdm for word-regular pages, LZ4 (for LZO) otherwise",
+        paper: "Jin et al., Live VM migration with adaptive memory compression, Cluster 2009; MECOM, FGCS 2014",
+        params: mecom::PARAMS,
+        fixed: &[],
+        build: mecom::build,
+    },
+    AlgorithmInfo {
+        name: "xbzrle",
+        section: "delta",
+        base: Some(("precopy", precopy::PARAMS)),
+        family: "pre-copy",
+        summary: "QEMU pre-copy with XBZRLE: later rounds send XOR run-length deltas against a 64 MiB cache of sent pages",
+        paper: "QEMU migration/xbzrle.c (Svärd et al., VEE 2011)",
+        params: delta::PARAMS,
+        fixed: &[("policy", "qemu")],
+        build: delta::build,
+    },
+    AlgorithmInfo {
+        name: "delta",
+        section: "delta",
+        base: Some(("precopy", precopy::PARAMS)),
+        family: "pre-copy",
+        summary: "Delta pre-copy: after the first round send only modified content (XBZRLE, unlimited cache)",
+        paper: "Bhardwaj & Rama Krishna, Improving the Performance of Pre-copy VM Migration, ICCCN 2018",
+        params: delta::PARAMS,
+        fixed: &[("cache_size", "1 TiB"), ("cache_first_round", "true")],
+        build: delta::build,
+    },
+    AlgorithmInfo {
+        name: "task-guided",
+        section: "task-guided",
+        base: None,
+        family: "pre-copy",
+        summary: "A coordinator approves pre-copy in the guest's calm (tagged) regions and withdraws it when a heavy one begins",
+        paper: "Lin & Kuo, A Framework for Task-Guided Virtual Machine Live Migration, IDCS 2018 (coordinator reconstructed)",
+        params: task_guided::PARAMS,
+        fixed: &[],
+        build: task_guided::build,
+    },
+    AlgorithmInfo {
+        name: "task-guided-baseline",
+        section: "task-guided",
+        base: None,
+        family: "pre-copy",
+        summary: "Task-guided's baseline: tags ignored, the same pre-copy starts as soon as the migration is requested",
+        paper: "Lin & Kuo, IDCS 2018 (baseline: migrate at once)",
+        params: task_guided::PARAMS,
+        fixed: &[("guided", "false")],
+        build: task_guided::build,
+    },
 ];
+
+impl AlgorithmInfo {
+    /// The parameter tables this entry reads, the base algorithm's first.
+    pub fn sections(&self) -> impl Iterator<Item = (&'static str, &'static [ParamSpec])> {
+        self.base.into_iter().chain(std::iter::once((self.section, self.params)))
+    }
+
+    /// The declared parameters of the table called `section`, if this entry reads it.
+    pub fn section_params(&self, section: &str) -> Option<&'static [ParamSpec]> {
+        self.sections().find(|(name, _)| *name == section).map(|(_, specs)| specs)
+    }
+}
 
 /// All registry entries.
 pub fn registry() -> &'static [AlgorithmInfo] {
@@ -392,7 +505,15 @@ pub fn build(
     info: &AlgorithmInfo,
     scenario_params: &BTreeMap<String, BTreeMap<String, Value>>,
 ) -> Result<(Box<dyn Algorithm>, Params), ParamError> {
-    let params = Params::resolve(info.section, info.params, scenario_params.get(info.section), info.fixed)?;
+    let mut params: Option<Params> = None;
+    for (section, specs) in info.sections() {
+        let resolved = Params::resolve(section, specs, scenario_params.get(section), info.fixed)?;
+        match &mut params {
+            None => params = Some(resolved),
+            Some(p) => p.merge(resolved),
+        }
+    }
+    let params = params.expect("every entry reads its own section");
     Ok(((info.build)(&params), params))
 }
 

@@ -25,12 +25,13 @@
 //! touches some pages never finishes migrating; the run ends at the scenario's timeout with
 //! `completed: false`. `self_ballooning` (DSB) sends the guest's free-page list instead of its
 //! free pages [C concept, R mechanics]. `push_batch` pages are pushed per send call; faults are
-//! served between calls [R].
+//! served between calls [R]. The push and fault-serving machinery is shared with hybrid and
+//! TSMC (`postcopy_common.rs`).
 
+use super::postcopy_common::{FaultWindow, PageServer, PushOrder, Pusher};
 use super::{Algorithm, ParamKind, ParamSpec, Params};
 use crate::bitmap::PageBitmap;
-use crate::context::{Channel, ContextError, MigrationContext, Outcome, RoundKind};
-use std::collections::VecDeque;
+use crate::context::{ContextError, MigrationContext, Outcome, RoundKind};
 
 /// Declared parameters.
 pub const PARAMS: &[ParamSpec] = &[
@@ -71,22 +72,12 @@ pub const PARAMS: &[ParamSpec] = &[
 pub fn build(p: &Params) -> Box<dyn Algorithm> {
     Box::new(Postcopy {
         push: p.bool("push"),
-        order: match p.choice("prepaging") {
-            "forward" => PushOrder::Bubble { dual: false },
-            "dual" => PushOrder::Bubble { dual: true },
-            _ => PushOrder::Linear,
-        },
+        order: PushOrder::from_prepaging(p.choice("prepaging")),
         multi: p.choice("pivots") == "multi",
         max_pivots: p.int("max_pivots") as usize,
         push_batch: p.int("push_batch") as usize,
         self_ballooning: p.bool("self_ballooning"),
     })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PushOrder {
-    Linear,
-    Bubble { dual: bool },
 }
 
 /// Post-copy migration (see the module docs).
@@ -98,103 +89,6 @@ pub struct Postcopy {
     max_pivots: usize,
     push_batch: usize,
     self_ballooning: bool,
-}
-
-/// A bubble around one pivot: the next candidate page on each side.
-#[derive(Debug, Clone, Copy)]
-struct Pivot {
-    /// Next page to consider going down (inclusive), if any.
-    left: Option<u64>,
-    /// Next page to consider going up (inclusive), if any.
-    right: Option<u64>,
-    /// Which edge goes next (dual direction alternates).
-    left_turn: bool,
-}
-
-impl Pivot {
-    fn at(page: u64, dual: bool) -> Pivot {
-        Pivot { left: if dual { page.checked_sub(1) } else { None }, right: Some(page), left_turn: false }
-    }
-
-    fn exhausted(&self) -> bool {
-        self.left.is_none() && self.right.is_none()
-    }
-
-    /// The next unsent page on this bubble's edges, advancing them.
-    fn next(&mut self, sent: &PageBitmap) -> Option<u64> {
-        for _ in 0..2 {
-            let take_left = self.left_turn && self.left.is_some() || self.right.is_none();
-            self.left_turn = !self.left_turn;
-            if take_left {
-                if let Some(from) = self.left {
-                    match sent.prev_unset(from) {
-                        Some(p) => {
-                            self.left = p.checked_sub(1);
-                            return Some(p);
-                        }
-                        None => self.left = None,
-                    }
-                }
-            } else if let Some(from) = self.right {
-                match sent.next_unset(from) {
-                    Some(p) => {
-                        self.right = Some(p + 1);
-                        return Some(p);
-                    }
-                    None => self.right = None,
-                }
-            }
-        }
-        None
-    }
-}
-
-/// Chooses which page to push next.
-struct Pusher {
-    order: PushOrder,
-    multi: bool,
-    max_pivots: usize,
-    pivots: VecDeque<Pivot>,
-    linear: u64,
-}
-
-impl Pusher {
-    fn on_fault(&mut self, page: u64) {
-        if let PushOrder::Bubble { dual } = self.order {
-            if !self.multi {
-                self.pivots.clear();
-            } else if self.pivots.len() >= self.max_pivots {
-                self.pivots.pop_front();
-            }
-            self.pivots.push_back(Pivot::at(page, dual));
-        }
-    }
-
-    fn next(&mut self, sent: &PageBitmap) -> Option<u64> {
-        while let Some(mut pivot) = self.pivots.pop_front() {
-            let page = pivot.next(sent);
-            if !pivot.exhausted() {
-                // Round-robin: the pivot goes to the back of the queue.
-                self.pivots.push_back(pivot);
-            }
-            if page.is_some() {
-                return page;
-            }
-        }
-        let p = sent.next_unset(self.linear).or_else(|| sent.next_unset(0))?;
-        self.linear = p + 1;
-        Some(p)
-    }
-}
-
-impl Postcopy {
-    fn serve(ctx: &mut dyn MigrationContext, page: u64, sent: &mut PageBitmap, pusher: &mut Pusher) -> Result<(), ContextError> {
-        if page < sent.len() && sent.set(page) {
-            ctx.send_pages(&[page], Channel::Priority)?;
-            pusher.on_fault(page);
-        }
-        Ok(())
-    }
 }
 
 impl Algorithm for Postcopy {
@@ -214,50 +108,16 @@ impl Algorithm for Postcopy {
         ctx.resume_destination()?;
         ctx.begin_round(RoundKind::PostCopy);
 
-        let mut pusher = Pusher { order: self.order, multi: self.multi, max_pivots: self.max_pivots, pivots: VecDeque::new(), linear: 0 };
-        if let PushOrder::Bubble { dual } = self.order {
-            pusher.pivots.push_back(Pivot::at(0, dual));
-        }
-        let mut batch = Vec::with_capacity(self.push_batch);
-        while sent.count() < n {
-            if ctx.deadline_passed() {
-                ctx.end_round();
-                return Ok(Outcome::forced(format!(
-                    "timeout with {} pages still on the source: the VM is incomplete on the destination",
-                    n - sent.count()
-                )));
-            }
-            while let Some(page) = ctx.poll_fault()? {
-                Self::serve(ctx, page, &mut sent, &mut pusher)?;
-            }
-            if !self.push {
-                if let Some(page) = ctx.wait_fault()? {
-                    Self::serve(ctx, page, &mut sent, &mut pusher)?;
-                }
-                continue;
-            }
-            batch.clear();
-            while batch.len() < self.push_batch {
-                match pusher.next(&sent) {
-                    Some(p) => {
-                        sent.set(p);
-                        batch.push(p);
-                    }
-                    None => break,
-                }
-            }
-            if !batch.is_empty() {
-                ctx.send_pages(&batch, Channel::Bulk)?;
-            }
-        }
-        ctx.end_round();
-        Ok(Outcome::converged("every page is on the destination"))
+        let pusher = Pusher::new(self.order, self.multi, self.max_pivots);
+        PageServer::new(sent, pusher, FaultWindow::NONE).run(ctx, self.push.then_some(self.push_batch))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::postcopy_common::Pivot;
     use super::*;
+    use std::collections::VecDeque;
 
     /// Drives the pusher like the algorithm does: a fault scheduled at step i is served
     /// before step i's push.

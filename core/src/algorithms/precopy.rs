@@ -146,8 +146,9 @@ pub const PARAMS: &[ParamSpec] = &[
     ParamSpec { name: "self_ballooning", kind: ParamKind::Bool, default: "false", help: "do not send the guest's free pages" },
 ];
 
+/// Which convergence policy a pre-copy follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Policy {
+pub(crate) enum Policy {
     Xen,
     Qemu,
     CloudHypervisor,
@@ -167,38 +168,69 @@ pub struct Precopy {
     downtime_limit: f64,
     auto_converge: Option<(f64, f64, f64)>,
     ch_max_passes: u64,
-    zero_pages: bool,
+    encoder: EncoderSpec,
     self_ballooning: bool,
 }
 
 /// Builds pre-copy from resolved parameters.
 pub fn build(p: &Params) -> Box<dyn Algorithm> {
-    let policy = match p.choice("policy") {
-        "qemu" => Policy::Qemu,
-        "cloud-hypervisor" => Policy::CloudHypervisor,
-        _ => Policy::Xen,
-    };
-    Box::new(Precopy {
-        policy,
-        xen_max_iters: p.int("xen_max_iters") as u64,
-        xen_min_pages: p.int("xen_min_pages") as u64,
-        xen_max_factor: p.float("xen_max_factor"),
-        skip_redirtied: p.bool("skip_redirtied"),
-        permute: p.choice("scan_order") == "xen-permute",
-        batch_pages: p.int("batch_pages") as usize,
-        rate_limit: p.bool("rate_limit").then(|| (p.float("rate_min"), p.float("rate_max"), p.float("rate_increment"))),
-        downtime_limit: p.float("downtime_limit"),
-        auto_converge: p
-            .bool("auto_converge")
-            .then(|| (p.float("throttle_initial"), p.float("throttle_increment"), p.float("throttle_trigger"))),
-        ch_max_passes: p.int("ch_max_passes") as u64,
-        zero_pages: match p.choice("zero_pages") {
-            "on" => true,
-            "off" => false,
-            _ => policy == Policy::Qemu,
-        },
-        self_ballooning: p.bool("self_ballooning"),
-    })
+    Box::new(Precopy::from_params(p))
+}
+
+impl Precopy {
+    /// Pre-copy with every parameter at its default except the policy and the downtime limit,
+    /// for algorithms that drive pre-copy rounds themselves (task-guided migration).
+    pub(crate) fn with_policy(policy: Policy, downtime_limit: f64) -> Precopy {
+        let defaults = Params::resolve("precopy", PARAMS, None, &[]).expect("pre-copy's defaults are valid");
+        let zero_pages = policy == Policy::Qemu; // `zero_pages = "auto"`
+        Precopy { policy, downtime_limit, encoder: EncoderSpec::Plain { zero_pages }, ..Precopy::from_params(&defaults) }
+    }
+
+    /// The convergence policy.
+    pub(crate) fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// The batch size and encoder a [`Run`] needs.
+    pub(crate) fn run_settings(&self) -> (EncoderSpec, usize) {
+        (self.encoder.clone(), self.batch_pages)
+    }
+
+    /// Pre-copy that sends its pages through `encoder` (MECOM, delta pre-copy).
+    pub(crate) fn with_encoder(p: &Params, encoder: EncoderSpec) -> Precopy {
+        Precopy { encoder, ..Precopy::from_params(p) }
+    }
+
+    fn from_params(p: &Params) -> Precopy {
+        let policy = match p.choice("policy") {
+            "qemu" => Policy::Qemu,
+            "cloud-hypervisor" => Policy::CloudHypervisor,
+            _ => Policy::Xen,
+        };
+        Precopy {
+            policy,
+            xen_max_iters: p.int("xen_max_iters") as u64,
+            xen_min_pages: p.int("xen_min_pages") as u64,
+            xen_max_factor: p.float("xen_max_factor"),
+            skip_redirtied: p.bool("skip_redirtied"),
+            permute: p.choice("scan_order") == "xen-permute",
+            batch_pages: p.int("batch_pages") as usize,
+            rate_limit: p.bool("rate_limit").then(|| (p.float("rate_min"), p.float("rate_max"), p.float("rate_increment"))),
+            downtime_limit: p.float("downtime_limit"),
+            auto_converge: p
+                .bool("auto_converge")
+                .then(|| (p.float("throttle_initial"), p.float("throttle_increment"), p.float("throttle_trigger"))),
+            ch_max_passes: p.int("ch_max_passes") as u64,
+            encoder: EncoderSpec::Plain {
+                zero_pages: match p.choice("zero_pages") {
+                    "on" => true,
+                    "off" => false,
+                    _ => policy == Policy::Qemu,
+                },
+            },
+            self_ballooning: p.bool("self_ballooning"),
+        }
+    }
 }
 
 /// Xen's `permute()`: a bit rotation of the page index within the address width, repeated
@@ -218,54 +250,117 @@ pub fn xen_permute(i: u64, nr: u64, order: u32) -> u64 {
     }
 }
 
-/// Sends a batch of pages, zero pages as flags when enabled.
-pub(crate) fn send_batch(
-    ctx: &mut dyn MigrationContext,
-    batch: &[u64],
-    zero_pages: bool,
-    zeros: &mut Vec<u64>,
-    full: &mut Vec<u64>,
-) -> Result<(), ContextError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    if !zero_pages {
-        ctx.send_pages(batch, Channel::Bulk)?;
-        return Ok(());
-    }
-    zeros.clear();
-    full.clear();
-    for &p in batch {
-        if ctx.is_zero_page(p)? {
-            zeros.push(p);
-        } else {
-            full.push(p);
-        }
-    }
-    // Zero flags go first: the zero check and the send happen at the same instant, before the
-    // full pages move the clock and the guest can write to a page that was zero.
-    if !zeros.is_empty() {
-        ctx.send_zero_pages(zeros)?;
-    }
-    if !full.is_empty() {
-        ctx.send_pages(full, Channel::Bulk)?;
-    }
-    Ok(())
+/// Where a batch is in a pre-copy migration. Encoders treat the stages differently: QEMU does
+/// not use XBZRLE in the first (bulk) round, and does not update its cache in the last stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Round 1: every page, once.
+    FirstRound,
+    /// A later round while the VM runs.
+    Live,
+    /// The VM is paused: the last pages.
+    StopAndCopy,
 }
 
-/// Shared pieces of every policy's run.
-struct Run<'a> {
-    ctx: &'a mut dyn MigrationContext,
+/// How pre-copy puts a batch of pages on the wire: plain pages here, compressed pages in MECOM
+/// ([`super::mecom`]), XBZRLE deltas in delta pre-copy ([`super::delta`]).
+pub trait PageSender {
+    /// Sends `pages` with their current content.
+    fn send(&mut self, ctx: &mut dyn MigrationContext, pages: &[u64], stage: Stage) -> Result<(), ContextError>;
+}
+
+/// Which [`PageSender`] a pre-copy uses; each run builds a fresh one (encoders keep state).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum EncoderSpec {
+    /// Whole pages; zero pages as a one-byte flag when `zero_pages`.
+    Plain {
+        /// Send zero pages as flags.
+        zero_pages: bool,
+    },
+    /// MECOM's content-aware compression.
+    Mecom(super::mecom::MecomSettings),
+    /// XBZRLE deltas against a cache of sent pages.
+    Xbzrle(super::delta::XbzrleSettings),
+}
+
+impl EncoderSpec {
+    fn sender(&self, page_size: usize) -> Box<dyn PageSender> {
+        match self {
+            EncoderSpec::Plain { zero_pages } => Box::new(PlainPages { zero_pages: *zero_pages, zeros: Vec::new(), full: Vec::new() }),
+            EncoderSpec::Mecom(settings) => Box::new(super::mecom::MecomSender::new(settings.clone(), page_size)),
+            EncoderSpec::Xbzrle(settings) => Box::new(super::delta::XbzrleSender::new(settings.clone(), page_size)),
+        }
+    }
+}
+
+/// Whole pages, zero pages as flags when enabled.
+struct PlainPages {
     zero_pages: bool,
-    batch_pages: usize,
-    batch: Vec<u64>,
     zeros: Vec<u64>,
     full: Vec<u64>,
 }
 
-impl Run<'_> {
+impl PageSender for PlainPages {
+    fn send(&mut self, ctx: &mut dyn MigrationContext, batch: &[u64], _stage: Stage) -> Result<(), ContextError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if !self.zero_pages {
+            ctx.send_pages(batch, Channel::Bulk)?;
+            return Ok(());
+        }
+        self.zeros.clear();
+        self.full.clear();
+        for &p in batch {
+            if ctx.is_zero_page(p)? {
+                self.zeros.push(p);
+            } else {
+                self.full.push(p);
+            }
+        }
+        // Zero flags go first: the zero check and the send happen at the same instant, before the
+        // full pages move the clock and the guest can write to a page that was zero.
+        if !self.zeros.is_empty() {
+            ctx.send_zero_pages(&self.zeros)?;
+        }
+        if !self.full.is_empty() {
+            ctx.send_pages(&self.full, Channel::Bulk)?;
+        }
+        Ok(())
+    }
+}
+
+/// Shared pieces of every policy's run.
+pub(crate) struct Run<'a> {
+    ctx: &'a mut dyn MigrationContext,
+    sender: Box<dyn PageSender>,
+    stage: Stage,
+    live_rounds: u64,
+    batch_pages: usize,
+    batch: Vec<u64>,
+}
+
+impl<'a> Run<'a> {
+    /// A run over `ctx` with the encoder and batch size of [`Precopy::run_settings`].
+    pub(crate) fn new(ctx: &'a mut dyn MigrationContext, (encoder, batch_pages): (EncoderSpec, usize)) -> Run<'a> {
+        let sender = encoder.sender(ctx.page_size() as usize);
+        Run { ctx, sender, stage: Stage::FirstRound, live_rounds: 0, batch_pages, batch: Vec::with_capacity(batch_pages) }
+    }
+
+    /// Starts a live round: the first is the bulk round, later ones send what was dirtied.
+    fn begin_live_round(&mut self) {
+        self.stage = if self.live_rounds == 0 { Stage::FirstRound } else { Stage::Live };
+        self.live_rounds += 1;
+        self.ctx.begin_round(RoundKind::Live);
+    }
+
+    /// The context the run talks to.
+    pub(crate) fn ctx(&mut self) -> &mut dyn MigrationContext {
+        &mut *self.ctx
+    }
+
     fn send(&mut self) -> Result<(), ContextError> {
-        send_batch(self.ctx, &self.batch, self.zero_pages, &mut self.zeros, &mut self.full)?;
+        self.sender.send(self.ctx, &self.batch, self.stage)?;
         self.batch.clear();
         Ok(())
     }
@@ -284,6 +379,7 @@ impl Run<'_> {
     /// Pause, send `remaining` plus whatever the log holds, send the state, resume.
     fn stop_and_copy(&mut self, mut remaining: PageBitmap) -> Result<(), ContextError> {
         self.ctx.begin_round(RoundKind::StopAndCopy);
+        self.stage = Stage::StopAndCopy;
         self.ctx.pause_source()?;
         remaining.union_with(&self.ctx.fetch_dirty()?);
         self.send_set(&remaining)?;
@@ -310,14 +406,7 @@ impl Run<'_> {
 
 impl Algorithm for Precopy {
     fn run(&mut self, ctx: &mut dyn MigrationContext) -> Result<Outcome, ContextError> {
-        let mut run = Run {
-            ctx,
-            zero_pages: self.zero_pages,
-            batch_pages: self.batch_pages,
-            batch: Vec::with_capacity(self.batch_pages),
-            zeros: Vec::new(),
-            full: Vec::new(),
-        };
+        let mut run = Run::new(ctx, self.run_settings());
         run.ctx.start_dirty_log()?;
         match self.policy {
             Policy::Xen => self.run_xen(&mut run),
@@ -327,6 +416,86 @@ impl Algorithm for Precopy {
     }
 }
 
+/// Asked by a resumable pre-copy before each batch: true interrupts the round (a coordinator
+/// withdrawing its permission).
+pub(crate) type Interrupt<'h> = dyn FnMut(&mut dyn MigrationContext) -> Result<bool, ContextError> + 'h;
+
+/// What one step of a resumable pre-copy (a Xen round, a QEMU pass over the bitmap) did.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// The step finished; the next one is prepared.
+    Next,
+    /// The interrupt asked to stop before a batch: the pages still owed are kept, and the dirty
+    /// log goes on logging.
+    Interrupted,
+    /// The stop condition (or a cap) was met and stop-and-copy is done.
+    Stopped(Outcome),
+    /// The scenario's timeout passed: the migration was cancelled, or forced to stop and copy.
+    TimedOut(Outcome),
+}
+
+/// A Xen-policy pre-copy in progress: what the next round sends and the stop test's counters.
+/// It survives an interrupted round, so a coordinator can pause the pre-copy and continue it.
+#[derive(Debug)]
+pub(crate) struct XenState {
+    n: u64,
+    order: u32,
+    to_send: PageBitmap,
+    iter: u64,
+    total_sent: u64,
+    sent_last_iter: u64,
+    rate: Option<f64>,
+}
+
+impl XenState {
+    /// Adds the pages the guest dirtied since the last round (continuing after a pause).
+    pub(crate) fn absorb_dirty(&mut self, ctx: &mut dyn MigrationContext) -> Result<(), ContextError> {
+        self.to_send.union_with(&ctx.fetch_dirty()?);
+        Ok(())
+    }
+
+    /// The pages the next round sends, as far as known (the dirty log holds the rest).
+    pub(crate) fn owed(&self) -> &PageBitmap {
+        &self.to_send
+    }
+}
+
+/// A QEMU-policy pre-copy in progress: the pages still to send, the bandwidth window and the
+/// auto-converge bookkeeping. It survives an interrupted pass.
+#[derive(Debug)]
+pub(crate) struct QemuState {
+    remaining: PageBitmap,
+    threshold_bytes: f64,
+    win_t: f64,
+    win_bytes: u64,
+    period_t: f64,
+    period_bytes: u64,
+    period_dirty: u64,
+    high_count: u32,
+    throttle: f64,
+}
+
+impl QemuState {
+    /// Adds the pages the guest dirtied meanwhile, and restarts the bandwidth and auto-converge
+    /// measurements, which a pause without sending would distort (continuing after a pause).
+    pub(crate) fn absorb_dirty(&mut self, ctx: &mut dyn MigrationContext) -> Result<(), ContextError> {
+        self.remaining.union_with(&ctx.fetch_dirty()?);
+        (self.win_t, self.win_bytes) = (ctx.now(), ctx.bytes_sent());
+        (self.period_t, self.period_bytes, self.period_dirty) = (ctx.now(), ctx.bytes_sent(), 0);
+        Ok(())
+    }
+
+    /// The pages still to send, as far as known (the dirty log holds the rest).
+    pub(crate) fn owed(&self) -> &PageBitmap {
+        &self.remaining
+    }
+
+    fn take_remaining(&mut self) -> PageBitmap {
+        std::mem::replace(&mut self.remaining, PageBitmap::new(0))
+    }
+}
+
+/// Why a pre-copy stopped at the scenario's timeout.
 fn timeout_reason(action: OnTimeout) -> String {
     match action {
         OnTimeout::Cancel => "timeout before convergence: migration cancelled, the VM stays on the source".into(),
@@ -335,7 +504,9 @@ fn timeout_reason(action: OnTimeout) -> String {
 }
 
 impl Precopy {
-    fn on_timeout(&self, run: &mut Run<'_>, remaining: PageBitmap) -> Result<Outcome, ContextError> {
+    /// Ends a pre-copy at the scenario's timeout: cancels it, or forces a stop-and-copy of
+    /// `remaining` plus whatever the dirty log holds, per `migration.on_timeout`.
+    pub(crate) fn on_timeout(&self, run: &mut Run<'_>, remaining: PageBitmap) -> Result<Outcome, ContextError> {
         let action = run.ctx.timeout_action();
         run.ctx.end_round();
         if action == OnTimeout::ForceStop {
@@ -345,183 +516,248 @@ impl Precopy {
     }
 
     fn run_xen(&self, run: &mut Run<'_>) -> Result<Outcome, ContextError> {
+        let mut st = self.xen_start(run)?;
+        loop {
+            match self.xen_round(run, &mut st, &mut |_| Ok(false))? {
+                Step::Next | Step::Interrupted => {}
+                Step::Stopped(outcome) | Step::TimedOut(outcome) => return Ok(outcome),
+            }
+        }
+    }
+
+    /// Starts a Xen-policy pre-copy (the dirty log must be on): round 1 will send every page.
+    pub(crate) fn xen_start(&self, run: &mut Run<'_>) -> Result<XenState, ContextError> {
         let n = run.ctx.page_count();
-        let page_size = run.ctx.page_size() as f64;
-        let order = 64 - n.saturating_sub(1).leading_zeros();
-        let order = if n <= 1 { 0 } else { order };
-        let mut to_send = run.first_round_set(self.self_ballooning)?;
+        let order = if n <= 1 { 0 } else { 64 - (n - 1).leading_zeros() };
+        let to_send = run.first_round_set(self.self_ballooning)?;
         let mut rate = None;
         if let Some((min, _, _)) = self.rate_limit {
             rate = Some(min);
             run.ctx.set_rate_limit(rate)?;
         }
-        let (mut iter, mut total_sent, mut sent_last_iter) = (0u64, 0u64, u64::MAX);
-        loop {
-            iter += 1;
-            run.ctx.begin_round(RoundKind::Live);
-            let round_start = run.ctx.now();
-            let (mut sent_this, mut skip_this) = (0u64, 0u64);
-            let mut i = 0u64;
-            while i < n {
-                let end = (i + run.batch_pages as u64).min(n);
-                {
-                    let peek = if self.skip_redirtied { Some(run.ctx.peek_dirty()?) } else { None };
-                    for k in i..end {
-                        let p = if self.permute { xen_permute(k, n, order) } else { k };
-                        if !to_send.get(p) {
-                            continue;
-                        }
-                        if peek.is_some_and(|pk| pk.get(p)) {
-                            skip_this += 1;
-                            continue;
-                        }
-                        run.batch.push(p);
-                    }
-                }
-                sent_this += run.batch.len() as u64;
-                run.send()?;
-                i = end;
-                if run.ctx.deadline_passed() {
-                    // Pages of this round not yet visited are still owed.
-                    let mut owed = run.ctx.fetch_dirty()?;
-                    for k in i..n {
-                        let p = if self.permute { xen_permute(k, n, order) } else { k };
-                        if to_send.get(p) {
-                            owed.set(p);
-                        }
-                    }
-                    return self.on_timeout(run, owed);
-                }
-            }
-            total_sent += sent_this;
-            let round_time = run.ctx.now() - round_start;
-            run.ctx.end_round();
+        Ok(XenState { n, order, to_send, iter: 0, total_sent: 0, sent_last_iter: u64::MAX, rate })
+    }
 
-            let rate_is_max = matches!((rate, self.rate_limit), (Some(r), Some((_, max, _))) if r >= max);
-            let stop = if rate_is_max && sent_this > sent_last_iter {
-                Some(Outcome::converged("rate limit at its maximum and the dirty set grew"))
-            } else if sent_this + skip_this < self.xen_min_pages {
-                Some(Outcome::converged(format!(
-                    "round {iter} started with {} dirty pages, under {}",
-                    sent_this + skip_this,
-                    self.xen_min_pages
-                )))
-            } else if iter >= self.xen_max_iters {
-                Some(Outcome::forced(format!("{iter} live rounds: the iteration cap")))
-            } else if total_sent as f64 > n as f64 * self.xen_max_factor {
-                Some(Outcome::forced(format!("sent more than {}x memory", self.xen_max_factor)))
-            } else {
-                None
-            };
-            if let Some(outcome) = stop {
-                if let Some((_, max, _)) = self.rate_limit {
-                    run.ctx.set_rate_limit(Some(max))?;
+    /// One Xen round, then the stop test (and stop-and-copy when it says so). `interrupt` is
+    /// asked before every batch; when it says yes the round ends early and keeps the pages it
+    /// still owes in `st` (see [`XenState::absorb_dirty`] to continue).
+    pub(crate) fn xen_round(&self, run: &mut Run<'_>, st: &mut XenState, interrupt: &mut Interrupt<'_>) -> Result<Step, ContextError> {
+        let (n, order) = (st.n, st.order);
+        let visit = |k: u64| if self.permute { xen_permute(k, n, order) } else { k };
+        let unvisited = |st: &XenState, from: u64, owed: &mut PageBitmap| {
+            for k in from..n {
+                let p = visit(k);
+                if st.to_send.get(p) {
+                    owed.set(p);
                 }
-                run.stop_and_copy(PageBitmap::new(n))?;
-                return Ok(outcome);
             }
-            to_send = run.ctx.fetch_dirty()?;
-            sent_last_iter = sent_this;
-            if let (Some((min, max, inc)), true) = (self.rate_limit, round_time > 0.0) {
-                let dirty_rate = to_send.count() as f64 * page_size / round_time;
-                let r = (dirty_rate + inc).clamp(min, max);
-                rate = Some(r);
-                run.ctx.set_rate_limit(rate)?;
+        };
+        if interrupt(&mut *run.ctx)? {
+            return Ok(Step::Interrupted);
+        }
+        let page_size = run.ctx.page_size() as f64;
+        st.iter += 1;
+        let iter = st.iter;
+        run.begin_live_round();
+        let round_start = run.ctx.now();
+        let (mut sent_this, mut skip_this) = (0u64, 0u64);
+        let mut i = 0u64;
+        while i < n {
+            if i > 0 && interrupt(&mut *run.ctx)? {
+                // The pages of this round not yet visited are still owed; the others the guest
+                // wrote since they were sent are in the dirty log.
+                let mut owed = PageBitmap::new(n);
+                unvisited(st, i, &mut owed);
+                st.to_send = owed;
+                st.total_sent += sent_this;
+                run.ctx.end_round();
+                return Ok(Step::Interrupted);
+            }
+            let end = (i + run.batch_pages as u64).min(n);
+            {
+                let peek = if self.skip_redirtied { Some(run.ctx.peek_dirty()?) } else { None };
+                for k in i..end {
+                    let p = visit(k);
+                    if !st.to_send.get(p) {
+                        continue;
+                    }
+                    if peek.is_some_and(|pk| pk.get(p)) {
+                        skip_this += 1;
+                        continue;
+                    }
+                    run.batch.push(p);
+                }
+            }
+            sent_this += run.batch.len() as u64;
+            run.send()?;
+            i = end;
+            if run.ctx.deadline_passed() {
+                // Pages of this round not yet visited are still owed.
+                let mut owed = run.ctx.fetch_dirty()?;
+                unvisited(st, i, &mut owed);
+                return Ok(Step::TimedOut(self.on_timeout(run, owed)?));
+            }
+        }
+        st.total_sent += sent_this;
+        let round_time = run.ctx.now() - round_start;
+        run.ctx.end_round();
+
+        let rate_is_max = matches!((st.rate, self.rate_limit), (Some(r), Some((_, max, _))) if r >= max);
+        let stop = if rate_is_max && sent_this > st.sent_last_iter {
+            Some(Outcome::converged("rate limit at its maximum and the dirty set grew"))
+        } else if sent_this + skip_this < self.xen_min_pages {
+            Some(Outcome::converged(format!(
+                "round {iter} started with {} dirty pages, under {}",
+                sent_this + skip_this,
+                self.xen_min_pages
+            )))
+        } else if iter >= self.xen_max_iters {
+            Some(Outcome::forced(format!("{iter} live rounds: the iteration cap")))
+        } else if st.total_sent as f64 > n as f64 * self.xen_max_factor {
+            Some(Outcome::forced(format!("sent more than {}x memory", self.xen_max_factor)))
+        } else {
+            None
+        };
+        if let Some(outcome) = stop {
+            if let Some((_, max, _)) = self.rate_limit {
+                run.ctx.set_rate_limit(Some(max))?;
+            }
+            run.stop_and_copy(PageBitmap::new(n))?;
+            return Ok(Step::Stopped(outcome));
+        }
+        st.to_send = run.ctx.fetch_dirty()?;
+        st.sent_last_iter = sent_this;
+        if let (Some((min, max, inc)), true) = (self.rate_limit, round_time > 0.0) {
+            let dirty_rate = st.to_send.count() as f64 * page_size / round_time;
+            let r = (dirty_rate + inc).clamp(min, max);
+            st.rate = Some(r);
+            run.ctx.set_rate_limit(st.rate)?;
+        }
+        Ok(Step::Next)
+    }
+
+    fn run_qemu(&self, run: &mut Run<'_>) -> Result<Outcome, ContextError> {
+        let mut st = self.qemu_start(run)?;
+        loop {
+            match self.qemu_pass(run, &mut st, &mut |_| Ok(false))? {
+                Step::Next | Step::Interrupted => {}
+                Step::Stopped(outcome) | Step::TimedOut(outcome) => return Ok(outcome),
             }
         }
     }
 
-    fn run_qemu(&self, run: &mut Run<'_>) -> Result<Outcome, ContextError> {
+    /// Starts a QEMU-policy pre-copy (the dirty log must be on): the first pass sends every page.
+    pub(crate) fn qemu_start(&self, run: &mut Run<'_>) -> Result<QemuState, ContextError> {
+        let remaining = run.first_round_set(self.self_ballooning)?;
+        let (now, bytes) = (run.ctx.now(), run.ctx.bytes_sent());
+        Ok(QemuState {
+            remaining,
+            threshold_bytes: 0.0,
+            win_t: now,
+            win_bytes: bytes,
+            period_t: now,
+            period_bytes: bytes,
+            period_dirty: 0,
+            high_count: 0,
+            throttle: 0.0,
+        })
+    }
+
+    /// One QEMU pass over the dirty bitmap, with the downtime-limit test after every batch (and
+    /// stop-and-copy when it passes), then a sync and auto-converge. `interrupt` is asked before
+    /// every batch; when it says yes the pass ends early and the pages still owed stay in `st`
+    /// (see [`QemuState::absorb_dirty`] to continue).
+    pub(crate) fn qemu_pass(&self, run: &mut Run<'_>, st: &mut QemuState, interrupt: &mut Interrupt<'_>) -> Result<Step, ContextError> {
         const WINDOW: f64 = 0.1;
         const PERIOD: f64 = 1.0;
         let page_size = run.ctx.page_size() as f64;
-        let mut remaining = run.first_round_set(self.self_ballooning)?;
-        let mut threshold_bytes = 0.0;
-        let (mut win_t, mut win_bytes) = (run.ctx.now(), run.ctx.bytes_sent());
-        // auto-converge bookkeeping
-        let (mut period_t, mut period_bytes, mut period_dirty, mut high_count, mut throttle) =
-            (run.ctx.now(), run.ctx.bytes_sent(), 0u64, 0u32, 0.0f64);
-        loop {
-            run.ctx.begin_round(RoundKind::Live);
-            let mut cursor = 0u64;
-            while let Some(p) = remaining.next_set(cursor) {
-                run.batch.push(p);
-                remaining.clear(p);
-                cursor = p + 1;
-                while run.batch.len() < run.batch_pages {
-                    match remaining.next_set(cursor) {
-                        Some(q) => {
-                            run.batch.push(q);
-                            remaining.clear(q);
-                            cursor = q + 1;
-                        }
-                        None => break,
+        if interrupt(&mut *run.ctx)? {
+            return Ok(Step::Interrupted);
+        }
+        run.begin_live_round();
+        let mut cursor = 0u64;
+        while let Some(p) = st.remaining.next_set(cursor) {
+            if cursor > 0 && interrupt(&mut *run.ctx)? {
+                run.ctx.end_round();
+                return Ok(Step::Interrupted);
+            }
+            run.batch.push(p);
+            st.remaining.clear(p);
+            cursor = p + 1;
+            while run.batch.len() < run.batch_pages {
+                match st.remaining.next_set(cursor) {
+                    Some(q) => {
+                        run.batch.push(q);
+                        st.remaining.clear(q);
+                        cursor = q + 1;
                     }
-                }
-                run.send()?;
-                let now = run.ctx.now();
-                if now - win_t >= WINDOW {
-                    let bandwidth = (run.ctx.bytes_sent() - win_bytes) as f64 / (now - win_t);
-                    threshold_bytes = bandwidth * self.downtime_limit;
-                    win_t = now;
-                    win_bytes = run.ctx.bytes_sent();
-                }
-                if (remaining.count() as f64) * page_size < threshold_bytes {
-                    // Exact pending: sync the dirty log first.
-                    let dirty = run.ctx.fetch_dirty()?;
-                    period_dirty += dirty.count();
-                    remaining.union_with(&dirty);
-                    let pending = remaining.count() as f64 * page_size;
-                    if pending < threshold_bytes {
-                        run.ctx.end_round();
-                        run.stop_and_copy(remaining)?;
-                        return Ok(Outcome::converged(format!(
-                            "{:.0} KiB pending < {:.0} KiB (measured bandwidth x {})",
-                            pending / 1024.0,
-                            threshold_bytes / 1024.0,
-                            crate::units::Seconds(self.downtime_limit)
-                        )));
-                    }
-                }
-                if run.ctx.deadline_passed() {
-                    let dirty = run.ctx.fetch_dirty()?;
-                    remaining.union_with(&dirty);
-                    return self.on_timeout(run, remaining);
+                    None => break,
                 }
             }
-            run.ctx.end_round();
-            // End of a pass over the bitmap: sync.
-            let dirty = run.ctx.fetch_dirty()?;
-            period_dirty += dirty.count();
-            remaining.union_with(&dirty);
-            if remaining.count() == 0 {
-                // Nothing pending: QEMU completes on `!pending_size` whatever the threshold. The
-                // threshold is still 0 when the whole pass took less than one bandwidth window,
-                // and without this check an idle guest would loop here forever at a frozen clock.
-                run.stop_and_copy(remaining)?;
-                return Ok(Outcome::converged("nothing left to send after a pass over the dirty bitmap"));
+            run.send()?;
+            let now = run.ctx.now();
+            if now - st.win_t >= WINDOW {
+                let bandwidth = (run.ctx.bytes_sent() - st.win_bytes) as f64 / (now - st.win_t);
+                st.threshold_bytes = bandwidth * self.downtime_limit;
+                st.win_t = now;
+                st.win_bytes = run.ctx.bytes_sent();
             }
-            if let Some((initial, increment, trigger)) = self.auto_converge {
-                let now = run.ctx.now();
-                if now - period_t >= PERIOD {
-                    let xfer = (run.ctx.bytes_sent() - period_bytes) as f64;
-                    if period_dirty as f64 * page_size > trigger * xfer {
-                        high_count += 1;
-                        if high_count >= 2 {
-                            throttle = if throttle == 0.0 { initial } else { (throttle + increment).min(0.99) };
-                            run.ctx.set_throttle(throttle)?;
-                            high_count = 0;
-                        }
-                    }
-                    period_t = now;
-                    period_bytes = run.ctx.bytes_sent();
-                    period_dirty = 0;
+            if (st.remaining.count() as f64) * page_size < st.threshold_bytes {
+                // Exact pending: sync the dirty log first.
+                let dirty = run.ctx.fetch_dirty()?;
+                st.period_dirty += dirty.count();
+                st.remaining.union_with(&dirty);
+                let pending = st.remaining.count() as f64 * page_size;
+                if pending < st.threshold_bytes {
+                    run.ctx.end_round();
+                    run.stop_and_copy(st.take_remaining())?;
+                    return Ok(Step::Stopped(Outcome::converged(format!(
+                        "{:.0} KiB pending < {:.0} KiB (measured bandwidth x {})",
+                        pending / 1024.0,
+                        st.threshold_bytes / 1024.0,
+                        crate::units::Seconds(self.downtime_limit)
+                    ))));
                 }
             }
             if run.ctx.deadline_passed() {
-                return self.on_timeout(run, remaining);
+                let dirty = run.ctx.fetch_dirty()?;
+                st.remaining.union_with(&dirty);
+                return Ok(Step::TimedOut(self.on_timeout(run, st.take_remaining())?));
             }
         }
+        run.ctx.end_round();
+        // End of a pass over the bitmap: sync.
+        let dirty = run.ctx.fetch_dirty()?;
+        st.period_dirty += dirty.count();
+        st.remaining.union_with(&dirty);
+        if st.remaining.count() == 0 {
+            // Nothing pending: QEMU completes on `!pending_size` whatever the threshold. The
+            // threshold is still 0 when the whole pass took less than one bandwidth window,
+            // and without this check an idle guest would loop here forever at a frozen clock.
+            run.stop_and_copy(st.take_remaining())?;
+            return Ok(Step::Stopped(Outcome::converged("nothing left to send after a pass over the dirty bitmap")));
+        }
+        if let Some((initial, increment, trigger)) = self.auto_converge {
+            let now = run.ctx.now();
+            if now - st.period_t >= PERIOD {
+                let xfer = (run.ctx.bytes_sent() - st.period_bytes) as f64;
+                if st.period_dirty as f64 * page_size > trigger * xfer {
+                    st.high_count += 1;
+                    if st.high_count >= 2 {
+                        st.throttle = if st.throttle == 0.0 { initial } else { (st.throttle + increment).min(0.99) };
+                        run.ctx.set_throttle(st.throttle)?;
+                        st.high_count = 0;
+                    }
+                }
+                st.period_t = now;
+                st.period_bytes = run.ctx.bytes_sent();
+                st.period_dirty = 0;
+            }
+        }
+        if run.ctx.deadline_passed() {
+            return Ok(Step::TimedOut(self.on_timeout(run, st.take_remaining())?));
+        }
+        Ok(Step::Next)
     }
 
     fn run_ch(&self, run: &mut Run<'_>) -> Result<Outcome, ContextError> {
@@ -554,7 +790,7 @@ impl Precopy {
 
     /// One live pass over `set`; returns its bandwidth in bytes/s.
     fn send_pass(&self, run: &mut Run<'_>, set: &PageBitmap) -> Result<f64, ContextError> {
-        run.ctx.begin_round(RoundKind::Live);
+        run.begin_live_round();
         let (t0, b0) = (run.ctx.now(), run.ctx.bytes_sent());
         run.send_set(set)?;
         let (dt, db) = (run.ctx.now() - t0, run.ctx.bytes_sent() - b0);

@@ -1,0 +1,241 @@
+//! Delta pre-copy: after the first round, send only what changed in a page (QEMU's XBZRLE).
+//!
+//! A. Bhardwaj and C. Rama Krishna, "Improving the Performance of Pre-copy Virtual Machine
+//! Migration Technique", ICCCN 2018, LNNS 46: after the first full round, send only the modified
+//! contents of dirty pages [C: abstract; the paper's encoding was not available]. Implemented,
+//! as ALGORITHMS.md §7.1 proposes [R], as QEMU's XBZRLE (`migration/ram.c`, `xbzrle.c`,
+//! `docs/xbzrle.txt`; ALGORITHMS.md §7.2) [C], which is itself based on Svärd et al., VEE 2011:
+//!
+//! * the source keeps a cache of the last version of each page it sent, `cache_size` bytes
+//!   (QEMU's default 64 MiB), direct-mapped by page number over a power-of-two number of slots;
+//!   an entry from the current or the previous dirty-log generation is not evicted by another
+//!   page [C: page_cache.c's age rule];
+//! * XBZRLE is not used in the first (bulk) round; zero pages are always sent as flags;
+//! * cache miss: insert the page (unless in the last stage) and send it whole;
+//! * cache hit: XOR against the cached copy, encode zero runs and non-zero runs with ULEB128
+//!   lengths ([`crate::codec::xbzrle`]); an unchanged page sends nothing; an encoding that would
+//!   exceed the page (overflow) sends the page whole; otherwise the delta goes, and the cache is
+//!   updated with the new content (not in the last stage);
+//! * a page sent as a zero flag after the bulk round sets its cache entry to zeros.
+//!
+//! Two registry entries: `xbzrle` is QEMU's (its convergence rule, a 64 MiB cache) and `delta`
+//! is Bhardwaj & Rama Krishna's reading (Xen's convergence rule by default, an unlimited cache that
+//! also keeps the pages of the first round, so the second round can already send deltas) [R].
+//! An unlimited cache holds a copy of every page sent: as much memory as the VM.
+//!
+//! Encoding costs time like MECOM's compression: a batch occupies the link for the longer of its
+//! wire time and `Σ page_size / encode_rate` [R].
+
+use super::precopy::{EncoderSpec, PageSender, Precopy, Stage};
+use super::{Algorithm, ParamKind, ParamSpec, Params};
+use crate::codec::{xbzrle, zero, CodecError};
+use crate::context::{ContextError, EncodedBatch, Encoding, MigrationContext};
+
+/// Declared parameters (`[params.delta]`); pre-copy's are in `[params.precopy]`.
+pub const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "cache_size",
+        kind: ParamKind::Size { min: 4096, max: 1 << 40 },
+        default: "64 MiB",
+        help: "XBZRLE cache of sent pages (QEMU's default 64 MiB; the VM's size or more = unlimited)",
+    },
+    ParamSpec {
+        name: "cache_first_round",
+        kind: ParamKind::Bool,
+        default: "false",
+        help: "also cache the pages of the first round, so round 2 already sends deltas (Bhardwaj) [R]",
+    },
+    ParamSpec {
+        name: "encode_rate",
+        kind: ParamKind::Bandwidth { min: 1e6, max: 1e12 },
+        default: "2 GB/s",
+        help: "bytes/s the source XORs and encodes",
+    },
+];
+
+/// Delta pre-copy's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct XbzrleSettings {
+    /// Cache size in bytes.
+    pub cache_bytes: u64,
+    /// Cache the first round's pages.
+    pub cache_first_round: bool,
+    /// Encoding throughput, bytes/s.
+    pub encode_rate: f64,
+}
+
+/// Builds delta pre-copy from resolved parameters (pre-copy's and its own).
+pub fn build(p: &Params) -> Box<dyn Algorithm> {
+    let settings = XbzrleSettings {
+        cache_bytes: p.float("cache_size") as u64,
+        cache_first_round: p.bool("cache_first_round"),
+        encode_rate: p.float("encode_rate"),
+    };
+    Box::new(Precopy::with_encoder(p, EncoderSpec::Xbzrle(settings)))
+}
+
+/// One cache slot's owner: which page it holds and from which generation.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    page: u64,
+    age: u64,
+}
+
+/// QEMU's page cache: direct-mapped, a power-of-two number of slots, page data stored in one
+/// buffer that the OS maps lazily (untouched slots cost no memory).
+struct PageCache {
+    slots: Vec<Option<Slot>>,
+    data: Vec<u8>,
+    page_size: usize,
+}
+
+impl PageCache {
+    fn new(cache_bytes: u64, page_count: u64, page_size: usize) -> PageCache {
+        let wanted = (cache_bytes / page_size as u64).max(1);
+        // Enough slots for every page means no conflicts at all (the unlimited cache).
+        let slots = if wanted >= page_count { page_count.max(1) } else { 1u64 << (63 - wanted.leading_zeros()) };
+        PageCache { slots: vec![None; slots as usize], data: vec![0; slots as usize * page_size], page_size }
+    }
+
+    fn slot_of(&self, page: u64) -> usize {
+        (page % self.slots.len() as u64) as usize
+    }
+
+    /// The cached copy of `page`, if the cache holds it.
+    fn get(&self, page: u64) -> Option<&[u8]> {
+        let i = self.slot_of(page);
+        match self.slots[i] {
+            Some(s) if s.page == page => Some(&self.data[i * self.page_size..(i + 1) * self.page_size]),
+            _ => None,
+        }
+    }
+
+    /// Stores `bytes` as `page`'s copy unless the slot holds another page from the current or
+    /// the previous generation (QEMU's `cache_insert`); returns whether it was stored.
+    fn insert(&mut self, page: u64, bytes: &[u8], age: u64) -> bool {
+        let i = self.slot_of(page);
+        if let Some(s) = self.slots[i] {
+            if s.page != page && s.age + 1 >= age {
+                return false;
+            }
+        }
+        self.slots[i] = Some(Slot { page, age });
+        self.data[i * self.page_size..(i + 1) * self.page_size].copy_from_slice(bytes);
+        true
+    }
+}
+
+/// Sends XBZRLE deltas against its cache (see the module docs).
+pub struct XbzrleSender {
+    settings: XbzrleSettings,
+    cache: Option<PageCache>,
+    page: Vec<u8>,
+    out: Vec<u8>,
+    batch: EncodedBatch,
+    /// Dirty-log generation: one per round, as QEMU ages entries per bitmap sync.
+    age: u64,
+    last_stage: Option<Stage>,
+}
+
+impl XbzrleSender {
+    /// A sender for pages of `page_size` bytes.
+    pub fn new(settings: XbzrleSettings, page_size: usize) -> Self {
+        XbzrleSender {
+            settings,
+            cache: None,
+            page: vec![0; page_size],
+            out: vec![0; page_size],
+            batch: EncodedBatch::new(),
+            age: 0,
+            last_stage: None,
+        }
+    }
+}
+
+impl PageSender for XbzrleSender {
+    fn send(&mut self, ctx: &mut dyn MigrationContext, pages: &[u64], stage: Stage) -> Result<(), ContextError> {
+        if pages.is_empty() {
+            return Ok(());
+        }
+        let ps = self.page.len();
+        let cache = self.cache.get_or_insert_with(|| PageCache::new(self.settings.cache_bytes, ctx.page_count(), ps));
+        if self.last_stage != Some(stage) {
+            self.age += 1;
+            self.last_stage = Some(stage);
+        }
+        let last = stage == Stage::StopAndCopy;
+        self.batch.clear();
+        let mut encoded_bytes = 0usize;
+        for &p in pages {
+            ctx.read_page(p, &mut self.page)?;
+            if zero::is_zero(&self.page) {
+                if stage != Stage::FirstRound && cache.get(p).is_some() && !last {
+                    cache.insert(p, &self.page, self.age);
+                }
+                self.batch.push(p, Encoding::Zero, &[]);
+                continue;
+            }
+            if stage == Stage::FirstRound {
+                if self.settings.cache_first_round {
+                    cache.insert(p, &self.page, self.age);
+                }
+                self.batch.push(p, Encoding::Full, &self.page);
+                continue;
+            }
+            encoded_bytes += ps;
+            let Some(old) = cache.get(p) else {
+                if !last {
+                    cache.insert(p, &self.page, self.age);
+                }
+                self.batch.push(p, Encoding::Full, &self.page);
+                continue;
+            };
+            match xbzrle::encode(old, &self.page, &mut self.out) {
+                Ok(0) => {} // unchanged: the destination's copy is current, send nothing
+                Ok(len) => {
+                    if !last {
+                        cache.insert(p, &self.page, self.age);
+                    }
+                    self.batch.push(p, Encoding::Delta, &self.out[..len]);
+                }
+                Err(CodecError::Overflow { .. }) => {
+                    if !last {
+                        cache.insert(p, &self.page, self.age);
+                    }
+                    self.batch.push(p, Encoding::Full, &self.page);
+                }
+                Err(e) => return Err(ContextError::Guest(format!("encoding page {p}: {e}"))),
+            }
+        }
+        if !self.batch.is_empty() {
+            ctx.send_encoded(&self.batch, encoded_bytes as f64 / self.settings.encode_rate)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_is_direct_mapped_and_keeps_fresh_entries() {
+        let mut c = PageCache::new(4 * 4096, 100, 4096);
+        assert_eq!(c.slots.len(), 4);
+        assert!(c.insert(1, &[1; 4096], 1));
+        assert_eq!(c.get(1).unwrap()[0], 1);
+        // Page 5 maps to the same slot; page 1's entry is from this generation: kept.
+        assert!(!c.insert(5, &[5; 4096], 1));
+        assert!(!c.insert(5, &[5; 4096], 2));
+        assert!(c.get(5).is_none());
+        // Two generations later it may be evicted.
+        assert!(c.insert(5, &[5; 4096], 3));
+        assert!(c.get(1).is_none());
+        assert_eq!(c.get(5).unwrap()[0], 5);
+        // A cache as large as the VM has a slot per page.
+        let c = PageCache::new(1 << 40, 100, 4096);
+        assert_eq!(c.slots.len(), 100);
+        // Not a power of two: rounded down.
+        assert_eq!(PageCache::new(6 * 4096, 100, 4096).slots.len(), 4);
+    }
+}

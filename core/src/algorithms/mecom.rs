@@ -1,0 +1,147 @@
+//! MECOM: pre-copy that compresses every page by its content.
+//!
+//! H. Jin, L. Deng, S. Wu, X. Shi, X. Pan, "Live virtual machine migration with adaptive memory
+//! compression", IEEE Cluster 2009; H. Jin, L. Deng, S. Wu, X. Shi, H. Chen, X. Pan, "MECOM: Live
+//! migration of virtual machines by adaptively compressing memory pages", FGCS 38 (2014) 23–35.
+//!
+//! Pre-copy exactly as in [`super::precopy`] (its parameters are read from `[params.precopy]`;
+//! the paper's platform was Xen 3.1.0, so the default policy is `xen`), except that every page
+//! sent in every round, the final stop-and-copy round included, goes through an adaptive,
+//! zero-aware compressor (ALGORITHMS.md §5.1) [C: abstracts]:
+//!
+//! 1. an all-zero page is sent as a flag;
+//! 2. a page with strong regularity — the share of its 32-bit words that are zero or hit the
+//!    WKdm dictionary exactly or partially is at least `similarity` — is compressed with WKdm
+//!    (implemented here, [`crate::codec::wkdm`]) [M for the classes, R for the statistic and
+//!    threshold: the paper's values were not recovered];
+//! 3. any other page is compressed with LZ4 ([`crate::codec::lz4`]), the stand-in for the
+//!    paper's LZO1X-1 because the Rust LZO crates are GPL-licensed [R];
+//! 4. a page whose encoding is not smaller than the page is sent raw.
+//!
+//! The codecs run on the page's real bytes and the destination really decodes them (in the
+//! simulator a page that does not decode to the source's bytes fails verification).
+//!
+//! **Compression costs time.** Pages are compressed in batches on `threads` worker threads,
+//! pipelined with sending [C concept, R details]: a batch occupies the link for the longer of
+//! its wire time and its compression time, `Σ page_size / rate(codec) / threads`, with one
+//! throughput per codec (`zero_rate`, `wkdm_rate`, `lz4_rate`; defaults near what `livemig bench
+//! --codecs` measures for one core of this project's machine [R]). So on a slow link compression
+//! hides behind the wire and saves time; on a fast link with few threads it becomes the
+//! bottleneck and makes the migration slower than plain pre-copy.
+
+use super::precopy::{EncoderSpec, PageSender, Precopy, Stage};
+use super::{Algorithm, ParamKind, ParamSpec, Params};
+use crate::codec::{max_compressed_len, Compressor, Thresholds};
+use crate::context::{ContextError, EncodedBatch, Encoding, MigrationContext};
+
+/// Declared parameters (`[params.mecom]`); pre-copy's are in `[params.precopy]`.
+pub const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "similarity",
+        kind: ParamKind::Float { min: 0.0, max: 1.0 },
+        default: "0.5",
+        help: "θ_sim: share of zero/dictionary-hit words from which a page goes to WKdm, not LZ4 [R]",
+    },
+    ParamSpec {
+        name: "threads",
+        kind: ParamKind::Int { min: 1, max: 1024 },
+        default: "4",
+        help: "compression threads on the source (batches are compressed in parallel with sending)",
+    },
+    ParamSpec {
+        name: "zero_rate",
+        kind: ParamKind::Bandwidth { min: 1e6, max: 1e12 },
+        default: "8 GB/s",
+        help: "bytes/s one thread scans to find a zero page",
+    },
+    ParamSpec {
+        name: "wkdm_rate",
+        kind: ParamKind::Bandwidth { min: 1e6, max: 1e12 },
+        default: "1 GB/s",
+        help: "bytes/s one thread compresses with WKdm",
+    },
+    ParamSpec {
+        name: "lz4_rate",
+        kind: ParamKind::Bandwidth { min: 1e6, max: 1e12 },
+        default: "400 MB/s",
+        help: "bytes/s one thread compresses with LZ4 (LZO's stand-in)",
+    },
+];
+
+/// MECOM's settings: the classifier's threshold and the compression cost model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MecomSettings {
+    /// θ_sim.
+    pub similarity: f64,
+    /// Compression threads.
+    pub threads: u32,
+    /// Per-thread throughput of the zero scan, WKdm and LZ4, bytes/s.
+    pub rates: [f64; 3],
+}
+
+/// Builds MECOM from resolved parameters (pre-copy's and MECOM's).
+pub fn build(p: &Params) -> Box<dyn Algorithm> {
+    let settings = MecomSettings {
+        similarity: p.float("similarity"),
+        threads: p.int("threads") as u32,
+        rates: [p.float("zero_rate"), p.float("wkdm_rate"), p.float("lz4_rate")],
+    };
+    Box::new(Precopy::with_encoder(p, EncoderSpec::Mecom(settings)))
+}
+
+/// Compresses each batch and sends it (see the module docs).
+pub struct MecomSender {
+    settings: MecomSettings,
+    compressor: Compressor,
+    page: Vec<u8>,
+    out: Vec<u8>,
+    batch: EncodedBatch,
+}
+
+impl MecomSender {
+    /// A sender for pages of `page_size` bytes.
+    pub fn new(settings: MecomSettings, page_size: usize) -> Self {
+        let compressor = Compressor::new(Thresholds { similarity: settings.similarity });
+        MecomSender {
+            settings,
+            compressor,
+            page: vec![0; page_size],
+            out: vec![0; max_compressed_len(page_size)],
+            batch: EncodedBatch::new(),
+        }
+    }
+
+    /// Seconds one thread spends on a page that `codec` was chosen for (a raw page cost the
+    /// attempt at its codec).
+    fn cost(&self, chosen: Encoding) -> f64 {
+        let [zero, wkdm, lz4] = self.settings.rates;
+        let bytes = self.page.len() as f64;
+        bytes / zero
+            + match chosen {
+                Encoding::Zero => 0.0,
+                Encoding::Wkdm => bytes / wkdm,
+                _ => bytes / lz4,
+            }
+    }
+}
+
+impl PageSender for MecomSender {
+    fn send(&mut self, ctx: &mut dyn MigrationContext, pages: &[u64], _stage: Stage) -> Result<(), ContextError> {
+        if pages.is_empty() {
+            return Ok(());
+        }
+        self.batch.clear();
+        let mut cpu = 0.0;
+        for &p in pages {
+            ctx.read_page(p, &mut self.page)?;
+            let c = self
+                .compressor
+                .compress(&self.page, &mut self.out)
+                .map_err(|e| ContextError::Guest(format!("compressing page {p}: {e}")))?;
+            self.batch.push(p, c.codec, &self.out[..c.len]);
+            cpu += self.cost(c.choice.codec);
+        }
+        ctx.send_encoded(&self.batch, cpu / self.settings.threads as f64)?;
+        Ok(())
+    }
+}
