@@ -155,21 +155,25 @@ pub struct ContentModel {
     mix: ContentMix,
     /// Pages at or above this index are free (ballooned) memory: always zero class.
     free_from: u64,
-    /// Text-like bytes (words from [`WORDS`]) drawn once from the seed; a text page's base
-    /// content is a window of it at an offset drawn from `(seed, page)`, so generating a page
-    /// is a copy, not a word-by-word draw.
-    text: Vec<u8>,
+    /// Per class (text, structured, random), bytes of that class drawn once from the seed; a
+    /// page's base content is a window of its class's tile at a word-aligned offset drawn from
+    /// `(seed, page)`, so generating a page is a copy, not a word-by-word draw.
+    tiles: [Vec<u8>; 3],
 }
 
-/// Bytes of the text tile (at least twice the page size).
-const TEXT_TILE: usize = 64 * 1024;
+/// Bytes of each class's tile (at least four times the page size).
+const TILE: usize = 256 * 1024;
 
 impl ContentModel {
     /// A content model for pages of `page_size` bytes, each write changing `write_size` bytes.
     pub fn new(seed: u64, page_size: usize, write_size: usize, mix: ContentMix, free_from: u64) -> Self {
-        let mut text = vec![0u8; TEXT_TILE.max(2 * page_size)];
-        fill_class(ContentClass::Text, &mut SplitMix64::new(hash4(seed, 0, 0, 0x7E87)), &mut text, 0);
-        ContentModel { seed, page_size, write_size: write_size.clamp(1, page_size), mix, free_from, text }
+        let tile = |class: ContentClass, salt: u64| {
+            let mut t = vec![0u8; TILE.max(4 * page_size)];
+            fill_class(class, &mut SplitMix64::new(hash4(seed, 0, 0, salt)), &mut t, 0);
+            t
+        };
+        let tiles = [tile(ContentClass::Text, 0x7E87), tile(ContentClass::Structured, 0x57C7), tile(ContentClass::Random, 0x4A4D)];
+        ContentModel { seed, page_size, write_size: write_size.clamp(1, page_size), mix, free_from, tiles }
     }
 
     /// The page's content class.
@@ -224,13 +228,15 @@ impl ContentModel {
     }
 
     fn fill_base(&self, page: u64, class: ContentClass, buf: &mut [u8]) {
-        let mut g = SplitMix64::new(hash4(self.seed, page, 0, 0xBA5E));
-        if class == ContentClass::Text {
-            let offset = below(g.next_u64(), (self.text.len() - buf.len() + 1) as u64) as usize;
-            buf.copy_from_slice(&self.text[offset..offset + buf.len()]);
-        } else {
-            fill_class(class, &mut g, buf, page);
-        }
+        let tile = match class {
+            ContentClass::Zero => return buf.fill(0),
+            ContentClass::Text => &self.tiles[0],
+            ContentClass::Structured => &self.tiles[1],
+            ContentClass::Random => &self.tiles[2],
+        };
+        let words = ((tile.len() - buf.len()) / 4 + 1) as u64;
+        let offset = 4 * below(hash4(self.seed, page, 0, 0xBA5E), words) as usize;
+        buf.copy_from_slice(&tile[offset..offset + buf.len()]);
     }
 }
 
