@@ -13,8 +13,8 @@
 //! algorithms = ["tsmc"]
 //! metrics = ["total_time_s", "pages_sent", "downtime_s"]
 //!
-//! [scenario]                 # the base scenario, as in a scenario file
-//! [vm]
+//! [scenario]                 # the base scenario, as in a scenario file (or: preset = "NAME")
+//! [scenario.vm]
 //! ...
 //!
 //! [[case]]                   # cases are averaged, as the paper averages over them
@@ -40,7 +40,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The experiments shipped with the core, `(name, TOML text)`.
-pub const EXPERIMENTS: &[(&str, &str)] = &[];
+pub const EXPERIMENTS: &[(&str, &str)] = &[
+    ("tsmc", include_str!("../experiments/tsmc.toml")),
+    ("mecom", include_str!("../experiments/mecom.toml")),
+    ("delta", include_str!("../experiments/delta.toml")),
+    ("hybrid", include_str!("../experiments/hybrid.toml")),
+    ("task-guided", include_str!("../experiments/task-guided.toml")),
+];
 
 /// Why an experiment could not be loaded or run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -143,8 +149,12 @@ pub struct ExperimentSpec {
     pub algorithms: Vec<String>,
     /// Report fields compared, in order.
     pub metrics: Vec<String>,
-    /// The base scenario.
+    /// The base scenario, inline (as in a scenario file) ...
+    #[serde(default)]
     pub scenario: toml::Table,
+    /// ... or a preset's name.
+    #[serde(default)]
+    pub preset: Option<String>,
     /// Cases averaged within each group; one unnamed case if empty.
     #[serde(default, rename = "case")]
     pub cases: Vec<CaseSpec>,
@@ -230,6 +240,20 @@ impl ExperimentSpec {
     }
 
     fn base(&self) -> Result<Scenario, ExperimentError> {
+        if let Some(name) = &self.preset {
+            let scenario = crate::presets::preset(name).ok_or_else(|| ExperimentError::Malformed {
+                name: self.name.clone(),
+                message: format!(
+                    "preset '{name}' does not exist: accepted {}",
+                    crate::presets::PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
+                ),
+            })?;
+            return scenario.map_err(|source| ExperimentError::Scenario {
+                name: self.name.clone(),
+                context: format!("preset {name}"),
+                source,
+            });
+        }
         let text = toml::to_string(&self.scenario)
             .map_err(|e| ExperimentError::Malformed { name: self.name.clone(), message: format!("scenario: {e}") })?;
         Scenario::from_toml_str(&text).map_err(|source| ExperimentError::Scenario {

@@ -245,7 +245,8 @@ pub fn experiment_text(e: &livemig_core::experiment::ExperimentResult, with_case
         }
         right_align(&mut t, 2);
         if !g.label.is_empty() {
-            out += &format!("\n{} (mean over {} cases)\n", g.label, g.cases.len());
+            let n = g.cases.len();
+            out += &format!("\n{} (mean over {n} case{})\n", g.label, if n == 1 { "" } else { "s" });
         } else {
             out += "\n";
         }

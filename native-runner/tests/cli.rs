@@ -872,3 +872,43 @@ fn trace_to_an_unwritable_place_fails_and_leaves_nothing() {
     let missing_dir = dir.path().join("no").join("such").join("t.json");
     livemig().args(["trace", "memtester", "-o", missing_dir.to_str().unwrap()]).assert().code(1);
 }
+
+// ----------------------------------------------------------------------------------------------
+// livemig experiment
+
+#[test]
+fn experiment_list_names_every_paper_experiment() {
+    let text = ok(&["experiment", "list"]);
+    for name in ["tsmc", "mecom", "delta", "hybrid", "task-guided"] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing:\n{text}");
+    }
+}
+
+#[test]
+fn experiment_prints_baseline_algorithm_change_and_the_papers_number() {
+    let text = ok(&["experiment", "mecom"]);
+    for needle in ["precopy-xen (baseline)", "simulated change", "paper's change", "-68.8%", "bytes_sent", "notes: "] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    let json = ok_json(&["experiment", "delta", "--json"]);
+    let groups = json[0]["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2);
+    for g in groups {
+        for row in g["rows"].as_array().unwrap() {
+            let (b, a) = (row["baseline_mean"].as_f64().unwrap(), row["algorithm_mean"].as_f64().unwrap());
+            let change = row["change_pct"].as_f64().unwrap();
+            assert!(((a - b) / b * 100.0 - change).abs() < 1e-6, "{row}");
+            assert!(row["paper_change_pct"].is_number(), "{row}");
+        }
+        for case in g["cases"].as_array().unwrap() {
+            for r in case["reports"].as_array().unwrap() {
+                assert_eq!(r["verified"], true, "{r}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_experiment_name() {
+    bad_input(&["experiment", "nope"], "NAME", "tsmc, mecom, delta, hybrid, task-guided, all");
+}
