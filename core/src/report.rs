@@ -109,106 +109,141 @@ pub struct Report {
 }
 
 impl Report {
-    /// Derives the metrics from a trace.
+    /// Computes the report of a whole trace.
     pub fn from_trace(trace: &Trace) -> Report {
-        let mut r = Report {
-            algorithm: trace.algorithm.clone(),
-            scenario: trace.scenario.name.clone(),
-            seed: trace.scenario.seed,
-            total_time_s: 0.0,
-            downtime_s: 0.0,
-            preparation_time_s: 0.0,
-            resume_time_s: 0.0,
-            pages_sent: 0,
-            bytes_sent: 0,
-            payload_bytes: 0,
-            duplicate_pages: 0,
-            rounds: 0,
-            network_faults: 0,
-            fault_stall_s: 0.0,
-            converged: false,
-            completed: false,
-            verified: false,
-            stop_reason: String::new(),
-            dropped_pages: 0,
-            zero_pages: 0,
-            max_throttle: 0.0,
-            guest_progress_s: 0.0,
-            guest_writes: 0,
-            withdrawals: None,
-            waiting_time_s: None,
-            task_delay_s: None,
-            per_round: Vec::new(),
-        };
-        let (mut paused, mut resumed, mut end) = (None, None, 0.0f64);
-        // Task-guided coordinator: (requested, first approved, withdrawals), if there is one.
-        let mut coordinator: Option<(f64, Option<f64>, u32)> = None;
-        for e in &trace.events {
-            end = end.max(e.t);
-            match &e.event {
-                Event::RoundStarted { round, kind, .. } => r.per_round.push(RoundReport {
-                    round: *round,
-                    kind: *kind,
-                    start_s: e.t,
-                    end_s: e.t,
-                    pages_sent: 0,
-                    bytes_sent: 0,
-                    dirty_pages: 0,
-                }),
-                Event::RoundEnded { dirty_pages, .. } => {
-                    if let Some(last) = r.per_round.last_mut() {
-                        last.end_s = e.t;
-                        last.dirty_pages = *dirty_pages;
-                    }
-                }
-                Event::PagesSent { count, payload_bytes, wire_bytes, encoding, .. } => {
-                    r.pages_sent += count;
-                    r.payload_bytes += payload_bytes;
-                    r.bytes_sent += wire_bytes;
-                    if *encoding == crate::context::Encoding::Zero {
-                        r.zero_pages += count;
-                    }
-                    if let Some(last) = r.per_round.last_mut() {
-                        last.pages_sent += count;
-                        last.bytes_sent += wire_bytes;
-                    }
-                }
-                Event::DataSent { bytes, .. } => {
-                    r.bytes_sent += bytes;
-                    if let Some(last) = r.per_round.last_mut() {
-                        last.bytes_sent += bytes;
-                    }
-                }
-                Event::PagesDropped { count, .. } => r.dropped_pages += count,
-                Event::SourcePaused => paused = Some(e.t),
-                Event::DestinationResumed => resumed = Some(e.t),
-                Event::FaultRaised { .. } => r.network_faults += 1,
-                Event::FaultServed { stall, .. } => r.fault_stall_s += stall,
-                Event::Throttled { fraction } => r.max_throttle = r.max_throttle.max(*fraction),
-                Event::MigrationEnded { completed, converged, verified, distinct_pages, guest_writes, guest_progress_s, stop_reason } => {
-                    r.completed = *completed;
-                    r.converged = *converged;
-                    r.verified = *verified;
-                    r.duplicate_pages = r.pages_sent.saturating_sub(*distinct_pages);
-                    r.guest_writes = *guest_writes;
-                    r.guest_progress_s = *guest_progress_s;
-                    r.stop_reason = stop_reason.clone();
-                }
-                Event::Coordinator { state, .. } => {
-                    use crate::context::CoordinatorState as S;
-                    let (_, approved, withdrawals) = coordinator.get_or_insert((e.t, None, 0));
-                    match state {
-                        S::Approved if approved.is_none() => *approved = Some(e.t),
-                        S::Withdrawn | S::TaskSuspended => *withdrawals += 1,
-                        _ => {}
-                    }
-                }
-                Event::PagesDirtied { .. } | Event::GuestAccess { .. } | Event::RateLimited { .. } | Event::PhaseChanged { .. } => {}
-            }
+        let mut b = ReportBuilder::new(trace);
+        trace.events.iter().for_each(|e| b.push(e));
+        b.report(None)
+    }
+}
+
+/// Builds a [`Report`] one event at a time, so that a player can show the metrics of a trace's
+/// prefix (the web playground's live metrics) with the same code that computes the final report.
+#[derive(Debug, Clone)]
+pub struct ReportBuilder {
+    r: Report,
+    paused: Option<f64>,
+    resumed: Option<f64>,
+    end: f64,
+    /// Task-guided coordinator: (requested, first approved, withdrawals), if there is one.
+    coordinator: Option<(f64, Option<f64>, u32)>,
+}
+
+impl ReportBuilder {
+    /// An empty report for `trace`'s algorithm and scenario.
+    pub fn new(trace: &Trace) -> ReportBuilder {
+        ReportBuilder {
+            r: Report {
+                algorithm: trace.algorithm.clone(),
+                scenario: trace.scenario.name.clone(),
+                seed: trace.scenario.seed,
+                total_time_s: 0.0,
+                downtime_s: 0.0,
+                preparation_time_s: 0.0,
+                resume_time_s: 0.0,
+                pages_sent: 0,
+                bytes_sent: 0,
+                payload_bytes: 0,
+                duplicate_pages: 0,
+                rounds: 0,
+                network_faults: 0,
+                fault_stall_s: 0.0,
+                converged: false,
+                completed: false,
+                verified: false,
+                stop_reason: String::new(),
+                dropped_pages: 0,
+                zero_pages: 0,
+                max_throttle: 0.0,
+                guest_progress_s: 0.0,
+                guest_writes: 0,
+                withdrawals: None,
+                waiting_time_s: None,
+                task_delay_s: None,
+                per_round: Vec::new(),
+            },
+            paused: None,
+            resumed: None,
+            end: 0.0,
+            coordinator: None,
         }
+    }
+
+    /// Takes one event (events must come in trace order).
+    pub fn push(&mut self, e: &crate::trace::TimedEvent) {
+        let r = &mut self.r;
+        self.end = self.end.max(e.t);
+        match &e.event {
+            Event::RoundStarted { round, kind, .. } => r.per_round.push(RoundReport {
+                round: *round,
+                kind: *kind,
+                start_s: e.t,
+                end_s: e.t,
+                pages_sent: 0,
+                bytes_sent: 0,
+                dirty_pages: 0,
+            }),
+            Event::RoundEnded { dirty_pages, .. } => {
+                if let Some(last) = r.per_round.last_mut() {
+                    last.end_s = e.t;
+                    last.dirty_pages = *dirty_pages;
+                }
+            }
+            Event::PagesSent { count, payload_bytes, wire_bytes, encoding, .. } => {
+                r.pages_sent += count;
+                r.payload_bytes += payload_bytes;
+                r.bytes_sent += wire_bytes;
+                if *encoding == crate::context::Encoding::Zero {
+                    r.zero_pages += count;
+                }
+                if let Some(last) = r.per_round.last_mut() {
+                    last.pages_sent += count;
+                    last.bytes_sent += wire_bytes;
+                }
+            }
+            Event::DataSent { bytes, .. } => {
+                r.bytes_sent += bytes;
+                if let Some(last) = r.per_round.last_mut() {
+                    last.bytes_sent += bytes;
+                }
+            }
+            Event::PagesDropped { count, .. } => r.dropped_pages += count,
+            Event::SourcePaused => self.paused = Some(e.t),
+            Event::DestinationResumed => self.resumed = Some(e.t),
+            Event::FaultRaised { .. } => r.network_faults += 1,
+            Event::FaultServed { stall, .. } => r.fault_stall_s += stall,
+            Event::Throttled { fraction } => r.max_throttle = r.max_throttle.max(*fraction),
+            Event::MigrationEnded { completed, converged, verified, distinct_pages, guest_writes, guest_progress_s, stop_reason } => {
+                r.completed = *completed;
+                r.converged = *converged;
+                r.verified = *verified;
+                r.duplicate_pages = r.pages_sent.saturating_sub(*distinct_pages);
+                r.guest_writes = *guest_writes;
+                r.guest_progress_s = *guest_progress_s;
+                r.stop_reason = stop_reason.clone();
+            }
+            Event::Coordinator { state, .. } => {
+                use crate::context::CoordinatorState as S;
+                let (_, approved, withdrawals) = self.coordinator.get_or_insert((e.t, None, 0));
+                match state {
+                    S::Approved if approved.is_none() => *approved = Some(e.t),
+                    S::Withdrawn | S::TaskSuspended => *withdrawals += 1,
+                    _ => {}
+                }
+            }
+            Event::PagesDirtied { .. } | Event::GuestAccess { .. } | Event::RateLimited { .. } | Event::PhaseChanged { .. } => {}
+        }
+    }
+
+    /// The report of the events pushed so far, as seen at time `now` (by default the last
+    /// event's time): a downtime still in progress counts until `now`. Before the trace's
+    /// `MigrationEnded` event, `duplicate_pages` is 0 and the outcome flags are false.
+    pub fn report(&self, now: Option<f64>) -> Report {
+        let mut r = self.r.clone();
+        let end = now.map_or(self.end, |n| n.max(self.end));
         r.rounds = r.per_round.len() as u32;
         r.total_time_s = end;
-        match (paused, resumed) {
+        match (self.paused, self.resumed) {
             (Some(p), Some(q)) => {
                 r.preparation_time_s = p;
                 r.downtime_s = q - p;
@@ -220,7 +255,7 @@ impl Report {
             }
             _ => r.preparation_time_s = end,
         }
-        if let Some((requested, approved, withdrawals)) = coordinator {
+        if let Some((requested, approved, withdrawals)) = self.coordinator {
             r.withdrawals = Some(withdrawals);
             r.waiting_time_s = Some(approved.unwrap_or(end) - requested);
             r.task_delay_s = Some((r.total_time_s - r.guest_progress_s).max(0.0));

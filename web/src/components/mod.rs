@@ -1,0 +1,12 @@
+//! The playground's components, one per file.
+
+pub mod charts;
+pub mod compare;
+pub mod controls;
+pub mod export;
+pub mod grid;
+pub mod lessons;
+pub mod link;
+pub mod metrics;
+pub mod scenario_form;
+pub mod sweep;

@@ -1,0 +1,18 @@
+//! # livemig-web
+//!
+//! The LiveMig Lab browser playground: the core's algorithms run in the browser (the same crate
+//! as the CLI, compiled to wasm), and their traces are animated page by page.
+//!
+//! * [`playback`]: page states of both hosts at any moment of a trace (scrubbing, stepping);
+//! * [`share`]: the versioned URL that reproduces a run;
+//! * [`app`] and [`components`]: the yew user interface.
+//!
+//! The modules without a browser dependency ([`playback`], [`share`]) are unit-tested natively.
+
+#![deny(missing_docs)]
+
+pub mod playback;
+pub mod share;
+pub mod app;
+pub mod components;
+pub mod panic_panel;
