@@ -29,14 +29,7 @@ fn encode_all(pages: &[Vec<u8>], mut enc: impl FnMut(&[u8], &mut [u8]) -> usize)
 }
 
 fn class_pages(class: ContentClass) -> Vec<Vec<u8>> {
-    let mut mix = ContentMix { zero: 0.0, text: 0.0, structured: 0.0, random: 0.0 };
-    match class {
-        ContentClass::Zero => mix.zero = 1.0,
-        ContentClass::Text => mix.text = 1.0,
-        ContentClass::Structured => mix.structured = 1.0,
-        ContentClass::Random => mix.random = 1.0,
-    }
-    let model = ContentModel::new(7, PAGE, 64, mix, u64::MAX);
+    let model = ContentModel::new(7, PAGE, 64, ContentMix::only(class), u64::MAX);
     (0..PAGES as u64)
         .map(|i| {
             let mut p = vec![0u8; PAGE];

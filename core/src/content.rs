@@ -64,6 +64,25 @@ impl Default for ContentMix {
 }
 
 impl ContentMix {
+    /// A mix of only `class`: every page is of that class (its fraction is 1, the others 0).
+    ///
+    /// ```
+    /// use livemig_core::content::{ContentClass, ContentMix};
+    /// let mix = ContentMix::only(ContentClass::Text);
+    /// assert_eq!(mix, ContentMix { zero: 0.0, text: 1.0, structured: 0.0, random: 0.0 });
+    /// assert_eq!(mix.class_of(7, 12345), ContentClass::Text);
+    /// ```
+    pub fn only(class: ContentClass) -> ContentMix {
+        let mut mix = ContentMix { zero: 0.0, text: 0.0, structured: 0.0, random: 0.0 };
+        match class {
+            ContentClass::Zero => mix.zero = 1.0,
+            ContentClass::Text => mix.text = 1.0,
+            ContentClass::Structured => mix.structured = 1.0,
+            ContentClass::Random => mix.random = 1.0,
+        }
+        mix
+    }
+
     /// The class of `page` under this mix.
     pub fn class_of(&self, seed: u64, page: u64) -> ContentClass {
         let u = unit_f64(hash4(seed, page, 0xC1A5, 0));

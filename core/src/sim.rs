@@ -57,12 +57,6 @@ enum Where {
     Destination,
 }
 
-/// Decodes a compressed or delta page into `page` (for a delta, `page` holds the base), as the
-/// destination does.
-fn decode_page(encoding: Encoding, data: &[u8], page: &mut [u8]) -> Result<(), crate::codec::CodecError> {
-    crate::codec::decode(encoding, data, page)
-}
-
 /// Page bytes recently served to the algorithm, by page: `(version, offset in bytes)`.
 #[derive(Debug, Default)]
 struct ReadLog {
@@ -597,10 +591,10 @@ impl SimContext {
                         let base = self.dst_version[page as usize];
                         self.dst_present.get(page) && !self.dst_corrupt.get(page) && {
                             self.cache.read(&self.content, page, base, &mut got);
-                            decode_page(encoding, data, &mut got).is_ok()
+                            crate::codec::decode(encoding, data, &mut got).is_ok()
                         }
                     }
-                    _ => decode_page(encoding, data, &mut got).is_ok(),
+                    _ => crate::codec::decode(encoding, data, &mut got).is_ok(),
                 };
                 let equal = ok
                     && match self.read_log.get(page, version, ps) {

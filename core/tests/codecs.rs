@@ -8,17 +8,6 @@ use proptest::prelude::*;
 
 const PAGE: usize = 4096;
 
-fn mix_of(class: ContentClass) -> ContentMix {
-    let mut mix = ContentMix { zero: 0.0, text: 0.0, structured: 0.0, random: 0.0 };
-    match class {
-        ContentClass::Zero => mix.zero = 1.0,
-        ContentClass::Text => mix.text = 1.0,
-        ContentClass::Structured => mix.structured = 1.0,
-        ContentClass::Random => mix.random = 1.0,
-    }
-    mix
-}
-
 fn class_strategy() -> impl Strategy<Value = ContentClass> {
     prop_oneof![Just(ContentClass::Zero), Just(ContentClass::Text), Just(ContentClass::Structured), Just(ContentClass::Random)]
 }
@@ -27,7 +16,7 @@ fn class_strategy() -> impl Strategy<Value = ContentClass> {
 fn model_page() -> impl Strategy<Value = (ContentClass, Vec<u8>)> {
     (class_strategy(), any::<u64>(), 0u64..1 << 20, 0u32..6, prop_oneof![Just(8usize), Just(64), Just(512)]).prop_map(
         |(class, seed, page, version, write)| {
-            let model = ContentModel::new(seed, PAGE, write, mix_of(class), u64::MAX);
+            let model = ContentModel::new(seed, PAGE, write, ContentMix::only(class), u64::MAX);
             let mut buf = vec![0u8; PAGE];
             model.fill(page, version, &mut buf);
             (class, buf)
@@ -277,7 +266,7 @@ proptest! {
 fn classify_matches_the_statistic_on_content_model_pages() {
     let t = Thresholds::default();
     for class in [ContentClass::Zero, ContentClass::Text, ContentClass::Structured, ContentClass::Random] {
-        let model = ContentModel::new(3, PAGE, 64, mix_of(class), u64::MAX);
+        let model = ContentModel::new(3, PAGE, 64, ContentMix::only(class), u64::MAX);
         let mut page = vec![0u8; PAGE];
         for p in 0..64 {
             model.fill(p, 0, &mut page);

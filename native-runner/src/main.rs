@@ -135,7 +135,8 @@ enum Command {
         #[command(flatten)]
         scenario: ScenarioArgs,
     },
-    /// Measure simulator speed and memory for growing VMs (each case in its own process)
+    /// Measure simulator speed and memory for growing VMs (each case in its own process), then
+    /// codec throughput
     Bench {
         /// VM sizes in GiB, comma-separated
         #[arg(long, default_value = "1,4,16,64", value_delimiter = ',')]
@@ -143,7 +144,10 @@ enum Command {
         /// Comma-separated algorithms
         #[arg(long, default_value = "precopy-xen,postcopy-bubbling")]
         algorithms: String,
-        /// Print JSON
+        /// Only measure the codecs (zero, WKdm, LZ4, XBZRLE): encode and decode MB/s and ratio
+        #[arg(long, conflicts_with_all = ["sizes", "algorithms", "one"])]
+        codecs: bool,
+        /// Print JSON (the simulator cases only; with --codecs, the codec measurements)
         #[arg(long)]
         json: bool,
         /// Run one case (SIZE_GIB ALGORITHM) in this process (used by bench itself)
@@ -346,12 +350,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             input::check_algorithm("--one", &one[1])?;
             bench::run_one(gib, &one[1])
         }
-        Command::Bench { sizes, algorithms, json, one: None } => {
+        Command::Bench { codecs: true, json, .. } => print(&bench::codecs(json)?),
+        Command::Bench { sizes, algorithms, json, one: None, codecs: false } => {
             let names = input::algorithm_names("--algorithms", Some(&algorithms), vec![])?;
             if let Some(&bad_size) = sizes.iter().find(|&&g| g == 0 || g > 256) {
                 return Err(bad(format!("--sizes: {bad_size} is out of range: accepted 1 to 256 (GiB)")));
             }
-            bench::run_all(&sizes, &names, json)
+            bench::run_all(&sizes, &names, json)?;
+            // The JSON stays the list of simulator cases; `--codecs --json` gives the codecs'.
+            if json {
+                return Ok(());
+            }
+            print(&format!("\n{}", bench::codecs(false)?))
         }
     }
 }

@@ -912,3 +912,217 @@ fn experiment_prints_baseline_algorithm_change_and_the_papers_number() {
 fn bad_experiment_name() {
     bad_input(&["experiment", "nope"], "NAME", "tsmc, mecom, delta, hybrid, task-guided, all");
 }
+
+// ----------------------------------------------------------------------------------------------
+// Bad parameters of the papers' algorithms (hybrid, TSMC, MECOM, delta/XBZRLE, task-guided),
+// through --set and through [params.<section>] tables in TOML and JSON files.
+
+#[test]
+fn bad_negative_windows_of_hybrid_and_task_guided() {
+    let hybrid = "not accepted: a duration from 0 ns to 600 s";
+    for value in ["-1s", "-1 s", "-0.5 ms"] {
+        bad_input(
+            &["simulate", "idle-vm", "-a", "hybrid", "--set", &format!("params.hybrid.ws_window={value}")],
+            "params.hybrid.ws_window",
+            hybrid,
+        );
+    }
+    bad_input(&["simulate", "idle-vm", "-a", "hybrid", "--set", "params.hybrid.ws_window=601 s"], "params.hybrid.ws_window", hybrid);
+    // k, the locality window around a fault, is a count of pages.
+    bad_input(
+        &["simulate", "idle-vm", "-a", "hybrid", "--set", "params.hybrid.k=-1"],
+        "params.hybrid.k",
+        "not accepted: an integer from 0 to 4096",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "hybrid.toml", "[params.hybrid]\nws_window = -0.5\n");
+    let line = bad_input(&["compare", &file, "--algorithms", "hybrid"], "params.hybrid.ws_window", hybrid);
+    assert!(line.contains("hybrid.toml"), "the file is named: {line}");
+    let file = write(dir.path(), "k.toml", "[params.hybrid]\nk = -3\n");
+    bad_input(&["simulate", &file, "-a", "hybrid"], "params.hybrid.k", "an integer from 0 to 4096");
+    bad_trace(&["idle-vm", "-a", "hybrid", "--set", "params.hybrid.ws_window=-1 s"], "params.hybrid.ws_window", hybrid);
+
+    // Task-guided has no window parameter; its time spans are request_at, max_wait, poll_interval.
+    for (param, accepted) in [
+        ("request_at=-1 s", "a duration from 0 ns to 10000000 s"),
+        ("max_wait=-5s", "a duration from 0 ns to 10000000 s"),
+        ("poll_interval=-1 ms", "a duration from 1 us to 3600 s"),
+        ("poll_interval=0", "a duration from 1 us to 3600 s"),
+    ] {
+        let name = param.split('=').next().unwrap();
+        bad_input(
+            &["simulate", "task-phases", "-a", "task-guided", "--set", &format!("params.task-guided.{param}")],
+            &format!("params.task-guided.{name}"),
+            &format!("not accepted: {accepted}"),
+        );
+    }
+    let file = write(dir.path(), "tg.json", r#"{"params": {"task-guided": {"max_wait": -60}}}"#);
+    bad_input(&["simulate", &file, "-a", "task-guided"], "params.task-guided.max_wait", "a duration from 0 ns to 10000000 s");
+}
+
+#[test]
+fn bad_mecom_threshold_outside_0_to_1() {
+    let accepted = "not accepted: a number from 0 to 1";
+    for value in ["1.5", "-0.1", "1.0001", "NaN", "inf", "70%", "high"] {
+        bad_input(
+            &["simulate", "idle-vm", "-a", "mecom", "--set", &format!("params.mecom.similarity={value}")],
+            "params.mecom.similarity",
+            accepted,
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "mecom.toml", "[params.mecom]\nsimilarity = 1.01\n");
+    bad_input(&["simulate", &file, "-a", "mecom"], "params.mecom.similarity", accepted);
+    let file = write(dir.path(), "mecom.json", r#"{"params": {"mecom": {"similarity": -1}}}"#);
+    bad_input(&["compare", &file, "--algorithms", "mecom,precopy-xen"], "params.mecom.similarity", accepted);
+    bad_trace(&["idle-vm", "-a", "mecom", "--set", "params.mecom.similarity=2"], "params.mecom.similarity", accepted);
+    // The bounds themselves are thresholds MECOM accepts.
+    for value in ["0", "1"] {
+        let r = ok_json(&["simulate", "idle-vm", "-a", "mecom", "--set", &format!("params.mecom.similarity={value}"), "--json"]);
+        assert!(b(&r, "verified"), "similarity {value}: {r}");
+    }
+}
+
+#[test]
+fn bad_task_guided_withdrawal_policy() {
+    let accepted = "not accepted: one of pause, abort, suspend-task";
+    for value in ["withdraw", "PAUSE", "suspend", ""] {
+        let line = bad_input(
+            &["simulate", "task-phases", "-a", "task-guided", "--set", &format!("params.task-guided.withdrawal={value}")],
+            "params.task-guided.withdrawal",
+            accepted,
+        );
+        assert!(line.contains(&format!("'{value}'")), "the value is quoted: {line}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "tg.toml", "[params.task-guided]\nwithdrawal = 3\n");
+    bad_input(&["simulate", &file, "-a", "task-guided"], "params.task-guided.withdrawal", accepted);
+    // Checked even when the algorithm that reads it does not run.
+    bad_input(
+        &["simulate", "idle-vm", "-a", "precopy", "--set", "params.task-guided.withdrawal=retreat"],
+        "params.task-guided.withdrawal",
+        accepted,
+    );
+}
+
+#[test]
+fn bad_tsmc_push_interval() {
+    let accepted = "not accepted: a duration from 0 ns to 10 s";
+    for value in ["-10ms", "-1 s", "11 s"] {
+        bad_input(
+            &["simulate", "web-server", "-a", "tsmc", "--set", &format!("params.tsmc.push_interval={value}")],
+            "params.tsmc.push_interval",
+            accepted,
+        );
+    }
+    bad_input(
+        &["simulate", "web-server", "-a", "tsmc", "--set", "params.tsmc.push_interval=NaN"],
+        "params.tsmc.push_interval",
+        "is not a duration",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "tsmc.toml", "[params.tsmc]\npush_interval = -10\n");
+    bad_input(&["simulate", &file, "-a", "tsmc"], "params.tsmc.push_interval", accepted);
+    let file = write(dir.path(), "tsmc.json", r#"{"params": {"tsmc": {"push_interval": "-5 ms"}}}"#);
+    bad_input(&["compare", &file], "params.tsmc.push_interval", accepted);
+    bad_input(&["simulate", "idle-vm", "-a", "precopy", "--set", "params.tsmc.push_interval=-1ms"], "params.tsmc.push_interval", accepted);
+    bad_trace(&["idle-vm", "-a", "tsmc", "--set", "params.tsmc.push_interval=-1 ms"], "params.tsmc.push_interval", accepted);
+    // Zero is accepted by design (`livemig algorithms tsmc`: "0: push continuously") and must
+    // finish, not spin.
+    let r = ok_json(&["simulate", "write-hot-database", "-a", "tsmc", "--set", "params.tsmc.push_interval=0", "--json"]);
+    assert!(b(&r, "verified") && b(&r, "converged"), "{r}");
+}
+
+#[test]
+fn bad_delta_cache_size() {
+    let range = "not accepted: a size from 4 KiB to 1 TiB";
+    for value in ["0", "4095", "1 KiB", "2 TiB"] {
+        for algorithm in ["xbzrle", "delta"] {
+            bad_input(
+                &["simulate", "idle-vm", "-a", algorithm, "--set", &format!("params.delta.cache_size={value}")],
+                "params.delta.cache_size",
+                range,
+            );
+        }
+    }
+    // Negative, fractional and unitless-garbage sizes fail to parse as sizes: the line names the
+    // parameter and the size syntax (not the range).
+    let syntax = "is not a size: expected a size such as";
+    for value in ["-64 MiB", "-1", "lots", "NaN"] {
+        bad_input(
+            &["simulate", "idle-vm", "-a", "xbzrle", "--set", &format!("params.delta.cache_size={value}")],
+            "params.delta.cache_size",
+            syntax,
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "delta.toml", "[params.delta]\ncache_size = 0\n");
+    bad_input(&["simulate", &file, "-a", "xbzrle"], "params.delta.cache_size", range);
+    let file = write(dir.path(), "delta.json", r#"{"params": {"delta": {"cache_size": -5}}}"#);
+    bad_input(&["compare", &file, "--algorithms", "xbzrle"], "params.delta.cache_size", syntax);
+    let file = write(dir.path(), "frac.toml", "[params.delta]\ncache_size = 4096.5\n");
+    bad_input(&["simulate", &file, "-a", "xbzrle"], "params.delta.cache_size", syntax);
+    bad_trace(&["idle-vm", "-a", "xbzrle", "--set", "params.delta.cache_size=0"], "params.delta.cache_size", range);
+}
+
+// ----------------------------------------------------------------------------------------------
+// livemig bench --codecs
+
+const CODECS: &[&str] = &["zero", "wkdm", "lz4", "xbzrle"];
+
+#[test]
+fn bench_codecs_prints_only_the_codec_table() {
+    let text = ok(&["bench", "--codecs"]);
+    assert!(!text.contains("hot/cold workload"), "--codecs runs no simulation:\n{text}");
+    let header = text.lines().find(|l| l.contains("codec") && l.contains("encode")).unwrap_or_else(|| panic!("no header:\n{text}"));
+    for column in ["decode", "ratio", "pages"] {
+        assert!(header.contains(column), "{column} missing: {header}");
+    }
+    for codec in CODECS {
+        let row = text.lines().find(|l| l.trim_start_matches('│').trim_start().starts_with(&format!("{codec} ")));
+        let row = row.unwrap_or_else(|| panic!("no {codec} row:\n{text}"));
+        assert_eq!(row.matches(" MB/s").count(), 2 + usize::from(*codec == "zero"), "{row}");
+    }
+}
+
+#[test]
+fn bench_codecs_json_has_throughput_and_ratio_of_every_codec() {
+    let v = ok_json(&["bench", "--codecs", "--json"]);
+    assert_eq!(u(&v, "pages"), 1024);
+    assert_eq!(u(&v, "page_size"), 4096);
+    assert!(f(&v, "min_seconds") >= 0.2, "{v}");
+    let codecs = v["codecs"].as_array().unwrap();
+    let names: Vec<&str> = codecs.iter().map(|c| c["codec"].as_str().unwrap()).collect();
+    assert_eq!(names, CODECS);
+    for c in codecs {
+        assert!(f(c, "encode_mb_s") > 0.0 && f(c, "decode_mb_s") > 0.0, "{c}");
+        assert_eq!(u(c, "encode_pages"), 1024, "{c}");
+        assert_eq!(u(c, "input_bytes"), 1024 * 4096, "{c}");
+        let (input, output) = (u(c, "input_bytes"), u(c, "output_bytes"));
+        assert!((f(c, "ratio") - input as f64 / output as f64).abs() < 1e-9, "{c}");
+        // Every codec shrinks the default mix; zero detection only by its zero pages.
+        assert!(f(c, "ratio") > 1.0, "{c}");
+    }
+    let zero = &codecs[0];
+    let zero_pages = u(zero, "decode_pages");
+    assert!(zero_pages > 0 && zero_pages < 1024, "{zero}");
+    assert_eq!(u(zero, "output_bytes"), (1024 - zero_pages) * 4096, "zero pages cost nothing, the rest go raw: {zero}");
+    assert!(f(zero, "full_scan_mb_s") > 0.0, "{zero}");
+    assert_eq!(u(&codecs[1], "decode_pages"), 1024);
+    assert_eq!(u(&codecs[2], "decode_pages"), 1024);
+    // Deltas of a few 64-byte writes are far smaller than the page.
+    assert!(f(&codecs[3], "ratio") > 4.0, "{}", codecs[3]);
+}
+
+#[test]
+fn bench_codecs_does_not_mix_with_simulator_flags() {
+    for extra in [&["--sizes", "4"][..], &["--algorithms", "precopy"], &["--one", "1", "precopy"]] {
+        let mut args = vec!["bench", "--codecs"];
+        args.extend_from_slice(extra);
+        let out = livemig().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "livemig {args:?}: {stderr}");
+        assert!(stderr.contains("'--codecs' cannot be used with"), "livemig {args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "livemig {args:?}");
+    }
+}

@@ -172,21 +172,21 @@ fn parse_value(spec: &ParamSpec, v: &Value) -> Result<ParamValue, String> {
             Ok(ParamValue::Text(t.to_string()))
         }
         ParamKind::Duration { min, max } => {
-            let x: Seconds = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+            let x: Seconds = serde_json::from_value(v.clone()).map_err(|e| format!("{e}: accepted {}", spec.kind.accepted()))?;
             if x.0.is_nan() || x.0 < min || x.0 > max {
                 return Err(bad());
             }
             Ok(ParamValue::Float(x.0))
         }
         ParamKind::Bandwidth { min, max } => {
-            let x: Bandwidth = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+            let x: Bandwidth = serde_json::from_value(v.clone()).map_err(|e| format!("{e}: accepted {}", spec.kind.accepted()))?;
             if x.0.is_nan() || x.0 < min || x.0 > max {
                 return Err(bad());
             }
             Ok(ParamValue::Float(x.0))
         }
         ParamKind::Size { min, max } => {
-            let x: ByteSize = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+            let x: ByteSize = serde_json::from_value(v.clone()).map_err(|e| format!("{e}: accepted {}", spec.kind.accepted()))?;
             if x.0 < min || x.0 > max {
                 return Err(bad());
             }
