@@ -5,7 +5,9 @@
 //! loop advances. Every component draws from the playback at the current `tick`; the URL is kept
 //! in step so that copying it shares the run.
 
-use crate::components::{charts::Charts, compare::CompareView, controls::Controls, export::ExportBar, grid::HostGrid, lessons::LessonsView};
+use crate::components::{
+    charts::Charts, compare::CompareView, controls::Controls, export::ExportBar, grid::HostGrid, lessons::LessonsView,
+};
 use crate::components::{link::LinkView, metrics::Metrics, scenario_form::ScenarioForm, sweep::SweepView};
 use crate::playback::{Playback, Side};
 use crate::share::{ShareState, View};
@@ -323,7 +325,9 @@ pub fn App() -> Html {
     });
 
     let banner = link_error.as_ref().map(|e| html! { <div class="banner error" role="alert" data-testid="link-error">{e}</div> });
-    let run_banner = run_error.as_ref().map(|e| html! { <div class="banner error" role="alert" data-testid="run-error">{format!("Cannot run: {e}")}</div> });
+    let run_banner = run_error
+        .as_ref()
+        .map(|e| html! { <div class="banner error" role="alert" data-testid="run-error">{format!("Cannot run: {e}")}</div> });
 
     let body = match share.view {
         View::Play => html! {
@@ -331,7 +335,9 @@ pub fn App() -> Html {
         },
         View::Compare => html! { <CompareView share={(*share).clone()} set_share={set_share.clone()} /> },
         View::Sweep => html! { <SweepView share={(*share).clone()} set_share={set_share.clone()} /> },
-        View::Lessons => html! { <LessonsView share={(*share).clone()} set_share={set_share.clone()} loaded={(*loaded).clone()} status={*status} act={act.clone()} /> },
+        View::Lessons => {
+            html! { <LessonsView share={(*share).clone()} set_share={set_share.clone()} loaded={(*loaded).clone()} status={*status} act={act.clone()} /> }
+        }
     };
 
     html! {

@@ -11,8 +11,11 @@
 
 #![deny(missing_docs)]
 
-pub mod playback;
-pub mod share;
 pub mod app;
 pub mod components;
+pub mod lessons_data;
 pub mod panic_panel;
+pub mod playback;
+pub mod series;
+pub mod share;
+pub mod sweep_spec;

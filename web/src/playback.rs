@@ -256,7 +256,11 @@ impl Playback {
             match &e.event {
                 Event::PagesSent { arrive, pages, .. } => {
                     check_runs(i, pages, page_count)?;
-                    let arrive = if arrive.is_finite() && *arrive >= e.t { *arrive } else { return Err(PlaybackError::BadTime { index: i, t: *arrive }) };
+                    let arrive = if arrive.is_finite() && *arrive >= e.t {
+                        *arrive
+                    } else {
+                        return Err(PlaybackError::BadTime { index: i, t: *arrive });
+                    };
                     keyed.push((arrive, keyed.len(), Effect::Arrive(i)));
                     sends.push((e.t, arrive, i));
                     longest_flight = longest_flight.max(arrive - e.t);
@@ -264,7 +268,9 @@ impl Playback {
                 Event::DataSent { pages, .. } | Event::PagesDirtied { pages, .. } | Event::PagesDropped { pages, .. } => {
                     check_runs(i, pages, page_count)?
                 }
-                Event::FaultRaised { page, .. } | Event::FaultServed { page, .. } | Event::GuestAccess { page, .. } if *page >= page_count => {
+                Event::FaultRaised { page, .. } | Event::FaultServed { page, .. } | Event::GuestAccess { page, .. }
+                    if *page >= page_count =>
+                {
                     return Err(PlaybackError::PageOutOfRange { index: i, page: *page, page_count })
                 }
                 _ => {}
@@ -620,9 +626,10 @@ impl Playback {
         let ppc = pages_per_cell.max(1) as usize;
         let (states, kinds): (&[u8], &[CellKind]) = match side {
             Side::Source => (&self.state.src, &[CellKind::NotSent, CellKind::Sent, CellKind::Dirty]),
-            Side::Destination => {
-                (&self.state.dst, &[CellKind::Absent, CellKind::Present, CellKind::Zero, CellKind::Compressed, CellKind::Delta, CellKind::Faulted])
-            }
+            Side::Destination => (
+                &self.state.dst,
+                &[CellKind::Absent, CellKind::Present, CellKind::Zero, CellKind::Compressed, CellKind::Delta, CellKind::Faulted],
+            ),
         };
         let cells = states.len().div_ceil(ppc);
         let flying = self.in_flight_mask(ppc as u64, cells);
@@ -662,7 +669,8 @@ impl Playback {
         let family = self.family;
         let (title, caption): (String, String) = if s.ended {
             let r = self.report();
-            let outcome = if r.completed { "The VM runs on the destination with all its memory there." } else { "The migration did not complete." };
+            let outcome =
+                if r.completed { "The VM runs on the destination with all its memory there." } else { "The migration did not complete." };
             ("Finished".into(), format!("{outcome} Stop reason: {}.", r.stop_reason))
         } else if let Some((page, false)) = s.last_fault.filter(|_| s.resumed) {
             (
@@ -701,7 +709,9 @@ impl Playback {
                     format!("Round {round}"),
                     "The VM keeps running; only the pages dirtied during the previous round are sent again.".into(),
                 ),
-                RoundKind::StopAndCopy => ("Stop-and-copy".into(), "The VM is paused while the last pages and the CPU state are sent.".into()),
+                RoundKind::StopAndCopy => {
+                    ("Stop-and-copy".into(), "The VM is paused while the last pages and the CPU state are sent.".into())
+                }
                 RoundKind::PostCopy => ("Post-copy".into(), "The VM runs on the destination while pages are pushed and faulted in.".into()),
                 RoundKind::Other => (format!("Step {round}"), String::new()),
             }
@@ -749,7 +759,8 @@ mod tests {
     fn run(preset: &str, algorithm: &str) -> Rc<Trace> {
         let s = presets::preset(preset).unwrap().unwrap();
         let s = if preset == "web-server" {
-            s.with_overrides(&["vm.memory=64MiB".into(), "workload.working_set=32MiB".into(), "workload.working_set_offset=16MiB".into()]).unwrap()
+            s.with_overrides(&["vm.memory=64MiB".into(), "workload.working_set=32MiB".into(), "workload.working_set_offset=16MiB".into()])
+                .unwrap()
         } else {
             s.with_overrides(&["vm.memory=64MiB".into()]).unwrap()
         };
@@ -766,10 +777,18 @@ mod tests {
             p.seek(p.duration());
             assert!(p.at_end());
             assert_eq!(p.report(), livemig_core::Report::from_trace(&t), "{a}");
-            let end = p.effects.iter().position(|e| matches!(e, Effect::Event(i) if matches!(t.events[*i].event, Event::MigrationEnded { .. }))).unwrap();
+            let end = p
+                .effects
+                .iter()
+                .position(|e| matches!(e, Effect::Event(i) if matches!(t.events[*i].event, Event::MigrationEnded { .. })))
+                .unwrap();
             p.seek_step(end);
             assert!(!p.state.ended);
-            assert_eq!(p.duplicates_so_far(), livemig_core::Report::from_trace(&t).duplicate_pages, "{a}: counted live, duplicates agree with the report");
+            assert_eq!(
+                p.duplicates_so_far(),
+                livemig_core::Report::from_trace(&t).duplicate_pages,
+                "{a}: counted live, duplicates agree with the report"
+            );
         }
     }
 
@@ -845,7 +864,9 @@ mod tests {
     fn malformed_traces_are_rejected_with_the_event_named() {
         let t = run("idle-vm", "precopy-xen");
         let mut bad = (*t).clone();
-        if let Some(Event::PagesSent { pages, .. }) = bad.events.iter_mut().map(|e| &mut e.event).find(|e| matches!(e, Event::PagesSent { .. })) {
+        if let Some(Event::PagesSent { pages, .. }) =
+            bad.events.iter_mut().map(|e| &mut e.event).find(|e| matches!(e, Event::PagesSent { .. }))
+        {
             pages.0[0] = [bad.page_count, 1];
         }
         let err = Playback::new(Rc::new(bad)).unwrap_err();

@@ -49,7 +49,8 @@ pub enum View {
 
 impl View {
     /// All views with their URL names.
-    pub const ALL: [(View, &'static str); 4] = [(View::Play, "play"), (View::Compare, "compare"), (View::Sweep, "sweep"), (View::Lessons, "lessons")];
+    pub const ALL: [(View, &'static str); 4] =
+        [(View::Play, "play"), (View::Compare, "compare"), (View::Sweep, "sweep"), (View::Lessons, "lessons")];
     /// URL name.
     pub fn name(self) -> &'static str {
         View::ALL.iter().find(|(v, _)| *v == self).map_or("play", |(_, n)| n)
@@ -150,21 +151,32 @@ impl ShareState {
                 }
                 "alg" => {
                     if livemig_core::algorithms::find(&value).is_none() {
-                        return Err(bad("alg", format!("unknown algorithm '{value}': accepted {}", livemig_core::algorithms::names().join(", "))));
+                        return Err(bad(
+                            "alg",
+                            format!("unknown algorithm '{value}': accepted {}", livemig_core::algorithms::names().join(", ")),
+                        ));
                     }
                     s.algorithm = Some(value);
                 }
-                "seed" => s.seed = Some(value.parse().map_err(|_| bad("seed", format!("'{value}' is not a whole number in 0..={}", u64::MAX)))?),
-                "step" => s.step = Some(value.parse().map_err(|_| bad("step", format!("'{value}' is not a whole number of steps (0 or more)")))?),
+                "seed" => {
+                    s.seed = Some(value.parse().map_err(|_| bad("seed", format!("'{value}' is not a whole number in 0..={}", u64::MAX)))?)
+                }
+                "step" => {
+                    s.step = Some(value.parse().map_err(|_| bad("step", format!("'{value}' is not a whole number of steps (0 or more)")))?)
+                }
                 "view" => {
-                    s.view = View::ALL.iter().find(|(_, n)| *n == value).map(|(v, _)| *v).ok_or_else(|| {
-                        bad("view", format!("unknown view '{value}': accepted {}", View::ALL.map(|(_, n)| n).join(", ")))
-                    })?
+                    s.view =
+                        View::ALL.iter().find(|(_, n)| *n == value).map(|(v, _)| *v).ok_or_else(|| {
+                            bad("view", format!("unknown view '{value}': accepted {}", View::ALL.map(|(_, n)| n).join(", ")))
+                        })?
                 }
                 "cmp" => {
                     s.compare = value.split(',').filter(|a| !a.is_empty()).map(str::to_string).collect();
                     if let Some(a) = s.compare.iter().find(|a| livemig_core::algorithms::find(a).is_none()) {
-                        return Err(bad("cmp", format!("unknown algorithm '{a}': accepted {}", livemig_core::algorithms::names().join(", "))));
+                        return Err(bad(
+                            "cmp",
+                            format!("unknown algorithm '{a}': accepted {}", livemig_core::algorithms::names().join(", ")),
+                        ));
                     }
                 }
                 "lesson" => s.lesson = Some(value),
@@ -227,7 +239,8 @@ impl ShareState {
             ),
             ScenarioSource::Inline(text) => ("scenario", Scenario::from_toml_str(text).map_err(|e| bad("scenario", e.to_string()))?),
         };
-        let mut s = if self.overrides.is_empty() { base } else { base.with_overrides(&self.overrides).map_err(|e| bad("set", e.to_string()))? };
+        let mut s =
+            if self.overrides.is_empty() { base } else { base.with_overrides(&self.overrides).map_err(|e| bad("set", e.to_string()))? };
         if let Some(a) = &self.algorithm {
             s.migration.algorithm = a.clone();
         }

@@ -134,12 +134,10 @@ impl PageSender for MecomSender {
         let mut cpu = 0.0;
         for &p in pages {
             ctx.read_page(p, &mut self.page)?;
-            let c = self
-                .compressor
-                .compress(&self.page, &mut self.out)
-                .map_err(|e| ContextError::Guest(format!("compressing page {p}: {e}")))?;
+            let c =
+                self.compressor.encode(&self.page, &mut self.out).map_err(|e| ContextError::Guest(format!("compressing page {p}: {e}")))?;
             self.batch.push(p, c.codec, &self.out[..c.len]);
-            cpu += self.cost(c.choice.codec);
+            cpu += self.cost(c.chosen);
         }
         ctx.send_encoded(&self.batch, cpu / self.settings.threads as f64)?;
         Ok(())

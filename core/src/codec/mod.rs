@@ -266,6 +266,18 @@ pub struct Compressed {
     pub choice: Choice,
 }
 
+/// What [`Compressor::encode`] produced: [`Compressed`] without the statistic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encoded {
+    /// How the page is sent: [`Encoding::Zero`], [`Encoding::Wkdm`], [`Encoding::Lz4`] or [`Encoding::Full`].
+    pub codec: Encoding,
+    /// Payload bytes written at the start of the output buffer (0 for a zero page, the page size
+    /// for a raw page).
+    pub len: usize,
+    /// What [`classify`] chose before the raw fallback ([`Choice::codec`]).
+    pub chosen: Encoding,
+}
+
 /// MECOM's page compressor: [`classify`], encode, and fall back to the raw page when the
 /// encoding is not smaller than the page (ALGORITHMS.md §5.1 step 4). Holds the LZ4 hash table,
 /// so it allocates nothing per page; keep one per worker.
@@ -274,35 +286,112 @@ pub struct Compressor {
     /// The classification thresholds.
     pub thresholds: Thresholds,
     lz4: lz4::Lz4Encoder,
+    /// For the last page length in words and θ_sim seen (as bits): the most misses a page of
+    /// that many words can have and still go to WKdm (`None`: it never does).
+    max_misses: Option<(u32, u64, Option<u32>)>,
 }
 
 impl Compressor {
     /// A compressor with these thresholds.
     pub fn new(thresholds: Thresholds) -> Self {
-        Compressor { thresholds, lz4: lz4::Lz4Encoder::new() }
+        Compressor { thresholds, lz4: lz4::Lz4Encoder::new(), max_misses: None }
     }
 
     /// Compresses `page` into `out`, which must hold [`max_compressed_len`]`(page.len())` bytes.
     ///
-    /// A WKdm page whose exact encoded size ([`WordStats::wkdm_encoded_len`]) is at least the
-    /// page size goes raw without being encoded.
+    /// Gives exactly [`classify`]'s choice (statistic included), but does not read a page
+    /// twice to classify and then encode it: the WKdm dictionary statistic of a page of up to
+    /// 4 KiB is taken while encoding it with [`wkdm::encode`]'s one pass, until the page has
+    /// missed the dictionary too often to reach θ_sim; from there on it is only counted, and
+    /// the page goes to LZ4. A page whose first 64 words already miss too often is counted
+    /// first and encoded only if it reaches θ_sim after all; larger pages are counted, then
+    /// encoded. A WKdm page is therefore always encoded, and sent raw if that encoding is not
+    /// smaller than the page.
     pub fn compress(&mut self, page: &[u8], out: &mut [u8]) -> Result<Compressed, CodecError> {
         let needed = max_compressed_len(page.len());
         if out.len() < needed {
             return Err(CodecError::OutputTooSmall { codec: "compressor", needed, available: out.len() });
         }
-        let choice = classify(page, &self.thresholds);
-        let encoded = match choice.codec {
-            Encoding::Zero => return Ok(Compressed { codec: Encoding::Zero, len: 0, choice }),
-            Encoding::Wkdm if choice.stats.wkdm_encoded_len() < page.len() => Some(wkdm::encode(page, out)?),
-            Encoding::Wkdm => None,
-            _ => Some(self.lz4.encode(page, out)?),
+        let words = (page.len() / 4) as u32;
+        if zero::is_zero(page) {
+            let stats = WordStats { zero: words, exact: 0, partial: 0, words };
+            return Ok(Compressed { codec: Encoding::Zero, len: 0, choice: Choice { codec: Encoding::Zero, stats } });
+        }
+        let (stats, wkdm_len) = if page.len() % 4 == 0 {
+            let max_misses = self.max_misses(words);
+            wkdm::encode_if_misses_at_most(page, out, max_misses.map(|m| m as usize))?
+        } else {
+            (wkdm::word_stats(page), None)
         };
-        match encoded {
-            Some(len) if len < page.len() => Ok(Compressed { codec: choice.codec, len, choice }),
+        let (codec, encoded) = match wkdm_len {
+            Some(len) => (Encoding::Wkdm, len),
+            None => (Encoding::Lz4, self.lz4.encode(page, out)?),
+        };
+        let choice = Choice { codec, stats };
+        if encoded < page.len() {
+            Ok(Compressed { codec, len: encoded, choice })
+        } else {
+            out[..page.len()].copy_from_slice(page);
+            Ok(Compressed { codec: Encoding::Full, len: page.len(), choice })
+        }
+    }
+
+    /// Compresses `page` into `out` (which must hold [`max_compressed_len`]`(page.len())`
+    /// bytes) exactly as [`compress`](Self::compress) does: the same codec and the same bytes,
+    /// without the statistic. So it reads a page only until its class is certain: a page is
+    /// given up for LZ4 as soon as too many of its words have missed the WKdm dictionary to
+    /// reach θ_sim, without counting the rest. MECOM's sender uses this.
+    pub fn encode(&mut self, page: &[u8], out: &mut [u8]) -> Result<Encoded, CodecError> {
+        let needed = max_compressed_len(page.len());
+        if out.len() < needed {
+            return Err(CodecError::OutputTooSmall { codec: "compressor", needed, available: out.len() });
+        }
+        if zero::is_zero(page) {
+            return Ok(Encoded { codec: Encoding::Zero, len: 0, chosen: Encoding::Zero });
+        }
+        let max_misses = if page.len() % 4 == 0 { self.max_misses((page.len() / 4) as u32) } else { None };
+        let wkdm_len = match max_misses {
+            Some(max) => wkdm::encode_unless_misses_exceed(page, out, max as usize)?,
+            None => None,
+        };
+        let (chosen, len) = match wkdm_len {
+            Some(len) => (Encoding::Wkdm, len),
+            None => (Encoding::Lz4, self.lz4.encode(page, out)?),
+        };
+        if len < page.len() {
+            Ok(Encoded { codec: chosen, len, chosen })
+        } else {
+            out[..page.len()].copy_from_slice(page);
+            Ok(Encoded { codec: Encoding::Full, len: page.len(), chosen })
+        }
+    }
+
+    /// The most misses a page of `words` words can have and still reach θ_sim, computed with
+    /// [`WordStats::similarity`] itself (so the decision is [`classify`]'s to the last bit), and
+    /// cached for the last page length and threshold.
+    fn max_misses(&mut self, words: u32) -> Option<u32> {
+        let theta = self.thresholds.similarity;
+        match self.max_misses {
+            Some((w, t, m)) if w == words && t == theta.to_bits() => m,
             _ => {
-                out[..page.len()].copy_from_slice(page);
-                Ok(Compressed { codec: Encoding::Full, len: page.len(), choice })
+                let to_wkdm = |misses: u32| WordStats { zero: words - misses, exact: 0, partial: 0, words }.similarity() >= theta;
+                // The similarity falls as the misses grow: find the last count that reaches θ_sim.
+                let m = if !to_wkdm(0) {
+                    None
+                } else {
+                    let (mut lo, mut hi) = (0u32, words); // to_wkdm(lo) holds
+                    while lo < hi {
+                        let mid = lo + (hi - lo).div_ceil(2);
+                        if to_wkdm(mid) {
+                            lo = mid;
+                        } else {
+                            hi = mid - 1;
+                        }
+                    }
+                    Some(lo)
+                };
+                self.max_misses = Some((words, theta.to_bits(), m));
+                m
             }
         }
     }
@@ -437,6 +526,73 @@ mod tests {
         }
         let mut small = [0u8; 100];
         assert!(matches!(comp.compress(&[1u8; 4096], &mut small), Err(CodecError::OutputTooSmall { .. })));
+    }
+
+    /// Pages that put every branch of the fused classify-and-encode to work: each content
+    /// class, pages that change class part-way (so the probe of the first 64 words guesses
+    /// wrong), a written zero page, and sizes that take the two-pass encoder or are not whole
+    /// words.
+    fn mixed_pages() -> Vec<Vec<u8>> {
+        let classes = [ContentClass::Zero, ContentClass::Text, ContentClass::Structured, ContentClass::Random];
+        let mut pages = Vec::new();
+        for (i, &a) in classes.iter().enumerate() {
+            for (j, &b) in classes.iter().enumerate() {
+                for split in [0usize, 64, 256, 1000, 2048, 3072, 4096] {
+                    let mut page = class_page(a, (i * 4 + j) as u64);
+                    page[split..].copy_from_slice(&class_page(b, 100 + (i * 4 + j) as u64)[split..]);
+                    pages.push(page);
+                }
+            }
+        }
+        pages.extend(sample_pages(3, 64));
+        let mut written = vec![0u8; 4096];
+        written[1000..1064].fill(0xAB);
+        pages.push(written);
+        for len in [0usize, 4, 60, 64, 100, 1022, 8192, 16384] {
+            let mut page: Vec<u8> = class_page(ContentClass::Structured, len as u64).into_iter().cycle().take(len).collect();
+            if len > 64 {
+                page[..64].copy_from_slice(&class_page(ContentClass::Random, 7)[..64]);
+            }
+            pages.push(page);
+        }
+        pages
+    }
+
+    #[test]
+    fn compress_and_encode_agree_with_classify() {
+        let mut out = vec![0u8; max_compressed_len(16384)];
+        let mut out2 = vec![0u8; max_compressed_len(16384)];
+        let mut back = vec![0u8; 16384];
+        let pages = mixed_pages();
+        for similarity in [0.0, 0.3, 0.5, 0.62, 0.8, 0.97, 1.0, 1.1, f64::NAN] {
+            let t = Thresholds { similarity };
+            let mut comp = Compressor::new(t);
+            for page in &pages {
+                let c = comp.compress(page, &mut out).unwrap();
+                assert_eq!(c.choice, classify(page, &t), "θ {similarity}, {} bytes", page.len());
+                let e = comp.encode(page, &mut out2).unwrap();
+                assert_eq!((e.codec, e.len, e.chosen), (c.codec, c.len, c.choice.codec));
+                assert_eq!(out[..c.len], out2[..e.len]);
+                let back = &mut back[..page.len()];
+                decode(c.codec, &out[..c.len], back).unwrap();
+                assert_eq!(back, &page[..]);
+            }
+        }
+    }
+
+    #[test]
+    fn the_choice_is_exact_at_the_threshold() {
+        // θ_sim equal to a page's similarity sends it to WKdm; just above, to LZ4.
+        let mut out = vec![0u8; max_compressed_len(16384)];
+        for page in mixed_pages().into_iter().filter(|p| p.len() % 4 == 0 && !zero::is_zero(p)) {
+            let stats = wkdm::word_stats(&page);
+            let at = stats.similarity();
+            for (similarity, codec) in [(at, Encoding::Wkdm), (at + 1e-12, Encoding::Lz4)] {
+                let mut comp = Compressor::new(Thresholds { similarity });
+                assert_eq!(comp.compress(&page, &mut out).unwrap().choice, Choice { codec, stats });
+                assert_eq!(comp.encode(&page, &mut out).unwrap().chosen, codec);
+            }
+        }
     }
 
     #[test]

@@ -51,14 +51,20 @@
 //! # Speed
 //!
 //! Encoder and decoder run without data-dependent branches: each word's outputs are stored at
-//! their sections' cursors and the cursors advance by the tag's flags; zero words "update" a
-//! trash dictionary entry, so no store waits for the dictionary load. A page of up to 4 KiB
-//! with an output buffer of [`max_encoded_len`] is encoded in one pass (indices and low parts
-//! are staged on the stack, since their sections start after the full words); other pages take
-//! a [`word_stats`] pass to size the sections first, which also detects a too-small buffer
-//! before anything is written. The decoder validates the whole encoding (header, section
-//! sizes against the tags, padding) before writing, then unpacks the index and low-part
-//! streams per 1024-word segment. About 1 GB/s each way on one core (see the `codecs` bench).
+//! their streams' cursors and the cursors advance by the tag's flags (read from a per-tag
+//! table); zero words (and, in the decoder, exact hits) "update" a trash dictionary entry, so
+//! every word stores without a branch and no store address depends on a dictionary load. The
+//! dictionary array has 256 entries, 17 of them used, so that any byte indexes it without a
+//! bounds check, and the staging arrays are indexed modulo their power-of-two sizes for the
+//! same reason. A page of up to 4 KiB with an output buffer of [`max_encoded_len`] is encoded
+//! in one pass (full words, indices and low parts are staged on the stack, since where their
+//! sections start depends on the counts before them); other pages take a [`word_stats`] pass
+//! to size the sections first, which also detects a too-small buffer before anything is
+//! written. The decoder validates the whole encoding (header, section sizes against the tags,
+//! padding) before writing, then unpacks the full-word, index and low-part streams per
+//! 1024-word segment. MECOM's [`Compressor`](super::Compressor) takes its classification
+//! statistic from the one-pass encoder rather than from a separate pass. About 1.5 GB/s
+//! encoding and 1.8 GB/s decoding on one core (see `livemig bench --codecs`).
 
 use super::CodecError;
 
@@ -116,7 +122,20 @@ const fn build_hash_table() -> [u8; 256] {
 
 #[inline(always)]
 fn slot(w: u32) -> usize {
-    (HASH_TABLE[((w >> LOW_BITS) & 0xFF) as usize] & 0xF) as usize
+    HASH_TABLE[((w >> LOW_BITS) & 0xFF) as usize] as usize
+}
+
+/// The dictionary as the encoder and decoder keep it: entries `0..DICT_SIZE`, then the trash
+/// entry [`TRASH`], then unused entries up to 255 so that any byte (a [`HASH_TABLE`] entry, an
+/// index read from an encoding) indexes it without a bounds check.
+type Dict = [u32; 256];
+
+/// The dictionary entry that zero words (and, in the decoder, exact hits) "update", so that
+/// every word stores its value without a branch; never read.
+const TRASH: usize = DICT_SIZE;
+
+fn new_dict() -> Dict {
+    [DICT_INIT; 256]
 }
 
 #[inline(always)]
@@ -204,10 +223,18 @@ impl Layout {
 /// Counts the page's zero words and exact and partial dictionary hits, as the encoder would.
 /// A trailing part-word (a page that is not whole words) is ignored.
 pub fn word_stats(page: &[u8]) -> WordStats {
-    // Entry DICT_SIZE is a trash slot: zero words "update" it, so every word stores its own
-    // value and no store depends on the dictionary load (no loop-carried dependency).
-    let mut dict = [DICT_INIT; DICT_SIZE + 1];
-    let (mut zero, mut exact, mut partial) = (0u32, 0u32, 0u32);
+    let mut dict = new_dict();
+    let [zero, exact, partial] = count_words(page, &mut dict, [0; 3]);
+    WordStats { zero, exact, partial, words: (page.len() / 4) as u32 }
+}
+
+/// [`word_stats`]' loop, resumable: adds the zero, exact and partial counts of `page`'s whole
+/// words to `counts`, starting from (and updating) the dictionary `dict`.
+#[inline(always)]
+fn count_words(page: &[u8], dict: &mut Dict, counts: [u32; 3]) -> [u32; 3] {
+    // Zero words "update" the trash entry, so every word stores its own value and no store
+    // depends on the dictionary load (no loop-carried dependency).
+    let [mut zero, mut exact, mut partial] = counts;
     for w in words(page) {
         let s = slot(w);
         let d = dict[s];
@@ -217,9 +244,30 @@ pub fn word_stats(page: &[u8]) -> WordStats {
         zero += is_zero as u32;
         exact += is_exact as u32;
         partial += is_partial as u32;
-        dict[if is_zero { DICT_SIZE } else { s }] = w;
+        dict[if is_zero { TRASH } else { s }] = w;
     }
-    WordStats { zero, exact, partial, words: (page.len() / 4) as u32 }
+    [zero, exact, partial]
+}
+
+/// Adds the words of `page` that miss the dictionary `dict` (which it updates) to `misses`,
+/// 16 words at a time, and stops after the 16 that take the count above `stop_above` (so a
+/// result above `stop_above` means only that).
+fn count_misses(page: &[u8], dict: &mut Dict, mut misses: usize, stop_above: usize) -> usize {
+    let mut count = |block: &[u8]| {
+        for w in words(block) {
+            let s = slot(w);
+            misses += ((w != 0) & ((w ^ dict[s]) >> LOW_BITS != 0)) as usize;
+            dict[if w == 0 { TRASH } else { s }] = w;
+        }
+        misses
+    };
+    let mut blocks = page.chunks_exact(64);
+    for block in blocks.by_ref() {
+        if count(block) > stop_above {
+            return misses;
+        }
+    }
+    count(blocks.remainder())
 }
 
 /// The largest WKdm encoding of a page of `page_len` bytes: `20 + 4·⌈n/16⌉ + page_len`
@@ -250,10 +298,91 @@ const ONE_PASS_WORDS: usize = 1024;
 /// about 4.4 KiB for 4 KiB); the caller decides whether to send it raw.
 pub fn encode(page: &[u8], out: &mut [u8]) -> Result<usize, CodecError> {
     let n = check_page(page.len())?;
-    if n <= ONE_PASS_WORDS && out.len() >= max_encoded_len(page.len()) {
-        return Ok(encode_one_pass(page, out));
+    if fits_one_pass(page, out) {
+        return match encode_one_pass(page, out, &mut new_dict(), usize::MAX) {
+            OnePass::Encoded(_, len) => Ok(len),
+            OnePass::Abandoned { .. } => unreachable!("no page has more than usize::MAX misses"),
+        };
     }
-    encode_two_pass(page, n, out)
+    encode_two_pass(page, n, out, word_stats(page))
+}
+
+/// Words at the start of a page that [`encode_if_misses_at_most`] and
+/// [`encode_unless_misses_exceed`] probe to guess whether the page will qualify.
+const PROBE_WORDS: usize = 64;
+
+/// Whether the first [`PROBE_WORDS`] words of a page of `n` words miss more often than
+/// `max_misses` allows the whole page: then it probably does not qualify for WKdm, and counting
+/// its misses first is cheaper than encoding it and giving up.
+fn probably_too_many_misses(page: &[u8], n: usize, max_misses: usize) -> bool {
+    probe(page, n, &mut new_dict()) * n > max_misses * n.min(PROBE_WORDS)
+}
+
+/// The misses among the first [`PROBE_WORDS`] words of a page of `n` words, counted from the
+/// dictionary `dict` (fresh).
+fn probe(page: &[u8], n: usize, dict: &mut Dict) -> usize {
+    count_misses(&page[..4 * n.min(PROBE_WORDS)], dict, 0, usize::MAX)
+}
+
+/// Whether [`encode_one_pass`] can encode `page` (a whole number of words) into `out`.
+fn fits_one_pass(page: &[u8], out: &[u8]) -> bool {
+    page.len() / 4 <= ONE_PASS_WORDS && out.len() >= max_encoded_len(page.len())
+}
+
+/// MECOM's fused classify-and-encode: the page's [`word_stats`], and its encoding in `out` if
+/// at most `max_misses` of its words miss the dictionary (`None` if more do, or if
+/// `max_misses` is `None`; `out` then holds garbage).
+///
+/// A page of up to 4 KiB with an output buffer of [`max_encoded_len`] is read once if it
+/// qualifies: it is encoded in one pass, which gives the statistic too; a page that does not
+/// is encoded until more than `max_misses` words have missed and only counted from there on.
+/// A page whose first [`PROBE_WORDS`] words miss too often is counted first and encoded only
+/// if it qualifies after all. Other pages are counted, then encoded in two passes.
+pub(crate) fn encode_if_misses_at_most(
+    page: &[u8],
+    out: &mut [u8],
+    max_misses: Option<usize>,
+) -> Result<(WordStats, Option<usize>), CodecError> {
+    let n = check_page(page.len())?;
+    let Some(max) = max_misses else {
+        return Ok((word_stats(page), None));
+    };
+    if !fits_one_pass(page, out) || probably_too_many_misses(page, n, max) {
+        let stats = word_stats(page);
+        if stats.misses() as usize > max {
+            return Ok((stats, None));
+        }
+        return Ok((stats, Some(encode(page, out)?)));
+    }
+    let mut dict = new_dict();
+    Ok(match encode_one_pass(page, out, &mut dict, max) {
+        OnePass::Encoded(stats, len) => (stats, Some(len)),
+        OnePass::Abandoned { seen, counts } => {
+            let [zero, exact, partial] = count_words(&page[4 * seen..], &mut dict, counts);
+            (WordStats { zero, exact, partial, words: n as u32 }, None)
+        }
+    })
+}
+
+/// [`encode_if_misses_at_most`] without the statistic: the encoding's length if at most
+/// `max_misses` of the page's words miss the dictionary, else `None` (and `out` holds
+/// garbage). Reads a page only until it is sure: a page that does not qualify is given up
+/// as soon as more than `max_misses` words have missed.
+pub(crate) fn encode_unless_misses_exceed(page: &[u8], out: &mut [u8], max_misses: usize) -> Result<Option<usize>, CodecError> {
+    let n = check_page(page.len())?;
+    let mut dict = new_dict();
+    let probe_misses = probe(page, n, &mut dict);
+    if !fits_one_pass(page, out) || probe_misses * n > max_misses * n.min(PROBE_WORDS) {
+        // Go on counting from the end of the probe.
+        if count_misses(&page[4 * n.min(PROBE_WORDS)..], &mut dict, probe_misses, max_misses) > max_misses {
+            return Ok(None);
+        }
+        return encode(page, out).map(Some);
+    }
+    Ok(match encode_one_pass(page, out, &mut new_dict(), max_misses) {
+        OnePass::Encoded(_, len) => Some(len),
+        OnePass::Abandoned { .. } => None,
+    })
 }
 
 fn put_header(out: &mut [u8], layout: Layout) {
@@ -289,10 +418,10 @@ fn append_full(out: &mut [u8], at: &mut usize, m: &BlockModel) {
 }
 
 /// The encoder's model of one word: its tag and dictionary entry. Updates the dictionary;
-/// zero words update the trash entry `DICT_SIZE`, so the stored value never depends on the
+/// zero words update the [`TRASH`] entry, so the stored value never depends on the
 /// dictionary load (no loop-carried dependency).
 #[inline(always)]
-fn model_word(w: u32, dict: &mut [u32; DICT_SIZE + 1]) -> (u32, usize) {
+fn model_word(w: u32, dict: &mut Dict) -> (u32, usize) {
     let s = slot(w);
     let d = dict[s];
     let nonzero = (w != 0) as u32;
@@ -300,92 +429,136 @@ fn model_word(w: u32, dict: &mut [u32; DICT_SIZE + 1]) -> (u32, usize) {
     let exact = (w == d) as u32;
     // ZERO 0, PARTIAL 1 (upper bits equal), MISS 2, EXACT 3 (exact implies upper bits equal).
     let tag = nonzero * (2 - high_eq + 2 * exact);
-    dict[if nonzero == 1 { s } else { DICT_SIZE }] = w;
+    dict[if nonzero == 1 { s } else { TRASH }] = w;
     (tag, s)
 }
 
-/// State of the one-pass encoder.
-struct OnePass {
-    dict: [u32; DICT_SIZE + 1],
-    /// Byte offset of the next full word in the output.
-    full_at: usize,
-    q_items: [u8; ONE_PASS_WORDS + 8],
+/// The one-pass encoder's outputs that cannot go straight to `out`, and their cursors. Every
+/// word stores its full word, index and low part at the cursors and advances only the cursors
+/// its tag emits (no data-dependent branch). A cursor is below the word's position in the
+/// page, so below [`ONE_PASS_WORDS`], whenever something is stored at it; the arrays are
+/// indexed modulo that power of two, which costs no bounds check.
+struct Staging {
+    full: [u32; ONE_PASS_WORDS],
+    nfull: usize,
+    q: [u8; ONE_PASS_WORDS],
     nq: usize,
-    low_items: [u16; ONE_PASS_WORDS + 3],
+    low: [u16; ONE_PASS_WORDS + 2],
     nlow: usize,
 }
 
-impl OnePass {
-    /// Models the first `words` words of `block` (16 but for the last block) and writes their tag
-    /// word at word `tag_at`. Every output is stored at its cursor and the cursor advances only
-    /// if the tag emits it: full words straight into `out` (there is room for a full word after
-    /// the section, as `out` holds `max_encoded_len`), indices and low parts into arrays.
-    #[inline(always)]
-    fn block(&mut self, block: &[u8; 64], words: usize, out: &mut [u8], tag_at: usize) {
-        let mut tags = 0u32;
-        for j in 0..words {
-            let w = u32::from_le_bytes([block[4 * j], block[4 * j + 1], block[4 * j + 2], block[4 * j + 3]]);
-            let (tag, s) = model_word(w, &mut self.dict);
-            tags |= tag << (2 * j);
-            out[self.full_at..self.full_at + 4].copy_from_slice(&w.to_le_bytes());
-            self.full_at += 4 * (tag == TAG_MISS) as usize;
-            self.q_items[self.nq] = s as u8;
-            self.nq += (tag & 1) as usize;
-            self.low_items[self.nlow] = (w & LOW_MASK) as u16;
-            self.nlow += (tag == TAG_PARTIAL) as usize;
-        }
-        put(out, tag_at, tags);
+/// Per tag (ZERO, PARTIAL, MISS, EXACT): how many full words, indices and low parts it emits
+/// (one table, so that one register addresses it).
+const EMITS: [[usize; 4]; 4] = [[0, 0, 0, 0], [0, 1, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0]];
+
+/// Models the 16 words of `block` and stages their outputs; returns their tag word.
+#[inline(always)]
+fn emit_block(block: &[u8; 64], dict: &mut Dict, st: &mut Staging) -> u32 {
+    const MASK: usize = ONE_PASS_WORDS - 1;
+    let (mut nfull, mut nq, mut nlow) = (st.nfull, st.nq, st.nlow);
+    let mut tags = 0u32;
+    for bytes in block.chunks_exact(4) {
+        let w = u32::from_le_bytes(bytes.try_into().expect("4-byte chunk"));
+        let (tag, s) = model_word(w, dict);
+        // Word j's tag ends up in bits 2j after the 16 shifts.
+        tags = (tags >> 2) | (tag << 30);
+        let [e_full, e_index, e_low, _] = EMITS[(tag & 3) as usize];
+        st.full[nfull & MASK] = w;
+        nfull += e_full;
+        st.q[nq & MASK] = s as u8;
+        nq += e_index;
+        st.low[nlow & MASK] = (w & LOW_MASK) as u16;
+        nlow += e_low;
     }
+    (st.nfull, st.nq, st.nlow) = (nfull, nq, nlow);
+    tags
+}
+
+/// How [`encode_one_pass`] ended.
+enum OnePass {
+    /// The page is encoded: its statistic and the encoding's length.
+    Encoded(WordStats, usize),
+    /// More than the allowed misses in the first `seen` words, which had these zero, exact and
+    /// partial counts; the dictionary is as they left it.
+    Abandoned { seen: usize, counts: [u32; 3] },
 }
 
 /// One pass for pages of up to [`ONE_PASS_WORDS`] words into a buffer of
-/// [`max_encoded_len`]: tags and full words go straight to their sections (whose starts are
-/// fixed); indices and low parts, whose sections start after the full words, are collected and
-/// packed into place at the end.
-fn encode_one_pass(page: &[u8], out: &mut [u8]) -> usize {
+/// [`max_encoded_len`], starting from a fresh dictionary `dict`: tags go straight to their
+/// section; full words, indices and low parts, whose sections' starts depend on what comes
+/// before them, are staged and packed into place at the end. Gives up after a 16-word block
+/// that takes the misses past `max_misses`.
+fn encode_one_pass(page: &[u8], out: &mut [u8], dict: &mut Dict, max_misses: usize) -> OnePass {
     let n = page.len() / 4;
     let full_start = HEADER_WORDS + n.div_ceil(16);
-    let mut st = OnePass {
-        dict: [DICT_INIT; DICT_SIZE + 1],
-        full_at: full_start * 4,
-        q_items: [0; ONE_PASS_WORDS + 8],
-        nq: 0,
-        low_items: [0; ONE_PASS_WORDS + 3],
-        nlow: 0,
-    };
+    let mut st = Staging { full: [0; ONE_PASS_WORDS], nfull: 0, q: [0; ONE_PASS_WORDS], nq: 0, low: [0; ONE_PASS_WORDS + 2], nlow: 0 };
     let mut blocks = page.chunks_exact(64);
-    let mut tag_at = HEADER_WORDS;
-    for block in blocks.by_ref() {
-        st.block(block.try_into().expect("64-byte block"), 16, out, tag_at);
-        tag_at += 1;
+    for (b, block) in blocks.by_ref().enumerate() {
+        let tags = emit_block(block.try_into().expect("64-byte block"), dict, &mut st);
+        put(out, HEADER_WORDS + b, tags);
+        if st.nfull > max_misses {
+            let seen = 16 * (b + 1);
+            return OnePass::Abandoned { seen, counts: [(seen - st.nfull - st.nq) as u32, (st.nq - st.nlow) as u32, st.nlow as u32] };
+        }
     }
     let rest = blocks.remainder();
     if !rest.is_empty() {
+        // Padding words are zero words: they leave the dictionary alone, emit nothing, and get
+        // the zero tags the format wants as padding.
         let mut last = [0u8; 64];
         last[..rest.len()].copy_from_slice(rest);
-        st.block(&last, rest.len() / 4, out, tag_at);
+        let tags = emit_block(&last, dict, &mut st);
+        put(out, HEADER_WORDS + n / 16, tags);
     }
-    let qpos = st.full_at / 4;
-    let low = qpos + st.nq.div_ceil(8);
-    let end = low + st.nlow.div_ceil(3);
-    // Clear the slot each cursor stopped at (a stored but unemitted item) and the padding.
-    st.q_items[st.nq..].fill(0);
-    st.low_items[st.nlow..].fill(0);
-    for (k, q) in st.q_items[..(low - qpos) * 8].chunks_exact(8).enumerate() {
-        let v = q.iter().enumerate().fold(0u32, |v, (i, &x)| v | u32::from(x) << (4 * i));
-        put(out, qpos + k, v);
+    let Staging { full, nfull, mut q, nq, mut low, nlow } = st;
+    if nfull > max_misses {
+        return OnePass::Abandoned { seen: n, counts: [(n - nfull - nq) as u32, (nq - nlow) as u32, nlow as u32] };
     }
-    for (k, l) in st.low_items[..(end - low) * 3].chunks_exact(3).enumerate() {
-        put(out, low + k, u32::from(l[0]) | u32::from(l[1]) << LOW_BITS | u32::from(l[2]) << (2 * LOW_BITS));
+    let qpos = full_start + nfull;
+    let low_at = qpos + nq.div_ceil(8);
+    let end = low_at + nlow.div_ceil(3);
+    for (bytes, w) in out[full_start * 4..qpos * 4].chunks_exact_mut(4).zip(&full) {
+        bytes.copy_from_slice(&w.to_le_bytes());
     }
-    put_header(out, Layout { full: full_start, qpos, low, end });
-    end * 4
+    // Clear the slot each cursor stopped at (a stored but unemitted item, if any); the padding
+    // after it was never written.
+    if let Some(x) = q.get_mut(nq) {
+        *x = 0;
+    }
+    low[nlow] = 0;
+    for (bytes, q) in out[qpos * 4..low_at * 4].chunks_exact_mut(4).zip(q.chunks_exact(8)) {
+        bytes.copy_from_slice(&squeeze_nibbles(u64::from_le_bytes(q.try_into().expect("8 bytes"))).to_le_bytes());
+    }
+    for (bytes, l) in out[low_at * 4..end * 4].chunks_exact_mut(4).zip(low.chunks_exact(3)) {
+        let v = u32::from(l[0]) | u32::from(l[1]) << LOW_BITS | u32::from(l[2]) << (2 * LOW_BITS);
+        bytes.copy_from_slice(&v.to_le_bytes());
+    }
+    put_header(out, Layout { full: full_start, qpos, low: low_at, end });
+    let stats = WordStats { zero: (n - nfull - nq) as u32, exact: (nq - nlow) as u32, partial: nlow as u32, words: n as u32 };
+    OnePass::Encoded(stats, end * 4)
 }
 
-/// Two passes for any page size and a buffer of at least the exact size: [`word_stats`] gives
-/// the section sizes, then every section is written in place.
-fn encode_two_pass(page: &[u8], n: usize, out: &mut [u8]) -> Result<usize, CodecError> {
-    let stats = word_stats(page);
+/// Eight bytes, each below 16 (little-endian in `x`), packed into eight nibbles: byte `k` in
+/// bits `4k..4k+4`.
+#[inline(always)]
+fn squeeze_nibbles(x: u64) -> u32 {
+    let x = (x | (x >> 4)) & 0x00FF_00FF_00FF_00FF;
+    let x = (x | (x >> 8)) & 0x0000_FFFF_0000_FFFF;
+    ((x | (x >> 16)) & 0xFFFF_FFFF) as u32
+}
+
+/// Eight nibbles of `v` spread into eight bytes (little-endian): nibble `k` in byte `k`.
+#[inline(always)]
+fn spread_nibbles(v: u32) -> u64 {
+    let x = u64::from(v);
+    let x = (x | (x << 16)) & 0x0000_FFFF_0000_FFFF;
+    let x = (x | (x << 8)) & 0x00FF_00FF_00FF_00FF;
+    (x | (x << 4)) & 0x0F0F_0F0F_0F0F_0F0F
+}
+
+/// The second of two passes, for any page size and a buffer of at least the exact size: the
+/// page's [`word_stats`] give the section sizes, then every section is written in place.
+fn encode_two_pass(page: &[u8], n: usize, out: &mut [u8], stats: WordStats) -> Result<usize, CodecError> {
     let layout = Layout::new(n, stats.misses() as usize, (stats.exact + stats.partial) as usize, stats.partial as usize);
     let needed = layout.end * 4;
     if out.len() < needed {
@@ -393,7 +566,7 @@ fn encode_two_pass(page: &[u8], n: usize, out: &mut [u8]) -> Result<usize, Codec
     }
     let out = &mut out[..needed];
     put_header(out, layout);
-    let mut dict = [DICT_INIT; DICT_SIZE + 1];
+    let mut dict = new_dict();
     let (mut tag_at, mut full_at) = (HEADER_WORDS, layout.full);
     let mut qpos = NibbleWriter { acc: 0, bits: 0, at: layout.qpos };
     let mut low = LowWriter { acc: 0, phase: 0, at: layout.low };
@@ -427,7 +600,7 @@ struct BlockModel {
 /// Runs the WKdm model over 16 words without branches: every output goes to its buffer at the
 /// buffer's cursor, and the cursor advances only if the tag emits it.
 #[inline(always)]
-fn model_block(block: &[u8; 64], dict: &mut [u32; DICT_SIZE + 1]) -> BlockModel {
+fn model_block(block: &[u8; 64], dict: &mut Dict) -> BlockModel {
     let mut tags = 0u32;
     let (mut full, mut nfull) = ([0u8; 64], 0usize);
     let (mut lows, mut nlow) = ([0u32; 16], 0usize);
@@ -452,13 +625,7 @@ fn model_block(block: &[u8; 64], dict: &mut [u32; DICT_SIZE + 1]) -> BlockModel 
 fn pack_nibbles(bytes: &[u8; 16], n: usize) -> u64 {
     let lo = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
     let hi = u64::from_le_bytes(bytes[8..].try_into().expect("8 bytes"));
-    let squeeze = |x: u64| {
-        // Bytes b0..b7 (each < 16) → nibbles b0..b7 in the low 32 bits.
-        let x = (x | (x >> 4)) & 0x00FF_00FF_00FF_00FF;
-        let x = (x | (x >> 8)) & 0x0000_FFFF_0000_FFFF;
-        (x | (x >> 16)) & 0x0000_0000_FFFF_FFFF
-    };
-    let packed = squeeze(lo) | (squeeze(hi) << 32);
+    let packed = u64::from(squeeze_nibbles(lo)) | (u64::from(squeeze_nibbles(hi)) << 32);
     if n >= 16 {
         packed
     } else {
@@ -542,15 +709,7 @@ pub fn decode(encoded: &[u8], page_out: &mut [u8]) -> Result<(), CodecError> {
     }
 
     // Count the tags, and check the padding of the last tag word.
-    let (mut misses, mut matches, mut partials) = (0usize, 0usize, 0usize);
-    for t in 0..tag_words {
-        let tags = get(encoded, HEADER_WORDS + t);
-        let lo = tags & 0x5555_5555;
-        let hi = (tags >> 1) & 0x5555_5555;
-        misses += (hi & !lo).count_ones() as usize;
-        matches += lo.count_ones() as usize;
-        partials += (lo & !hi).count_ones() as usize;
-    }
+    let [misses, matches, partials] = tag_counts(&encoded[HEADER_WORDS * 4..tags_end * 4]);
     if n % 16 != 0 && get(encoded, tags_end - 1) >> (2 * (n % 16)) != 0 {
         return Err(CodecError::WkdmPadding { section: "tags" });
     }
@@ -579,102 +738,148 @@ pub fn decode(encoded: &[u8], page_out: &mut [u8]) -> Result<(), CodecError> {
     // say how many) are unpacked into local arrays first, so the per-word loop is branch-free:
     // each word takes the next entry of each array, combines them under masks chosen by its
     // tag, and advances each cursor by the tag's flags.
-    const SEGMENT_WORDS: usize = 1024;
-    let mut dict = [DICT_INIT; DICT_SIZE + 1];
+    let mut dict = new_dict();
     let (mut full_next, mut q_next, mut low_next) = (full, 0usize, 0usize);
-    let mut full_arr = [0u32; SEGMENT_WORDS + 1];
-    let mut q_arr = [0u8; SEGMENT_WORDS + 16];
-    let mut low_arr = [0u32; SEGMENT_WORDS + 6];
+    let mut streams = Streams { full: [0; SEGMENT_WORDS], q: [0; 2 * SEGMENT_WORDS], low: [0; 2 * SEGMENT_WORDS] };
     for (segment, words) in page_out.chunks_mut(SEGMENT_WORDS * 4).enumerate() {
         let tags_at = HEADER_WORDS + segment * (SEGMENT_WORDS / 16);
-        let (mut nfull, mut nq, mut nlow) = (0usize, 0usize, 0usize);
-        for t in 0..(words.len() / 4).div_ceil(16) {
-            let tags = get(encoded, tags_at + t);
-            let (lo, hi) = (tags & 0x5555_5555, (tags >> 1) & 0x5555_5555);
-            nfull += (hi & !lo).count_ones() as usize;
-            nq += lo.count_ones() as usize;
-            nlow += (lo & !hi).count_ones() as usize;
-        }
+        let [nfull, nq, nlow] = if n <= SEGMENT_WORDS {
+            [misses, matches, partials]
+        } else {
+            tag_counts(&encoded[tags_at * 4..(tags_at + (words.len() / 4).div_ceil(16)) * 4])
+        };
         // Unpack whole words of each stream; a segment may start inside one.
-        for (f, bytes) in full_arr.iter_mut().zip(encoded[full_next * 4..(full_next + nfull) * 4].chunks_exact(4)) {
+        for (f, bytes) in streams.full.iter_mut().zip(encoded[full_next * 4..(full_next + nfull) * 4].chunks_exact(4)) {
             *f = u32::from_le_bytes(bytes.try_into().expect("4 bytes"));
         }
         let (q_first, q_skip) = (q_next / 8, q_next % 8);
-        for (k, q) in q_arr.chunks_exact_mut(8).take((q_skip + nq).div_ceil(8)).enumerate() {
-            let v = get(encoded, qpos + q_first + k);
-            for (i, x) in q.iter_mut().enumerate() {
-                *x = ((v >> (4 * i)) & 0xF) as u8;
-            }
+        let q_words = (q_skip + nq).div_ceil(8);
+        let q_src = &encoded[(qpos + q_first) * 4..(qpos + q_first + q_words) * 4];
+        for (q, bytes) in streams.q.chunks_exact_mut(8).zip(q_src.chunks_exact(4)) {
+            q.copy_from_slice(&spread_nibbles(u32::from_le_bytes(bytes.try_into().expect("4 bytes"))).to_le_bytes());
         }
         let (low_first, low_skip) = (low_next / 3, low_next % 3);
-        for (k, l) in low_arr.chunks_exact_mut(3).take((low_skip + nlow).div_ceil(3)).enumerate() {
-            let v = get(encoded, low + low_first + k);
-            for (i, x) in l.iter_mut().enumerate() {
-                *x = (v >> (LOW_BITS as usize * i)) & LOW_MASK;
-            }
+        let low_words = (low_skip + nlow).div_ceil(3);
+        let low_src = &encoded[(low + low_first) * 4..(low + low_first + low_words) * 4];
+        for (l, bytes) in streams.low.chunks_exact_mut(3).zip(low_src.chunks_exact(4)) {
+            let v = u32::from_le_bytes(bytes.try_into().expect("4 bytes"));
+            l.copy_from_slice(&[(v & LOW_MASK) as u16, ((v >> LOW_BITS) & LOW_MASK) as u16, ((v >> (2 * LOW_BITS)) & LOW_MASK) as u16]);
         }
         (full_next, q_next, low_next) = (full_next + nfull, q_next + nq, low_next + nlow);
-        let mut cursors = Cursors { full: 0, q: q_skip, low: low_skip };
-        let arrays = (&full_arr, &q_arr, &low_arr);
+        let mut cursors = [0, q_skip, low_skip];
         let full_blocks = words.len() / 64;
         let mut blocks = words.chunks_exact_mut(64);
         for (b, block) in blocks.by_ref().enumerate() {
             let block: &mut [u8; 64] = block.try_into().expect("64-byte block");
-            decode_block(get(encoded, tags_at + b), block, &mut dict, arrays, &mut cursors);
+            decode_block(get(encoded, tags_at + b), block, &mut dict, &streams, &mut cursors);
         }
         let rest = blocks.into_remainder();
         if !rest.is_empty() {
             // Padding tags are zero (checked above): the padding words decode to nothing.
             let mut last = [0u8; 64];
-            decode_block(get(encoded, tags_at + full_blocks), &mut last, &mut dict, arrays, &mut cursors);
+            decode_block(get(encoded, tags_at + full_blocks), &mut last, &mut dict, &streams, &mut cursors);
             rest.copy_from_slice(&last[..rest.len()]);
         }
     }
     Ok(())
 }
 
-/// Positions in a segment's unpacked full words, indices and low parts.
-struct Cursors {
-    full: usize,
-    q: usize,
-    low: usize,
+/// How many full words, indices and low parts the tags in `tag_bytes` (whole tag words) call
+/// for: the MISS tags, the EXACT and PARTIAL tags, the PARTIAL tags. Two tag words at a time,
+/// as `count_ones` is a dozen instructions without a popcount instruction.
+fn tag_counts(tag_bytes: &[u8]) -> [usize; 3] {
+    const LOW: u64 = 0x5555_5555_5555_5555;
+    let count = |tags: u64, counts: &mut [usize; 3]| {
+        let (lo, hi) = (tags & LOW, (tags >> 1) & LOW);
+        counts[0] += (hi & !lo).count_ones() as usize;
+        counts[1] += lo.count_ones() as usize;
+        counts[2] += (lo & !hi).count_ones() as usize;
+    };
+    let mut counts = [0; 3];
+    let mut pairs = tag_bytes.chunks_exact(8);
+    for pair in pairs.by_ref() {
+        count(u64::from_le_bytes(pair.try_into().expect("8 bytes")), &mut counts);
+    }
+    if let Ok(last) = <[u8; 4]>::try_from(pairs.remainder()) {
+        count(u64::from(u32::from_le_bytes(last)), &mut counts);
+    }
+    counts
 }
 
-/// Per tag (ZERO, PARTIAL, MISS, EXACT): the bits of the dictionary entry, of the low part and
-/// of the full word that make up the decoded word.
-const KEEP_DICT: [u32; 4] = [0, !LOW_MASK, 0, u32::MAX];
-const KEEP_LOW: [u32; 4] = [0, LOW_MASK, 0, 0];
-const KEEP_FULL: [u32; 4] = [0, 0, u32::MAX, 0];
+/// Words per segment of [`decode`]: the unpacked streams of a segment live on the stack.
+const SEGMENT_WORDS: usize = 1024;
 
+/// A segment's full words, indices and low parts, unpacked. A cursor is at most its stream's
+/// offset into its first word (below 8) plus the segment's words before the current one, so
+/// below the arrays' power-of-two sizes: it is kept modulo them, which costs no bounds check.
+struct Streams {
+    full: [u32; SEGMENT_WORDS],
+    q: [u8; 2 * SEGMENT_WORDS],
+    low: [u16; 2 * SEGMENT_WORDS],
+}
+
+/// What a tag means to the decoder, by tag (ZERO, PARTIAL, MISS, EXACT), in one table so that
+/// one register addresses it.
+#[derive(Clone, Copy)]
+struct DecodeTag {
+    /// The bits of the dictionary entry, of the low part and of the full word that make up
+    /// the decoded word.
+    keep_dict: u32,
+    keep_low: u32,
+    keep_full: u32,
+    /// OR-ed into the index from the stream and into the full word's dictionary entry: 0
+    /// where the tag updates that entry (PARTIAL the first, MISS the second), 16 to send the
+    /// store to the unused entries 16..=31 instead.
+    not_partial: u32,
+    not_miss: u32,
+    /// How far the tag advances the full-word, index and low-part cursors.
+    next_full: u32,
+    next_index: u32,
+    next_low: u32,
+}
+
+const DECODE_TAGS: [DecodeTag; 4] = [
+    DecodeTag { keep_dict: 0, keep_low: 0, keep_full: 0, not_partial: 16, not_miss: 16, next_full: 0, next_index: 0, next_low: 0 },
+    DecodeTag {
+        keep_dict: !LOW_MASK,
+        keep_low: LOW_MASK,
+        keep_full: 0,
+        not_partial: 0,
+        not_miss: 16,
+        next_full: 0,
+        next_index: 1,
+        next_low: 1,
+    },
+    DecodeTag { keep_dict: 0, keep_low: 0, keep_full: u32::MAX, not_partial: 16, not_miss: 0, next_full: 1, next_index: 0, next_low: 0 },
+    DecodeTag { keep_dict: u32::MAX, keep_low: 0, keep_full: 0, not_partial: 16, not_miss: 16, next_full: 0, next_index: 1, next_low: 0 },
+];
+
+/// Decodes the 16 words of one tag word. `cursors` are the positions in the segment's unpacked
+/// full words, indices and low parts, kept modulo the streams' sizes.
 #[inline(always)]
-fn decode_block(
-    tags: u32,
-    block: &mut [u8; 64],
-    dict: &mut [u32; DICT_SIZE + 1],
-    (full, q, low): (&[u32; 1025], &[u8; 1040], &[u32; 1030]),
-    c: &mut Cursors,
-) {
-    for j in 0..16 {
-        let tag = ((tags >> (2 * j)) & 3) as usize;
-        let (is_partial, is_miss) = (tag == TAG_PARTIAL as usize, tag == TAG_MISS as usize);
-        let fw = full[c.full];
-        c.full += is_miss as usize;
-        let s = (q[c.q] & 0xF) as usize;
-        c.q += tag & 1;
-        let lv = low[c.low];
-        c.low += is_partial as usize;
-        let w = (dict[s] & KEEP_DICT[tag]) | (lv & KEEP_LOW[tag]) | (fw & KEEP_FULL[tag]);
-        // PARTIAL and MISS update the dictionary; ZERO and EXACT write the trash entry.
-        let dest = if is_miss {
-            slot(fw)
-        } else if is_partial {
-            s
-        } else {
-            DICT_SIZE
-        };
-        dict[dest] = w;
-        block[4 * j..4 * j + 4].copy_from_slice(&w.to_le_bytes());
+fn decode_block(tags: u32, block: &mut [u8; 64], dict: &mut Dict, streams: &Streams, cursors: &mut [usize; 3]) {
+    const FULL_MASK: usize = SEGMENT_WORDS - 1;
+    const MASK: usize = 2 * SEGMENT_WORDS - 1;
+    let [mut cf, mut cq, mut cl] = *cursors;
+    let mut tags = tags;
+    for out in block.chunks_exact_mut(4) {
+        let t = DECODE_TAGS[(tags & 3) as usize];
+        tags >>= 2;
+        let fw = streams.full[cf];
+        let s = streams.q[cq];
+        let lv = u32::from(streams.low[cl]);
+        let w = (dict[usize::from(s)] & t.keep_dict) | (lv & t.keep_low) | (fw & t.keep_full);
+        // PARTIAL updates entry `s`, MISS the full word's entry, ZERO and EXACT neither: two
+        // stores whose addresses do not depend on the dictionary, one of them (or both) to an
+        // unused entry, and no select that the compiler could turn into a branch.
+        dict[usize::from(s) | t.not_partial as usize] = w;
+        dict[slot(fw) | t.not_miss as usize] = w;
+        out.copy_from_slice(&w.to_le_bytes());
+        cf = (cf + t.next_full as usize) & FULL_MASK;
+        cq = (cq + t.next_index as usize) & MASK;
+        cl = (cl + t.next_low as usize) & MASK;
     }
+    *cursors = [cf, cq, cl];
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
     let button = |label: &str, title: &str, id: &str, a: PlayerAction| {
         let act = props.act.clone();
         html! { <button class="ctl" title={title.to_string()} aria-label={title.to_string()} data-testid={id.to_string()}
-            onclick={Callback::from(move |_| act.emit(a))}>{label.to_string()}</button> }
+        onclick={Callback::from(move |_| act.emit(a))}>{label.to_string()}</button> }
     };
     let scrub = {
         let act = props.act.clone();

@@ -46,7 +46,9 @@ pub fn LinkView(props: &LinkProps) -> Html {
             let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(1.0);
             c.set_width((W * dpr) as u32);
             c.set_height((H * dpr) as u32);
-            let Some(ctx) = c.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok()) else { return };
+            let Some(ctx) = c.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok()) else {
+                return;
+            };
             let _ = ctx.scale(dpr, dpr);
             ctx.clear_rect(0.0, 0.0, W, H);
             // Two lanes: priority (faults) on top, bulk below.

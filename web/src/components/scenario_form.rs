@@ -29,7 +29,12 @@ const VM_FIELDS: &[FieldSpec] = &[
     field("vm.state_size", "CPU/device state", "size, 0 B to 1 GiB"),
 ];
 const WORKLOAD_FIELDS: &[FieldSpec] = &[
-    FieldSpec { path: "workload.pattern", label: "pattern", hint: "where the guest writes", choices: &["idle", "uniform", "hot-cold", "sequential"] },
+    FieldSpec {
+        path: "workload.pattern",
+        label: "pattern",
+        hint: "where the guest writes",
+        choices: &["idle", "uniform", "hot-cold", "sequential"],
+    },
     field("workload.write_rate", "write rate", "pages/s, 0 to 1e9"),
     field("workload.read_rate", "read rate", "pages/s, 0 to 1e9"),
     field("workload.working_set", "working set", "size, up to the VM's memory (empty: all of it)"),
@@ -116,7 +121,9 @@ pub fn ScenarioForm(props: &FormProps) -> Html {
     {
         // A new scenario (preset, link, lesson) drops unsaved edits.
         let edits = edits.clone();
-        use_effect_with((props.share.source.clone(), props.share.overrides.clone(), props.share.algorithm.clone()), move |_| edits.set(BTreeMap::new()));
+        use_effect_with((props.share.source.clone(), props.share.overrides.clone(), props.share.algorithm.clone()), move |_| {
+            edits.set(BTreeMap::new())
+        });
     }
     let scenario = props.share.scenario().ok().or_else(|| base_scenario(&props.share));
     let tree = scenario.as_ref().and_then(|s| serde_json::to_value(s).ok()).unwrap_or_default();
@@ -150,7 +157,7 @@ pub fn ScenarioForm(props: &FormProps) -> Html {
         let id = format!("f-{}", path.replace('.', "-"));
         let control = if choices.is_empty() {
             html! { <input id={id.clone()} type="text" value={shown} {oninput} disabled={disabled} aria-invalid={invalid.to_string()}
-                data-testid={id.clone()} aria-describedby={format!("{id}-hint")} /> }
+            data-testid={id.clone()} aria-describedby={format!("{id}-hint")} /> }
         } else {
             html! { <select id={id.clone()} onchange={onchange_select} disabled={disabled} data-testid={id.clone()}>
                 { for choices.iter().map(|c| html! { <option value={c.to_string()} selected={*c == shown}>{c.to_string()}</option> }) }
@@ -209,7 +216,14 @@ pub fn ScenarioForm(props: &FormProps) -> Html {
         let set_share = props.set_share.clone();
         Callback::from(move |e: Event| {
             let v: web_sys::HtmlSelectElement = e.target_unchecked_into();
-            let next = ShareState { source: ScenarioSource::Preset(v.value()), overrides: vec![], algorithm: None, seed: None, step: None, ..share.clone() };
+            let next = ShareState {
+                source: ScenarioSource::Preset(v.value()),
+                overrides: vec![],
+                algorithm: None,
+                seed: None,
+                step: None,
+                ..share.clone()
+            };
             set_share.emit(next);
         })
     };

@@ -1,0 +1,231 @@
+// Performance of the browser playground, measured in headless Chromium (not a pass/fail test):
+//
+// * wasm size, raw, gzip -9 and brotli (what a server would send), and the JS glue;
+// * time to first interactive render on 127.0.0.1: navigation start -> both host grids drawn
+//   (canvas in the page with coloured pixels) and the play button there, median of several
+//   fresh loads;
+// * frame times while playing a 1 GiB VM (web-server, postcopy-bubbling) at a fast speed for
+//   ~5 s: the interval between animation frames (what the eye sees) and the time the app's own
+//   requestAnimationFrame callbacks take with the yew render they cause (its work per frame),
+//   median and 95th percentile.
+//
+//   node perf.mjs [--seconds 5] [--speed 4] [--loads 5] [--query '?v=1&...'] [--json]
+//
+// `cargo xtask perf` builds the release playground first and runs this. Environment: as the
+// tests (LIVEMIG_DIST, CHROMIUM), see lib/harness.mjs.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { brotliCompressSync, constants as zc, gzipSync } from 'node:zlib';
+import { DIST, gotoApp, launchBrowser, startServer, watchErrors } from './lib/harness.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    speed: { type: 'string', default: '4' },
+    loads: { type: 'string', default: '5' },
+    query: { type: 'string', default: '?v=1&preset=web-server&alg=postcopy-bubbling' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const SECONDS = Number(opt.seconds);
+const LOADS = Math.max(1, Number(opt.loads));
+
+const quantile = (xs, q) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+};
+const median = (xs) => quantile(xs, 0.5);
+const ms = (x) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : 'n/a');
+const size = (b) => `${(b / 1024 / 1024).toFixed(2)} MiB (${b.toLocaleString('en')} B)`;
+
+// ---- sizes ----------------------------------------------------------------------------------
+function sizes() {
+  const files = readdirSync(DIST);
+  const pick = (ext) => files.filter((f) => f.endsWith(ext)).map((f) => join(DIST, f));
+  const measure = (paths) => {
+    const raw = paths.map((p) => readFileSync(p));
+    const sum = (f) => raw.reduce((n, b) => n + f(b), 0);
+    return {
+      files: paths.map((p) => p.slice(DIST.length + 1)),
+      raw: sum((b) => b.length),
+      gzip: sum((b) => gzipSync(b, { level: 9 }).length),
+      brotli: sum((b) => brotliCompressSync(b, { params: { [zc.BROTLI_PARAM_QUALITY]: 11 } }).length),
+    };
+  };
+  return { wasm: measure(pick('.wasm')), js: measure(pick('.js')) };
+}
+
+// ---- first render ---------------------------------------------------------------------------
+// Installed before the page's own scripts: watches the DOM for both grid canvases and the play
+// button, then checks each frame until the source grid has coloured pixels.
+const FIRST_RENDER_PROBE = () => {
+  window.__perf = { gridsInDom: null, drawn: null };
+  const ready = () =>
+    document.querySelector('[data-testid=grid-source] canvas') &&
+    document.querySelector('[data-testid=grid-destination] canvas') &&
+    document.querySelector('[data-testid=play]');
+  const painted = () => {
+    const c = document.querySelector('[data-testid=grid-source] canvas');
+    const ctx = c && c.getContext('2d');
+    if (!ctx || !c.width || !c.height) return false;
+    const d = ctx.getImageData(0, 0, c.width, Math.min(c.height, 8)).data;
+    for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true;
+    return false;
+  };
+  const watch = () => {
+    if (window.__perf.drawn !== null) return;
+    if (painted()) window.__perf.drawn = performance.now();
+    else requestAnimationFrame(watch);
+  };
+  const obs = new MutationObserver(() => {
+    if (window.__perf.gridsInDom === null && ready()) {
+      window.__perf.gridsInDom = performance.now();
+      obs.disconnect();
+      requestAnimationFrame(watch);
+    }
+  });
+  document.addEventListener('DOMContentLoaded', () => obs.observe(document.body, { childList: true, subtree: true }));
+};
+
+async function firstRender(browser, server) {
+  const runs = [];
+  for (let i = 0; i < LOADS; i++) {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    const page = await context.newPage();
+    await page.addInitScript(FIRST_RENDER_PROBE);
+    await page.goto(server.url + opt.query);
+    await page.waitForFunction(() => window.__perf && window.__perf.drawn !== null, null, { timeout: 60_000 });
+    runs.push(
+      await page.evaluate(() => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        const wasm = performance.getEntriesByType('resource').find((r) => r.name.endsWith('.wasm'));
+        return {
+          domContentLoaded: nav.domContentLoadedEventEnd,
+          load: nav.loadEventEnd,
+          wasmFetched: wasm ? wasm.responseEnd : NaN,
+          gridsInDom: window.__perf.gridsInDom,
+          drawn: window.__perf.drawn,
+        };
+      }),
+    );
+    await context.close();
+  }
+  const col = (k) => runs.map((r) => r[k]);
+  return { runs, median: Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(col(k))])), min: Math.min(...col('drawn')), max: Math.max(...col('drawn')) };
+}
+
+// ---- frames while playing ---------------------------------------------------------------------
+async function frames(browser, server) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await gotoApp(page, server, opt.query);
+  await page.getByTestId('speed').selectOption(String(opt.speed));
+  const info = await page.evaluate(() => ({
+    dpr: devicePixelRatio,
+    pages: document.querySelector('[data-testid=grid-source-cells]')?.textContent,
+    duration: document.querySelector('[data-testid=time]')?.textContent,
+  }));
+  // Hook requestAnimationFrame: time every callback the app registers; a separate loop on the
+  // original function records the frame timestamps.
+  await page.evaluate(() => {
+    const raf = window.requestAnimationFrame.bind(window);
+    window.__frames = { stamps: [], work: [], longTasks: [], restarts: 0, recording: false, raf };
+    // yew renders in a microtask after the callback that changed its state, so the time is read
+    // two microtask turns after the callback returns: the callback plus the render it caused.
+    window.requestAnimationFrame = (cb) =>
+      raf((ts) => {
+        const t0 = performance.now();
+        const record = () => {
+          if (window.__frames.recording) window.__frames.work.push(performance.now() - t0);
+        };
+        try {
+          cb(ts);
+        } finally {
+          queueMicrotask(() => queueMicrotask(() => queueMicrotask(record)));
+        }
+      });
+    try {
+      new PerformanceObserver((l) => {
+        if (window.__frames.recording) for (const e of l.getEntries()) window.__frames.longTasks.push(e.duration);
+      }).observe({ type: 'longtask', buffered: false });
+    } catch {
+      /* no long task API */
+    }
+  });
+  await page.locator('h1').click(); // focus away from controls
+  await page.getByTestId('play').click();
+  const result = await page.evaluate(
+    (seconds) =>
+      new Promise((done) => {
+        const f = window.__frames;
+        f.recording = true;
+        const start = performance.now();
+        const loop = (ts) => {
+          f.stamps.push(ts);
+          // The run may end before the measurement does: play it again (from the start).
+          const play = document.querySelector('[data-testid=play]');
+          if (play && /Play/.test(play.textContent)) {
+            f.restarts++;
+            play.click();
+          }
+          if (performance.now() - start < seconds * 1000) f.raf(loop);
+          else {
+            f.recording = false;
+            done({ stamps: f.stamps, work: f.work, longTasks: f.longTasks, restarts: f.restarts, time: document.querySelector('[data-testid=time]')?.textContent });
+          }
+        };
+        f.raf(loop);
+      }),
+    SECONDS,
+  );
+  await context.close();
+  const intervals = result.stamps.slice(1).map((t, i) => t - result.stamps[i]);
+  return {
+    info,
+    frames: result.stamps.length,
+    fps: (result.stamps.length - 1) / ((result.stamps.at(-1) - result.stamps[0]) / 1000),
+    interval: { median: median(intervals), p95: quantile(intervals, 0.95), max: Math.max(...intervals) },
+    work: { median: median(result.work), p95: quantile(result.work, 0.95), max: Math.max(...result.work), count: result.work.length },
+    slowFrames: intervals.filter((x) => x > 1000 / 60 * 1.5).length,
+    longTasks: result.longTasks.length,
+    restarts: result.restarts,
+    errors,
+  };
+}
+
+// ---- main -------------------------------------------------------------------------------------
+const server = await startServer();
+const browser = await launchBrowser();
+try {
+  const sz = sizes();
+  const fr = await firstRender(browser, server);
+  const pl = await frames(browser, server);
+  const out = { browser: `Chromium ${browser.version()} headless`, query: opt.query, sizes: sz, firstRender: fr, playing: pl };
+  if (opt.json) {
+    console.log(JSON.stringify(out, null, 2));
+  } else {
+    const rows = [
+      ['wasm (' + sz.wasm.files.join(', ') + ') raw', size(sz.wasm.raw)],
+      ['wasm gzip -9', size(sz.wasm.gzip)],
+      ['wasm brotli 11', size(sz.wasm.brotli)],
+      ['JS glue raw / gzip -9', `${(sz.js.raw / 1024).toFixed(1)} KiB / ${(sz.js.gzip / 1024).toFixed(1)} KiB`],
+      [`first render: navigation -> grids drawn (median of ${LOADS}; min, max)`, `${ms(fr.median.drawn)} (${ms(fr.min)}, ${ms(fr.max)})`],
+      ['  of which: DOMContentLoaded / wasm fetched / grids in DOM', `${ms(fr.median.domContentLoaded)} / ${ms(fr.median.wasmFetched)} / ${ms(fr.median.gridsInDom)}`],
+      [`playing ${opt.query} at ${opt.speed}x for ${SECONDS} s (${pl.info.pages}, run ${pl.info.duration?.split('/ ')[1]})`, `${pl.frames} frames, ${pl.fps.toFixed(1)} frames/s, ${pl.restarts} restarts`],
+      ['  frame interval median / p95 / max', `${ms(pl.interval.median)} / ${ms(pl.interval.p95)} / ${ms(pl.interval.max)}`],
+      ['  app work per frame (rAF callback + render) median / p95 / max', `${ms(pl.work.median)} / ${ms(pl.work.p95)} / ${ms(pl.work.max)} (${pl.work.count} callbacks)`],
+      ['  frames over 25 ms / long tasks (> 50 ms)', `${pl.slowFrames} / ${pl.longTasks}`],
+    ];
+    const w = Math.max(...rows.map((r) => r[0].length));
+    console.log(`LiveMig Lab playground performance: ${out.browser}, served from ${DIST} on 127.0.0.1, device pixel ratio ${pl.info.dpr}\n`);
+    for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
+    if (pl.errors.length) console.log(`\npage errors while playing:\n  ${[...new Set(pl.errors)].join('\n  ')}`);
+  }
+} finally {
+  await browser.close();
+  await server.close();
+}
