@@ -9,7 +9,9 @@
 //   requestAnimationFrame callbacks take with the yew render they cause (its work per frame),
 //   median and 95th percentile.
 //
-//   node perf.mjs [--seconds 5] [--speed 4] [--loads 5] [--query '?v=1&...'] [--json]
+// * a comparison of every algorithm on web-server with a 4 GiB VM: time to the table.
+//
+//   node perf.mjs [--seconds 5] [--speed 4] [--loads 5] [--query '?v=1&...'] [--compare-memory '4 GiB'] [--json]
 //
 // `cargo xtask perf` builds the release playground first and runs this. Environment: as the
 // tests (LIVEMIG_DIST, CHROMIUM), see lib/harness.mjs.
@@ -27,6 +29,7 @@ const { values: opt } = parseArgs({
     loads: { type: 'string', default: '5' },
     query: { type: 'string', default: '?v=1&preset=web-server&alg=postcopy-bubbling' },
     json: { type: 'boolean', default: false },
+    'compare-memory': { type: 'string', default: '4 GiB' },
   },
 });
 const SECONDS = Number(opt.seconds);
@@ -197,6 +200,32 @@ async function frames(browser, server) {
   };
 }
 
+// ---- compare every algorithm on a 4 GiB VM --------------------------------------------------
+// The Compare view with every registered algorithm on web-server at 4 GiB: the view's own
+// measure (time the simulations took on the page's thread) and the wall time from the click to
+// the table, which includes the page updates between runs.
+async function compareAll(browser, server) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await gotoApp(page, server, `?v=1&preset=web-server&set=vm.memory%3D${encodeURIComponent(opt['compare-memory'])}&view=compare`, {
+    waitFor: '[data-testid=compare-run]',
+  });
+  await page.getByTestId('pick-all').click();
+  const count = Number((await page.getByTestId('compare-run').textContent()).match(/\d+/)[0]);
+  const t0 = Date.now();
+  await page.getByTestId('compare-run').click();
+  await page.getByTestId('compare-table').waitFor({ state: 'visible', timeout: 300_000 });
+  const wallMs = Date.now() - t0;
+  const busyMs = Number(await page.getByTestId('compare-time').getAttribute('data-ms'));
+  const perRow = await page.evaluate(() =>
+    [...document.querySelectorAll('[data-testid^=compare-row-] th[data-ms]')].map((th) => [th.textContent.trim(), Number(th.dataset.ms)]),
+  );
+  const failed = await page.locator('tr.failed').count();
+  await context.close();
+  return { count, memory: opt['compare-memory'], busyMs, wallMs, failed, slowest: perRow.sort((a, b) => b[1] - a[1]).slice(0, 3), errors };
+}
+
 // ---- main -------------------------------------------------------------------------------------
 const server = await startServer();
 const browser = await launchBrowser();
@@ -204,7 +233,8 @@ try {
   const sz = sizes();
   const fr = await firstRender(browser, server);
   const pl = await frames(browser, server);
-  const out = { browser: `Chromium ${browser.version()} headless`, query: opt.query, sizes: sz, firstRender: fr, playing: pl };
+  const cmp = await compareAll(browser, server);
+  const out = { browser: `Chromium ${browser.version()} headless`, query: opt.query, sizes: sz, firstRender: fr, playing: pl, compare: cmp };
   if (opt.json) {
     console.log(JSON.stringify(out, null, 2));
   } else {
@@ -219,10 +249,13 @@ try {
       ['  frame interval median / p95 / max', `${ms(pl.interval.median)} / ${ms(pl.interval.p95)} / ${ms(pl.interval.max)}`],
       ['  app work per frame (rAF callback + render) median / p95 / max', `${ms(pl.work.median)} / ${ms(pl.work.p95)} / ${ms(pl.work.max)} (${pl.work.count} callbacks)`],
       ['  frames over 25 ms / long tasks (> 50 ms)', `${pl.slowFrames} / ${pl.longTasks}`],
+      [`compare all ${cmp.count} algorithms, web-server at ${cmp.memory}: simulations / click to table`, `${ms(cmp.busyMs)} / ${ms(cmp.wallMs)}${cmp.failed ? ` (${cmp.failed} failed)` : ''}`],
+      ['  slowest three', cmp.slowest.map(([n, t]) => `${n} ${ms(t)}`).join(', ')],
     ];
     const w = Math.max(...rows.map((r) => r[0].length));
     console.log(`LiveMig Lab playground performance: ${out.browser}, served from ${DIST} on 127.0.0.1, device pixel ratio ${pl.info.dpr}\n`);
     for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
+    if (cmp.errors.length) console.log(`\npage errors while comparing:\n  ${[...new Set(cmp.errors)].join('\n  ')}`);
     if (pl.errors.length) console.log(`\npage errors while playing:\n  ${[...new Set(pl.errors)].join('\n  ')}`);
   }
 } finally {

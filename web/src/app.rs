@@ -170,6 +170,12 @@ pub fn App() -> Html {
                             p.seek_step(0);
                         }
                         next.playing = !cur.playing;
+                        if !next.playing {
+                            // Pause on the last event shown, so that the link (which names the
+                            // step) reopens exactly this picture and time.
+                            let step = p.step();
+                            p.seek_step(step);
+                        }
                     }
                     PlayerAction::StepEvent(f) => {
                         next.playing = false;
@@ -185,6 +191,11 @@ pub fn App() -> Html {
                     PlayerAction::ScrubTo(frac) => {
                         let d = p.duration();
                         p.seek(frac.clamp(0.0, 1.0) * d);
+                        // Land on an event, as a paused player does (the link names the step).
+                        if !cur.playing {
+                            let step = p.step();
+                            p.seek_step(step);
+                        }
                     }
                     PlayerAction::Speed(s) => next.speed = s,
                     PlayerAction::End => {
@@ -250,7 +261,9 @@ pub fn App() -> Html {
         let act = act.clone();
         use_effect_with((), move |_| {
             let doc = gloo::utils::document();
-            let listener = gloo::events::EventListener::new(&doc, "keydown", move |e| {
+            // Not passive: the handler calls preventDefault (space would scroll the page).
+            let options = gloo::events::EventListenerOptions::enable_prevent_default();
+            let listener = gloo::events::EventListener::new_with_options(&doc, "keydown", options, move |e| {
                 let Some(e) = wasm_bindgen::JsCast::dyn_ref::<web_sys::KeyboardEvent>(e) else { return };
                 let typing = e
                     .target()

@@ -25,10 +25,20 @@ use yew::prelude::*;
 /// The comparison offered when the link names none: one algorithm per family and paper.
 pub const DEFAULT_SELECTION: [&str; 7] = ["precopy-xen", "postcopy-bubbling", "hybrid", "tsmc", "mecom", "delta", "task-guided"];
 
+/// The algorithms a sweep runs when the link names none: the families whose runs take
+/// milliseconds. The codec algorithms (MECOM, delta, XBZRLE) encode every page for real, and a
+/// sweep runs each many times on the page's one thread; pick them in the list to add them.
+pub const SWEEP_DEFAULT_SELECTION: [&str; 4] = ["precopy-xen", "postcopy-bubbling", "hybrid", "tsmc"];
+
 /// The algorithms compared: the link's `cmp`, else [`DEFAULT_SELECTION`]; in registry order.
 pub fn selection(share: &ShareState) -> Vec<String> {
+    selection_or(share, &DEFAULT_SELECTION)
+}
+
+/// The link's `cmp`, else `default`; in registry order.
+pub fn selection_or(share: &ShareState, default: &[&str]) -> Vec<String> {
     let chosen: Vec<String> =
-        if share.compare.is_empty() { DEFAULT_SELECTION.iter().map(|s| s.to_string()).collect() } else { share.compare.clone() };
+        if share.compare.is_empty() { default.iter().map(|s| s.to_string()).collect() } else { share.compare.clone() };
     algorithms::registry().iter().filter(|a| chosen.iter().any(|c| c == a.name)).map(|a| a.name.to_string()).collect()
 }
 
@@ -376,13 +386,13 @@ pub fn scenario_key(share: &ShareState) -> String {
 /// The comparison table as CSV (base units, exact values).
 pub fn rows_csv(rows: &[Row]) -> String {
     let mut out = String::from(
-        "algorithm,family,total_time_s,downtime_s,pages_sent,bytes_sent,duplicate_pages,network_faults,fault_stall_s,converged,verified,stop_reason,error\n",
+        "algorithm,family,total_time_s,downtime_s,pages_sent,bytes_sent,duplicate_pages,rounds,network_faults,fault_stall_s,converged,verified,stop_reason,error\n",
     );
     for r in rows {
         let family = algorithms::find(&r.name).map_or("", |a| a.family);
         match &r.result {
             Ok(p) => out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},\n",
                 csv_field(&r.name),
                 csv_field(family),
                 p.total_time_s,
@@ -390,13 +400,14 @@ pub fn rows_csv(rows: &[Row]) -> String {
                 p.pages_sent,
                 p.bytes_sent,
                 p.duplicate_pages,
+                p.rounds,
                 p.network_faults,
                 p.fault_stall_s,
                 p.converged,
                 p.verified,
                 csv_field(&p.stop_reason)
             )),
-            Err(e) => out.push_str(&format!("{},{},,,,,,,,,,,{}\n", csv_field(&r.name), csv_field(family), csv_field(e))),
+            Err(e) => out.push_str(&format!("{},{},,,,,,,,,,,,{}\n", csv_field(&r.name), csv_field(family), csv_field(e))),
         }
     }
     out
@@ -592,6 +603,7 @@ pub fn CompareView(props: &CompareProps) -> Html {
                             { cell("pages-sent", p.pages_sent.to_string(), p.pages_sent.to_string()) }
                             { cell("bytes-sent", p.bytes_sent.to_string(), bytes(p.bytes_sent)) }
                             { cell("duplicate-pages", p.duplicate_pages.to_string(), p.duplicate_pages.to_string()) }
+                            { cell("rounds", p.rounds.to_string(), p.rounds.to_string()) }
                             { cell("network-faults", p.network_faults.to_string(), p.network_faults.to_string()) }
                             { cell("fault-stall", p.fault_stall_s.to_string(), seconds(p.fault_stall_s)) }
                             { verdict }
@@ -601,7 +613,7 @@ pub fn CompareView(props: &CompareProps) -> Html {
                 Err(e) => html! {
                     <tr data-testid={format!("compare-row-{}", row.name)} class="failed">
                         { name_cell }
-                        <td colspan="8" class="bad" data-col="error" role="alert">{format!("failed: {e}")}</td>
+                        <td colspan="9" class="bad" data-col="error" role="alert">{format!("failed: {e}")}</td>
                     </tr>
                 },
             }
@@ -630,7 +642,7 @@ pub fn CompareView(props: &CompareProps) -> Html {
                     <thead><tr>
                         <th scope="col">{"algorithm"}</th><th scope="col">{"total time"}</th><th scope="col">{"downtime"}</th>
                         <th scope="col">{"pages sent"}</th><th scope="col">{"data sent"}</th><th scope="col">{"duplicates"}</th>
-                        <th scope="col">{"faults"}</th><th scope="col">{"fault stall"}</th><th scope="col">{"verified"}</th>
+                        <th scope="col">{"rounds"}</th><th scope="col">{"faults"}</th><th scope="col">{"fault stall"}</th><th scope="col">{"verified"}</th>
                     </tr></thead>
                     <tbody>{ for rows }</tbody>
                 </table>

@@ -6,7 +6,8 @@
 //! at fault with the accepted form; values the core rejects are reported with the core's message.
 
 use crate::components::compare::{
-    color_of, css_color, download, fit_canvas, run_batch, run_one, scenario_key, selection, AlgorithmPicker, Job, Progress,
+    color_of, css_color, download, fit_canvas, run_batch, run_one, scenario_key, selection_or, AlgorithmPicker, Job, Progress,
+    SWEEP_DEFAULT_SELECTION,
 };
 use crate::share::ShareState;
 use crate::sweep_spec::{csv_field, quantity_of, split_loosely, sweepable_paths, Metric, SweepError, SweepSpec, MAX_STEPS};
@@ -313,7 +314,7 @@ pub fn SweepView(props: &SweepProps) -> Html {
     let progress = use_state(|| None::<Progress>);
     let generation = use_mut_ref(|| Rc::new(Cell::new(0u64)));
     let generation: Rc<Cell<u64>> = generation.borrow().clone();
-    let algorithms = selection(&props.share);
+    let algorithms = selection_or(&props.share, &SWEEP_DEFAULT_SELECTION);
     let key = scenario_key(&props.share);
     let scenario = props.share.scenario();
 
