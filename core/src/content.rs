@@ -175,13 +175,20 @@ pub struct ContentModel {
     /// Pages at or above this index are free (ballooned) memory: always zero class.
     free_from: u64,
     /// Per class (text, structured, random), bytes of that class drawn once from the seed; a
-    /// page's base content is a window of its class's tile at a word-aligned offset drawn from
+    /// page's base content is one of [`BASE_CONTENTS`] windows of its class's tile, drawn from
     /// `(seed, page)`, so generating a page is a copy, not a word-by-word draw.
     tiles: [Vec<u8>; 3],
 }
 
 /// Bytes of each class's tile (at least four times the page size).
 const TILE: usize = 256 * 1024;
+
+/// Distinct base contents a class has: a never-written page of the class holds one of this many
+/// windows of the class's tile, chosen by `(seed, page)`. Real memory holds many identical
+/// pages (what KSM and deduplicating migration find); here it also lets the simulator encode each
+/// distinct content once ([`crate::codec::memo`]), which is what makes compressing a 4 GiB VM
+/// for real take seconds. No algorithm here looks across pages, so no metric depends on it.
+pub const BASE_CONTENTS: u64 = 1024;
 
 impl ContentModel {
     /// A content model for pages of `page_size` bytes, each write changing `write_size` bytes.
@@ -300,8 +307,10 @@ impl ContentModel {
             ContentClass::Structured => &self.tiles[1],
             ContentClass::Random => &self.tiles[2],
         };
-        let words = ((tile.len() - buf.len()) / 4 + 1) as u64;
-        let offset = 4 * below(hash4(self.seed, page, 0, 0xBA5E), words) as usize;
+        // Windows start at word-aligned offsets spread over the tile.
+        let last_word = ((tile.len() - buf.len()) / 4) as u64;
+        let slot = below(hash4(self.seed, page, 0, 0xBA5E), BASE_CONTENTS);
+        let offset = 4 * (slot * last_word / (BASE_CONTENTS - 1)) as usize;
         buf.copy_from_slice(&tile[offset..offset + buf.len()]);
     }
 }

@@ -284,6 +284,16 @@ pub trait MigrationContext {
         self.wait_fault_until(f64::INFINITY)
     }
 
+    /// Whether this context simulates the migration: time is a model, and CPU work such as
+    /// compression is charged by a cost model rather than measured. An algorithm may then
+    /// remember the results of pure computations on identical bytes
+    /// ([`crate::codec::memo::ByteMemo`]), which changes how long the simulation takes and no
+    /// simulated number. A real guest's context answers false (the default): its codecs run,
+    /// and are timed, on every page.
+    fn simulated(&self) -> bool {
+        false
+    }
+
     /// The tag of the code region the guest runs now: the tag of the last tagged phase it has
     /// entered ([`PhaseTag::EnterCalm`]: a calm region, [`PhaseTag::LeaveCalm`]: a heavy one),
     /// None when it has passed no tag. The simulator reads the workload's phases; a real guest

@@ -263,3 +263,52 @@ impl ReportBuilder {
         r
     }
 }
+
+/// Column names of a report's one-line summary, in [`Report::summary_record`] order: what
+/// `livemig simulate --csv` prints and the playground's Summary CSV holds.
+pub const SUMMARY_COLUMNS: [&str; 17] = [
+    "algorithm",
+    "scenario",
+    "seed",
+    "total_time_s",
+    "downtime_s",
+    "preparation_time_s",
+    "resume_time_s",
+    "pages_sent",
+    "bytes_sent",
+    "payload_bytes",
+    "duplicate_pages",
+    "rounds",
+    "network_faults",
+    "fault_stall_s",
+    "converged",
+    "completed",
+    "verified",
+];
+
+impl Report {
+    /// The report's summary fields as text, in [`SUMMARY_COLUMNS`] order (numbers in Rust's
+    /// shortest round-trip form).
+    pub fn summary_record(&self) -> Vec<String> {
+        let r = self;
+        vec![
+            r.algorithm.clone(),
+            r.scenario.clone(),
+            r.seed.to_string(),
+            r.total_time_s.to_string(),
+            r.downtime_s.to_string(),
+            r.preparation_time_s.to_string(),
+            r.resume_time_s.to_string(),
+            r.pages_sent.to_string(),
+            r.bytes_sent.to_string(),
+            r.payload_bytes.to_string(),
+            r.duplicate_pages.to_string(),
+            r.rounds.to_string(),
+            r.network_faults.to_string(),
+            r.fault_stall_s.to_string(),
+            r.converged.to_string(),
+            r.completed.to_string(),
+            r.verified.to_string(),
+        ]
+    }
+}

@@ -38,6 +38,7 @@
 //! destination: verification then fails.
 
 use crate::bitmap::PageBitmap;
+use crate::codec::memo::ByteMemo;
 use crate::content::{ContentCache, ContentModel};
 use crate::context::{Channel, ContextError, EncodedBatch, Encoding, MigrationContext, Outcome, RoundKind, Sent};
 use crate::scenario::{OnTimeout, Scenario};
@@ -194,6 +195,10 @@ pub struct SimOptions {
     pub detail: TraceDetail,
 }
 
+/// Distinct encoded pages the destination's decode memo holds: the never-written pages' few
+/// thousand contents ([`crate::content::BASE_CONTENTS`] per class), with room to spare.
+const DECODE_MEMO_ENTRIES: usize = 4096;
+
 /// A simulated source host, link and destination host running one scenario.
 #[derive(Debug)]
 pub struct SimContext {
@@ -242,6 +247,9 @@ pub struct SimContext {
     bytes_sent: u64,
     decode_buf: Vec<u8>,
     expect_buf: Vec<u8>,
+    /// Pages the destination decoded from a WKdm or LZ4 encoding, by encoding: decoding the same
+    /// bytes again would give the same page ([`crate::codec::memo`]).
+    decode_memo: ByteMemo<()>,
     /// The pages [`MigrationContext::read_page`] served since the last encoded send, so that
     /// checking what the destination decodes needs no second generation of the same bytes.
     read_log: ReadLog,
@@ -300,6 +308,7 @@ impl SimContext {
             requests: VecDeque::new(),
             bytes_sent: 0,
             decode_buf: Vec::new(),
+            decode_memo: ByteMemo::new(DECODE_MEMO_ENTRIES),
             expect_buf: Vec::new(),
             read_log: ReadLog::default(),
             round: 0,
@@ -594,25 +603,59 @@ impl SimContext {
                             crate::codec::decode(encoding, data, &mut got).is_ok()
                         }
                     }
+                    Encoding::Wkdm | Encoding::Lz4 => {
+                        let salt = encoding as u64;
+                        if let Some(((), decoded)) = self.decode_memo.get(salt, data) {
+                            // Decoded before: compare what it gave with the source, no copy.
+                            let equal = decoded.len() == ps
+                                && Self::equals_source(
+                                    &self.read_log,
+                                    &mut self.cache,
+                                    &self.content,
+                                    &mut self.expect_buf,
+                                    page,
+                                    version,
+                                    decoded,
+                                );
+                            self.decode_buf = got;
+                            return equal;
+                        }
+                        let ok = crate::codec::decode(encoding, data, &mut got).is_ok();
+                        if ok {
+                            self.decode_memo.insert(salt, data, (), &got);
+                        }
+                        ok
+                    }
                     _ => crate::codec::decode(encoding, data, &mut got).is_ok(),
                 };
-                let equal = ok
-                    && match self.read_log.get(page, version, ps) {
-                        Some(read) => got == read,
-                        None => {
-                            let mut want = std::mem::take(&mut self.expect_buf);
-                            want.resize(ps, 0);
-                            self.cache.read(&self.content, page, version, &mut want);
-                            let equal = got == want;
-                            self.expect_buf = want;
-                            equal
-                        }
-                    };
+                let equal =
+                    ok && Self::equals_source(&self.read_log, &mut self.cache, &self.content, &mut self.expect_buf, page, version, &got);
                 self.decode_buf = got;
                 equal
             }
         };
         decoded_ok
+    }
+
+    /// Whether `bytes` are the source's bytes of `page` at `version`: what the algorithm read
+    /// (the read log), else generated again.
+    fn equals_source(
+        read_log: &ReadLog,
+        cache: &mut ContentCache,
+        content: &ContentModel,
+        expect_buf: &mut Vec<u8>,
+        page: u64,
+        version: u32,
+        bytes: &[u8],
+    ) -> bool {
+        match read_log.get(page, version, bytes.len()) {
+            Some(read) => bytes == read,
+            None => {
+                expect_buf.resize(bytes.len(), 0);
+                cache.read(content, page, version, expect_buf);
+                bytes == &expect_buf[..]
+            }
+        }
     }
 
     fn mark_corrupt(&mut self, page: u64, corrupt: bool) {
@@ -707,6 +750,9 @@ impl SimContext {
 impl MigrationContext for SimContext {
     fn page_count(&self) -> u64 {
         self.n
+    }
+    fn simulated(&self) -> bool {
+        true
     }
     fn page_size(&self) -> u64 {
         self.page_size

@@ -134,57 +134,15 @@ pub fn compare_text(scenario: &str, reports: &[Report]) -> String {
     format!("{scenario}\n{t}\n")
 }
 
-/// Column names of the summary CSV.
-pub const SUMMARY_COLUMNS: &[&str] = &[
-    "algorithm",
-    "scenario",
-    "seed",
-    "total_time_s",
-    "downtime_s",
-    "preparation_time_s",
-    "resume_time_s",
-    "pages_sent",
-    "bytes_sent",
-    "payload_bytes",
-    "duplicate_pages",
-    "rounds",
-    "network_faults",
-    "fault_stall_s",
-    "converged",
-    "completed",
-    "verified",
-];
-
-/// A report's summary as CSV fields, in [`SUMMARY_COLUMNS`] order.
-pub fn summary_record(r: &Report) -> Vec<String> {
-    vec![
-        r.algorithm.clone(),
-        r.scenario.clone(),
-        r.seed.to_string(),
-        r.total_time_s.to_string(),
-        r.downtime_s.to_string(),
-        r.preparation_time_s.to_string(),
-        r.resume_time_s.to_string(),
-        r.pages_sent.to_string(),
-        r.bytes_sent.to_string(),
-        r.payload_bytes.to_string(),
-        r.duplicate_pages.to_string(),
-        r.rounds.to_string(),
-        r.network_faults.to_string(),
-        r.fault_stall_s.to_string(),
-        r.converged.to_string(),
-        r.completed.to_string(),
-        r.verified.to_string(),
-    ]
-}
+pub use livemig_core::report::SUMMARY_COLUMNS;
 
 /// Reports as CSV, one row each, with extra leading columns.
 pub fn summary_csv(extra_header: &[&str], rows: &[(Vec<String>, &Report)]) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let header: Vec<&str> = extra_header.iter().chain(SUMMARY_COLUMNS).copied().collect();
+    let header: Vec<&str> = extra_header.iter().chain(SUMMARY_COLUMNS.iter()).copied().collect();
     w.write_record(&header)?;
     for (extra, r) in rows {
-        let rec: Vec<String> = extra.iter().cloned().chain(summary_record(r)).collect();
+        let rec: Vec<String> = extra.iter().cloned().chain(r.summary_record()).collect();
         w.write_record(&rec)?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)

@@ -26,6 +26,20 @@ fn split_unit(s: &str) -> Option<(f64, String)> {
     Some((n, s[end..].trim().to_string()))
 }
 
+/// How many `to` units one `from` unit is, when both are units of one quantity (size,
+/// bandwidth, duration or page rate), as the scenario parser reads them.
+fn unit_ratio(from: &str, to: &str) -> Option<f64> {
+    use livemig_core::units::{Bandwidth, ByteSize, PageRate, Seconds};
+    fn ratio<T: std::str::FromStr>(from: &str, to: &str, base: impl Fn(T) -> f64) -> Option<f64> {
+        let one = |u: &str| format!("1 {u}").parse::<T>().ok().map(&base);
+        Some(one(from)? / one(to)?)
+    }
+    ratio::<ByteSize>(from, to, |v| v.0 as f64)
+        .or_else(|| ratio::<Bandwidth>(from, to, |v| v.0))
+        .or_else(|| ratio::<Seconds>(from, to, |v| v.0))
+        .or_else(|| ratio::<PageRate>(from, to, |v| v.0))
+}
+
 /// Parses `KEY=FROM..TO:STEPS` (geometric spacing with `log`).
 pub fn parse_vary(spec: &str, log: bool) -> anyhow::Result<Vary> {
     let usage = || {
@@ -39,9 +53,15 @@ pub fn parse_vary(spec: &str, log: bool) -> anyhow::Result<Vary> {
         return Err(usage());
     }
     let (a, ua) = split_unit(from).ok_or_else(usage)?;
-    let (b, ub) = split_unit(to).ok_or_else(usage)?;
+    let (mut b, ub) = split_unit(to).ok_or_else(usage)?;
     if ua != ub {
-        return Err(bad(format!("--vary '{spec}': FROM and TO must use the same unit ('{ua}' and '{ub}')")));
+        // Another unit of the same quantity (100Mbit/s..10Gbit/s): TO in FROM's unit.
+        let ratio = unit_ratio(&ub, &ua).ok_or_else(|| {
+            bad(format!(
+                "--vary '{spec}': FROM and TO must be quantities of one kind, e.g. both sizes or both bandwidths ('{ua}' and '{ub}')"
+            ))
+        })?;
+        b *= ratio;
     }
     if !a.is_finite() || !b.is_finite() || (log && (a <= 0.0 || b <= 0.0)) {
         return Err(bad(format!("--vary '{spec}': FROM and TO must be finite numbers{}", if log { " above 0 for --log" } else { "" })));
@@ -113,13 +133,18 @@ mod tests {
         assert_eq!(v.values, vec!["1 Gbit/s", "4 Gbit/s", "7 Gbit/s", "10 Gbit/s"]);
         let v = parse_vary("link.bandwidth=100Mbit/s..10000Mbit/s:3", true).unwrap();
         assert_eq!(v.values, vec!["100 Mbit/s", "1000 Mbit/s", "10000 Mbit/s"]);
+        // TO in another unit of the same quantity is read in FROM's unit (the --help example).
+        let v = parse_vary("link.bandwidth=100Mbit/s..10Gbit/s:3", true).unwrap();
+        assert_eq!(v.values, vec!["100 Mbit/s", "1000 Mbit/s", "10000 Mbit/s"]);
+        let v = parse_vary("vm.memory=512MiB..1GiB:3", false).unwrap();
+        assert_eq!(v.values, vec!["512 MiB", "768 MiB", "1024 MiB"]);
         let v = parse_vary("seed=1..5:5", false).unwrap();
         assert_eq!(v.values, vec!["1", "2", "3", "4", "5"]);
     }
 
     #[test]
     fn malformed_specs_are_rejected() {
-        for spec in ["link.bandwidth", "x=1..2", "x=1..2:1", "x=1 s..2 ms:3", "x=a..b:3", "=1..2:3"] {
+        for spec in ["link.bandwidth", "x=1..2", "x=1..2:1", "x=1 s..2 MiB:3", "x=a..b:3", "=1..2:3"] {
             assert!(parse_vary(spec, false).is_err(), "{spec}");
         }
     }

@@ -825,7 +825,7 @@ fn bad_vary_spec() {
     ] {
         bad_input(&["sweep", "idle-vm", "--vary", spec], "--vary", accepted);
     }
-    bad_input(&["sweep", "idle-vm", "--vary", "link.bandwidth=1Gbit/s..200Mbit/s:3"], "--vary", "must use the same unit");
+    bad_input(&["sweep", "idle-vm", "--vary", "link.bandwidth=1Gbit/s..200MiB:3"], "--vary", "quantities of one kind");
     bad_input(&["sweep", "idle-vm", "--vary", "link.bandwidth=0Gbit/s..1Gbit/s:3", "--log"], "--vary", "above 0 for --log");
     bad_input(&["sweep", "idle-vm", "--vary", "link.bogus=1..2:3"], "link.bogus", "expected one of `bandwidth`");
 }

@@ -290,49 +290,11 @@ pub fn report_csv(report: &Report) -> String {
     out
 }
 
-/// Columns of [`summary_csv`]: `livemig simulate --csv`'s.
-pub const SUMMARY_COLUMNS: [&str; 17] = [
-    "algorithm",
-    "scenario",
-    "seed",
-    "total_time_s",
-    "downtime_s",
-    "preparation_time_s",
-    "resume_time_s",
-    "pages_sent",
-    "bytes_sent",
-    "payload_bytes",
-    "duplicate_pages",
-    "rounds",
-    "network_faults",
-    "fault_stall_s",
-    "converged",
-    "completed",
-    "verified",
-];
+pub use livemig_core::report::SUMMARY_COLUMNS;
 
 /// The report's summary as CSV, exactly as `livemig simulate --csv` prints it.
 pub fn summary_csv(r: &Report) -> String {
-    csv_line(&SUMMARY_COLUMNS.map(String::from))
-        + &csv_line(&[
-            r.algorithm.clone(),
-            r.scenario.clone(),
-            r.seed.to_string(),
-            r.total_time_s.to_string(),
-            r.downtime_s.to_string(),
-            r.preparation_time_s.to_string(),
-            r.resume_time_s.to_string(),
-            r.pages_sent.to_string(),
-            r.bytes_sent.to_string(),
-            r.payload_bytes.to_string(),
-            r.duplicate_pages.to_string(),
-            r.rounds.to_string(),
-            r.network_faults.to_string(),
-            r.fault_stall_s.to_string(),
-            r.converged.to_string(),
-            r.completed.to_string(),
-            r.verified.to_string(),
-        ])
+    csv_line(&SUMMARY_COLUMNS.map(String::from)) + &csv_line(&r.summary_record())
 }
 
 /// Checks a trace read from a file for what the player's arithmetic needs beyond what

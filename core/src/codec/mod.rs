@@ -29,6 +29,7 @@ use crate::content::{ContentMix, ContentModel};
 use serde::{Deserialize, Serialize};
 
 pub mod lz4;
+pub mod memo;
 pub mod wkdm;
 pub mod xbzrle;
 pub mod zero;
