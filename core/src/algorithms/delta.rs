@@ -28,6 +28,7 @@
 
 use super::precopy::{EncoderSpec, PageSender, Precopy, Stage};
 use super::{Algorithm, ParamKind, ParamSpec, Params};
+use crate::codec::memo::ByteMemo;
 use crate::codec::{xbzrle, zero, CodecError};
 use crate::context::{ContextError, EncodedBatch, Encoding, MigrationContext};
 
@@ -74,27 +75,45 @@ pub fn build(p: &Params) -> Box<dyn Algorithm> {
     Box::new(Precopy::with_encoder(p, EncoderSpec::Xbzrle(settings)))
 }
 
-/// One cache slot's owner: which page it holds and from which generation.
+/// One cache slot's owner: which page it holds and from which generation, and where its bytes
+/// are.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     page: u64,
     age: u64,
+    /// The bytes are the interned content with this index, not the slot's own buffer.
+    shared: Option<u32>,
 }
+
+/// Distinct contents a simulation's cache interns (the never-written pages'
+/// [`crate::content::BASE_CONTENTS`] per class, with room to spare).
+const INTERNED_CONTENTS: usize = 4096;
 
 /// QEMU's page cache: direct-mapped, a power-of-two number of slots, page data stored in one
 /// buffer that the OS maps lazily (untouched slots cost no memory).
+///
+/// In a simulation ([`MigrationContext::simulated`]) the first round's copies are interned: a
+/// slot whose bytes equal a content already held refers to it instead of copying it, so the
+/// unlimited cache of a 4 GiB VM whose never-written pages repeat a few thousand contents holds
+/// those once, not 4 GiB. What the cache holds, and so every delta, is the same (tested).
 struct PageCache {
     slots: Vec<Option<Slot>>,
     data: Vec<u8>,
     page_size: usize,
+    interned: Option<ByteMemo<()>>,
 }
 
 impl PageCache {
-    fn new(cache_bytes: u64, page_count: u64, page_size: usize) -> PageCache {
+    fn new(cache_bytes: u64, page_count: u64, page_size: usize, intern: bool) -> PageCache {
         let wanted = (cache_bytes / page_size as u64).max(1);
         // Enough slots for every page means no conflicts at all (the unlimited cache).
         let slots = if wanted >= page_count { page_count.max(1) } else { 1u64 << (63 - wanted.leading_zeros()) };
-        PageCache { slots: vec![None; slots as usize], data: vec![0; slots as usize * page_size], page_size }
+        PageCache {
+            slots: vec![None; slots as usize],
+            data: vec![0; slots as usize * page_size],
+            page_size,
+            interned: intern.then(|| ByteMemo::new(INTERNED_CONTENTS)),
+        }
     }
 
     fn slot_of(&self, page: u64) -> usize {
@@ -105,22 +124,33 @@ impl PageCache {
     fn get(&self, page: u64) -> Option<&[u8]> {
         let i = self.slot_of(page);
         match self.slots[i] {
-            Some(s) if s.page == page => Some(&self.data[i * self.page_size..(i + 1) * self.page_size]),
+            Some(s) if s.page == page => Some(match (s.shared, &self.interned) {
+                (Some(id), Some(interned)) => interned.input(id as usize),
+                _ => &self.data[i * self.page_size..(i + 1) * self.page_size],
+            }),
             _ => None,
         }
     }
 
     /// Stores `bytes` as `page`'s copy unless the slot holds another page from the current or
-    /// the previous generation (QEMU's `cache_insert`); returns whether it was stored.
-    fn insert(&mut self, page: u64, bytes: &[u8], age: u64) -> bool {
+    /// the previous generation (QEMU's `cache_insert`); returns whether it was stored. With
+    /// `share`, bytes equal to an interned content (or new ones while there is room) are
+    /// referred to rather than copied.
+    fn insert(&mut self, page: u64, bytes: &[u8], age: u64, share: bool) -> bool {
         let i = self.slot_of(page);
         if let Some(s) = self.slots[i] {
             if s.page != page && s.age + 1 >= age {
                 return false;
             }
         }
-        self.slots[i] = Some(Slot { page, age });
-        self.data[i * self.page_size..(i + 1) * self.page_size].copy_from_slice(bytes);
+        let shared = match &mut self.interned {
+            Some(interned) if share => interned.intern(0, bytes, ()).map(|id| id as u32),
+            _ => None,
+        };
+        self.slots[i] = Some(Slot { page, age, shared });
+        if shared.is_none() {
+            self.data[i * self.page_size..(i + 1) * self.page_size].copy_from_slice(bytes);
+        }
         true
     }
 }
@@ -135,6 +165,8 @@ pub struct XbzrleSender {
     /// Dirty-log generation: one per round, as QEMU ages entries per bitmap sync.
     age: u64,
     last_stage: Option<Stage>,
+    /// Whether a simulation may intern the cache's first-round copies (tests turn it off).
+    intern: bool,
 }
 
 impl XbzrleSender {
@@ -148,6 +180,7 @@ impl XbzrleSender {
             batch: EncodedBatch::new(),
             age: 0,
             last_stage: None,
+            intern: true,
         }
     }
 }
@@ -158,7 +191,8 @@ impl PageSender for XbzrleSender {
             return Ok(());
         }
         let ps = self.page.len();
-        let cache = self.cache.get_or_insert_with(|| PageCache::new(self.settings.cache_bytes, ctx.page_count(), ps));
+        let intern = self.intern && ctx.simulated();
+        let cache = self.cache.get_or_insert_with(|| PageCache::new(self.settings.cache_bytes, ctx.page_count(), ps, intern));
         if self.last_stage != Some(stage) {
             self.age += 1;
             self.last_stage = Some(stage);
@@ -170,14 +204,15 @@ impl PageSender for XbzrleSender {
             ctx.read_page(p, &mut self.page)?;
             if zero::is_zero(&self.page) {
                 if stage != Stage::FirstRound && cache.get(p).is_some() && !last {
-                    cache.insert(p, &self.page, self.age);
+                    cache.insert(p, &self.page, self.age, false);
                 }
                 self.batch.push(p, Encoding::Zero, &[]);
                 continue;
             }
             if stage == Stage::FirstRound {
                 if self.settings.cache_first_round {
-                    cache.insert(p, &self.page, self.age);
+                    // Never-written pages repeat a few contents: share them.
+                    cache.insert(p, &self.page, self.age, true);
                 }
                 self.batch.push(p, Encoding::Full, &self.page);
                 continue;
@@ -185,7 +220,7 @@ impl PageSender for XbzrleSender {
             encoded_bytes += ps;
             let Some(old) = cache.get(p) else {
                 if !last {
-                    cache.insert(p, &self.page, self.age);
+                    cache.insert(p, &self.page, self.age, false);
                 }
                 self.batch.push(p, Encoding::Full, &self.page);
                 continue;
@@ -194,13 +229,13 @@ impl PageSender for XbzrleSender {
                 Ok(0) => {} // unchanged: the destination's copy is current, send nothing
                 Ok(len) => {
                     if !last {
-                        cache.insert(p, &self.page, self.age);
+                        cache.insert(p, &self.page, self.age, false);
                     }
                     self.batch.push(p, Encoding::Delta, &self.out[..len]);
                 }
                 Err(CodecError::Overflow { .. }) => {
                     if !last {
-                        cache.insert(p, &self.page, self.age);
+                        cache.insert(p, &self.page, self.age, false);
                     }
                     self.batch.push(p, Encoding::Full, &self.page);
                 }
@@ -220,22 +255,47 @@ mod tests {
 
     #[test]
     fn the_cache_is_direct_mapped_and_keeps_fresh_entries() {
-        let mut c = PageCache::new(4 * 4096, 100, 4096);
+        let mut c = PageCache::new(4 * 4096, 100, 4096, false);
         assert_eq!(c.slots.len(), 4);
-        assert!(c.insert(1, &[1; 4096], 1));
+        assert!(c.insert(1, &[1; 4096], 1, false));
         assert_eq!(c.get(1).unwrap()[0], 1);
         // Page 5 maps to the same slot; page 1's entry is from this generation: kept.
-        assert!(!c.insert(5, &[5; 4096], 1));
-        assert!(!c.insert(5, &[5; 4096], 2));
+        assert!(!c.insert(5, &[5; 4096], 1, false));
+        assert!(!c.insert(5, &[5; 4096], 2, false));
         assert!(c.get(5).is_none());
         // Two generations later it may be evicted.
-        assert!(c.insert(5, &[5; 4096], 3));
+        assert!(c.insert(5, &[5; 4096], 3, false));
         assert!(c.get(1).is_none());
         assert_eq!(c.get(5).unwrap()[0], 5);
         // A cache as large as the VM has a slot per page.
-        let c = PageCache::new(1 << 40, 100, 4096);
+        let c = PageCache::new(1 << 40, 100, 4096, false);
         assert_eq!(c.slots.len(), 100);
         // Not a power of two: rounded down.
-        assert_eq!(PageCache::new(6 * 4096, 100, 4096).slots.len(), 4);
+        assert_eq!(PageCache::new(6 * 4096, 100, 4096, false).slots.len(), 4);
+    }
+
+    #[test]
+    fn interning_the_cache_sends_the_same_deltas() {
+        use crate::sim::{SimContext, SimOptions};
+        let s = crate::Scenario::from_toml_str(
+            "[vm]\nmemory = \"32 MiB\"\n[workload]\npattern = \"hot-cold\"\nwrite_rate = \"20000 pages/s\"\nworking_set = \"16 MiB\"\n",
+        )
+        .unwrap();
+        let settings = XbzrleSettings { cache_bytes: u64::MAX / 2, cache_first_round: true, encode_rate: 1e9 };
+        let mut shared = XbzrleSender::new(settings.clone(), 4096);
+        let mut copied = XbzrleSender::new(settings, 4096);
+        copied.intern = false;
+        let (mut a, mut b) = (SimContext::new(&s, SimOptions::default()), SimContext::new(&s, SimOptions::default()));
+        a.start_dirty_log().unwrap();
+        b.start_dirty_log().unwrap();
+        let pages: Vec<u64> = (0..s.page_count()).collect();
+        for (stage, chunk) in pages.chunks(256).map(|c| (Stage::FirstRound, c)).chain(pages.chunks(256).map(|c| (Stage::Live, c))) {
+            shared.send(&mut a, chunk, stage).unwrap();
+            copied.send(&mut b, chunk, stage).unwrap();
+            assert_eq!(shared.batch, copied.batch, "{stage:?} pages {}..", chunk[0]);
+        }
+        let interned = shared.cache.as_ref().unwrap().interned.as_ref().unwrap().stats();
+        assert!(interned.hits > 0 && interned.entries < pages.len(), "{interned:?}");
+        assert!(copied.cache.as_ref().unwrap().interned.is_none());
     }
 }

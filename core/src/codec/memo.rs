@@ -87,6 +87,34 @@ impl<M: Copy> ByteMemo<M> {
         self.stats.entries = self.entries.len();
     }
 
+    /// The index of the entry whose input is `input` under `salt`, inserting it (with `value`
+    /// and no output) if there is none and there is room: an interner, for storing identical
+    /// inputs once. None when the input is new and the memo is full.
+    pub fn intern(&mut self, salt: u64, input: &[u8], value: M) -> Option<usize> {
+        let h = hash(salt, input);
+        let ids = self.index.entry(h).or_default();
+        if let Some(&i) = ids.iter().find(|&&i| {
+            let e = &self.entries[i as usize];
+            e.salt == salt && *e.input == *input
+        }) {
+            self.stats.hits += 1;
+            return Some(i as usize);
+        }
+        self.stats.misses += 1;
+        if self.entries.len() >= self.capacity || self.entries.len() >= u32::MAX as usize {
+            return None;
+        }
+        ids.push(self.entries.len() as u32);
+        self.entries.push(Entry { salt, input: input.into(), value, output: Box::new([]) });
+        self.stats.entries = self.entries.len();
+        Some(self.entries.len() - 1)
+    }
+
+    /// The input bytes of entry `index` (from [`intern`](Self::intern)).
+    pub fn input(&self, index: usize) -> &[u8] {
+        &self.entries[index].input
+    }
+
     /// Hits, misses and entries so far.
     pub fn stats(&self) -> MemoStats {
         self.stats
@@ -132,6 +160,18 @@ mod tests {
         assert!(m.get(2, &a).is_none(), "another salt");
         assert!(m.get(1, &b).is_none(), "one byte differs");
         assert_eq!(m.stats(), MemoStats { hits: 1, misses: 3, entries: 1 });
+    }
+
+    #[test]
+    fn interning_stores_equal_inputs_once() {
+        let mut m = ByteMemo::<()>::new(2);
+        let a = m.intern(0, &[1; 64], ()).unwrap();
+        let b = m.intern(0, &[2; 64], ()).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(m.intern(0, &[1; 64], ()), Some(a));
+        assert_eq!(m.input(b), &[2; 64]);
+        assert_eq!(m.intern(0, &[3; 64], ()), None, "full");
+        assert_eq!(m.stats().entries, 2);
     }
 
     #[test]
