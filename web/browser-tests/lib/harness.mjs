@@ -16,6 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -270,4 +271,21 @@ export function metricDifferences(shown, report, rel = 1e-9) {
     }
   }
   return diffs;
+}
+
+/**
+ * Registers `before` and `after` hooks in the enclosing `describe`: a server for the build and a
+ * browser, handed to `set(server, browser)` before the first test and closed after the last.
+ */
+export function withServerAndBrowser(set) {
+  let server, browser;
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+    set(server, browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
 }

@@ -1,19 +1,12 @@
 // (e) A bad link parameter shows a message naming the parameter; the page still works (the
 // default scenario plays to the end) and the panic panel stays hidden.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { assertNoErrors, launchBrowser, openApp, runToEnd, startServer } from '../lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { assertNoErrors, openApp, runToEnd, withServerAndBrowser } from '../lib/harness.mjs';
 
 describe('a bad link parameter', () => {
   let server, browser;
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  withServerAndBrowser((s, b) => ([server, browser] = [s, b]));
 
   // (query, the parameter the message must name, something of what is accepted)
   const CASES = [

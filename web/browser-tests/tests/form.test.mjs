@@ -1,18 +1,11 @@
 // (g) The scenario form: an invalid value shows an inline message and nothing can run.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { assertNoErrors, launchBrowser, openApp, startServer } from '../lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { assertNoErrors, openApp, withServerAndBrowser } from '../lib/harness.mjs';
 
 describe('the scenario form', () => {
   let server, browser;
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  withServerAndBrowser((s, b) => ([server, browser] = [s, b]));
 
   it('an invalid VM memory shows an inline error and disables Run', async () => {
     const { page, context, errors } = await openApp(browser, server, '?v=1&preset=idle-vm&alg=precopy-xen');

@@ -1,18 +1,11 @@
 // (a) The app loads: header, both host grids, no page error, console error or panic.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { assertNoErrors, launchBrowser, openApp, startServer } from '../lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { assertNoErrors, openApp, withServerAndBrowser } from '../lib/harness.mjs';
 
 describe('the playground loads', () => {
   let server, browser;
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  withServerAndBrowser((s, b) => ([server, browser] = [s, b]));
 
   for (const query of ['', '?v=1&preset=idle-vm&alg=precopy-xen']) {
     it(`shows the header and both host grids without errors (${query || 'no query'})`, async () => {

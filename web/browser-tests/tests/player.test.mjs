@@ -1,7 +1,7 @@
 // (f) Step, play/pause, the scrubber and the keyboard change what is shown.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { assertNoErrors, launchBrowser, openApp, readMetrics, readPosition, startServer, until } from '../lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { assertNoErrors, openApp, readMetrics, readPosition, until, withServerAndBrowser } from '../lib/harness.mjs';
 
 const QUERY = '?v=1&preset=web-server&alg=precopy-xen';
 const stepNumber = (pos) => Number(pos.step.match(/^step (\d+) of/)[1]);
@@ -15,14 +15,7 @@ const shownSeconds = (text) => {
 
 describe('the player controls', () => {
   let server, browser;
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  withServerAndBrowser((s, b) => ([server, browser] = [s, b]));
 
   /** Opens the app, runs `body(page)`, checks no error happened, closes the context. */
   const withApp = (body) => async () => {

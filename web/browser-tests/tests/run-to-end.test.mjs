@@ -1,19 +1,12 @@
 // (b) A preset runs to the end and is verified; (c) the metrics shown at the end equal
 // `livemig simulate --json` for the same scenario and seed.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { assertNoErrors, cliReport, launchBrowser, metricDifferences, openApp, readMetrics, runToEnd, startServer } from '../lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { assertNoErrors, cliReport, metricDifferences, openApp, readMetrics, runToEnd, withServerAndBrowser } from '../lib/harness.mjs';
 
 describe('running a preset to the end', () => {
   let server, browser;
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  withServerAndBrowser((s, b) => ([server, browser] = [s, b]));
 
   it('idle-vm with precopy-xen ends verified (End button)', async () => {
     const { page, context, errors } = await openApp(browser, server, '?v=1&preset=idle-vm&alg=precopy-xen');
@@ -45,14 +38,7 @@ describe('running a preset to the end', () => {
 
 describe('the metrics at the end equal `livemig simulate --json`', () => {
   let server, browser;
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  withServerAndBrowser((s, b) => ([server, browser] = [s, b]));
 
   // (preset, algorithm, seed): seed undefined means the preset's own (no `seed=` in the link).
   const CASES = [

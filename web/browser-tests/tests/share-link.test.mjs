@@ -1,8 +1,8 @@
 // (d) A shared link reproduces the run: play to some point, read location.href (the app keeps it
 // updated with `step=` while paused), open it in a new page: same metrics, same time and step.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { assertNoErrors, launchBrowser, openApp, readMetrics, readPosition, startServer, until } from '../lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { assertNoErrors, openApp, readMetrics, readPosition, until, withServerAndBrowser } from '../lib/harness.mjs';
 
 /** Reads the link the page shows now, once it carries `step=`. */
 async function sharedLink(page) {
@@ -36,14 +36,7 @@ async function reopen(browser, href) {
 
 describe('a shared link reproduces the run', () => {
   let server, browser;
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  withServerAndBrowser((s, b) => ([server, browser] = [s, b]));
 
   // Each way of getting somewhere in the run, then the link shared at that point.
   const WAYS = {

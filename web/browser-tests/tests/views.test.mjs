@@ -8,8 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { CLI, assertNoErrors, cliReport, launchBrowser, metricDifferences, openApp, readMetrics, startServer, until } from '../lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { CLI, assertNoErrors, cliReport, metricDifferences, openApp, readMetrics, until, withServerAndBrowser } from '../lib/harness.mjs';
 
 const SHOTS = process.env.LIVEMIG_SHOTS;
 async function shot(page, name) {
@@ -25,14 +25,7 @@ function algorithmNames() {
 
 describe('the other views', () => {
   let server, browser;
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  withServerAndBrowser((s, b) => ([server, browser] = [s, b]));
 
   it('Compare runs every algorithm and its table equals `livemig simulate --json`', async () => {
     const { page, context, errors } = await openApp(browser, server, '?v=1&preset=web-server&seed=2&view=compare', {
