@@ -5,6 +5,7 @@
 
 mod bench;
 mod input;
+mod kvm_cli;
 mod output;
 mod sweep;
 
@@ -135,6 +136,11 @@ enum Command {
         #[command(flatten)]
         scenario: ScenarioArgs,
     },
+    /// Migrate a real guest between two KVM VMs (needs /dev/kvm)
+    Kvm {
+        #[command(subcommand)]
+        command: KvmCommand,
+    },
     /// Measure simulator speed and memory for growing VMs (each case in its own process), then
     /// codec throughput
     Bench {
@@ -153,6 +159,27 @@ enum Command {
         /// Run one case (SIZE_GIB ALGORITHM) in this process (used by bench itself)
         #[arg(long, num_args = 2, value_names = ["SIZE_GIB", "ALGORITHM"], hide = true)]
         one: Option<Vec<String>>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KvmCommand {
+    /// Migrate the scenario's guest between two VMs in this process and print its report
+    Migrate {
+        #[command(flatten)]
+        scenario: ScenarioArgs,
+        /// Algorithm (default: the scenario's migration.algorithm); pre-copy family only
+        #[arg(long, short)]
+        algorithm: Option<String>,
+        /// Guest memory (e.g. 64MiB, up to 1GiB); working sets scale with it
+        #[arg(long)]
+        memory: Option<String>,
+        /// Write the run's trace (JSON, the `livemig trace` format) to FILE, or - for stdout
+        #[arg(long, value_name = "FILE")]
+        trace: Option<String>,
+        /// Print JSON (the report schema)
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -342,6 +369,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
                 Ok(())
             }
+        }
+        Command::Kvm { command: KvmCommand::Migrate { scenario, algorithm, memory, trace, json } } => {
+            let (run, _) = kvm_cli::kvm_migrate(
+                &scenario.scenario,
+                &scenario.set,
+                algorithm.as_deref(),
+                memory.as_deref(),
+                trace.as_deref(),
+                livemig_runner::kvm::context::KvmOptions::default(),
+            )?;
+            if trace.as_deref() != Some("-") {
+                if json {
+                    print(&format!("{}\n", serde_json::to_string_pretty(&run.report)?))?;
+                } else {
+                    print(&output::report_text(&run.report))?;
+                }
+            }
+            eprintln!("{}", kvm_cli::kvm_notes(&run));
+            if !run.report.completed {
+                anyhow::bail!("the migration did not complete: {}", run.report.stop_reason);
+            }
+            if !run.report.verified {
+                anyhow::bail!("the migration was not verified (see above)");
+            }
+            Ok(())
         }
         Command::Model { scenario } => model(&scenario),
         Command::Experiment { name, cases, json } => experiment(&name, cases, json),

@@ -109,21 +109,6 @@ impl GuestMemory {
     pub fn write_u32(&self, offset: u64, v: u32) {
         self.write(offset as usize, &v.to_le_bytes());
     }
-    /// A 64-bit FNV-1a digest of page `page` (the per-page checksum of verification).
-    pub fn page_digest(&self, page: u64, buf: &mut [u8; PAGE]) -> u64 {
-        self.read(page as usize * PAGE, buf);
-        digest(buf)
-    }
-}
-
-/// FNV-1a over 8-byte words (a checksum, not a cryptographic hash).
-pub fn digest(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for w in bytes.chunks_exact(8) {
-        h ^= u64::from_le_bytes(w.try_into().expect("8 bytes"));
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
 }
 
 impl Drop for GuestMemory {
