@@ -219,3 +219,88 @@ fn cli_kvm_migrate_rejects_bad_input_naming_the_field() {
     bad_input(&["kvm", "migrate", "write-hot-database"], "vm.memory");
     bad_input(&["kvm", "migrate", "no-such-preset"], "SCENARIO");
 }
+
+#[test]
+fn pacing_holds_the_rate_and_a_throttle_slows_the_guest() {
+    let Some(kvm) = kvm() else { return };
+    let s = scenario("16 MiB", "pattern = \"uniform\"\nwrite_rate = 5000\nread_rate = 0");
+    let layout = Layout::new(s.page_count(), s.used_pages());
+    let vm = Vm::new(&kvm, (s.page_count() * 4096) as usize, true).unwrap();
+    vm.boot(layout, s.seed).unwrap();
+    let runner = Runner::start(&vm, Planner::new(&s, layout), PlanState::start(), true, None);
+    std::thread::sleep(Duration::from_millis(600));
+    let a = runner.pause().unwrap();
+    // 0.6 s at 5000 writes/s: about 3000 writes (scheduling noise allowed).
+    assert!((2000..=3300).contains(&a.writes), "{}", a.writes);
+    runner.set_throttle(0.5);
+    runner.resume(None);
+    std::thread::sleep(Duration::from_millis(600));
+    let b = runner.pause().unwrap();
+    let throttled = b.writes - a.writes;
+    assert!((900..=1700).contains(&throttled), "a 50% throttle: {throttled} writes in 0.6 s");
+}
+
+// ---- two processes over TCP ----
+
+/// Starts `livemig kvm receive --listen 127.0.0.1:0` and returns it with the address it printed.
+fn receiver() -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("livemig"))
+        .args(["kvm", "receive", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("livemig: listening on ").unwrap_or_else(|| panic!("{line}")).to_string();
+    (child, addr)
+}
+
+#[test]
+fn tcp_send_and_receive_between_two_processes_verifies() {
+    if kvm().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(&dir);
+    for algorithm in ["precopy-xen", "mecom"] {
+        let (child, addr) = receiver();
+        let out = livemig().args(["kvm", "send", &file, "--to", &addr, "-a", algorithm, "--json"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{algorithm}: {stderr}");
+        assert!(stderr.contains("0 of 8192 pages differ"), "{stderr}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["verified"], true, "{algorithm}");
+        let received = child.wait_with_output().unwrap();
+        assert_eq!(received.status.code(), Some(0));
+        let stdout = String::from_utf8_lossy(&received.stdout);
+        assert!(stdout.contains("matched a reference run without migration"), "{stdout}");
+    }
+}
+
+#[test]
+fn a_receiver_given_garbage_or_a_truncated_stream_fails_cleanly() {
+    use std::io::Write;
+    if kvm().is_none() {
+        return;
+    }
+    // Not a livemig stream.
+    let (child, addr) = receiver();
+    std::net::TcpStream::connect(&addr).unwrap().write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("bad magic") && !stderr.contains("panicked"), "{stderr}");
+    // A valid header announcing a payload that never comes.
+    let (child, addr) = receiver();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    let mut frame = Vec::new();
+    livemig_runner::kvm::wire::write_frame(&mut frame, livemig_runner::kvm::wire::Kind::Hello, &[b'{'; 100]).unwrap();
+    s.write_all(&frame[..60]).unwrap();
+    drop(s);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("truncated") && !stderr.contains("panicked"), "{stderr}");
+}

@@ -33,8 +33,9 @@
 //! * **Not supported**: post-copy (needs userfaultfd on the destination: `send_dirty_bitmap`
 //!   and faults), so post-copy and hybrid algorithms are refused before the run.
 
+use super::dest::{prefill, Destination, LocalDestination, MigratedState, Msg};
 use super::guest::{Layout, PlanState, Planner};
-use super::vm::{GuestMemory, Runner, VcpuState, Vm, PAGE};
+use super::vm::{Runner, VcpuState, Vm, PAGE};
 use super::KvmError;
 use livemig_core::bitmap::PageBitmap;
 use livemig_core::context::{Channel, ContextError, CoordinatorState, EncodedBatch, Encoding, MigrationContext, Outcome, RoundKind, Sent};
@@ -42,7 +43,6 @@ use livemig_core::scenario::{OnTimeout, PhaseTag, Scenario};
 use livemig_core::trace::{DataKind, Event, Host, PageRuns, TimedEvent, Trace, TraceDetail, TRACE_FORMAT};
 use livemig_core::Report;
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// Options of a KVM migration run.
@@ -60,64 +60,14 @@ pub struct KvmOptions {
     pub continuation_batches: u64,
     /// Fault injection for tests: never deliver this page (the transfer is broken).
     pub drop_page: Option<u64>,
+    /// Migrate to a `livemig kvm receive` at this address (TCP) instead of a VM in this
+    /// process.
+    pub to: Option<String>,
 }
 
 impl Default for KvmOptions {
     fn default() -> Self {
-        KvmOptions { detail: TraceDetail::Summary, warmup_s: 0.5, prefill: true, continuation_batches: 100, drop_page: None }
-    }
-}
-
-/// What the destination receives.
-enum Msg {
-    Pages { pages: Vec<u64>, data: Vec<u8> },
-    Encoded(EncodedBatch),
-    Zero(Vec<u64>),
-    State(Box<MigratedState>),
-    Sync(mpsc::Sender<SyncReply>),
-}
-
-/// The vCPU state and the host's guest-progress state.
-#[derive(Debug, Clone)]
-pub struct MigratedState {
-    /// The vCPU registers and events.
-    pub vcpu: VcpuState,
-    /// Where the guest's batch plan is.
-    pub plan: PlanState,
-}
-
-struct SyncReply {
-    state: Option<Box<MigratedState>>,
-    errors: Vec<String>,
-}
-
-/// The destination's receiving side: applies every message to the destination's memory.
-fn receive(mem: Arc<GuestMemory>, rx: mpsc::Receiver<Msg>) {
-    let mut state = None;
-    let mut errors = Vec::new();
-    let mut page = vec![0u8; PAGE];
-    for msg in rx {
-        match msg {
-            Msg::Pages { pages, data } => {
-                for (i, &p) in pages.iter().enumerate() {
-                    mem.write(p as usize * PAGE, &data[i * PAGE..(i + 1) * PAGE]);
-                }
-            }
-            Msg::Encoded(batch) => {
-                for (p, encoding, bytes) in batch.iter() {
-                    mem.read(p as usize * PAGE, &mut page);
-                    match livemig_core::codec::decode(encoding, bytes, &mut page) {
-                        Ok(()) => mem.write(p as usize * PAGE, &page),
-                        Err(e) => errors.push(format!("page {p} ({encoding:?}) does not decode: {e}")),
-                    }
-                }
-            }
-            Msg::Zero(pages) => pages.iter().for_each(|&p| mem.zero_page(p)),
-            Msg::State(s) => state = Some(s),
-            Msg::Sync(reply) => {
-                let _ = reply.send(SyncReply { state: state.clone(), errors: std::mem::take(&mut errors) });
-            }
-        }
+        KvmOptions { detail: TraceDetail::Summary, warmup_s: 0.5, prefill: true, continuation_batches: 100, drop_page: None, to: None }
     }
 }
 
@@ -165,15 +115,11 @@ pub struct KvmContext {
     bandwidth: f64,
     latency: f64,
     timeout: f64,
-    kvm: kvm_ioctls::Kvm,
     planner: Planner,
     start: Instant,
     src: Vm,
     src_runner: Runner,
-    dst: Vm,
-    dst_runner: Option<Runner>,
-    tx: Option<mpsc::Sender<Msg>>,
-    rx_thread: Option<std::thread::JoinHandle<()>>,
+    dest: Box<dyn Destination>,
     pending: PageBitmap,
     ever_sent: PageBitmap,
     link_free: Instant,
@@ -199,25 +145,6 @@ fn guest_err(e: KvmError) -> ContextError {
     ContextError::Guest(e.to_string())
 }
 
-/// Writes the prefill pattern into the working sets (before boot; the same for every VM of a
-/// run, so the reference run starts from the same memory).
-fn prefill(mem: &GuestMemory, planner: &Planner) {
-    let mut page = vec![0u8; PAGE];
-    let mut done = PageBitmap::new(mem.pages());
-    for ph in planner.phases() {
-        for p in ph.ws_start as u64..(ph.ws_start + ph.ws_len) as u64 {
-            if done.set(p) {
-                // Text-like words: compressible, distinct per page.
-                for (i, w) in page.chunks_exact_mut(4).enumerate() {
-                    let v = (p as u32) << 12 | (i as u32 % 97);
-                    w.copy_from_slice(&v.to_le_bytes());
-                }
-                mem.write(p as usize * PAGE, &page);
-            }
-        }
-    }
-}
-
 impl KvmContext {
     /// Sets up both VMs, boots the guest on the source, runs it for the warm-up and starts the
     /// clock.
@@ -234,7 +161,10 @@ impl KvmContext {
         let layout = Layout::new(n, scenario.used_pages());
         let planner = Planner::new(scenario, layout);
         let src = Vm::new(&kvm, bytes, true)?;
-        let dst = Vm::new(&kvm, bytes, false)?;
+        let dest: Box<dyn Destination> = match &options.to {
+            None => Box::new(LocalDestination::new(scenario, planner.clone(), options.prefill)?),
+            Some(addr) => Box::new(super::remote::RemoteDestination::connect(addr, scenario, options.prefill)?),
+        };
         if options.prefill {
             prefill(src.memory(), &planner);
         }
@@ -244,12 +174,6 @@ impl KvmContext {
         if let Some(e) = src_runner.error() {
             return Err(KvmError::Guest(e));
         }
-        let (tx, rx) = mpsc::channel();
-        let dst_mem = dst.memory().clone();
-        let rx_thread = std::thread::Builder::new()
-            .name("receiver".into())
-            .spawn(move || receive(dst_mem, rx))
-            .map_err(|e| KvmError::Setup(format!("spawning the receiver: {e}")))?;
         let start_plan = PlanState {
             batch: src_runner.progress().batches.load(Ordering::Relaxed),
             writes: src_runner.progress().writes.load(Ordering::Relaxed),
@@ -265,15 +189,11 @@ impl KvmContext {
             latency: scenario.link.latency.0,
             timeout: scenario.migration.timeout.0,
             scenario: scenario.clone(),
-            kvm,
             planner,
             start: now,
             src,
             src_runner,
-            dst,
-            dst_runner: None,
-            tx: Some(tx),
-            rx_thread: Some(rx_thread),
+            dest,
             pending: PageBitmap::new(n),
             ever_sent: PageBitmap::new(n),
             link_free: now,
@@ -312,11 +232,11 @@ impl KvmContext {
 
     /// Records a phase change of the guest, wherever it runs.
     fn observe_phase(&mut self) {
-        let (runner, host) = match &self.dst_runner {
-            Some(r) => (r, Host::Destination),
-            None => (&self.src_runner, Host::Source),
+        let (phase, host) = match (self.resumed.is_some(), self.dest.progress()) {
+            (true, Some((_, _, phase))) => (phase, Host::Destination),
+            (true, None) => return,
+            (false, _) => (self.src_runner.progress().phase.load(Ordering::Relaxed) as usize, Host::Source),
         };
-        let phase = runner.progress().phase.load(Ordering::Relaxed) as usize;
         if (phase, host) != self.phase && phase < self.planner.phases().len() {
             let p = &self.planner.phases()[phase];
             let event = Event::PhaseChanged { phase, name: p.name.clone(), tag: p.tag, host };
@@ -385,11 +305,7 @@ impl KvmContext {
     }
 
     fn send(&mut self, msg: Msg) -> Result<(), ContextError> {
-        self.tx
-            .as_ref()
-            .ok_or_else(|| ContextError::Transport("the transport is closed".into()))?
-            .send(msg)
-            .map_err(|_| ContextError::Transport("the receiver has gone".into()))
+        self.dest.deliver(msg)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -424,67 +340,6 @@ impl KvmContext {
         Sent { wire_bytes: bytes, payload_bytes: 0 }
     }
 
-    fn sync(&mut self) -> Result<SyncReply, ContextError> {
-        let (tx, rx) = mpsc::channel();
-        self.send(Msg::Sync(tx))?;
-        rx.recv().map_err(|_| ContextError::Transport("the receiver has gone".into()))
-    }
-
-    /// Compares every page of the source (stopped) and the destination (not started yet), and
-    /// takes the time it took out of the migration's clock.
-    fn verify_switchover(&mut self) {
-        let t = Instant::now();
-        let (mut a, mut b) = (vec![0u8; PAGE], vec![0u8; PAGE]);
-        for p in 0..self.n {
-            self.src.memory().read(p as usize * PAGE, &mut a);
-            self.dst.memory().read(p as usize * PAGE, &mut b);
-            if a != b {
-                self.verification.mismatched_pages += 1;
-                if self.verification.first_mismatches.len() < 8 {
-                    self.verification.first_mismatches.push(p);
-                }
-            }
-        }
-        let took = t.elapsed();
-        self.verification.verify_s = took.as_secs_f64();
-        // The guest did not run meanwhile: the migration's timeline skips the check.
-        self.start += took;
-    }
-
-    /// Lets the destination run `continuation_batches` more batches, runs a reference VM from
-    /// boot to the same batch without migration, and compares the memories.
-    fn check_continuation(&mut self) -> Result<(), KvmError> {
-        let Some(runner) = &self.dst_runner else { return Ok(()) };
-        let now_batch = runner.progress().batches.load(Ordering::Relaxed);
-        let target = now_batch + self.options.continuation_batches.max(1);
-        runner.resume(Some(target));
-        let plan = runner.wait_parked(Duration::from_secs(600))?;
-        let reference = Vm::new(&self.kvm, self.n as usize * PAGE, false)?;
-        if self.options.prefill {
-            prefill(reference.memory(), &self.planner);
-        }
-        reference.boot(self.planner.layout(), self.scenario.seed)?;
-        let ref_runner = Runner::start(&reference, self.planner.clone(), PlanState::start(), false, Some(plan.batch));
-        let ref_plan = ref_runner.wait_parked(Duration::from_secs(600))?;
-        let (mut a, mut b) = (vec![0u8; PAGE], vec![0u8; PAGE]);
-        let mismatches = (0..self.n)
-            .filter(|&p| {
-                self.dst.memory().read(p as usize * PAGE, &mut a);
-                reference.memory().read(p as usize * PAGE, &mut b);
-                a != b
-            })
-            .count();
-        let regs_equal = {
-            let d = VcpuState::get(&self.dst.vcpu().lock().expect("vcpu lock"))?;
-            let r = VcpuState::get(&reference.vcpu().lock().expect("vcpu lock"))?;
-            d.regs == r.regs
-        };
-        self.verification.continuation_batch = plan.batch;
-        self.verification.continuation_mismatches = mismatches as u64;
-        self.verification.continuation_ok = Some(mismatches == 0 && regs_equal && ref_plan.batch == plan.batch);
-        Ok(())
-    }
-
     /// Ends the run: checks the continuation, and returns the trace and report.
     pub fn finish(mut self, algorithm: &str, params: serde_json::Map<String, serde_json::Value>, outcome: &Outcome) -> KvmRun {
         if self.round_open {
@@ -502,15 +357,22 @@ impl KvmContext {
         let mut writes = src_plan.writes - self.start_plan.writes;
         let mut progress = src_plan.guest_time - self.start_plan.guest_time;
         let source_seconds = self.events.iter().find(|e| matches!(e.event, Event::SourcePaused)).map_or(t_end, |e| e.t);
-        if let (Some(r), Some((plan, _))) = (&self.dst_runner, self.resumed) {
-            writes += r.progress().writes.load(Ordering::Relaxed) - plan.writes;
-            progress += r.guest_time() - plan.guest_time;
-        }
         let late_batches = self.src_runner.progress().late_batches.load(Ordering::Relaxed);
         self.src_runner.stop();
-        if let Err(e) = self.check_continuation() {
-            self.verification.decode_errors.push(format!("continuation check failed: {e}"));
-            self.verification.continuation_ok = Some(false);
+        if let Some((plan, _)) = self.resumed {
+            match self.dest.finish(self.options.continuation_batches) {
+                Ok(c) => {
+                    writes += c.writes - plan.writes;
+                    progress += c.guest_time - plan.guest_time;
+                    self.verification.continuation_ok = Some(c.ok);
+                    self.verification.continuation_mismatches = c.mismatches;
+                    self.verification.continuation_batch = c.batch;
+                }
+                Err(e) => {
+                    self.verification.decode_errors.push(format!("continuation check failed: {e}"));
+                    self.verification.continuation_ok = Some(false);
+                }
+            }
         }
         let completed = self.resumed.is_some();
         let v = &self.verification;
@@ -547,13 +409,6 @@ impl KvmContext {
 impl Drop for KvmContext {
     fn drop(&mut self) {
         self.src_runner.stop();
-        if let Some(r) = &mut self.dst_runner {
-            r.stop();
-        }
-        self.tx = None;
-        if let Some(t) = self.rx_thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -711,7 +566,7 @@ impl MigrationContext for KvmContext {
         let vcpu = VcpuState::get(&self.src.vcpu().lock().expect("vcpu lock")).map_err(guest_err)?;
         self.send(Msg::State(Box::new(MigratedState { vcpu, plan })))?;
         self.state_sent = true;
-        Ok(self.send_data(DataKind::State, VcpuState::wire_bytes() + std::mem::size_of::<PlanState>() as u64, None))
+        Ok(self.send_data(DataKind::State, MigratedState::wire_bytes(), None))
     }
 
     fn begin_round(&mut self, kind: RoundKind) {
@@ -752,21 +607,25 @@ impl MigrationContext for KvmContext {
         if !self.state_sent {
             return Err(ContextError::WrongState { operation: "resume_destination", reason: "send the CPU state first" });
         }
-        // Wait for everything sent so far to arrive (the channel is in order), then the latency.
-        let reply = self.sync()?;
+        // The last bytes arrive one latency after they left.
         let now = Instant::now();
         if self.link_free > now {
             std::thread::sleep(self.link_free - now);
         }
         std::thread::sleep(Duration::from_secs_f64(self.latency));
-        let state = reply.state.ok_or_else(|| ContextError::Transport("the CPU state did not arrive".into()))?;
-        state.vcpu.set(&self.dst.vcpu().lock().expect("vcpu lock")).map_err(guest_err)?;
+        // The destination waits for everything sent (the transport is in order), loads the
+        // state, and is checked page by page before its guest starts: the check's time is cut
+        // out of the migration's clock (the guest runs nowhere meanwhile).
+        let s = self.dest.resume(self.src.memory())?;
+        let check = Duration::from_secs_f64(s.check_s);
+        self.start += check;
         let t = self.t();
         self.push(t, Event::DestinationResumed);
-        self.verification.decode_errors.extend(reply.errors);
-        self.verify_switchover();
-        self.dst_runner = Some(Runner::start(&self.dst, self.planner.clone(), state.plan, true, None));
-        self.resumed = Some((state.plan, t));
+        self.verification.mismatched_pages = s.mismatched_pages;
+        self.verification.first_mismatches = s.first_mismatches;
+        self.verification.decode_errors.extend(s.decode_errors);
+        self.verification.verify_s = s.check_s;
+        self.resumed = Some((s.plan, t));
         self.throttle = 0.0;
         Ok(())
     }
@@ -813,9 +672,9 @@ impl MigrationContext for KvmContext {
     }
     fn task_tag(&mut self) -> Result<Option<PhaseTag>, ContextError> {
         self.observe_phase();
-        let t = match &self.dst_runner {
-            Some(r) => r.guest_time(),
-            None => self.src_runner.guest_time(),
+        let t = match self.dest.progress() {
+            Some((_, t, _)) if self.resumed.is_some() => t,
+            _ => self.src_runner.guest_time(),
         };
         Ok(self.planner.tag_at(t))
     }

@@ -163,6 +163,38 @@ impl PlanState {
     pub fn start() -> PlanState {
         PlanState { phase: usize::MAX, ..Default::default() }
     }
+    /// Bytes of [`PlanState::to_bytes`].
+    pub const BYTES: usize = 56;
+    /// Little-endian bytes (for the wire).
+    pub fn to_bytes(&self) -> [u8; Self::BYTES] {
+        let mut out = [0u8; Self::BYTES];
+        let fields = [
+            self.batch,
+            self.guest_time.to_bits(),
+            self.writes,
+            self.reads,
+            self.write_credit.to_bits(),
+            self.read_credit.to_bits(),
+            self.phase as u64,
+        ];
+        for (i, f) in fields.iter().enumerate() {
+            out[i * 8..i * 8 + 8].copy_from_slice(&f.to_le_bytes());
+        }
+        out
+    }
+    /// Parses [`PlanState::to_bytes`].
+    pub fn from_bytes(b: &[u8; Self::BYTES]) -> PlanState {
+        let f = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        PlanState {
+            batch: f(0),
+            guest_time: f64::from_bits(f(1)),
+            writes: f(2),
+            reads: f(3),
+            write_credit: f64::from_bits(f(4)),
+            read_credit: f64::from_bits(f(5)),
+            phase: f(6) as usize,
+        }
+    }
 }
 
 /// What the host writes into the parameter block before one batch.

@@ -9,8 +9,11 @@
 //! [`MigrationContext`]: livemig_core::MigrationContext
 
 pub mod context;
+pub mod dest;
 pub mod guest;
+pub mod remote;
 pub mod vm;
+pub mod wire;
 
 /// Why the KVM backend failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -146,6 +146,31 @@ impl VcpuState {
             + std::mem::size_of::<kvm_vcpu_events>()
             + std::mem::size_of::<kvm_mp_state>()) as u64
     }
+    /// The state as bytes (the five KVM structures, each in its C layout, concatenated): the
+    /// `State` payload of the wire protocol. Both ends are x86-64 hosts of the same ABI.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(Self::wire_bytes() as usize);
+        push_pod(&mut out, &self.regs);
+        push_pod(&mut out, &self.sregs);
+        push_pod(&mut out, &self.fpu);
+        push_pod(&mut out, &self.events);
+        push_pod(&mut out, &self.mp_state);
+        out
+    }
+    /// Parses [`VcpuState::to_bytes`]; None if the length is wrong.
+    pub fn from_bytes(bytes: &[u8]) -> Option<VcpuState> {
+        if bytes.len() != Self::wire_bytes() as usize {
+            return None;
+        }
+        let mut at = 0;
+        Some(VcpuState {
+            regs: take_pod(bytes, &mut at),
+            sregs: take_pod(bytes, &mut at),
+            fpu: take_pod(bytes, &mut at),
+            events: take_pod(bytes, &mut at),
+            mp_state: take_pod(bytes, &mut at),
+        })
+    }
     /// Reads the state of a stopped vCPU.
     pub fn get(vcpu: &VcpuFd) -> Result<VcpuState, KvmError> {
         let e = |what: &str, err: kvm_ioctls::Error| KvmError::Kvm(format!("{what}: {err}"));
@@ -168,6 +193,41 @@ impl VcpuState {
         vcpu.set_vcpu_events(&self.events).map_err(|x| e("KVM_SET_VCPU_EVENTS", x))?;
         Ok(())
     }
+}
+
+/// Marker for the KVM structures moved as raw bytes.
+///
+/// # Safety
+/// Implementors are `repr(C)` structures of integers and integer arrays only (no pointers, no
+/// enums, no bools), for which every bit pattern is a valid value.
+unsafe trait Pod: Copy {}
+// SAFETY: bindgen-generated repr(C) structures of integer fields and arrays (and unions of
+// integer arrays), valid for any bit pattern.
+unsafe impl Pod for kvm_regs {}
+// SAFETY: as above.
+unsafe impl Pod for kvm_sregs {}
+// SAFETY: as above.
+unsafe impl Pod for kvm_fpu {}
+// SAFETY: as above.
+unsafe impl Pod for kvm_vcpu_events {}
+// SAFETY: as above.
+unsafe impl Pod for kvm_mp_state {}
+
+fn push_pod<T: Pod>(out: &mut Vec<u8>, v: &T) {
+    // SAFETY: `T: Pod` has no padding-dependent invariants; reading its bytes (including any
+    // padding, which bindgen makes explicit fields here) is reading initialised memory of
+    // `size_of::<T>()` bytes owned by `v`.
+    let bytes = unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) };
+    out.extend_from_slice(bytes);
+}
+
+fn take_pod<T: Pod>(bytes: &[u8], at: &mut usize) -> T {
+    let n = std::mem::size_of::<T>();
+    let slice = &bytes[*at..*at + n];
+    *at += n;
+    // SAFETY: `slice` has exactly `size_of::<T>()` bytes (bounds-checked above), `read_unaligned`
+    // copes with any alignment, and every bit pattern is a valid `T` (`T: Pod`).
+    unsafe { std::ptr::read_unaligned(slice.as_ptr() as *const T) }
 }
 
 /// A VM with one vCPU and one memory slot.
