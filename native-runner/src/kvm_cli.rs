@@ -95,6 +95,9 @@ pub fn kvm_migrate(
 /// the guest ran.
 pub fn kvm_notes(run: &KvmRun) -> String {
     let v = &run.verification;
+    if v.continuation_ok.is_none() {
+        return format!("kvm: no switch-over (the destination never resumed); source guest wrote {:.0} pages/s", run.source_write_rate);
+    }
     let cont = match v.continuation_ok {
         Some(true) => format!("the destination guest matched a reference run without migration at batch {}", v.continuation_batch),
         Some(false) => format!("the destination guest DIFFERED from a reference run in {} pages", v.continuation_mismatches),

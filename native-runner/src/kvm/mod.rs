@@ -1,10 +1,26 @@
 //! The real-KVM backend: a small guest in a KVM VM, and a [`MigrationContext`] that migrates it
 //! between two VMs (ALGORITHMS.md §10, project issue 5).
 //!
-//! * [`guest`]: the guest program (32-bit protected-mode loop) and the host's batch planner;
-//! * [`vm`]: a VM (memory slot, vCPU, the vCPU thread with pause/pacing);
-//! * [`context`]: [`context::KvmContext`], the core's [`MigrationContext`] over a source and a
-//!   destination VM, with an in-process transport, and [`context::migrate`].
+//! * [`guest`]: the guest program (a 32-bit protected-mode loop, `guest.S`) and the host's batch
+//!   planner that turns the scenario's workload into paced batches of writes and reads;
+//! * [`vm`]: a VM (memory slot with dirty logging, vCPU, the vCPU thread with pause and pacing);
+//! * [`context`]: [`context::KvmContext`], the core's [`MigrationContext`] over the source VM and
+//!   a [`dest::Destination`], and [`context::migrate`], which runs a registered algorithm;
+//! * [`dest`]: the destination side (an in-process VM fed by a receiver thread);
+//! * [`wire`] and [`remote`]: the same over TCP between two processes.
+//!
+//! From the command line:
+//!
+//! ```text
+//! livemig kvm migrate SCENARIO --algorithm NAME [--memory SIZE] [--json] [--trace FILE]
+//! livemig kvm receive --listen 127.0.0.1:4444        # in one process
+//! livemig kvm send SCENARIO --to 127.0.0.1:4444 -a NAME   # in another
+//! ```
+//!
+//! Limits: pre-copy algorithms only (post-copy needs a userfaultfd destination, not written
+//! yet); one vCPU, no devices; the guest's code is emulated by this machine's PVM hypervisor,
+//! which caps it at roughly 50,000 page writes (or reads) per second, so scenarios asking for
+//! more run slower than asked (the run says how often the guest fell behind its pacing).
 //!
 //! [`MigrationContext`]: livemig_core::MigrationContext
 
