@@ -123,27 +123,39 @@ pub fn prefill(mem: &GuestMemory, planner: &Planner) {
 }
 
 /// Applies every message to the destination's memory (the receiver thread).
+///
+/// A zero page for a page never written here is a no-op: fresh anonymous memory is zero, and
+/// writing zeros would fault in (allocate) every page of a mostly empty guest, which under this
+/// machine's hypervisor costs microseconds a page and made resume wait for the receiver.
 fn receive(mem: Arc<GuestMemory>, rx: mpsc::Receiver<Msg>) {
     let mut state = None;
     let mut errors = Vec::new();
     let mut page = vec![0u8; PAGE];
+    let mut written = PageBitmap::new(mem.pages());
     for msg in rx {
         match msg {
             Msg::Pages { pages, data } => {
                 for (i, &p) in pages.iter().enumerate() {
                     mem.write(p as usize * PAGE, &data[i * PAGE..(i + 1) * PAGE]);
+                    written.set(p);
                 }
             }
             Msg::Encoded(batch) => {
                 for (p, encoding, bytes) in batch.iter() {
+                    if encoding == livemig_core::context::Encoding::Zero && !written.get(p) {
+                        continue;
+                    }
                     mem.read(p as usize * PAGE, &mut page);
                     match livemig_core::codec::decode(encoding, bytes, &mut page) {
-                        Ok(()) => mem.write(p as usize * PAGE, &page),
+                        Ok(()) => {
+                            mem.write(p as usize * PAGE, &page);
+                            written.set(p);
+                        }
                         Err(e) => errors.push(format!("page {p} ({encoding:?}) does not decode: {e}")),
                     }
                 }
             }
-            Msg::Zero(pages) => pages.iter().for_each(|&p| mem.zero_page(p)),
+            Msg::Zero(pages) => pages.iter().filter(|&&p| written.get(p)).for_each(|&p| mem.zero_page(p)),
             Msg::State(s) => state = Some(s),
             Msg::Sync(reply) => {
                 let _ = reply.send(SyncReply { state: state.clone(), errors: std::mem::take(&mut errors) });
