@@ -533,10 +533,14 @@ fn run_loop(s: &Shared, vcpu: &Mutex<VcpuFd>, mem: &GuestMemory, planner: &Plann
         write_plan(mem, planner, &b);
         let result = {
             let mut v = vcpu.lock().expect("vcpu lock");
-            match v.run() {
-                Ok(VcpuExit::IoOut(BATCH_PORT, _)) => Ok(()),
-                Ok(other) => Err(format!("unexpected vCPU exit {other:?}")),
-                Err(e) => Err(format!("KVM_RUN: {e}")),
+            loop {
+                match v.run() {
+                    Ok(VcpuExit::IoOut(BATCH_PORT, _)) => break Ok(()),
+                    Ok(other) => break Err(format!("unexpected vCPU exit {other:?}")),
+                    // A signal interrupted KVM_RUN: the guest has not reached its batch exit yet.
+                    Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => continue,
+                    Err(e) => break Err(format!("KVM_RUN: {e}")),
+                }
             }
         };
         let mut g = s.ctl.lock().expect("ctl lock");
