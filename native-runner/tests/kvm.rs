@@ -35,9 +35,17 @@ fn the_dirty_log_holds_exactly_the_pages_a_sequential_sweep_wrote() {
     assert_eq!((plan.batch, plan.writes), (10, 1000));
     let log = vm.dirty_log().unwrap();
     let dirty: Vec<u64> = (0..s.page_count()).filter(|&p| log[(p / 64) as usize] >> (p % 64) & 1 == 1).collect();
+    // Besides the 1000 pages: the parameter block (and stack), and possibly the guest program's
+    // other pages: the page tables get accessed/dirty bits set by the MMU on the guest's
+    // behalf, and under this machine's PVM the code page was seen logged once too.
+    let tables = layout.tables / 4096..layout.code / 4096 + 1;
+    let (table_pages, rest): (Vec<u64>, Vec<u64>) = dirty.iter().partition(|p| tables.contains(p));
     let mut want: Vec<u64> = (0..1000).collect();
     want.push(layout.params / 4096);
-    assert_eq!(dirty, want);
+    let extra: Vec<u64> = rest.iter().filter(|p| !want.contains(p)).copied().collect();
+    let missing: Vec<u64> = want.iter().filter(|p| !rest.contains(p)).copied().collect();
+    assert_eq!((&extra, &missing), (&vec![], &vec![]), "layout {layout:?}");
+    assert!(table_pages.len() <= 5, "{table_pages:?}");
     // Each written page holds k * 0x9E3779B1 ^ page at offset 4k.
     for p in [0u64, 1, 999] {
         let v = vm.memory().read_u32(p * 4096 + (4 * p) % 4096);
@@ -55,16 +63,17 @@ fn measure_the_guest_write_rate() {
         let layout = Layout::new(s.page_count(), s.used_pages());
         let vm = Vm::new(&kvm, (s.page_count() * 4096) as usize, true).unwrap();
         vm.boot(layout, s.seed).unwrap();
-        // 20 batches of 2,000,000 pages/s * 2 ms = 4000 writes.
-        let runner = Runner::start(&vm, Planner::new(&s, layout), PlanState::start(), false, Some(20));
+        // 500 batches of 2,000,000 pages/s * 2 ms = 4000 writes.
+        let runner = Runner::start(&vm, Planner::new(&s, layout), PlanState::start(), false, Some(500));
         let t = Instant::now();
         let plan = runner.wait_parked(Duration::from_secs(60)).unwrap();
         let secs = t.elapsed().as_secs_f64();
         let rate = plan.writes as f64 / secs;
         eprintln!("{pattern}: {} writes in {secs:.3} s = {rate:.0} writes/s (unpaced)", plan.writes);
-        assert_eq!(plan.writes, 20 * 4000);
-        // Emulated under PVM: about 50,000 writes/s measured; far below that something is wrong.
-        assert!(rate > 5000.0, "{pattern}: {rate:.0} writes/s");
+        assert_eq!(plan.writes, 500 * 4000);
+        // CPL3 code runs natively under PVM: millions of writes/s measured (kernel-mode code,
+        // emulated, managed about 50,000); far below that something is wrong.
+        assert!(rate > 200_000.0, "{pattern}: {rate:.0} writes/s");
     }
 }
 

@@ -2,14 +2,15 @@
 //!
 //! # Design choices
 //!
-//! * **CPU mode.** The guest runs in 32-bit flat protected mode at CPL0 without paging, set up
-//!   entirely by the host through `KVM_SET_SREGS` (CR0.PE, flat 4 GiB code and data
-//!   descriptors; no GDT in guest memory and no mode switch in the guest). Physical addresses are
-//!   linear addresses, so the loop reaches every page of a guest of up to 1 GiB (and beyond, up
-//!   to 4 GiB). Under PVM this kernel-mode code is emulated instruction by instruction (see
-//!   /work/shared/KVM.md), which bounds the write rate (measured: see the report); long mode at
-//!   CPL3 would run natively but needs page tables, a TSS and an exception path.
-//! * **Code.** A 189-byte loop hand-written in `guest.S` (beside this file) and assembled with
+//! * **CPU mode.** The guest runs in 64-bit long mode at **CPL3 with IOPL 3**, set up entirely by
+//!   the host (`KVM_SET_SREGS`: CR0.PG|PE, CR4.PAE, EFER.LME|LMA, user code and data segments;
+//!   identity page tables with 2 MiB user pages covering the first GiB; a GDT in guest memory).
+//!   There is no guest kernel: with IOPL 3 the loop's `out` exits straight to the host, and no
+//!   exception is expected (one would triple-fault and stop the run with an error). Under this
+//!   machine's PVM hypervisor user-mode code runs natively while kernel-mode code is emulated
+//!   (see /work/shared/KVM.md): an earlier 32-bit CPL0 version of this loop managed about 50,000
+//!   writes/s, this one about 19 million unpaced.
+//! * **Code.** A 196-byte loop hand-written in `guest.S` (beside this file) and assembled with
 //!   GNU `as`; the bytes are embedded here so the build needs no assembler.
 //! * **Work.** Each *batch* does `W` writes then `R` reads, then `out 0x10`: the host
 //!   counts it, paces it (sleeps to hold the scenario's rate), can pause it there, and writes the
@@ -19,9 +20,9 @@
 //!   (`rol 5; xor`), so a stale page the guest reads changes the checksum. Page choice follows
 //!   the core's patterns (idle, sequential, uniform, hot/cold) with a 32-bit LCG in the guest;
 //!   the stream differs from the simulator's (which hashes), the distribution is the same.
-//! * **Reserved pages.** The code and the parameter block (with the stack at its top) take the
-//!   last two pages of the scenario's used memory; the working set is clamped below them. Pages
-//!   the workload never touches stay zero.
+//! * **Reserved pages.** The page tables (PML4, PDPT, PD), the GDT, the code and the parameter
+//!   block (with the stack at its top) take the last six pages of the scenario's used memory; the
+//!   working set is clamped below them.
 //! * **Determinism.** The plan of batch `i` (its `W`, `R` and phase) is a pure function of `i`
 //!   (phases advance with *nominal* guest time, the sum of the batches' nominal durations), and
 //!   the guest's state is a pure function of the plans it ran, so a fresh guest run for the same
@@ -32,29 +33,31 @@ use livemig_core::workload::Workload;
 
 /// The guest loop (see `guest.S`).
 pub const GUEST_CODE: &[u8] = &[
-    0x8b, 0x4e, 0x04, 0x85, 0xc9, 0x74, 0x25, 0xff, 0x16, 0x89, 0xea, 0x69, 0xd2, 0xb1, 0x79, 0x37, 0x9e, 0x31, 0xc2, 0xc1, 0xe0, 0x0c,
-    0x51, 0x8d, 0x0c, 0xad, 0x00, 0x00, 0x00, 0x00, 0x81, 0xe1, 0xfc, 0x0f, 0x00, 0x00, 0x89, 0x14, 0x08, 0x59, 0x45, 0x49, 0x75, 0xdb,
-    0x8b, 0x4e, 0x08, 0x85, 0xc9, 0x74, 0x16, 0xff, 0x16, 0xc1, 0xe0, 0x0c, 0x89, 0xda, 0x81, 0xe2, 0xfc, 0x0f, 0x00, 0x00, 0xc1, 0xc7,
-    0x05, 0x33, 0x3c, 0x10, 0x49, 0x75, 0xea, 0x89, 0x6e, 0x24, 0x89, 0x7e, 0x28, 0xff, 0x46, 0x2c, 0xe6, 0x10, 0xeb, 0xaa, 0x8b, 0x46,
-    0x0c, 0xc3, 0x8b, 0x46, 0x20, 0x8d, 0x50, 0x01, 0x3b, 0x56, 0x10, 0x72, 0x02, 0x31, 0xd2, 0x89, 0x56, 0x20, 0x03, 0x46, 0x0c, 0xc3,
-    0x69, 0xdb, 0x0d, 0x66, 0x19, 0x00, 0x81, 0xc3, 0x5f, 0xf3, 0x6e, 0x3c, 0x89, 0xd8, 0xf7, 0x66, 0x10, 0x89, 0xd0, 0x03, 0x46, 0x0c,
-    0xc3, 0x69, 0xdb, 0x0d, 0x66, 0x19, 0x00, 0x81, 0xc3, 0x5f, 0xf3, 0x6e, 0x3c, 0x89, 0xd8, 0x69, 0xdb, 0x0d, 0x66, 0x19, 0x00, 0x81,
-    0xc3, 0x5f, 0xf3, 0x6e, 0x3c, 0x3b, 0x46, 0x1c, 0x73, 0x0b, 0x89, 0xd8, 0xf7, 0x66, 0x14, 0x89, 0xd0, 0x03, 0x46, 0x0c, 0xc3, 0x89,
-    0xd8, 0xf7, 0x66, 0x18, 0x89, 0xd0, 0x03, 0x46, 0x0c, 0x03, 0x46, 0x14, 0xc3,
+    0x8b, 0x4e, 0x04, 0x85, 0xc9, 0x74, 0x29, 0x8b, 0x06, 0xff, 0xd0, 0x89, 0xea, 0x69, 0xd2, 0xb1, 0x79, 0x37, 0x9e, 0x31, 0xc2, 0xc1,
+    0xe0, 0x0c, 0x51, 0x8d, 0x0c, 0xad, 0x00, 0x00, 0x00, 0x00, 0x81, 0xe1, 0xfc, 0x0f, 0x00, 0x00, 0x89, 0x14, 0x08, 0x59, 0xff, 0xc5,
+    0xff, 0xc9, 0x75, 0xd7, 0x8b, 0x4e, 0x08, 0x85, 0xc9, 0x74, 0x19, 0x8b, 0x06, 0xff, 0xd0, 0xc1, 0xe0, 0x0c, 0x89, 0xda, 0x81, 0xe2,
+    0xfc, 0x0f, 0x00, 0x00, 0xc1, 0xc7, 0x05, 0x33, 0x3c, 0x10, 0xff, 0xc9, 0x75, 0xe7, 0x89, 0x6e, 0x24, 0x89, 0x7e, 0x28, 0xff, 0x46,
+    0x2c, 0xe6, 0x10, 0xeb, 0xa3, 0x8b, 0x46, 0x0c, 0xc3, 0x8b, 0x46, 0x20, 0x8d, 0x50, 0x01, 0x3b, 0x56, 0x10, 0x72, 0x02, 0x31, 0xd2,
+    0x89, 0x56, 0x20, 0x03, 0x46, 0x0c, 0xc3, 0x69, 0xdb, 0x0d, 0x66, 0x19, 0x00, 0x81, 0xc3, 0x5f, 0xf3, 0x6e, 0x3c, 0x89, 0xd8, 0xf7,
+    0x66, 0x10, 0x89, 0xd0, 0x03, 0x46, 0x0c, 0xc3, 0x69, 0xdb, 0x0d, 0x66, 0x19, 0x00, 0x81, 0xc3, 0x5f, 0xf3, 0x6e, 0x3c, 0x89, 0xd8,
+    0x69, 0xdb, 0x0d, 0x66, 0x19, 0x00, 0x81, 0xc3, 0x5f, 0xf3, 0x6e, 0x3c, 0x3b, 0x46, 0x1c, 0x73, 0x0b, 0x89, 0xd8, 0xf7, 0x66, 0x14,
+    0x89, 0xd0, 0x03, 0x46, 0x0c, 0xc3, 0x89, 0xd8, 0xf7, 0x66, 0x18, 0x89, 0xd0, 0x03, 0x46, 0x0c, 0x03, 0x46, 0x14, 0xc3,
 ];
 /// Offset of `pick_idle` in [`GUEST_CODE`].
-const PICK_IDLE: u32 = 0x56;
+const PICK_IDLE: u32 = 0x5d;
 /// Offset of `pick_seq`.
-const PICK_SEQ: u32 = 0x5a;
+const PICK_SEQ: u32 = 0x61;
 /// Offset of `pick_uniform`.
-const PICK_UNIFORM: u32 = 0x6e;
+const PICK_UNIFORM: u32 = 0x75;
 /// Offset of `pick_hotcold`.
-const PICK_HOTCOLD: u32 = 0x85;
+const PICK_HOTCOLD: u32 = 0x8c;
 
 /// The I/O port the guest writes after each batch.
 pub const BATCH_PORT: u16 = 0x10;
-/// Pages the guest program itself occupies (code, parameter block and stack).
-pub const RESERVED_PAGES: u64 = 2;
+/// Pages the guest program itself occupies (page tables, GDT, code, parameter block and stack).
+pub const RESERVED_PAGES: u64 = 6;
+/// Largest guest: one page directory of 2 MiB pages maps the first GiB.
+pub const MAX_MEMORY: u64 = 1 << 30;
 /// Nominal guest seconds of one batch while the workload writes or reads.
 pub const BATCH_SECONDS: f64 = 0.002;
 /// Nominal guest seconds of one batch of an idle phase (no reads, no writes).
@@ -101,13 +104,21 @@ pub struct Layout {
     pub params: u64,
     /// Pages below this may be touched by the workload.
     pub usable: u64,
+    /// Guest-physical address of the PML4 (then the PDPT, the PD and the GDT, a page each).
+    pub tables: u64,
 }
 
 impl Layout {
     /// The layout for a guest of `pages` pages of which `used` are not free.
     pub fn new(pages: u64, used: u64) -> Layout {
         let used = used.clamp(RESERVED_PAGES + 1, pages);
-        Layout { pages, code: (used - 2) * 4096, params: (used - 1) * 4096, usable: used - RESERVED_PAGES }
+        Layout {
+            pages,
+            code: (used - 2) * 4096,
+            params: (used - 1) * 4096,
+            usable: used - RESERVED_PAGES,
+            tables: (used - RESERVED_PAGES) * 4096,
+        }
     }
     /// The initial stack pointer.
     pub fn stack_top(&self) -> u64 {
@@ -303,7 +314,7 @@ mod tests {
         let s = Scenario::from_toml_str("[vm]\nmemory = \"16 MiB\"\n[workload]\npattern = \"uniform\"\nwrite_rate = 1234\nread_rate = 10")
             .unwrap();
         let layout = Layout::new(s.page_count(), s.used_pages());
-        assert_eq!(layout.usable, 4096 - 2);
+        assert_eq!(layout.usable, 4096 - RESERVED_PAGES);
         let planner = Planner::new(&s, layout);
         assert_eq!(planner.phases()[0].ws_len as u64, layout.usable);
         let mut a = PlanState::start();

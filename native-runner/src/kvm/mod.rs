@@ -1,7 +1,7 @@
 //! The real-KVM backend: a small guest in a KVM VM, and a [`MigrationContext`] that migrates it
 //! between two VMs (ALGORITHMS.md §10, project issue 5).
 //!
-//! * [`guest`]: the guest program (a 32-bit protected-mode loop, `guest.S`) and the host's batch
+//! * [`guest`]: the guest program (a 64-bit loop at CPL3, `guest.S`) and the host's batch
 //!   planner that turns the scenario's workload into paced batches of writes and reads;
 //! * [`vm`]: a VM (memory slot with dirty logging, vCPU, the vCPU thread with pause and pacing);
 //! * [`context`]: [`context::KvmContext`], the core's [`MigrationContext`] over the source VM and
@@ -18,9 +18,9 @@
 //! ```
 //!
 //! Limits: pre-copy algorithms only (post-copy needs a userfaultfd destination, not written
-//! yet); one vCPU, no devices; the guest's code is emulated by this machine's PVM hypervisor,
-//! which caps it at roughly 50,000 page writes (or reads) per second, so scenarios asking for
-//! more run slower than asked (the run says how often the guest fell behind its pacing).
+//! yet); one vCPU, no devices, no interrupts; guests of up to 1 GiB. The guest runs natively
+//! (millions of page writes per second unpaced); the host paces it to the scenario's rates in
+//! batches of 2 ms, and a run says how often the guest fell behind its pacing.
 //!
 //! [`MigrationContext`]: livemig_core::MigrationContext
 

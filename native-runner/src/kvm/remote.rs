@@ -216,7 +216,7 @@ fn serve_stream(reader: &mut BufReader<TcpStream>, writer: &mut BufWriter<TcpStr
     let hello: Hello = serde_json::from_slice(&payload).map_err(|e| w(WireError::Malformed { kind, reason: e.to_string() }))?;
     let scenario = hello.scenario;
     scenario.validate().map_err(|e| w(WireError::Malformed { kind, reason: e.to_string() }))?;
-    if scenario.vm.page_size.0 != PAGE as u64 || scenario.vm.memory.0 > 4 << 30 {
+    if scenario.vm.page_size.0 != PAGE as u64 || scenario.vm.memory.0 > super::guest::MAX_MEMORY {
         return Err(w(WireError::Malformed { kind, reason: "the scenario's memory is not supported on KVM".into() }));
     }
     let n = scenario.page_count();

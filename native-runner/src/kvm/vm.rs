@@ -284,42 +284,78 @@ impl Vm {
         &self.vcpu
     }
 
-    /// Loads the guest program and sets the vCPU to start it: 32-bit flat protected mode, no
-    /// paging, `esi` = parameter block, `ebx` = `seed`-derived LCG state.
+    /// Loads the guest program and sets the vCPU to start it: identity page tables (2 MiB user
+    /// pages over the first GiB), a GDT, 64-bit long mode at CPL3 with IOPL 3, `rsi` =
+    /// parameter block, `rbx` = a `seed`-derived LCG state.
     pub fn boot(&self, layout: Layout, seed: u64) -> Result<(), KvmError> {
-        self.mem.write(layout.code as usize, GUEST_CODE);
+        if layout.pages * PAGE as u64 > super::guest::MAX_MEMORY {
+            return Err(KvmError::Unsupported("vm.memory: the KVM guest maps at most 1 GiB: accepted up to 1 GiB".into()));
+        }
+        let m = &self.mem;
+        m.write(layout.code as usize, GUEST_CODE);
+        let (pml4, pdpt, pd, gdt) = (layout.tables, layout.tables + 4096, layout.tables + 8192, layout.tables + 12288);
+        let w64 = |a: u64, v: u64| m.write(a as usize, &v.to_le_bytes());
+        w64(pml4, pdpt | 0x7); // present, writable, user
+        w64(pdpt, pd | 0x7);
+        for i in 0..512u64 {
+            w64(pd + i * 8, (i << 21) | 0x87); // present, writable, user, 2 MiB page
+        }
+        // GDT: null, kernel code (0x08), kernel data (0x10), user data (0x1b), user code (0x23).
+        w64(gdt + 8, 0x00af_9a00_0000_ffff);
+        w64(gdt + 16, 0x00cf_9200_0000_ffff);
+        w64(gdt + 24, 0x00cf_f200_0000_ffff);
+        w64(gdt + 32, 0x00af_fa00_0000_ffff);
         let vcpu = self.vcpu.lock().expect("vcpu lock");
         let e = |what: &str, err: kvm_ioctls::Error| KvmError::Kvm(format!("{what}: {err}"));
         let mut sregs = vcpu.get_sregs().map_err(|x| e("KVM_GET_SREGS", x))?;
-        let seg = |selector: u16, type_: u8| kvm_segment {
+        let seg = |selector: u16, type_: u8, l: u8, db: u8| kvm_segment {
             base: 0,
             limit: 0xffff_ffff,
             selector,
             type_,
             present: 1,
-            dpl: 0,
-            db: 1,
+            dpl: 3,
+            db,
             s: 1,
-            l: 0,
+            l,
             g: 1,
             avl: 0,
             unusable: 0,
             padding: 0,
         };
-        sregs.cs = seg(0x08, 0xb);
+        sregs.cs = seg(0x23, 0xb, 1, 0);
         for s in [&mut sregs.ds, &mut sregs.es, &mut sregs.fs, &mut sregs.gs, &mut sregs.ss] {
-            *s = seg(0x10, 0x3);
+            *s = seg(0x1b, 0x3, 0, 1);
         }
-        sregs.cr0 = 0x11; // PE | ET
-        sregs.cr4 = 0;
-        sregs.efer = 0;
+        // A (never used) 64-bit TSS so the task register is valid.
+        sregs.tr = kvm_segment {
+            base: gdt + 0x800,
+            limit: 0x67,
+            selector: 0x28,
+            type_: 0xb,
+            present: 1,
+            dpl: 0,
+            db: 0,
+            s: 0,
+            l: 0,
+            g: 0,
+            avl: 0,
+            unusable: 0,
+            padding: 0,
+        };
+        sregs.gdt.base = gdt;
+        sregs.gdt.limit = 0x2f;
+        sregs.cr3 = pml4;
+        sregs.cr4 = 0x20; // PAE
+        sregs.cr0 = 0x8005_0033; // PG | WP | NE | ET | MP | PE
+        sregs.efer = 0x500; // LME | LMA
         vcpu.set_sregs(&sregs).map_err(|x| e("KVM_SET_SREGS", x))?;
         let regs = kvm_regs {
             rip: layout.code,
             rsp: layout.stack_top(),
             rsi: layout.params,
             rbx: (seed ^ (seed >> 32)) & 0xffff_ffff | 1,
-            rflags: 0x2,
+            rflags: 0x3002, // IOPL 3: `out` is allowed at CPL3
             ..Default::default()
         };
         vcpu.set_regs(&regs).map_err(|x| e("KVM_SET_REGS", x))?;
