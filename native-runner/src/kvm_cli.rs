@@ -100,13 +100,15 @@ pub fn kvm_notes(run: &KvmRun) -> String {
     }
     let cont = match v.continuation_ok {
         Some(true) => format!("the destination guest matched a reference run without migration at batch {}", v.continuation_batch),
+        Some(false) if v.continuation_mismatches == 0 => "the continuation check failed (see below)".to_string(),
         Some(false) => format!("the destination guest DIFFERED from a reference run in {} pages", v.continuation_mismatches),
         None => "the destination never resumed".to_string(),
     };
+    let absent = if v.absent_at_resume > 0 { format!(", {} absent at resume (post-copy)", v.absent_at_resume) } else { String::new() };
     let mut text = format!(
-        "kvm: switch-over check: {} of {} pages differ (checked in {:.1} ms); {cont}; source guest wrote {:.0} pages/s",
+        "kvm: switch-over check: {} of {} pages differ{absent} (checked in {:.1} ms); {cont}; source guest wrote {:.0} pages/s",
         v.mismatched_pages,
-        run.trace.page_count,
+        run.trace.page_count - v.absent_at_resume,
         v.verify_s * 1e3,
         run.source_write_rate
     );

@@ -168,7 +168,7 @@ enum KvmCommand {
     Migrate {
         #[command(flatten)]
         scenario: ScenarioArgs,
-        /// Algorithm (default: the scenario's migration.algorithm); pre-copy family only
+        /// Algorithm (default: the scenario's migration.algorithm); any but tsmc
         #[arg(long, short)]
         algorithm: Option<String>,
         /// Guest memory (e.g. 64MiB, up to 1GiB); working sets scale with it

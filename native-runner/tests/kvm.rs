@@ -221,7 +221,8 @@ fn bad_input(args: &[&str], field: &str) {
 fn cli_kvm_migrate_rejects_bad_input_naming_the_field() {
     // These fail before /dev/kvm is opened, so they run everywhere.
     bad_input(&["kvm", "migrate", "idle-vm", "--algorithm", "warp-drive"], "--algorithm");
-    bad_input(&["kvm", "migrate", "idle-vm", "--algorithm", "postcopy"], "--algorithm");
+    bad_input(&["kvm", "migrate", "idle-vm", "--algorithm", "tsmc"], "--algorithm");
+    bad_input(&["kvm", "send", "idle-vm", "--to", "127.0.0.1:9", "--algorithm", "postcopy"], "--algorithm");
     bad_input(&["kvm", "migrate", "idle-vm", "--memory", "lots"], "--memory");
     bad_input(&["kvm", "migrate", "idle-vm", "--memory", "2GiB"], "--memory");
     bad_input(&["kvm", "migrate", "idle-vm", "--memory", "1000"], "--memory");
@@ -312,4 +313,34 @@ fn a_receiver_given_garbage_or_a_truncated_stream_fails_cleanly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("truncated") && !stderr.contains("panicked"), "{stderr}");
+}
+
+// ---- post-copy (userfaultfd destination) ----
+
+#[test]
+fn postcopy_algorithms_fault_pages_in_and_verify() {
+    if kvm().is_none() {
+        return;
+    }
+    for algorithm in ["postcopy", "postcopy-bubbling", "hybrid"] {
+        let run = migrate(&running_guest(), algorithm, KvmOptions::default());
+        let r = &run.report;
+        assert!(r.verified && r.completed, "{algorithm}: {:?}", run.verification);
+        assert!(r.network_faults > 0 && r.fault_stall_s > 0.0, "{algorithm}: the destination guest faulted pages in");
+        assert!(run.verification.absent_at_resume > 0, "{algorithm}: resumed with pages absent");
+        let served = run.trace.events.iter().filter(|e| matches!(e.event, livemig_core::trace::Event::FaultServed { .. })).count();
+        assert!(served as u64 <= r.network_faults && served > 0, "{algorithm}");
+    }
+}
+
+#[test]
+fn demand_only_postcopy_that_times_out_is_not_verified() {
+    if kvm().is_none() {
+        return;
+    }
+    // The guest never touches most pages, so demand paging alone cannot finish.
+    let s = running_guest().with_overrides(&["migration.timeout=1s".to_string()]).unwrap();
+    let run = migrate(&s, "postcopy-demand", KvmOptions::default());
+    assert!(!run.report.completed && !run.report.verified);
+    assert!(run.report.network_faults > 0);
 }

@@ -4,14 +4,16 @@
 //! [`super::remote::RemoteDestination`] is one in another process.
 
 use super::guest::{PlanState, Planner};
+use super::uffd::{Supplied, Uffd};
 use super::vm::{GuestMemory, Runner, VcpuState, Vm, PAGE};
 use super::wire::Continuation;
 use super::KvmError;
 use livemig_core::bitmap::PageBitmap;
 use livemig_core::context::{ContextError, EncodedBatch};
 use livemig_core::Scenario;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What the destination receives, in order.
@@ -72,6 +74,8 @@ pub struct SyncReply {
     pub state: Option<Box<MigratedState>>,
     /// Pages that did not decode since the last sync.
     pub errors: Vec<String>,
+    /// Post-copy: pages that arrived when already present, since the last sync.
+    pub dropped: Vec<u64>,
 }
 
 /// What the switch-over check found.
@@ -87,6 +91,19 @@ pub struct Switchover {
     pub decode_errors: Vec<String>,
     /// Seconds the check took.
     pub check_s: f64,
+    /// Post-copy: pages not present at resume (not compared; they fault in or are pushed).
+    pub absent: u64,
+}
+
+/// A destination page fault (post-copy): the page, whether it was a write, and when.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fault {
+    /// The page.
+    pub page: u64,
+    /// A write access.
+    pub write: bool,
+    /// When the fault was seen.
+    pub at: Instant,
 }
 
 /// Where pages go.
@@ -101,6 +118,20 @@ pub trait Destination {
     /// Lets the guest run `batches` more batches, replays it from boot in a reference VM
     /// without migration, and compares the two.
     fn finish(&mut self, batches: u64) -> Result<Continuation, KvmError>;
+    /// Post-copy: the next page fault, waiting at most `timeout` (None: no post-copy here, or
+    /// no fault in time).
+    fn next_fault(&mut self, timeout: Duration) -> Option<Fault> {
+        let _ = timeout;
+        None
+    }
+    /// Post-copy: pages dropped on arrival because they were present, since the last call.
+    fn take_dropped(&mut self) -> Vec<u64> {
+        Vec::new()
+    }
+    /// Post-copy: whether every page is present.
+    fn complete(&self) -> bool {
+        true
+    }
 }
 
 /// Writes the prefill pattern into the working sets (before boot; the same for every VM of a
@@ -127,38 +158,97 @@ pub fn prefill(mem: &GuestMemory, planner: &Planner) {
 /// A zero page for a page never written here is a no-op: fresh anonymous memory is zero, and
 /// writing zeros would fault in (allocate) every page of a mostly empty guest, which under this
 /// machine's hypervisor costs microseconds a page and made resume wait for the receiver.
-fn receive(mem: Arc<GuestMemory>, rx: mpsc::Receiver<Msg>) {
+///
+/// In post-copy mode (`uffd` given) the memory is registered with userfaultfd: every page is
+/// supplied with `UFFDIO_COPY` / `UFFDIO_ZEROPAGE` (which wakes a vCPU blocked on it), a page
+/// that is already present is dropped (EEXIST: the guest may have written it since), and
+/// `present` says which pages are there (reading a missing page would block this thread).
+fn receive(
+    mem: Arc<GuestMemory>,
+    rx: mpsc::Receiver<Msg>,
+    uffd: Option<Arc<Uffd>>,
+    present: Arc<Mutex<PageBitmap>>,
+    started: Arc<AtomicBool>,
+) {
     let mut state = None;
     let mut errors = Vec::new();
+    let mut dropped = Vec::new();
     let mut page = vec![0u8; PAGE];
     let mut written = PageBitmap::new(mem.pages());
+    let base = mem.host_addr();
+    // Puts `bytes` (None: zeros) into page `p`.
+    let put = |p: u64, bytes: Option<&[u8]>, written: &mut PageBitmap, errors: &mut Vec<String>, dropped: &mut Vec<u64>| {
+        match &uffd {
+            None => {
+                match bytes {
+                    Some(b) => mem.write(p as usize * PAGE, b),
+                    None if written.get(p) => mem.zero_page(p),
+                    None => {}
+                }
+                written.set(p);
+            }
+            Some(u) => {
+                let r = match bytes {
+                    Some(b) => u.copy(base + p * PAGE as u64, b),
+                    None => u.zero(base + p * PAGE as u64, PAGE as u64),
+                };
+                match r {
+                    Ok(Supplied::Done) => {
+                        present.lock().expect("present lock").set(p);
+                    }
+                    Ok(Supplied::Exists) => {
+                        // Present already: before resume it is ours to overwrite (nobody runs
+                        // here yet); after, the guest may have written it, so drop the copy.
+                        if present.lock().expect("present lock").get(p) && !started.load(Ordering::Relaxed) {
+                            match bytes {
+                                Some(b) => mem.write(p as usize * PAGE, b),
+                                None => mem.zero_page(p),
+                            }
+                        } else {
+                            dropped.push(p);
+                        }
+                    }
+                    Err(e) => errors.push(format!("page {p}: {e}")),
+                }
+            }
+        }
+    };
     for msg in rx {
         match msg {
             Msg::Pages { pages, data } => {
                 for (i, &p) in pages.iter().enumerate() {
-                    mem.write(p as usize * PAGE, &data[i * PAGE..(i + 1) * PAGE]);
-                    written.set(p);
+                    put(p, Some(&data[i * PAGE..(i + 1) * PAGE]), &mut written, &mut errors, &mut dropped);
                 }
             }
             Msg::Encoded(batch) => {
                 for (p, encoding, bytes) in batch.iter() {
-                    if encoding == livemig_core::context::Encoding::Zero && !written.get(p) {
+                    if encoding == livemig_core::context::Encoding::Zero {
+                        put(p, None, &mut written, &mut errors, &mut dropped);
                         continue;
                     }
-                    mem.read(p as usize * PAGE, &mut page);
+                    let here = match &uffd {
+                        None => true,
+                        Some(_) => present.lock().expect("present lock").get(p),
+                    };
+                    if here {
+                        mem.read(p as usize * PAGE, &mut page);
+                    } else {
+                        page.fill(0);
+                    }
                     match livemig_core::codec::decode(encoding, bytes, &mut page) {
-                        Ok(()) => {
-                            mem.write(p as usize * PAGE, &page);
-                            written.set(p);
-                        }
+                        Ok(()) => put(p, Some(&page), &mut written, &mut errors, &mut dropped),
                         Err(e) => errors.push(format!("page {p} ({encoding:?}) does not decode: {e}")),
                     }
                 }
             }
-            Msg::Zero(pages) => pages.iter().filter(|&&p| written.get(p)).for_each(|&p| mem.zero_page(p)),
+            Msg::Zero(pages) => pages.iter().for_each(|&p| put(p, None, &mut written, &mut errors, &mut dropped)),
             Msg::State(s) => state = Some(s),
             Msg::Sync(reply) => {
-                let _ = reply.send(SyncReply { state: state.clone(), errors: std::mem::take(&mut errors) });
+                let _ = reply.send(SyncReply {
+                    state: state.clone(),
+                    errors: std::mem::take(&mut errors),
+                    dropped: std::mem::take(&mut dropped),
+                });
             }
         }
     }
@@ -175,19 +265,59 @@ pub struct LocalDestination {
     vm: Vm,
     tx: Option<mpsc::Sender<Msg>>,
     rx_thread: Option<std::thread::JoinHandle<()>>,
+    /// Post-copy: the userfaultfd, the pages present, the fault thread and its stop flag, the
+    /// faults it reported and the pages dropped.
+    uffd: Option<Arc<Uffd>>,
+    present: Arc<Mutex<PageBitmap>>,
+    fault_thread: Option<std::thread::JoinHandle<()>>,
+    stop_faults: Arc<AtomicBool>,
+    started: Arc<AtomicBool>,
+    faults: Option<mpsc::Receiver<Fault>>,
+    dropped: Vec<u64>,
 }
 
 impl LocalDestination {
-    /// An empty destination VM for `scenario`'s guest.
-    pub fn new(scenario: &Scenario, planner: Planner, prefill: bool) -> Result<LocalDestination, KvmError> {
+    /// An empty destination VM for `scenario`'s guest; with `postcopy`, its memory is
+    /// registered with userfaultfd so that the guest can run before every page is there.
+    pub fn new(scenario: &Scenario, planner: Planner, prefill: bool, postcopy: bool) -> Result<LocalDestination, KvmError> {
         let kvm = super::open_kvm()?;
         let bytes = scenario.page_count() as usize * PAGE;
         let vm = Vm::new(&kvm, bytes, false)?;
         let (tx, rx) = mpsc::channel();
         let mem = vm.memory().clone();
+        let present = Arc::new(Mutex::new(PageBitmap::new(scenario.page_count())));
+        let uffd = if postcopy { Some(Arc::new(Uffd::register(mem.host_addr(), bytes as u64).map_err(KvmError::Setup)?)) } else { None };
+        let stop_faults = Arc::new(AtomicBool::new(false));
+        let (fault_thread, faults) = match &uffd {
+            Some(u) => {
+                let (ftx, frx) = mpsc::channel();
+                let (u, stop, base) = (u.clone(), stop_faults.clone(), mem.host_addr());
+                let t = std::thread::Builder::new()
+                    .name("faults".into())
+                    .spawn(move || {
+                        while !stop.load(Ordering::Relaxed) {
+                            match u.next_fault(50) {
+                                Ok(Some((addr, write))) => {
+                                    let fault = Fault { page: (addr - base) / PAGE as u64, write, at: Instant::now() };
+                                    if ftx.send(fault).is_err() {
+                                        break;
+                                    }
+                                }
+                                Ok(None) => {}
+                                Err(_) => break,
+                            }
+                        }
+                    })
+                    .map_err(|e| KvmError::Setup(format!("spawning the fault thread: {e}")))?;
+                (Some(t), Some(frx))
+            }
+            None => (None, None),
+        };
+        let started = Arc::new(AtomicBool::new(false));
+        let (u, p, st) = (uffd.clone(), present.clone(), started.clone());
         let rx_thread = std::thread::Builder::new()
             .name("receiver".into())
-            .spawn(move || receive(mem, rx))
+            .spawn(move || receive(mem, rx, u, p, st))
             .map_err(|e| KvmError::Setup(format!("spawning the receiver: {e}")))?;
         Ok(LocalDestination {
             kvm,
@@ -198,6 +328,13 @@ impl LocalDestination {
             vm,
             tx: Some(tx),
             rx_thread: Some(rx_thread),
+            uffd,
+            present,
+            fault_thread,
+            stop_faults,
+            started,
+            faults,
+            dropped: Vec::new(),
         })
     }
 
@@ -214,23 +351,33 @@ impl LocalDestination {
         let reply = rx.recv().map_err(|_| ContextError::Transport("the receiver has gone".into()))?;
         let state = reply.state.ok_or_else(|| ContextError::Transport("the CPU state did not arrive".into()))?;
         state.vcpu.set(&self.vm.vcpu().lock().expect("vcpu lock")).map_err(|e| ContextError::Guest(e.to_string()))?;
+        self.dropped.extend(reply.dropped);
         Ok((state.plan, reply.errors))
     }
 
     /// Starts the guest from `plan`.
     pub fn start(&mut self, plan: PlanState) {
+        self.started.store(true, Ordering::Relaxed);
         self.runner = Some(Runner::start(&self.vm, self.planner.clone(), plan, true, None));
     }
 }
 
 impl Drop for LocalDestination {
     fn drop(&mut self) {
-        if let Some(r) = &mut self.runner {
-            r.stop();
+        // Post-copy: stop the fault thread and the receiver, then close the userfaultfd, which
+        // wakes a vCPU blocked on a missing page (the kernel then fills it with zeros), so the
+        // vCPU thread can be stopped.
+        self.stop_faults.store(true, Ordering::Relaxed);
+        if let Some(t) = self.fault_thread.take() {
+            let _ = t.join();
         }
         self.tx = None;
         if let Some(t) = self.rx_thread.take() {
             let _ = t.join();
+        }
+        self.uffd = None;
+        if let Some(r) = &mut self.runner {
+            r.stop();
         }
     }
 }
@@ -249,7 +396,13 @@ impl Destination for LocalDestination {
         let t = Instant::now();
         let mut s = Switchover { plan, decode_errors, ..Default::default() };
         let (mut a, mut b) = (vec![0u8; PAGE], vec![0u8; PAGE]);
+        let present = self.uffd.as_ref().map(|_| self.present.lock().expect("present lock").clone());
         for p in 0..self.memory().pages() {
+            if present.as_ref().is_some_and(|b| !b.get(p)) {
+                // Missing (post-copy): reading it would block; it faults in or is pushed.
+                s.absent += 1;
+                continue;
+            }
             source.read(p as usize * PAGE, &mut a);
             self.memory().read(p as usize * PAGE, &mut b);
             if a != b {
@@ -271,7 +424,36 @@ impl Destination for LocalDestination {
         })
     }
 
+    fn next_fault(&mut self, timeout: Duration) -> Option<Fault> {
+        let rx = self.faults.as_ref()?;
+        if timeout.is_zero() {
+            rx.try_recv().ok()
+        } else {
+            rx.recv_timeout(timeout).ok()
+        }
+    }
+
+    fn take_dropped(&mut self) -> Vec<u64> {
+        if self.uffd.is_some() {
+            let (tx, rx) = mpsc::channel();
+            if self.deliver(Msg::Sync(tx)).is_ok() {
+                if let Ok(reply) = rx.recv() {
+                    self.dropped.extend(reply.dropped);
+                }
+            }
+        }
+        std::mem::take(&mut self.dropped)
+    }
+
+    fn complete(&self) -> bool {
+        self.uffd.is_none() || self.present.lock().expect("present lock").count() == self.scenario.page_count()
+    }
+
     fn finish(&mut self, batches: u64) -> Result<Continuation, KvmError> {
+        if !self.complete() {
+            let missing = self.scenario.page_count() - self.present.lock().expect("present lock").count();
+            return Err(KvmError::Guest(format!("{missing} pages never reached the destination")));
+        }
         let Some(runner) = &self.runner else {
             return Err(KvmError::Guest("the destination never resumed".into()));
         };

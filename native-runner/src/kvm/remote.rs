@@ -221,7 +221,7 @@ fn serve_stream(reader: &mut BufReader<TcpStream>, writer: &mut BufWriter<TcpStr
     }
     let n = scenario.page_count();
     let planner = Planner::new(&scenario, Layout::new(n, scenario.used_pages()));
-    let mut dest = LocalDestination::new(&scenario, planner, hello.prefill)?;
+    let mut dest = LocalDestination::new(&scenario, planner, hello.prefill, false)?;
     let mut served = Served { scenario: scenario.name.clone(), records: 0, continuation: None };
     loop {
         let Some((kind, payload)) = wire::read_frame(reader).map_err(w)? else {
