@@ -206,6 +206,13 @@ fn cli_kvm_migrate_prints_a_verified_report_and_writes_a_trace() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("delta on memtester") && stdout.contains("verified           yes"), "{stdout}");
+
+    // Post-copy from the command line: faults are reported.
+    let out = livemig().args(["kvm", "migrate", &file, "-a", "postcopy-bubbling", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["verified"].as_bool(), report["completed"].as_bool()), (Some(true), Some(true)));
+    assert!(report["network_faults"].as_u64().unwrap() > 0);
 }
 
 fn bad_input(args: &[&str], field: &str) {
