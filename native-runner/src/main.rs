@@ -188,7 +188,7 @@ enum KvmCommand {
         /// Address of the receiver, e.g. 127.0.0.1:4444
         #[arg(long, value_name = "ADDR")]
         to: String,
-        /// Algorithm (default: the scenario's migration.algorithm); pre-copy family only
+        /// Algorithm (default: the scenario's migration.algorithm); any but tsmc
         #[arg(long, short)]
         algorithm: Option<String>,
         /// Guest memory (e.g. 64MiB, up to 1GiB); working sets scale with it

@@ -30,7 +30,7 @@
 //!   reference VM runs the same guest from boot, without pacing and without migration, for the
 //!   same total number of batches: the two memories must be equal page by page (the guest's
 //!   write counter and read checksum included). `verified` needs both.
-//! * **Post-copy** (in process only): the destination's memory is registered with userfaultfd
+//! * **Post-copy** (in process, and over TCP where faults come back as `Fault` messages): the destination's memory is registered with userfaultfd
 //!   (missing mode) from the start and every page is put in with `UFFDIO_COPY`/`ZEROPAGE`, so
 //!   it can resume with pages absent. A destination vCPU touching one blocks in KVM; the fault
 //!   thread reports it, `poll_fault`/`wait_fault_until` hand it to the algorithm
@@ -162,6 +162,9 @@ pub struct KvmContext {
     buf: Vec<u8>,
 }
 
+/// What a destination's error says when pages never arrived (post-copy).
+pub const NEVER_ARRIVED: &str = "pages never reached the destination";
+
 /// A page of zeros (compared with `==`, which is a `memcmp` even in unoptimised builds).
 static ZERO_PAGE: [u8; PAGE] = [0; PAGE];
 
@@ -187,12 +190,7 @@ impl KvmContext {
         let src = Vm::new(&kvm, bytes, true)?;
         let dest: Box<dyn Destination> = match &options.to {
             None => Box::new(LocalDestination::new(scenario, planner.clone(), options.prefill, options.postcopy)?),
-            Some(_) if options.postcopy => {
-                return Err(KvmError::Unsupported(
-                    "--algorithm: post-copy over TCP is not supported yet: accepted pre-copy algorithms".into(),
-                ))
-            }
-            Some(addr) => Box::new(super::remote::RemoteDestination::connect(addr, scenario, options.prefill)?),
+            Some(addr) => Box::new(super::remote::RemoteDestination::connect(addr, scenario, options.prefill, options.postcopy)?),
         };
         if options.prefill {
             prefill(src.memory(), &planner);
@@ -406,6 +404,7 @@ impl KvmContext {
         let source_seconds = self.events.iter().find(|e| matches!(e.event, Event::SourcePaused)).map_or(t_end, |e| e.t);
         let late_batches = self.src_runner.progress().late_batches.load(Ordering::Relaxed);
         self.src_runner.stop();
+        let mut incomplete = false;
         if let Some((plan, _)) = self.resumed {
             match self.dest.finish(self.options.continuation_batches) {
                 Ok(c) => {
@@ -416,6 +415,9 @@ impl KvmContext {
                     self.verification.continuation_batch = c.batch;
                 }
                 Err(e) => {
+                    // Post-copy that never got every page over (possibly reported by a remote
+                    // receiver, hence the text).
+                    incomplete |= e.to_string().contains(NEVER_ARRIVED);
                     self.verification.decode_errors.push(format!("continuation check failed: {e}"));
                     self.verification.continuation_ok = Some(false);
                 }
@@ -426,7 +428,7 @@ impl KvmContext {
             let pages = self.runs(dropped.iter().copied());
             self.push(t_end, Event::PagesDropped { count: dropped.len() as u64, pages });
         }
-        let completed = self.resumed.is_some() && self.dest.complete();
+        let completed = self.resumed.is_some() && self.dest.complete() && !incomplete;
         let v = &self.verification;
         let verified = completed && v.mismatched_pages == 0 && v.decode_errors.is_empty() && v.continuation_ok == Some(true);
         let event = Event::MigrationEnded {
@@ -777,12 +779,6 @@ pub fn migrate(scenario: &Scenario, algorithm: Option<&str>, options: KvmOptions
         )));
     }
     let postcopy = info.family != "pre-copy";
-    if postcopy && options.to.is_some() {
-        return Err(MigrateError::BadInput(format!(
-            "--algorithm: '{name}' ({}) over TCP is not supported yet: accepted pre-copy algorithms (or `livemig kvm migrate` in one process)",
-            info.family
-        )));
-    }
     let options = KvmOptions { postcopy, ..options };
     if scenario.vm.page_size.0 != PAGE as u64 {
         return Err(MigrateError::BadInput(format!(

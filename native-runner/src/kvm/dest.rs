@@ -355,6 +355,16 @@ impl LocalDestination {
         Ok((state.plan, reply.errors))
     }
 
+    /// Post-copy: the pages present now (None: not post-copy, every page is there).
+    pub fn present_pages(&self) -> Option<PageBitmap> {
+        self.uffd.as_ref().map(|_| self.present.lock().expect("present lock").clone())
+    }
+
+    /// Takes the stream of page faults (post-copy), for a thread that forwards them.
+    pub fn take_faults(&mut self) -> Option<mpsc::Receiver<Fault>> {
+        self.faults.take()
+    }
+
     /// Starts the guest from `plan`.
     pub fn start(&mut self, plan: PlanState) {
         self.started.store(true, Ordering::Relaxed);
@@ -452,7 +462,7 @@ impl Destination for LocalDestination {
     fn finish(&mut self, batches: u64) -> Result<Continuation, KvmError> {
         if !self.complete() {
             let missing = self.scenario.page_count() - self.present.lock().expect("present lock").count();
-            return Err(KvmError::Guest(format!("{missing} pages never reached the destination")));
+            return Err(KvmError::Guest(format!("{missing} {}", super::context::NEVER_ARRIVED)));
         }
         let Some(runner) = &self.runner else {
             return Err(KvmError::Guest("the destination never resumed".into()));

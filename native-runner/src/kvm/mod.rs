@@ -17,9 +17,9 @@
 //! livemig kvm send SCENARIO --to 127.0.0.1:4444 -a NAME   # in another
 //! ```
 //!
-//! Limits: every algorithm but TSMC; post-copy and hybrid only in one process (their
-//! destination uses userfaultfd, see [`uffd`]), pre-copy also over TCP; one vCPU, no devices, no
-//! interrupts; guests of up to 1 GiB. The guest runs natively
+//! Limits: every algorithm but TSMC, in one process or over TCP (post-copy and hybrid
+//! destinations use userfaultfd, see [`uffd`]); one vCPU, no devices, no interrupts; guests of
+//! up to 1 GiB. The guest runs natively
 //! (millions of page writes per second unpaced); the host paces it to the scenario's rates in
 //! batches of 2 ms, and a run says how often the guest fell behind its pacing.
 //!

@@ -26,6 +26,8 @@
 //! * `Finish`: `batches: u64`; the receiver runs the guest that many more batches, replays it in a
 //!   reference VM and answers `Finished` (receiver → sender): JSON of [`Continuation`].
 //! * `Error` (either way): a UTF-8 message; the connection ends.
+//! * `Fault` (receiver → sender, post-copy, interleaved with the answers above): `page: u64,
+//!   write: u8`: the destination guest touched an absent page and waits for it.
 //!
 //! A frame with a bad magic, an unknown version or kind, a length over the limit, a truncated
 //! payload, or a payload that does not parse is an error ([`WireError`]), never a panic.
@@ -63,6 +65,8 @@ pub enum Kind {
     Finished = 7,
     /// Failure; the connection ends.
     Error = 8,
+    /// Post-copy page fault (receiver → sender, any time after `Resumed`).
+    Fault = 9,
 }
 
 impl Kind {
@@ -76,6 +80,7 @@ impl Kind {
             6 => Kind::Finish,
             7 => Kind::Finished,
             8 => Kind::Error,
+            9 => Kind::Fault,
             _ => return None,
         })
     }
@@ -183,6 +188,9 @@ pub struct Hello {
     pub scenario: livemig_core::Scenario,
     /// Whether the guest's working sets were prefilled (the reference run must do the same).
     pub prefill: bool,
+    /// Post-copy: register the destination's memory with userfaultfd and report faults.
+    #[serde(default)]
+    pub postcopy: bool,
 }
 
 /// The receiver's answer to `Finish`.
