@@ -5,6 +5,7 @@
 
 mod bench;
 mod input;
+mod kvm_cli;
 mod output;
 mod sweep;
 
@@ -135,6 +136,11 @@ enum Command {
         #[command(flatten)]
         scenario: ScenarioArgs,
     },
+    /// Migrate a real guest between two KVM VMs (needs /dev/kvm)
+    Kvm {
+        #[command(subcommand)]
+        command: KvmCommand,
+    },
     /// Measure simulator speed and memory for growing VMs (each case in its own process), then
     /// codec throughput
     Bench {
@@ -153,6 +159,53 @@ enum Command {
         /// Run one case (SIZE_GIB ALGORITHM) in this process (used by bench itself)
         #[arg(long, num_args = 2, value_names = ["SIZE_GIB", "ALGORITHM"], hide = true)]
         one: Option<Vec<String>>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KvmCommand {
+    /// Migrate the scenario's guest between two VMs in this process and print its report
+    Migrate {
+        #[command(flatten)]
+        scenario: ScenarioArgs,
+        /// Algorithm (default: the scenario's migration.algorithm); any but tsmc
+        #[arg(long, short)]
+        algorithm: Option<String>,
+        /// Guest memory (e.g. 64MiB, up to 1GiB); working sets scale with it
+        #[arg(long)]
+        memory: Option<String>,
+        /// Write the run's trace (JSON, the `livemig trace` format) to FILE, or - for stdout
+        #[arg(long, value_name = "FILE")]
+        trace: Option<String>,
+        /// Print JSON (the report schema)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Like `migrate`, but to a `livemig kvm receive` in another process over TCP
+    Send {
+        #[command(flatten)]
+        scenario: ScenarioArgs,
+        /// Address of the receiver, e.g. 127.0.0.1:4444
+        #[arg(long, value_name = "ADDR")]
+        to: String,
+        /// Algorithm (default: the scenario's migration.algorithm); any but tsmc
+        #[arg(long, short)]
+        algorithm: Option<String>,
+        /// Guest memory (e.g. 64MiB, up to 1GiB); working sets scale with it
+        #[arg(long)]
+        memory: Option<String>,
+        /// Write the run's trace (JSON, the `livemig trace` format) to FILE, or - for stdout
+        #[arg(long, value_name = "FILE")]
+        trace: Option<String>,
+        /// Print JSON (the report schema)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Receive one migration over TCP (the destination VM runs in this process), then exit
+    Receive {
+        /// Address to listen on, e.g. 127.0.0.1:4444 (port 0: any free port, printed)
+        #[arg(long, value_name = "ADDR")]
+        listen: String,
     },
 }
 
@@ -343,6 +396,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
         }
+        Command::Kvm { command: KvmCommand::Migrate { scenario, algorithm, memory, trace, json } } => {
+            kvm_run(&scenario, algorithm.as_deref(), memory.as_deref(), trace.as_deref(), json, None)
+        }
+        Command::Kvm { command: KvmCommand::Send { scenario, to, algorithm, memory, trace, json } } => {
+            kvm_run(&scenario, algorithm.as_deref(), memory.as_deref(), trace.as_deref(), json, Some(to))
+        }
+        Command::Kvm { command: KvmCommand::Receive { listen } } => {
+            let listener = std::net::TcpListener::bind(&listen)
+                .map_err(|e| bad(format!("--listen: cannot listen on '{listen}': {e}: accepted HOST:PORT")))?;
+            eprintln!("livemig: listening on {}", listener.local_addr()?);
+            let served = livemig_runner::kvm::remote::serve(&listener)?;
+            let c = served.continuation.expect("a served migration ends with its continuation check");
+            print(&format!(
+                "received {} ({} page records); the guest ran on to batch {}: {}\n",
+                served.scenario,
+                served.records,
+                c.batch,
+                if c.ok {
+                    "matched a reference run without migration".to_string()
+                } else {
+                    format!("DIFFERED from a reference run in {} pages", c.mismatches)
+                }
+            ))
+        }
         Command::Model { scenario } => model(&scenario),
         Command::Experiment { name, cases, json } => experiment(&name, cases, json),
         Command::Bench { one: Some(one), .. } => {
@@ -364,6 +441,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print(&format!("\n{}", bench::codecs(false)?))
         }
     }
+}
+
+/// `livemig kvm migrate` and `livemig kvm send`.
+fn kvm_run(
+    scenario: &ScenarioArgs,
+    algorithm: Option<&str>,
+    memory: Option<&str>,
+    trace: Option<&str>,
+    json: bool,
+    to: Option<String>,
+) -> anyhow::Result<()> {
+    let options = livemig_runner::kvm::context::KvmOptions { to, ..Default::default() };
+    let (run, _) = kvm_cli::kvm_migrate(&scenario.scenario, &scenario.set, algorithm, memory, trace, options)?;
+    if trace != Some("-") {
+        if json {
+            print(&format!("{}\n", serde_json::to_string_pretty(&run.report)?))?;
+        } else {
+            print(&output::report_text(&run.report))?;
+        }
+    }
+    eprintln!("{}", kvm_cli::kvm_notes(&run));
+    if !run.report.completed {
+        anyhow::bail!("the migration did not complete: {}", run.report.stop_reason);
+    }
+    if !run.report.verified {
+        anyhow::bail!("the migration was not verified (see above)");
+    }
+    Ok(())
 }
 
 fn experiment(name: &str, with_cases: bool, json: bool) -> anyhow::Result<()> {

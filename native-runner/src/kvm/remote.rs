@@ -1,0 +1,373 @@
+//! Migration between two processes over TCP: [`RemoteDestination`] (the sender's view of the
+//! destination) and [`serve`] (the `livemig kvm receive` side), speaking [`super::wire`].
+//!
+//! The switch-over check compares per-page 64-bit checksums: the receiver checksums every page
+//! of its memory after loading the state and before starting the guest, the sender checksums
+//! the (stopped) source and compares. The continuation check runs on the receiver, which
+//! replays the guest from boot in a reference VM. In post-copy the receiver's memory is
+//! registered with userfaultfd; its guest's page faults travel back as `Fault` messages (a
+//! thread on each side), pages absent at resume are left out of the checksum comparison, and
+//! the receiver reports an error at `Finish` if pages never arrived.
+
+use super::dest::{Destination, Fault, LocalDestination, MigratedState, Msg, Switchover};
+use super::guest::{Layout, Planner};
+use super::vm::{GuestMemory, PAGE};
+use super::wire::{self, Continuation, Hello, Kind, WireError};
+use super::KvmError;
+use livemig_core::bitmap::PageBitmap;
+use livemig_core::context::{ContextError, EncodedBatch, Encoding};
+use livemig_core::Scenario;
+use std::io::{BufReader, BufWriter};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// FNV-1a over 8-byte words: the per-page checksum (not a cryptographic hash).
+pub fn digest(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for w in bytes.chunks_exact(8) {
+        h ^= u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The checksum of every page (0 for pages not in `present`, which are not read: in post-copy
+/// a missing page would block the reader).
+pub fn page_digests(mem: &GuestMemory, present: Option<&PageBitmap>) -> Vec<u64> {
+    let mut buf = vec![0u8; PAGE];
+    (0..mem.pages())
+        .map(|p| {
+            if present.is_some_and(|b| !b.get(p)) {
+                return 0;
+            }
+            mem.read(p as usize * PAGE, &mut buf);
+            digest(&buf)
+        })
+        .collect()
+}
+
+fn transport(e: WireError) -> ContextError {
+    ContextError::Transport(e.to_string())
+}
+
+/// A destination in another process, reached over TCP. A reader thread takes every frame
+/// from the receiver: `Fault`s go to the fault queue, answers to the answer queue.
+pub struct RemoteDestination {
+    writer: BufWriter<TcpStream>,
+    answers: mpsc::Receiver<Result<(Kind, Vec<u8>), String>>,
+    faults: mpsc::Receiver<Fault>,
+    pages: u64,
+    resumed: Option<(u64, f64, usize)>,
+}
+
+impl RemoteDestination {
+    /// Connects to a `livemig kvm receive` and sends it the scenario.
+    pub fn connect(addr: &str, scenario: &Scenario, prefill: bool, postcopy: bool) -> Result<RemoteDestination, KvmError> {
+        let stream = TcpStream::connect(addr).map_err(|e| KvmError::Setup(format!("connecting to {addr}: {e}")))?;
+        stream.set_nodelay(true).map_err(|e| KvmError::Setup(e.to_string()))?;
+        let mut reader = BufReader::new(stream.try_clone().map_err(|e| KvmError::Setup(e.to_string()))?);
+        let (atx, answers) = mpsc::channel();
+        let (ftx, faults) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("from-receiver".into())
+            .spawn(move || loop {
+                match wire::read_frame(&mut reader) {
+                    Ok(Some((Kind::Fault, p))) if p.len() == 9 => {
+                        let page = u64::from_le_bytes(p[..8].try_into().expect("8 bytes"));
+                        let _ = ftx.send(Fault { page, write: p[8] != 0, at: Instant::now() });
+                    }
+                    Ok(Some(frame)) => {
+                        if atx.send(Ok(frame)).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = atx.send(Err(e.to_string()));
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| KvmError::Setup(format!("spawning the reader: {e}")))?;
+        let mut d = RemoteDestination {
+            writer: BufWriter::with_capacity(1 << 20, stream),
+            answers,
+            faults,
+            pages: scenario.page_count(),
+            resumed: None,
+        };
+        let hello =
+            serde_json::to_vec(&Hello { scenario: scenario.clone(), prefill, postcopy }).map_err(|e| KvmError::Setup(e.to_string()))?;
+        wire::write_frame(&mut d.writer, Kind::Hello, &hello).map_err(|e| KvmError::Setup(e.to_string()))?;
+        Ok(d)
+    }
+
+    fn expect(&mut self, kind: Kind, expected: &'static str) -> Result<Vec<u8>, WireError> {
+        // Generous: the receiver's continuation check replays the whole run.
+        match self.answers.recv_timeout(Duration::from_secs(600)) {
+            Ok(Ok((k, payload))) if k == kind => Ok(payload),
+            Ok(Ok((got, _))) => Err(WireError::Unexpected { got, expected }),
+            Ok(Err(e)) => Err(WireError::Peer(e)),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(WireError::Peer(format!("no {expected} answer in 600 s"))),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(WireError::Truncated("the receiver closed the connection")),
+        }
+    }
+}
+
+/// Page ranges of a sorted-or-not list: (first, count) of consecutive runs, in order.
+fn ranges(pages: &[u64]) -> Vec<(usize, u64, u32)> {
+    let mut out: Vec<(usize, u64, u32)> = Vec::new();
+    for (i, &p) in pages.iter().enumerate() {
+        match out.last_mut() {
+            Some((_, first, count)) if *first + *count as u64 == p => *count += 1,
+            _ => out.push((i, p, 1)),
+        }
+    }
+    out
+}
+
+impl Destination for RemoteDestination {
+    fn deliver(&mut self, msg: Msg) -> Result<(), ContextError> {
+        let mut payload = Vec::new();
+        let kind = match msg {
+            Msg::Pages { pages, data } => {
+                for (i, first, count) in ranges(&pages) {
+                    wire::push_record(&mut payload, first, count, Encoding::Full, &data[i * PAGE..(i + count as usize) * PAGE]);
+                }
+                Kind::Pages
+            }
+            Msg::Zero(pages) => {
+                for (_, first, count) in ranges(&pages) {
+                    wire::push_record(&mut payload, first, count, Encoding::Zero, &[]);
+                }
+                Kind::Pages
+            }
+            Msg::Encoded(batch) => {
+                for (page, encoding, bytes) in batch.iter() {
+                    wire::push_record(&mut payload, page, 1, encoding, bytes);
+                }
+                Kind::Pages
+            }
+            Msg::State(s) => {
+                payload = s.to_bytes();
+                Kind::State
+            }
+            Msg::Sync(_) => return Err(ContextError::Transport("sync is local to a process".into())),
+        };
+        if payload.is_empty() {
+            return Ok(());
+        }
+        wire::write_frame(&mut self.writer, kind, &payload).map_err(transport)
+    }
+
+    fn resume(&mut self, source: &GuestMemory) -> Result<Switchover, ContextError> {
+        wire::write_frame(&mut self.writer, Kind::Resume, &[]).map_err(transport)?;
+        let payload = self.expect(Kind::Resumed, "Resumed").map_err(transport)?;
+        let t = Instant::now();
+        let theirs = parse_resumed(&payload, self.pages).map_err(transport)?;
+        let mut present = PageBitmap::full(self.pages);
+        for &[first, count] in &theirs.absent {
+            for p in first..(first + count).min(self.pages) {
+                present.clear(p);
+            }
+        }
+        let ours = page_digests(source, Some(&present));
+        let mut s = Switchover { plan: theirs.plan, decode_errors: theirs.errors, ..Default::default() };
+        s.absent = self.pages - present.count();
+        for (p, (a, b)) in ours.iter().zip(&theirs.digests).enumerate() {
+            if present.get(p as u64) && a != b {
+                s.mismatched_pages += 1;
+                if s.first_mismatches.len() < 8 {
+                    s.first_mismatches.push(p as u64);
+                }
+            }
+        }
+        s.check_s = theirs.check_s + t.elapsed().as_secs_f64();
+        self.resumed = Some((theirs.plan.writes, theirs.plan.guest_time, theirs.plan.phase));
+        Ok(s)
+    }
+
+    fn progress(&self) -> Option<(u64, f64, usize)> {
+        self.resumed
+    }
+
+    fn next_fault(&mut self, timeout: Duration) -> Option<Fault> {
+        if timeout.is_zero() {
+            self.faults.try_recv().ok()
+        } else {
+            self.faults.recv_timeout(timeout).ok()
+        }
+    }
+
+    fn finish(&mut self, batches: u64) -> Result<Continuation, KvmError> {
+        let e = |e: WireError| KvmError::Guest(format!("destination: {e}"));
+        wire::write_frame(&mut self.writer, Kind::Finish, &batches.to_le_bytes()).map_err(e)?;
+        let payload = self.expect(Kind::Finished, "Finished").map_err(e)?;
+        serde_json::from_slice(&payload).map_err(|x| e(WireError::Malformed { kind: Kind::Finished, reason: x.to_string() }))
+    }
+}
+
+/// The `Resumed` payload, parsed.
+struct Resumed {
+    absent: Vec<[u64; 2]>,
+    digests: Vec<u64>,
+    plan: super::guest::PlanState,
+    errors: Vec<String>,
+    check_s: f64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ResumedTail {
+    errors: Vec<String>,
+    check_s: f64,
+    /// Post-copy: runs `[first, count]` of pages absent at resume (their checksums are 0 and
+    /// are not compared).
+    #[serde(default)]
+    absent: Vec<[u64; 2]>,
+}
+
+fn parse_resumed(p: &[u8], pages: u64) -> Result<Resumed, WireError> {
+    let bad = |reason: String| WireError::Malformed { kind: Kind::Resumed, reason };
+    let n = p.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8"))).ok_or_else(|| bad("no page count".into()))?;
+    if n != pages {
+        return Err(bad(format!("{n} checksums for a guest of {pages} pages")));
+    }
+    let end = 8 + n as usize * 8;
+    let plan_end = end + super::guest::PlanState::BYTES;
+    if p.len() < plan_end {
+        return Err(bad("cut short".into()));
+    }
+    let digests = p[8..end].chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8"))).collect();
+    let plan = super::guest::PlanState::from_bytes(p[end..plan_end].try_into().expect("plan bytes"));
+    let tail: ResumedTail = serde_json::from_slice(&p[plan_end..]).map_err(|e| bad(e.to_string()))?;
+    Ok(Resumed { digests, plan, errors: tail.errors, check_s: tail.check_s, absent: tail.absent })
+}
+
+/// What a receiver did.
+#[derive(Debug, Clone)]
+pub struct Served {
+    /// The scenario's name.
+    pub scenario: String,
+    /// Page records applied.
+    pub records: u64,
+    /// The continuation check's result.
+    pub continuation: Option<Continuation>,
+}
+
+/// Serves one migration on `listener`: accepts a connection, receives the guest, switches over
+/// and answers the continuation check. Errors (a bad or truncated message, a KVM failure) are
+/// sent to the peer as an `Error` message when possible and returned.
+pub fn serve(listener: &TcpListener) -> Result<Served, KvmError> {
+    let (stream, _) = listener.accept().map_err(|e| KvmError::Setup(format!("accept: {e}")))?;
+    let writer = Arc::new(Mutex::new(BufWriter::new(stream.try_clone().map_err(|e| KvmError::Setup(e.to_string()))?)));
+    let mut reader = BufReader::with_capacity(1 << 20, stream);
+    let result = serve_stream(&mut reader, &writer);
+    if let Err(e) = &result {
+        let _ = wire::write_frame(&mut *writer.lock().expect("writer lock"), Kind::Error, e.to_string().as_bytes());
+    }
+    result
+}
+
+type SharedWriter = Arc<Mutex<BufWriter<TcpStream>>>;
+
+fn serve_stream(reader: &mut BufReader<TcpStream>, writer: &SharedWriter) -> Result<Served, KvmError> {
+    let w = |e: WireError| KvmError::Guest(format!("migration stream: {e}"));
+    let c = |e: ContextError| KvmError::Guest(e.to_string());
+    let (kind, payload) = wire::read_frame(reader).map_err(w)?.ok_or_else(|| w(WireError::Truncated("no Hello")))?;
+    if kind != Kind::Hello {
+        return Err(w(WireError::Unexpected { got: kind, expected: "Hello" }));
+    }
+    let hello: Hello = serde_json::from_slice(&payload).map_err(|e| w(WireError::Malformed { kind, reason: e.to_string() }))?;
+    let scenario = hello.scenario;
+    scenario.validate().map_err(|e| w(WireError::Malformed { kind, reason: e.to_string() }))?;
+    if scenario.vm.page_size.0 != PAGE as u64 || scenario.vm.memory.0 > super::guest::MAX_MEMORY {
+        return Err(w(WireError::Malformed { kind, reason: "the scenario's memory is not supported on KVM".into() }));
+    }
+    let n = scenario.page_count();
+    let planner = Planner::new(&scenario, Layout::new(n, scenario.used_pages()));
+    let mut dest = LocalDestination::new(&scenario, planner, hello.prefill, hello.postcopy)?;
+    // Post-copy: forward the destination guest's page faults as they happen.
+    if let Some(faults) = dest.take_faults() {
+        let writer = writer.clone();
+        std::thread::Builder::new()
+            .name("to-sender".into())
+            .spawn(move || {
+                for f in faults {
+                    let mut p = f.page.to_le_bytes().to_vec();
+                    p.push(f.write as u8);
+                    if wire::write_frame(&mut *writer.lock().expect("writer lock"), Kind::Fault, &p).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| KvmError::Setup(format!("spawning the fault forwarder: {e}")))?;
+    }
+    let mut served = Served { scenario: scenario.name.clone(), records: 0, continuation: None };
+    loop {
+        let Some((kind, payload)) = wire::read_frame(reader).map_err(w)? else {
+            return Err(w(WireError::Truncated("the sender closed the connection before Finish")));
+        };
+        match kind {
+            Kind::Pages => {
+                let records = wire::parse_records(&payload, n).map_err(w)?;
+                let mut batch = EncodedBatch::new();
+                for r in records {
+                    served.records += 1;
+                    let pages: Vec<u64> = (r.first..r.first + r.count as u64).collect();
+                    match r.encoding {
+                        Encoding::Full => dest.deliver(Msg::Pages { pages, data: r.bytes.to_vec() }).map_err(c)?,
+                        Encoding::Zero => dest.deliver(Msg::Zero(pages)).map_err(c)?,
+                        e => batch.push(r.first, e, r.bytes),
+                    }
+                }
+                if !batch.is_empty() {
+                    dest.deliver(Msg::Encoded(batch)).map_err(c)?;
+                }
+            }
+            Kind::State => {
+                let s = MigratedState::from_bytes(&payload)
+                    .ok_or_else(|| w(WireError::Malformed { kind, reason: format!("{} bytes of state", payload.len()) }))?;
+                dest.deliver(Msg::State(Box::new(s))).map_err(c)?;
+            }
+            Kind::Resume => {
+                let (plan, errors) = dest.arrive().map_err(c)?;
+                let t = Instant::now();
+                let present = dest.present_pages();
+                let digests = page_digests(dest.memory(), present.as_ref());
+                let check_s = t.elapsed().as_secs_f64();
+                let absent: Vec<[u64; 2]> = present
+                    .map(|b| {
+                        let mut missing = PageBitmap::full(n);
+                        missing.subtract(&b);
+                        missing.runs().into_iter().map(|(f, c)| [f, c]).collect()
+                    })
+                    .unwrap_or_default();
+                dest.start(plan);
+                let mut out = Vec::with_capacity(8 + digests.len() * 8 + 256);
+                out.extend_from_slice(&(digests.len() as u64).to_le_bytes());
+                digests.iter().for_each(|d| out.extend_from_slice(&d.to_le_bytes()));
+                out.extend_from_slice(&plan.to_bytes());
+                out.extend_from_slice(&serde_json::to_vec(&ResumedTail { errors, check_s, absent }).expect("serialisable"));
+                wire::write_frame(&mut *writer.lock().expect("writer lock"), Kind::Resumed, &out).map_err(w)?;
+            }
+            Kind::Finish => {
+                let batches = payload
+                    .get(..8)
+                    .filter(|_| payload.len() == 8)
+                    .map(|b| u64::from_le_bytes(b.try_into().expect("8")))
+                    .ok_or_else(|| w(WireError::Malformed { kind, reason: "expected a u64".into() }))?;
+                let cont = dest.finish(batches)?;
+                wire::write_frame(
+                    &mut *writer.lock().expect("writer lock"),
+                    Kind::Finished,
+                    &serde_json::to_vec(&cont).expect("serialisable"),
+                )
+                .map_err(w)?;
+                served.continuation = Some(cont);
+                return Ok(served);
+            }
+            other => return Err(w(WireError::Unexpected { got: other, expected: "Pages, State, Resume or Finish" })),
+        }
+    }
+}
