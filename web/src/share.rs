@@ -10,8 +10,8 @@
 //!   opened from a file);
 //! * `set` (repeatable): a change to the scenario, `path=value`, exactly as `livemig --set`;
 //! * `alg`: the algorithm; `seed`: the seed; `step`: how far the run has been played (effects);
-//! * `view`: `play`, `compare`, `sweep`, `lessons` or `trace`; `cmp`: algorithms compared (comma
-//!   separated); `lesson`: a lesson id.
+//! * `view`: `play`, `compare`, `sweep` or `lessons`; `cmp`: algorithms compared (comma
+//!   separated); `lesson`: a lesson id; `sweep`: a sweep ([`crate::sweep_spec::SweepSpec`]).
 //!
 //! A link always reproduces the same run: the simulation is deterministic for a seed.
 
