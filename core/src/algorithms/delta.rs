@@ -89,8 +89,9 @@ struct Slot {
 /// [`crate::content::BASE_CONTENTS`] per class, with room to spare).
 const INTERNED_CONTENTS: usize = 4096;
 
-/// QEMU's page cache: direct-mapped, a power-of-two number of slots, page data stored in one
-/// buffer that the OS maps lazily (untouched slots cost no memory).
+/// QEMU's page cache: direct-mapped, a power-of-two number of slots, each slot's copy allocated
+/// on first use (untouched slots cost no memory). A copy that cannot be allocated is an error,
+/// not an abort (a browser tab has at most 4 GiB).
 ///
 /// In a simulation ([`MigrationContext::simulated`]) the first round's copies are interned: a
 /// slot whose bytes equal a content already held refers to it instead of copying it, so the
@@ -98,8 +99,9 @@ const INTERNED_CONTENTS: usize = 4096;
 /// those once, not 4 GiB. What the cache holds, and so every delta, is the same (tested).
 struct PageCache {
     slots: Vec<Option<Slot>>,
-    data: Vec<u8>,
-    page_size: usize,
+    /// Each slot's own copy, allocated when the slot first stores one (a slot whose content is
+    /// interned, or that was never used, costs no page).
+    own: Vec<Option<Box<[u8]>>>,
     interned: Option<ByteMemo<()>>,
 }
 
@@ -110,8 +112,7 @@ impl PageCache {
         let slots = if wanted >= page_count { page_count.max(1) } else { 1u64 << (63 - wanted.leading_zeros()) };
         PageCache {
             slots: vec![None; slots as usize],
-            data: vec![0; slots as usize * page_size],
-            page_size,
+            own: vec![None; slots as usize],
             interned: intern.then(|| ByteMemo::new(INTERNED_CONTENTS)),
         }
     }
@@ -124,10 +125,10 @@ impl PageCache {
     fn get(&self, page: u64) -> Option<&[u8]> {
         let i = self.slot_of(page);
         match self.slots[i] {
-            Some(s) if s.page == page => Some(match (s.shared, &self.interned) {
-                (Some(id), Some(interned)) => interned.input(id as usize),
-                _ => &self.data[i * self.page_size..(i + 1) * self.page_size],
-            }),
+            Some(s) if s.page == page => match (s.shared, &self.interned) {
+                (Some(id), Some(interned)) => Some(interned.input(id as usize)),
+                _ => self.own[i].as_deref(),
+            },
             _ => None,
         }
     }
@@ -136,22 +137,32 @@ impl PageCache {
     /// the previous generation (QEMU's `cache_insert`); returns whether it was stored. With
     /// `share`, bytes equal to an interned content (or new ones while there is room) are
     /// referred to rather than copied.
-    fn insert(&mut self, page: u64, bytes: &[u8], age: u64, share: bool) -> bool {
+    fn insert(&mut self, page: u64, bytes: &[u8], age: u64, share: bool) -> Result<bool, ContextError> {
         let i = self.slot_of(page);
         if let Some(s) = self.slots[i] {
             if s.page != page && s.age + 1 >= age {
-                return false;
+                return Ok(false);
             }
         }
         let shared = match &mut self.interned {
             Some(interned) if share => interned.intern(0, bytes, ()).map(|id| id as u32),
             _ => None,
         };
-        self.slots[i] = Some(Slot { page, age, shared });
         if shared.is_none() {
-            self.data[i * self.page_size..(i + 1) * self.page_size].copy_from_slice(bytes);
+            match &mut self.own[i] {
+                Some(copy) => copy.copy_from_slice(bytes),
+                empty => {
+                    let mut buf = Vec::new();
+                    buf.try_reserve_exact(bytes.len()).map_err(|e| {
+                        ContextError::Guest(format!("the XBZRLE cache cannot grow by a page ({e}): use a smaller cache_size or VM"))
+                    })?;
+                    buf.extend_from_slice(bytes);
+                    *empty = Some(buf.into_boxed_slice());
+                }
+            }
         }
-        true
+        self.slots[i] = Some(Slot { page, age, shared });
+        Ok(true)
     }
 }
 
@@ -204,7 +215,7 @@ impl PageSender for XbzrleSender {
             ctx.read_page(p, &mut self.page)?;
             if zero::is_zero(&self.page) {
                 if stage != Stage::FirstRound && cache.get(p).is_some() && !last {
-                    cache.insert(p, &self.page, self.age, false);
+                    cache.insert(p, &self.page, self.age, false)?;
                 }
                 self.batch.push(p, Encoding::Zero, &[]);
                 continue;
@@ -212,7 +223,7 @@ impl PageSender for XbzrleSender {
             if stage == Stage::FirstRound {
                 if self.settings.cache_first_round {
                     // Never-written pages repeat a few contents: share them.
-                    cache.insert(p, &self.page, self.age, true);
+                    cache.insert(p, &self.page, self.age, true)?;
                 }
                 self.batch.push(p, Encoding::Full, &self.page);
                 continue;
@@ -220,7 +231,7 @@ impl PageSender for XbzrleSender {
             encoded_bytes += ps;
             let Some(old) = cache.get(p) else {
                 if !last {
-                    cache.insert(p, &self.page, self.age, false);
+                    cache.insert(p, &self.page, self.age, false)?;
                 }
                 self.batch.push(p, Encoding::Full, &self.page);
                 continue;
@@ -229,13 +240,13 @@ impl PageSender for XbzrleSender {
                 Ok(0) => {} // unchanged: the destination's copy is current, send nothing
                 Ok(len) => {
                     if !last {
-                        cache.insert(p, &self.page, self.age, false);
+                        cache.insert(p, &self.page, self.age, false)?;
                     }
                     self.batch.push(p, Encoding::Delta, &self.out[..len]);
                 }
                 Err(CodecError::Overflow { .. }) => {
                     if !last {
-                        cache.insert(p, &self.page, self.age, false);
+                        cache.insert(p, &self.page, self.age, false)?;
                     }
                     self.batch.push(p, Encoding::Full, &self.page);
                 }
@@ -257,14 +268,14 @@ mod tests {
     fn the_cache_is_direct_mapped_and_keeps_fresh_entries() {
         let mut c = PageCache::new(4 * 4096, 100, 4096, false);
         assert_eq!(c.slots.len(), 4);
-        assert!(c.insert(1, &[1; 4096], 1, false));
+        assert!(c.insert(1, &[1; 4096], 1, false).unwrap());
         assert_eq!(c.get(1).unwrap()[0], 1);
         // Page 5 maps to the same slot; page 1's entry is from this generation: kept.
-        assert!(!c.insert(5, &[5; 4096], 1, false));
-        assert!(!c.insert(5, &[5; 4096], 2, false));
+        assert!(!c.insert(5, &[5; 4096], 1, false).unwrap());
+        assert!(!c.insert(5, &[5; 4096], 2, false).unwrap());
         assert!(c.get(5).is_none());
         // Two generations later it may be evicted.
-        assert!(c.insert(5, &[5; 4096], 3, false));
+        assert!(c.insert(5, &[5; 4096], 3, false).unwrap());
         assert!(c.get(1).is_none());
         assert_eq!(c.get(5).unwrap()[0], 5);
         // A cache as large as the VM has a slot per page.

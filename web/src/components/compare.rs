@@ -413,42 +413,9 @@ pub fn rows_csv(rows: &[Row]) -> String {
     out
 }
 
-/// Largest page cache (delta pre-copy's copy of the pages sent) a browser tab can hold: wasm32
-/// allows no single allocation of 2 GiB or more, and the tab has at most 4 GiB in all.
-pub const BROWSER_CACHE_LIMIT: u64 = 3 << 29;
-
-/// Why `name` cannot run on `scenario` in this browser tab, if it cannot. Delta pre-copy's
-/// unlimited cache holds a copy of the whole VM; an allocation that large aborts the wasm module
-/// (a panic cannot be caught there), so it is refused beforehand with a message instead.
-pub fn browser_limit(scenario: &livemig_core::Scenario, name: &str) -> Option<String> {
-    if !cfg!(target_arch = "wasm32") {
-        return None;
-    }
-    let info = algorithms::find(name)?;
-    if info.section != "delta" {
-        return None;
-    }
-    let (_, params) = algorithms::build(info, &scenario.params).ok()?;
-    let page = scenario.vm.page_size.0.max(1);
-    let pages = scenario.page_count();
-    let wanted = (params.float("cache_size") as u64 / page).max(1);
-    let slots = if wanted >= pages { pages } else { 1u64 << (63 - wanted.leading_zeros()) };
-    let cache = slots.saturating_mul(page);
-    (cache > BROWSER_CACHE_LIMIT).then(|| {
-        format!(
-            "needs a {} cache of sent pages, more than a browser tab can hold ({} at most): use a smaller VM or cache \
-             (params.delta.cache_size), or the livemig CLI",
-            bytes(cache),
-            bytes(BROWSER_CACHE_LIMIT)
-        )
-    })
-}
-
-/// Runs one algorithm on the scenario; failures become the row's message.
+/// Runs one algorithm on the scenario; failures become the row's message (delta pre-copy's
+/// cache, for one, fails with a message when a tab's memory cannot hold it).
 pub fn run_one(scenario: &livemig_core::Scenario, name: &str) -> Result<Report, String> {
-    if let Some(why) = browser_limit(scenario, name) {
-        return Err(why);
-    }
     livemig_core::simulate(scenario, Some(name), TraceDetail::Summary).map(|r| r.report).map_err(|e| e.to_string())
 }
 
