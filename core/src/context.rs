@@ -208,6 +208,17 @@ pub enum ContextError {
     Guest(String),
 }
 
+/// Checks a [`MigrationContext::set_rate_limit`] argument: a limit must be more than 0 bytes/s
+/// (None lifts it). Every context's implementation calls this, so all reject the same values.
+pub fn check_rate_limit(bytes_per_s: Option<f64>) -> Result<(), ContextError> {
+    match bytes_per_s {
+        Some(r) if r.is_nan() || r <= 0.0 => {
+            Err(ContextError::BadArgument { name: "rate limit", value: r.to_string(), accepted: "more than 0 bytes/s" })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Everything a migration algorithm may do. Times are seconds since the migration started.
 pub trait MigrationContext {
     /// Number of guest pages.

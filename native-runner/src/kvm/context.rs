@@ -697,11 +697,7 @@ impl MigrationContext for KvmContext {
         Ok(())
     }
     fn set_rate_limit(&mut self, bytes_per_s: Option<f64>) -> Result<(), ContextError> {
-        if let Some(r) = bytes_per_s {
-            if r.is_nan() || r <= 0.0 {
-                return Err(ContextError::BadArgument { name: "rate limit", value: r.to_string(), accepted: "more than 0 bytes/s" });
-            }
-        }
+        livemig_core::context::check_rate_limit(bytes_per_s)?;
         if bytes_per_s != self.rate_limit {
             self.rate_limit = bytes_per_s;
             let t = self.t();
