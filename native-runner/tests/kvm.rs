@@ -234,6 +234,8 @@ fn cli_kvm_migrate_rejects_bad_input_naming_the_field() {
     bad_input(&["kvm", "migrate", "idle-vm", "--memory", "1000"], "--memory");
     bad_input(&["kvm", "migrate", "write-hot-database"], "vm.memory");
     bad_input(&["kvm", "migrate", "no-such-preset"], "SCENARIO");
+    bad_input(&["kvm", "crosscheck", "idle-vm", "--algorithm", "warp-drive"], "--algorithm");
+    bad_input(&["kvm", "crosscheck", "idle-vm", "-a", "precopy-xen", "--memory", "2GiB"], "--memory");
 }
 
 #[test]
@@ -353,4 +355,36 @@ fn demand_only_postcopy_that_times_out_is_not_verified() {
     let run = migrate(&s, "postcopy-demand", KvmOptions::default());
     assert!(!run.report.completed && !run.report.verified);
     assert!(run.report.network_faults > 0);
+}
+
+#[test]
+fn cli_kvm_crosscheck_prints_real_and_simulated_columns() {
+    if kvm().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(&dir);
+    let trace = dir.path().join("real.json");
+    let out = livemig()
+        .args(["kvm", "crosscheck", &file, "--algorithm", "precopy-xen", "--memory", "48MiB", "--trace", trace.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("real") && stdout.contains("simulated") && stdout.contains("diff"), "{stdout}");
+    for row in ["rounds", "pages_sent", "bytes_sent", "downtime_s", "total_time_s", "network_faults", "pages per round"] {
+        assert!(stdout.contains(row), "{row}: {stdout}");
+    }
+    let verified = stdout.lines().find(|l| l.starts_with("verified")).unwrap();
+    assert!(verified.split_whitespace().nth(1) == Some("true"), "{stdout}");
+    assert!(stdout.contains("livemig trace"), "{stdout}");
+    let t = livemig_core::Trace::from_json(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    assert_eq!((t.backend.as_str(), t.page_count), ("kvm", 12288));
+
+    let out = livemig().args(["kvm", "crosscheck", &file, "-a", "precopy-xen", "--memory", "32MiB", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["real"]["verified"], true);
+    assert!(v["simulated"]["pages_sent"].as_u64().unwrap() >= 8192);
+    assert!(v["difference"]["pages_sent_pct"].is_number());
 }
