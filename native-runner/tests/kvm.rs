@@ -388,3 +388,101 @@ fn cli_kvm_crosscheck_prints_real_and_simulated_columns() {
     assert!(v["simulated"]["pages_sent"].as_u64().unwrap() >= 8192);
     assert!(v["difference"]["pages_sent_pct"].is_number());
 }
+
+// ---- failures of the transport ----
+
+/// A receiver thread that reads the Hello and then page frames until it has seen `records`
+/// page records, then closes the connection. Returns the records it saw.
+fn cutting_receiver(records: usize) -> (std::thread::JoinHandle<usize>, String) {
+    use livemig_runner::kvm::wire::{parse_records, read_frame, Hello, Kind};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut r = std::io::BufReader::new(stream);
+        let (kind, payload) = read_frame(&mut r).unwrap().unwrap();
+        assert_eq!(kind, Kind::Hello);
+        let hello: Hello = serde_json::from_slice(&payload).unwrap();
+        let pages = hello.scenario.page_count();
+        let mut seen = 0;
+        while seen < records {
+            match read_frame(&mut r) {
+                Ok(Some((Kind::Pages, p))) => seen += parse_records(&p, pages).unwrap().len(),
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+        }
+        // Dropping the reader closes the socket in the middle of pre-copy.
+        seen
+    });
+    (handle, addr)
+}
+
+#[test]
+fn a_connection_cut_during_precopy_aborts_and_the_source_guest_runs_on() {
+    if kvm().is_none() {
+        return;
+    }
+    let s = running_guest();
+    let (receiver, addr) = cutting_receiver(50);
+    let t = Instant::now();
+    let options = KvmOptions { to: Some(addr), ..Default::default() };
+    let aborted = livemig_runner::kvm::context::migrate_or_abort(&s, Some("precopy-xen"), options).unwrap_err();
+    let secs = t.elapsed().as_secs_f64();
+    let seen = receiver.join().unwrap();
+    eprintln!("aborted after {secs:.2} s ({seen} records received): {}", aborted.error);
+    assert!(seen >= 50, "{seen}");
+    assert!(secs < 30.0, "the sender took {secs:.1} s to notice");
+    let text = aborted.error.to_string();
+    assert!(text.contains("transport") || text.contains("connection") || text.contains("Broken pipe"), "{text}");
+    let report = aborted.report.expect("a report of the aborted run");
+    assert!(!report.completed && !report.verified, "{report:?}");
+    assert!(report.stop_reason.starts_with("aborted"), "{}", report.stop_reason);
+    let mut source = aborted.source.expect("the source comes back before the switch-over");
+    assert!(source.source_running());
+    // The guest keeps making progress on the source...
+    let before = source.source_batches();
+    std::thread::sleep(Duration::from_millis(200));
+    let after = source.source_batches();
+    assert!(after > before + 20, "the source guest stalled: {before} -> {after} batches");
+    // ...and its memory is what a run without migration gives.
+    let check = source.check_source(100).unwrap();
+    eprintln!("source check: {check:?}");
+    assert!(check.ok && check.mismatches == 0, "{check:?}");
+}
+
+#[test]
+fn a_receiver_rejects_an_out_of_range_page_record() {
+    use livemig_runner::kvm::wire::{push_record, write_frame, Hello, Kind};
+    use std::io::Write;
+    if kvm().is_none() {
+        return;
+    }
+    let (child, addr) = receiver();
+    let s = scenario("1 MiB", "pattern = \"sequential\"\nwrite_rate = 1000\nread_rate = 0");
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    let mut out = Vec::new();
+    let hello = serde_json::to_vec(&Hello { scenario: s.clone(), prefill: false, postcopy: false }).unwrap();
+    write_frame(&mut out, Kind::Hello, &hello).unwrap();
+    // Page 256 of a 256-page guest, then a run crossing its end.
+    let mut records = Vec::new();
+    push_record(&mut records, 256, 1, livemig_core::context::Encoding::Full, &[7u8; 4096]);
+    write_frame(&mut out, Kind::Pages, &records).unwrap();
+    stream.write_all(&out).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pages 256+1 are outside the guest's 256 pages") && !stderr.contains("panicked"), "{stderr}");
+    let mut records = Vec::new();
+    push_record(&mut records, 250, 10, livemig_core::context::Encoding::Full, &vec![7u8; 10 * 4096]);
+    let (child, addr) = receiver();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    let mut out = Vec::new();
+    write_frame(&mut out, Kind::Hello, &hello).unwrap();
+    write_frame(&mut out, Kind::Pages, &records).unwrap();
+    stream.write_all(&out).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pages 250+10 are outside"), "{stderr}");
+}

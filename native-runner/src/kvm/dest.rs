@@ -471,33 +471,42 @@ impl Destination for LocalDestination {
         let target = runner.progress().batches.load(Ordering::Relaxed) + batches.max(1);
         runner.resume(Some(target));
         let plan = runner.wait_parked(Duration::from_secs(600))?;
-        let n = self.scenario.page_count();
-        let reference = Vm::new(&self.kvm, n as usize * PAGE, false)?;
-        if self.prefill {
-            prefill(reference.memory(), &self.planner);
-        }
-        reference.boot(self.planner.layout(), self.scenario.seed)?;
-        let ref_runner = Runner::start(&reference, self.planner.clone(), PlanState::start(), false, Some(plan.batch));
-        let ref_plan = ref_runner.wait_parked(Duration::from_secs(600))?;
-        let (mut a, mut b) = (vec![0u8; PAGE], vec![0u8; PAGE]);
-        let mismatches = (0..n)
-            .filter(|&p| {
-                self.vm.memory().read(p as usize * PAGE, &mut a);
-                reference.memory().read(p as usize * PAGE, &mut b);
-                a != b
-            })
-            .count() as u64;
-        let regs_equal = {
-            let d = VcpuState::get(&self.vm.vcpu().lock().expect("vcpu lock"))?;
-            let r = VcpuState::get(&reference.vcpu().lock().expect("vcpu lock"))?;
-            d.regs == r.regs
-        };
-        Ok(Continuation {
-            writes,
-            guest_time,
-            ok: mismatches == 0 && regs_equal && ref_plan.batch == plan.batch,
-            mismatches,
-            batch: plan.batch,
-        })
+        let (mismatches, ok) = compare_with_reference(&self.kvm, &self.vm, &self.scenario, &self.planner, self.prefill, plan.batch)?;
+        Ok(Continuation { writes, guest_time, ok, mismatches, batch: plan.batch })
     }
+}
+
+/// Runs a fresh reference VM from boot, unpaced and without migration, for `batch` batches and
+/// compares its memory page by page (and its registers) with `vm`'s, parked at that batch.
+/// Returns (pages that differ, whether everything matched).
+pub fn compare_with_reference(
+    kvm: &kvm_ioctls::Kvm,
+    vm: &Vm,
+    scenario: &Scenario,
+    planner: &Planner,
+    prefilled: bool,
+    batch: u64,
+) -> Result<(u64, bool), KvmError> {
+    let n = scenario.page_count();
+    let reference = Vm::new(kvm, n as usize * PAGE, false)?;
+    if prefilled {
+        prefill(reference.memory(), planner);
+    }
+    reference.boot(planner.layout(), scenario.seed)?;
+    let ref_runner = Runner::start(&reference, planner.clone(), PlanState::start(), false, Some(batch));
+    let ref_plan = ref_runner.wait_parked(Duration::from_secs(600))?;
+    let (mut a, mut b) = (vec![0u8; PAGE], vec![0u8; PAGE]);
+    let mismatches = (0..n)
+        .filter(|&p| {
+            vm.memory().read(p as usize * PAGE, &mut a);
+            reference.memory().read(p as usize * PAGE, &mut b);
+            a != b
+        })
+        .count() as u64;
+    let regs_equal = {
+        let d = VcpuState::get(&vm.vcpu().lock().expect("vcpu lock"))?;
+        let r = VcpuState::get(&reference.vcpu().lock().expect("vcpu lock"))?;
+        d.regs == r.regs
+    };
+    Ok((mismatches, mismatches == 0 && regs_equal && ref_plan.batch == batch))
 }
