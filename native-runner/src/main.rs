@@ -5,6 +5,7 @@
 
 mod bench;
 mod input;
+mod kvm_bench;
 mod kvm_cli;
 mod output;
 mod sweep;
@@ -217,6 +218,22 @@ enum KvmCommand {
         /// Print JSON: { "real": Report, "simulated": Report, "difference": {...} }
         #[arg(long)]
         json: bool,
+    },
+    /// Migrate an idle and a 20,000 pages/s guest in process and print the times beside the
+    /// machine's memcpy and loopback TCP bandwidth
+    Bench {
+        /// Guest memory (e.g. 64MiB, up to 1GiB)
+        #[arg(long, default_value = "1GiB")]
+        memory: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// The peer of `kvm bench`'s TCP measurement: read ADDR to its end
+    #[command(hide = true)]
+    BenchSink {
+        /// Address to connect to
+        addr: String,
     },
     /// Receive one migration over TCP (the destination VM runs in this process), then exit
     Receive {
@@ -447,6 +464,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Kvm { command: KvmCommand::Bench { memory, json } } => {
+            let b = kvm_bench::bench(Some(&memory))?;
+            if json {
+                print(&format!("{}\n", serde_json::to_string_pretty(&b)?))
+            } else {
+                print(&kvm_bench::text(&b))
+            }
+        }
+        Command::Kvm { command: KvmCommand::BenchSink { addr } } => kvm_bench::sink(&addr),
         Command::Kvm { command: KvmCommand::Receive { listen } } => {
             let listener = std::net::TcpListener::bind(&listen)
                 .map_err(|e| bad(format!("--listen: cannot listen on '{listen}': {e}: accepted HOST:PORT")))?;

@@ -460,6 +460,19 @@ impl Destination for LocalDestination {
     }
 
     fn finish(&mut self, batches: u64) -> Result<Continuation, KvmError> {
+        // Post-copy: wait until the receiver thread has applied everything sent (with a link
+        // that is not paced, the last pages can still be in its queue).
+        if self.uffd.is_some() {
+            let (tx, rx) = mpsc::channel();
+            if self.deliver(Msg::Sync(tx)).is_ok() {
+                if let Ok(reply) = rx.recv() {
+                    self.dropped.extend(reply.dropped);
+                    if !reply.errors.is_empty() {
+                        return Err(KvmError::Guest(format!("the destination failed to apply pages: {}", reply.errors.join("; "))));
+                    }
+                }
+            }
+        }
         if !self.complete() {
             let missing = self.scenario.page_count() - self.present.lock().expect("present lock").count();
             return Err(KvmError::Guest(format!("{missing} {}", super::context::NEVER_ARRIVED)));
