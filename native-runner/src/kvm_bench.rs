@@ -42,6 +42,8 @@ pub struct Bench {
     pub cases: Vec<BenchCase>,
     /// memcpy bandwidth in this process (B/s, best of a few copies of a large buffer).
     pub memcpy_bytes_per_s: f64,
+    /// memcpy bandwidth into fresh memory (first touch faults every page in; B/s).
+    pub memcpy_fresh_bytes_per_s: f64,
     /// Loopback TCP throughput to a peer process (B/s).
     pub tcp_loopback_bytes_per_s: f64,
     /// How the TCP peer ran.
@@ -102,6 +104,21 @@ pub fn sink(addr: &str) -> anyhow::Result<()> {
     }
     s.write_all(&total.to_le_bytes())?;
     Ok(())
+}
+
+/// memcpy bandwidth into memory never touched before (each copy into a fresh anonymous
+/// mapping, so every page faults in on first write, as on a migration's destination).
+pub fn memcpy_fresh_bandwidth(bytes: usize) -> f64 {
+    let src = vec![0x5au8; bytes];
+    let mut best = 0.0f64;
+    for _ in 0..2 {
+        let t = Instant::now();
+        let mut dst: Vec<u8> = Vec::with_capacity(bytes);
+        dst.extend_from_slice(std::hint::black_box(&src));
+        std::hint::black_box(&dst);
+        best = best.max(bytes as f64 / t.elapsed().as_secs_f64());
+    }
+    best
 }
 
 /// Loopback TCP throughput: `bytes` written to a peer process (this executable's hidden
@@ -167,6 +184,7 @@ pub fn bench(memory: Option<&str>) -> anyhow::Result<Bench> {
         memory_bytes: memory,
         cases,
         memcpy_bytes_per_s: memcpy,
+        memcpy_fresh_bytes_per_s: memcpy_fresh_bandwidth((memory as usize).min(256 << 20)),
         tcp_loopback_bytes_per_s: tcp,
         tcp_peer: "a second process (this executable's hidden `kvm bench-sink`)".into(),
         throughput_target_met: best >= memcpy / 2.0,
@@ -203,6 +221,7 @@ pub fn text(b: &Bench) -> String {
         );
     }
     t += &format!("memcpy in process        {}\n", mbps(b.memcpy_bytes_per_s));
+    t += &format!("memcpy into fresh memory {} (every page faults in, as on a destination)\n", mbps(b.memcpy_fresh_bytes_per_s));
     t += &format!("TCP loopback             {} (to {})\n", mbps(b.tcp_loopback_bytes_per_s), b.tcp_peer);
     let best = b.cases.iter().map(|c| c.live_copy_bytes_per_s).fold(0.0, f64::max);
     let pass = |ok: bool| if ok { "PASS" } else { "FAIL" };

@@ -254,6 +254,11 @@ fn receive(
     }
 }
 
+/// Messages queued for the receiver thread at most: the sender blocks beyond that, as it would
+/// on a socket whose peer is slower, so pages count as sent once the destination can take them
+/// (an unbounded queue let pre-copy run ahead and left the backlog to the downtime).
+const QUEUE: usize = 16;
+
 /// A destination VM in this process, with a receiver thread applying what arrives.
 pub struct LocalDestination {
     kvm: kvm_ioctls::Kvm,
@@ -263,7 +268,7 @@ pub struct LocalDestination {
     // Field order: the runner stops before the VM goes.
     runner: Option<Runner>,
     vm: Vm,
-    tx: Option<mpsc::Sender<Msg>>,
+    tx: Option<mpsc::SyncSender<Msg>>,
     rx_thread: Option<std::thread::JoinHandle<()>>,
     /// Post-copy: the userfaultfd, the pages present, the fault thread and its stop flag, the
     /// faults it reported and the pages dropped.
@@ -283,7 +288,7 @@ impl LocalDestination {
         let kvm = super::open_kvm()?;
         let bytes = scenario.page_count() as usize * PAGE;
         let vm = Vm::new(&kvm, bytes, false)?;
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
         let mem = vm.memory().clone();
         let present = Arc::new(Mutex::new(PageBitmap::new(scenario.page_count())));
         let uffd = if postcopy { Some(Arc::new(Uffd::register(mem.host_addr(), bytes as u64).map_err(KvmError::Setup)?)) } else { None };
