@@ -5,7 +5,7 @@ use anyhow::Context;
 use livemig_core::trace::TraceDetail;
 use livemig_core::units::ByteSize;
 use livemig_core::Scenario;
-use livemig_runner::kvm::context::{migrate, KvmOptions, KvmRun, MigrateError};
+use livemig_runner::kvm::context::{migrate_or_abort, KvmOptions, KvmRun, MigrateError};
 
 /// Largest guest the KVM backend runs (its 32-bit guest reaches 4 GiB; 1 GiB is what is tested).
 pub const MAX_KVM_MEMORY: u64 = 1 << 30;
@@ -69,8 +69,11 @@ pub fn kvm_migrate(
         )));
     }
     let detail = if trace.is_some() { TraceDetail::Pages } else { TraceDetail::Summary };
-    let run = migrate(&s, algorithm, KvmOptions { detail, ..options }).map_err(|e| match e {
+    let run = migrate_or_abort(&s, algorithm, KvmOptions { detail, ..options }).map_err(|a| match a.error {
         MigrateError::BadInput(m) => bad(m),
+        other if a.source.is_some() => {
+            anyhow::anyhow!("{other}: the migration was aborted before the switch-over and the source guest was left running")
+        }
         other => anyhow::Error::new(other),
     })?;
     if let Some(path) = trace {

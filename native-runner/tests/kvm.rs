@@ -392,8 +392,9 @@ fn cli_kvm_crosscheck_prints_real_and_simulated_columns() {
 // ---- failures of the transport ----
 
 /// A receiver thread that reads the Hello and then page frames until it has seen `records`
-/// page records, then closes the connection. Returns the records it saw.
-fn cutting_receiver(records: usize) -> (std::thread::JoinHandle<usize>, String) {
+/// page records (or, with `at_state`, until the vCPU state arrives: the source is paused then),
+/// then closes the connection. Returns the records it saw.
+fn cutting_receiver(records: usize, at_state: bool) -> (std::thread::JoinHandle<usize>, String) {
     use livemig_runner::kvm::wire::{parse_records, read_frame, Hello, Kind};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
@@ -405,9 +406,10 @@ fn cutting_receiver(records: usize) -> (std::thread::JoinHandle<usize>, String) 
         let hello: Hello = serde_json::from_slice(&payload).unwrap();
         let pages = hello.scenario.page_count();
         let mut seen = 0;
-        while seen < records {
+        while at_state || seen < records {
             match read_frame(&mut r) {
                 Ok(Some((Kind::Pages, p))) => seen += parse_records(&p, pages).unwrap().len(),
+                Ok(Some((Kind::State, _))) if at_state => break,
                 Ok(Some(_)) => {}
                 _ => break,
             }
@@ -423,8 +425,20 @@ fn a_connection_cut_during_precopy_aborts_and_the_source_guest_runs_on() {
     if kvm().is_none() {
         return;
     }
+    cut_and_check(false);
+}
+
+#[test]
+fn a_connection_cut_after_the_pause_resumes_the_source_guest() {
+    if kvm().is_none() {
+        return;
+    }
+    cut_and_check(true);
+}
+
+fn cut_and_check(at_state: bool) {
     let s = running_guest();
-    let (receiver, addr) = cutting_receiver(50);
+    let (receiver, addr) = cutting_receiver(50, at_state);
     let t = Instant::now();
     let options = KvmOptions { to: Some(addr), ..Default::default() };
     let aborted = livemig_runner::kvm::context::migrate_or_abort(&s, Some("precopy-xen"), options).unwrap_err();
@@ -434,7 +448,7 @@ fn a_connection_cut_during_precopy_aborts_and_the_source_guest_runs_on() {
     assert!(seen >= 50, "{seen}");
     assert!(secs < 30.0, "the sender took {secs:.1} s to notice");
     let text = aborted.error.to_string();
-    assert!(text.contains("transport") || text.contains("connection") || text.contains("Broken pipe"), "{text}");
+    assert!(text.contains("transport") || text.contains("connection") || text.contains("closed"), "{text}");
     let report = aborted.report.expect("a report of the aborted run");
     assert!(!report.completed && !report.verified, "{report:?}");
     assert!(report.stop_reason.starts_with("aborted"), "{}", report.stop_reason);
@@ -510,4 +524,24 @@ fn cli_kvm_bench_prints_its_table() {
     // Every migration verified (timings are not asserted: this machine is noisy).
     assert_eq!(stdout.lines().filter(|l| l.trim_end().ends_with(" yes")).count(), 4, "{stdout}");
     bad_input(&["kvm", "bench", "--memory", "3GiB"], "--memory");
+}
+
+#[test]
+fn cli_kvm_send_to_a_receiver_that_hangs_up_exits_1_in_bounded_time() {
+    if kvm().is_none() {
+        return;
+    }
+    let (receiver, addr) = cutting_receiver(20, false);
+    let t = Instant::now();
+    let out = livemig().args(["kvm", "send", "idle-vm", "--memory", "32MiB", "--to", &addr, "-a", "precopy-xen"]).output().unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    receiver.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(secs < 30.0, "{secs:.1} s");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("aborted before the switch-over and the source guest was left running") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }
