@@ -5,7 +5,7 @@ use anyhow::Context;
 use livemig_core::trace::TraceDetail;
 use livemig_core::units::ByteSize;
 use livemig_core::Scenario;
-use livemig_runner::kvm::context::{migrate, KvmOptions, KvmRun, MigrateError};
+use livemig_runner::kvm::context::{migrate_or_abort, KvmOptions, KvmRun, MigrateError};
 
 /// Largest guest the KVM backend runs (its 32-bit guest reaches 4 GiB; 1 GiB is what is tested).
 pub const MAX_KVM_MEMORY: u64 = 1 << 30;
@@ -69,8 +69,11 @@ pub fn kvm_migrate(
         )));
     }
     let detail = if trace.is_some() { TraceDetail::Pages } else { TraceDetail::Summary };
-    let run = migrate(&s, algorithm, KvmOptions { detail, ..options }).map_err(|e| match e {
+    let run = migrate_or_abort(&s, algorithm, KvmOptions { detail, ..options }).map_err(|a| match a.error {
         MigrateError::BadInput(m) => bad(m),
+        other if a.source.is_some() => {
+            anyhow::anyhow!("{other}: the migration was aborted before the switch-over and the source guest was left running")
+        }
         other => anyhow::Error::new(other),
     })?;
     if let Some(path) = trace {
@@ -119,4 +122,89 @@ pub fn kvm_notes(run: &KvmRun) -> String {
         text += &format!("\nkvm: {e}");
     }
     text
+}
+
+/// Relative difference of `real` against `simulated`, in percent (None when the simulated
+/// value is 0 and the real one is not).
+pub fn relative_difference(real: f64, simulated: f64) -> Option<f64> {
+    if simulated == 0.0 {
+        return (real == 0.0).then_some(0.0);
+    }
+    Some((real - simulated) / simulated.abs() * 100.0)
+}
+
+/// Rounds shown in the crosscheck's per-round list.
+const CROSSCHECK_ROUNDS: usize = 8;
+
+fn per_round_list(r: &livemig_core::Report) -> String {
+    let mut items: Vec<String> = r.per_round.iter().take(CROSSCHECK_ROUNDS).map(|x| x.pages_sent.to_string()).collect();
+    if r.per_round.len() > CROSSCHECK_ROUNDS {
+        items.push(format!("... (+{})", r.per_round.len() - CROSSCHECK_ROUNDS));
+    }
+    items.join(",")
+}
+
+/// The compared metrics: (name, real, simulated).
+fn crosscheck_rows(real: &livemig_core::Report, sim: &livemig_core::Report) -> Vec<(&'static str, f64, f64)> {
+    vec![
+        ("rounds", real.rounds as f64, sim.rounds as f64),
+        ("pages_sent", real.pages_sent as f64, sim.pages_sent as f64),
+        ("bytes_sent", real.bytes_sent as f64, sim.bytes_sent as f64),
+        ("downtime_s", real.downtime_s, sim.downtime_s),
+        ("total_time_s", real.total_time_s, sim.total_time_s),
+        ("network_faults", real.network_faults as f64, sim.network_faults as f64),
+    ]
+}
+
+/// `livemig kvm crosscheck`'s JSON: `{ "real": Report, "simulated": Report, "difference": {...} }`.
+pub fn crosscheck_json(real: &livemig_core::Report, sim: &livemig_core::Report) -> serde_json::Value {
+    let mut diff = serde_json::Map::new();
+    for (name, r, s) in crosscheck_rows(real, sim) {
+        diff.insert(format!("{name}_pct"), relative_difference(r, s).map_or(serde_json::Value::Null, |d| serde_json::json!(d)));
+    }
+    let rounds: Vec<serde_json::Value> = (0..real.per_round.len().max(sim.per_round.len()))
+        .map(|i| {
+            let r = real.per_round.get(i).map_or(0.0, |x| x.pages_sent as f64);
+            let s = sim.per_round.get(i).map_or(0.0, |x| x.pages_sent as f64);
+            relative_difference(r, s).map_or(serde_json::Value::Null, |d| serde_json::json!(d))
+        })
+        .collect();
+    diff.insert("pages_sent_per_round_pct".into(), serde_json::Value::Array(rounds));
+    diff.insert("verified_equal".into(), serde_json::json!(real.verified == sim.verified));
+    serde_json::json!({ "real": real, "simulated": sim, "difference": diff })
+}
+
+/// `livemig kvm crosscheck`'s table.
+pub fn crosscheck_text(real: &livemig_core::Report, sim: &livemig_core::Report) -> String {
+    let fmt = |name: &str, v: f64| match name {
+        "downtime_s" | "total_time_s" => format!("{:.2} ms", v * 1e3),
+        _ => format!("{v:.0}"),
+    };
+    let pct = |d: Option<f64>| d.map_or_else(|| "n/a".to_string(), |d| format!("{d:+.1}%"));
+    let mut t = format!("crosscheck: {} on {} (real KVM guest vs simulator)\n", real.algorithm, real.scenario);
+    t += &format!("{:<16} {:>16} {:>16} {:>10}\n", "metric", "real", "simulated", "diff");
+    for (name, r, s) in crosscheck_rows(real, sim) {
+        t += &format!("{:<16} {:>16} {:>16} {:>10}\n", name, fmt(name, r), fmt(name, s), pct(relative_difference(r, s)));
+    }
+    t += &format!(
+        "{:<16} {:>16} {:>16} {:>10}\n",
+        "verified",
+        real.verified,
+        sim.verified,
+        if real.verified == sim.verified { "same" } else { "differ" }
+    );
+    t += &format!(
+        "pages per round (first {CROSSCHECK_ROUNDS}):\n  real:      {}\n  simulated: {}\n",
+        per_round_list(real),
+        per_round_list(sim)
+    );
+    let diffs: Vec<String> = (0..CROSSCHECK_ROUNDS.min(real.per_round.len().max(sim.per_round.len())))
+        .map(|i| {
+            let r = real.per_round.get(i).map_or(0.0, |x| x.pages_sent as f64);
+            let s = sim.per_round.get(i).map_or(0.0, |x| x.pages_sent as f64);
+            pct(relative_difference(r, s))
+        })
+        .collect();
+    t += &format!("  diff:      {}\n", diffs.join(","));
+    t
 }

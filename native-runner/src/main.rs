@@ -5,6 +5,7 @@
 
 mod bench;
 mod input;
+mod kvm_bench;
 mod kvm_cli;
 mod output;
 mod sweep;
@@ -200,6 +201,39 @@ enum KvmCommand {
         /// Print JSON (the report schema)
         #[arg(long)]
         json: bool,
+    },
+    /// Run the scenario on the real guest and in the simulator, and print both side by side
+    Crosscheck {
+        #[command(flatten)]
+        scenario: ScenarioArgs,
+        /// Algorithm (any but tsmc)
+        #[arg(long, short)]
+        algorithm: String,
+        /// Guest memory (e.g. 64MiB, up to 1GiB); working sets scale with it
+        #[arg(long)]
+        memory: Option<String>,
+        /// Write the real run's trace (JSON, the `livemig trace` format) to FILE
+        #[arg(long, value_name = "FILE")]
+        trace: Option<String>,
+        /// Print JSON: { "real": Report, "simulated": Report, "difference": {...} }
+        #[arg(long)]
+        json: bool,
+    },
+    /// Migrate an idle and a 20,000 pages/s guest in process and print the times beside the
+    /// machine's memcpy and loopback TCP bandwidth
+    Bench {
+        /// Guest memory (e.g. 64MiB, up to 1GiB)
+        #[arg(long, default_value = "1GiB")]
+        memory: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// The peer of `kvm bench`'s TCP measurement: read ADDR to its end
+    #[command(hide = true)]
+    BenchSink {
+        /// Address to connect to
+        addr: String,
     },
     /// Receive one migration over TCP (the destination VM runs in this process), then exit
     Receive {
@@ -402,6 +436,43 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Kvm { command: KvmCommand::Send { scenario, to, algorithm, memory, trace, json } } => {
             kvm_run(&scenario, algorithm.as_deref(), memory.as_deref(), trace.as_deref(), json, Some(to))
         }
+        Command::Kvm { command: KvmCommand::Crosscheck { scenario, algorithm, memory, trace, json } } => {
+            if trace.as_deref() == Some("-") {
+                return Err(bad("--trace: '-' is not accepted here: accepted a file path"));
+            }
+            let options = livemig_runner::kvm::context::KvmOptions::default();
+            let (run, s) =
+                kvm_cli::kvm_migrate(&scenario.scenario, &scenario.set, Some(&algorithm), memory.as_deref(), trace.as_deref(), options)?;
+            let sim = input::simulate(&s, Some(&algorithm), livemig_core::trace::TraceDetail::Summary)?;
+            if json {
+                print(&format!("{}\n", serde_json::to_string_pretty(&kvm_cli::crosscheck_json(&run.report, &sim.report))?))?;
+            } else {
+                let mut text = kvm_cli::crosscheck_text(&run.report, &sim.report);
+                if let Some(t) = &trace {
+                    let scenario_path = format!("{t}.scenario.json");
+                    std::fs::write(&scenario_path, serde_json::to_string_pretty(&s)?)
+                        .with_context(|| format!("writing {scenario_path}"))?;
+                    text += &format!(
+                        "real trace written to {t}; the scenario as run is in {scenario_path}; the simulated trace: livemig trace {scenario_path} -a {algorithm} -o FILE\n"
+                    );
+                }
+                print(&text)?;
+            }
+            eprintln!("{}", kvm_cli::kvm_notes(&run));
+            if !run.report.verified {
+                anyhow::bail!("the real migration was not verified (see above)");
+            }
+            Ok(())
+        }
+        Command::Kvm { command: KvmCommand::Bench { memory, json } } => {
+            let b = kvm_bench::bench(Some(&memory))?;
+            if json {
+                print(&format!("{}\n", serde_json::to_string_pretty(&b)?))
+            } else {
+                print(&kvm_bench::text(&b))
+            }
+        }
+        Command::Kvm { command: KvmCommand::BenchSink { addr } } => kvm_bench::sink(&addr),
         Command::Kvm { command: KvmCommand::Receive { listen } } => {
             let listener = std::net::TcpListener::bind(&listen)
                 .map_err(|e| bad(format!("--listen: cannot listen on '{listen}': {e}: accepted HOST:PORT")))?;

@@ -234,6 +234,8 @@ fn cli_kvm_migrate_rejects_bad_input_naming_the_field() {
     bad_input(&["kvm", "migrate", "idle-vm", "--memory", "1000"], "--memory");
     bad_input(&["kvm", "migrate", "write-hot-database"], "vm.memory");
     bad_input(&["kvm", "migrate", "no-such-preset"], "SCENARIO");
+    bad_input(&["kvm", "crosscheck", "idle-vm", "--algorithm", "warp-drive"], "--algorithm");
+    bad_input(&["kvm", "crosscheck", "idle-vm", "-a", "precopy-xen", "--memory", "2GiB"], "--memory");
 }
 
 #[test]
@@ -353,4 +355,193 @@ fn demand_only_postcopy_that_times_out_is_not_verified() {
     let run = migrate(&s, "postcopy-demand", KvmOptions::default());
     assert!(!run.report.completed && !run.report.verified);
     assert!(run.report.network_faults > 0);
+}
+
+#[test]
+fn cli_kvm_crosscheck_prints_real_and_simulated_columns() {
+    if kvm().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(&dir);
+    let trace = dir.path().join("real.json");
+    let out = livemig()
+        .args(["kvm", "crosscheck", &file, "--algorithm", "precopy-xen", "--memory", "48MiB", "--trace", trace.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("real") && stdout.contains("simulated") && stdout.contains("diff"), "{stdout}");
+    for row in ["rounds", "pages_sent", "bytes_sent", "downtime_s", "total_time_s", "network_faults", "pages per round"] {
+        assert!(stdout.contains(row), "{row}: {stdout}");
+    }
+    let verified = stdout.lines().find(|l| l.starts_with("verified")).unwrap();
+    assert!(verified.split_whitespace().nth(1) == Some("true"), "{stdout}");
+    assert!(stdout.contains("livemig trace"), "{stdout}");
+    let t = livemig_core::Trace::from_json(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    assert_eq!((t.backend.as_str(), t.page_count), ("kvm", 12288));
+
+    let out = livemig().args(["kvm", "crosscheck", &file, "-a", "precopy-xen", "--memory", "32MiB", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["real"]["verified"], true);
+    assert!(v["simulated"]["pages_sent"].as_u64().unwrap() >= 8192);
+    assert!(v["difference"]["pages_sent_pct"].is_number());
+}
+
+// ---- failures of the transport ----
+
+/// A receiver thread that reads the Hello and then page frames until it has seen `records`
+/// page records (or, with `at_state`, until the vCPU state arrives: the source is paused then),
+/// then closes the connection. Returns the records it saw.
+fn cutting_receiver(records: usize, at_state: bool) -> (std::thread::JoinHandle<usize>, String) {
+    use livemig_runner::kvm::wire::{parse_records, read_frame, Hello, Kind};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut r = std::io::BufReader::new(stream);
+        let (kind, payload) = read_frame(&mut r).unwrap().unwrap();
+        assert_eq!(kind, Kind::Hello);
+        let hello: Hello = serde_json::from_slice(&payload).unwrap();
+        let pages = hello.scenario.page_count();
+        let mut seen = 0;
+        while at_state || seen < records {
+            match read_frame(&mut r) {
+                Ok(Some((Kind::Pages, p))) => seen += parse_records(&p, pages).unwrap().len(),
+                Ok(Some((Kind::State, _))) if at_state => break,
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+        }
+        // Dropping the reader closes the socket in the middle of pre-copy.
+        seen
+    });
+    (handle, addr)
+}
+
+#[test]
+fn a_connection_cut_during_precopy_aborts_and_the_source_guest_runs_on() {
+    if kvm().is_none() {
+        return;
+    }
+    cut_and_check(false);
+}
+
+#[test]
+fn a_connection_cut_after_the_pause_resumes_the_source_guest() {
+    if kvm().is_none() {
+        return;
+    }
+    cut_and_check(true);
+}
+
+fn cut_and_check(at_state: bool) {
+    let s = running_guest();
+    let (receiver, addr) = cutting_receiver(50, at_state);
+    let t = Instant::now();
+    let options = KvmOptions { to: Some(addr), ..Default::default() };
+    let aborted = livemig_runner::kvm::context::migrate_or_abort(&s, Some("precopy-xen"), options).unwrap_err();
+    let secs = t.elapsed().as_secs_f64();
+    let seen = receiver.join().unwrap();
+    eprintln!("aborted after {secs:.2} s ({seen} records received): {}", aborted.error);
+    assert!(seen >= 50, "{seen}");
+    assert!(secs < 30.0, "the sender took {secs:.1} s to notice");
+    let text = aborted.error.to_string();
+    assert!(text.contains("transport") || text.contains("connection") || text.contains("closed"), "{text}");
+    let report = aborted.report.expect("a report of the aborted run");
+    assert!(!report.completed && !report.verified, "{report:?}");
+    assert!(report.stop_reason.starts_with("aborted"), "{}", report.stop_reason);
+    let mut source = aborted.source.expect("the source comes back before the switch-over");
+    assert!(source.source_running());
+    // The guest keeps making progress on the source...
+    let before = source.source_batches();
+    std::thread::sleep(Duration::from_millis(200));
+    let after = source.source_batches();
+    assert!(after > before + 20, "the source guest stalled: {before} -> {after} batches");
+    // ...and its memory is what a run without migration gives.
+    let check = source.check_source(100).unwrap();
+    eprintln!("source check: {check:?}");
+    assert!(check.ok && check.mismatches == 0, "{check:?}");
+}
+
+#[test]
+fn a_receiver_rejects_an_out_of_range_page_record() {
+    use livemig_runner::kvm::wire::{push_record, write_frame, Hello, Kind};
+    use std::io::Write;
+    if kvm().is_none() {
+        return;
+    }
+    let (child, addr) = receiver();
+    let s = scenario("1 MiB", "pattern = \"sequential\"\nwrite_rate = 1000\nread_rate = 0");
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    let mut out = Vec::new();
+    let hello = serde_json::to_vec(&Hello { scenario: s.clone(), prefill: false, postcopy: false }).unwrap();
+    write_frame(&mut out, Kind::Hello, &hello).unwrap();
+    // Page 256 of a 256-page guest, then a run crossing its end.
+    let mut records = Vec::new();
+    push_record(&mut records, 256, 1, livemig_core::context::Encoding::Full, &[7u8; 4096]);
+    write_frame(&mut out, Kind::Pages, &records).unwrap();
+    stream.write_all(&out).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pages 256+1 are outside the guest's 256 pages") && !stderr.contains("panicked"), "{stderr}");
+    let mut records = Vec::new();
+    push_record(&mut records, 250, 10, livemig_core::context::Encoding::Full, &vec![7u8; 10 * 4096]);
+    let (child, addr) = receiver();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    let mut out = Vec::new();
+    write_frame(&mut out, Kind::Hello, &hello).unwrap();
+    write_frame(&mut out, Kind::Pages, &records).unwrap();
+    stream.write_all(&out).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pages 250+10 are outside"), "{stderr}");
+}
+
+#[test]
+fn cli_kvm_bench_prints_its_table() {
+    if kvm().is_none() {
+        return;
+    }
+    let out = livemig().args(["kvm", "bench", "--memory", "64MiB"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    for row in [
+        "idle                     precopy-xen",
+        "idle                     postcopy-bubbling",
+        "hot-cold 20000 pages/s   precopy-xen",
+        "hot-cold 20000 pages/s   postcopy-bubbling",
+        "memcpy in process",
+        "TCP loopback",
+        "target: in-process page copy >= half of memcpy",
+        "target: idle downtime < 10 ms",
+    ] {
+        assert!(stdout.contains(row), "{row}: {stdout}");
+    }
+    // Every migration verified (timings are not asserted: this machine is noisy).
+    assert_eq!(stdout.lines().filter(|l| l.trim_end().ends_with(" yes")).count(), 4, "{stdout}");
+    bad_input(&["kvm", "bench", "--memory", "3GiB"], "--memory");
+}
+
+#[test]
+fn cli_kvm_send_to_a_receiver_that_hangs_up_exits_1_in_bounded_time() {
+    if kvm().is_none() {
+        return;
+    }
+    let (receiver, addr) = cutting_receiver(20, false);
+    let t = Instant::now();
+    let out = livemig().args(["kvm", "send", "idle-vm", "--memory", "32MiB", "--to", &addr, "-a", "precopy-xen"]).output().unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    receiver.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(secs < 30.0, "{secs:.1} s");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("aborted before the switch-over and the source guest was left running") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }

@@ -756,7 +756,7 @@ pub enum MigrateError {
 }
 
 /// Migrates the scenario's guest between two KVM VMs with `algorithm` (or the scenario's).
-pub fn migrate(scenario: &Scenario, algorithm: Option<&str>, options: KvmOptions) -> Result<KvmRun, MigrateError> {
+pub fn migrate_or_abort(scenario: &Scenario, algorithm: Option<&str>, options: KvmOptions) -> Result<KvmRun, Aborted> {
     scenario.validate().map_err(|e| MigrateError::BadInput(e.to_string()))?;
     let name = algorithm.unwrap_or(&scenario.migration.algorithm);
     let info = livemig_core::algorithms::find(name).ok_or_else(|| {
@@ -772,7 +772,8 @@ pub fn migrate(scenario: &Scenario, algorithm: Option<&str>, options: KvmOptions
         return Err(MigrateError::BadInput(format!(
             "--algorithm: '{name}' is not supported on KVM yet (its dirty bitmap would make present pages absent again): accepted {}",
             names.join(", ")
-        )));
+        ))
+        .into());
     }
     let postcopy = info.family != "pre-copy";
     let options = KvmOptions { postcopy, ..options };
@@ -780,10 +781,126 @@ pub fn migrate(scenario: &Scenario, algorithm: Option<&str>, options: KvmOptions
         return Err(MigrateError::BadInput(format!(
             "vm.page_size: {} bytes is not supported on KVM: accepted 4096",
             scenario.vm.page_size.0
-        )));
+        ))
+        .into());
     }
     let (mut alg, params) = livemig_core::algorithms::build(info, &scenario.params).map_err(|e| MigrateError::BadInput(e.to_string()))?;
     let mut ctx = KvmContext::new(scenario, options)?;
-    let outcome = alg.run(&mut ctx)?;
-    Ok(ctx.finish(info.name, params.shown(), &outcome))
+    match alg.run(&mut ctx) {
+        Ok(outcome) => Ok(ctx.finish(info.name, params.shown(), &outcome)),
+        Err(e) => {
+            let error = MigrateError::Context(e);
+            let report = ctx.abort(info.name, &error.to_string());
+            let source = ctx.resumed.is_none().then(|| Box::new(ctx));
+            Err(Aborted { error, report: Some(Box::new(report)), source })
+        }
+    }
+}
+
+/// Migrates like [`migrate`]; a migration that fails (e.g. its connection is cut) before the
+/// switch-over gives back the source with its guest running again.
+pub fn migrate(scenario: &Scenario, algorithm: Option<&str>, options: KvmOptions) -> Result<KvmRun, MigrateError> {
+    migrate_or_abort(scenario, algorithm, options).map_err(|a| a.error)
+}
+
+/// A migration that failed while it ran.
+pub struct Aborted {
+    /// Why.
+    pub error: MigrateError,
+    /// The report of what happened until then (not completed, not verified), if it started.
+    pub report: Option<Box<Report>>,
+    /// The source, when the failure came before the switch-over: its guest runs on.
+    pub source: Option<Box<KvmContext>>,
+}
+
+impl std::fmt::Debug for Aborted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aborted").field("error", &self.error).field("source", &self.source.is_some()).finish()
+    }
+}
+
+impl From<MigrateError> for Aborted {
+    fn from(error: MigrateError) -> Aborted {
+        Aborted { error, report: None, source: None }
+    }
+}
+
+impl From<KvmError> for Aborted {
+    fn from(e: KvmError) -> Aborted {
+        MigrateError::Kvm(e).into()
+    }
+}
+
+/// What [`KvmContext::check_source`] found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SourceCheck {
+    /// Batches the source guest had run when it was checked.
+    pub batch: u64,
+    /// Pages that differ from a reference run without migration.
+    pub mismatches: u64,
+    /// Whether memory and registers equal the reference run's.
+    pub ok: bool,
+}
+
+impl KvmContext {
+    /// After a failure: if the switch-over has not happened, the source guest runs again (it is
+    /// resumed if it was paused) and the run is ended with a report saying it did not complete.
+    fn abort(&mut self, algorithm: &str, reason: &str) -> Report {
+        if self.round_open {
+            self.end_round();
+        }
+        if self.resumed.is_none() && self.paused.take().is_some() {
+            self.src_runner.resume(None);
+            self.state_sent = false;
+        }
+        let t = self.t();
+        let mut events = self.events.clone();
+        events.push(TimedEvent {
+            t,
+            event: Event::MigrationEnded {
+                completed: false,
+                converged: false,
+                verified: false,
+                distinct_pages: self.ever_sent.count(),
+                guest_writes: 0,
+                guest_progress_s: 0.0,
+                stop_reason: format!("aborted: {reason}"),
+            },
+        });
+        events.sort_by(|a, b| a.t.total_cmp(&b.t));
+        let trace = Trace {
+            format: TRACE_FORMAT,
+            algorithm: algorithm.to_string(),
+            params: serde_json::Map::new(),
+            scenario: self.scenario.clone(),
+            page_count: self.n,
+            page_size: PAGE as u64,
+            detail: TraceDetail::Summary,
+            backend: "kvm".into(),
+            events,
+        };
+        Report::from_trace(&trace)
+    }
+
+    /// Batches the source guest has run so far.
+    pub fn source_batches(&self) -> u64 {
+        self.src_runner.progress().batches.load(Ordering::Relaxed)
+    }
+
+    /// Whether the source guest is running (not paused, not failed).
+    pub fn source_running(&self) -> bool {
+        self.paused.is_none() && self.src_runner.error().is_none()
+    }
+
+    /// Lets the source guest run `batches` more batches, parks it there, and compares its
+    /// memory with a reference run without migration for the same number of batches.
+    pub fn check_source(&mut self, batches: u64) -> Result<SourceCheck, KvmError> {
+        let target = self.source_batches() + batches.max(1);
+        self.src_runner.resume(Some(target));
+        let plan = self.src_runner.wait_parked(Duration::from_secs(600))?;
+        let kvm = super::open_kvm()?;
+        let (mismatches, ok) =
+            super::dest::compare_with_reference(&kvm, &self.src, &self.scenario, &self.planner, self.options.prefill, plan.batch)?;
+        Ok(SourceCheck { batch: plan.batch, mismatches, ok })
+    }
 }

@@ -254,6 +254,11 @@ fn receive(
     }
 }
 
+/// Messages queued for the receiver thread at most: the sender blocks beyond that, as it would
+/// on a socket whose peer is slower, so pages count as sent once the destination can take them
+/// (an unbounded queue let pre-copy run ahead and left the backlog to the downtime).
+const QUEUE: usize = 16;
+
 /// A destination VM in this process, with a receiver thread applying what arrives.
 pub struct LocalDestination {
     kvm: kvm_ioctls::Kvm,
@@ -263,7 +268,7 @@ pub struct LocalDestination {
     // Field order: the runner stops before the VM goes.
     runner: Option<Runner>,
     vm: Vm,
-    tx: Option<mpsc::Sender<Msg>>,
+    tx: Option<mpsc::SyncSender<Msg>>,
     rx_thread: Option<std::thread::JoinHandle<()>>,
     /// Post-copy: the userfaultfd, the pages present, the fault thread and its stop flag, the
     /// faults it reported and the pages dropped.
@@ -283,7 +288,7 @@ impl LocalDestination {
         let kvm = super::open_kvm()?;
         let bytes = scenario.page_count() as usize * PAGE;
         let vm = Vm::new(&kvm, bytes, false)?;
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
         let mem = vm.memory().clone();
         let present = Arc::new(Mutex::new(PageBitmap::new(scenario.page_count())));
         let uffd = if postcopy { Some(Arc::new(Uffd::register(mem.host_addr(), bytes as u64).map_err(KvmError::Setup)?)) } else { None };
@@ -460,6 +465,19 @@ impl Destination for LocalDestination {
     }
 
     fn finish(&mut self, batches: u64) -> Result<Continuation, KvmError> {
+        // Post-copy: wait until the receiver thread has applied everything sent (with a link
+        // that is not paced, the last pages can still be in its queue).
+        if self.uffd.is_some() {
+            let (tx, rx) = mpsc::channel();
+            if self.deliver(Msg::Sync(tx)).is_ok() {
+                if let Ok(reply) = rx.recv() {
+                    self.dropped.extend(reply.dropped);
+                    if !reply.errors.is_empty() {
+                        return Err(KvmError::Guest(format!("the destination failed to apply pages: {}", reply.errors.join("; "))));
+                    }
+                }
+            }
+        }
         if !self.complete() {
             let missing = self.scenario.page_count() - self.present.lock().expect("present lock").count();
             return Err(KvmError::Guest(format!("{missing} {}", super::context::NEVER_ARRIVED)));
@@ -471,33 +489,42 @@ impl Destination for LocalDestination {
         let target = runner.progress().batches.load(Ordering::Relaxed) + batches.max(1);
         runner.resume(Some(target));
         let plan = runner.wait_parked(Duration::from_secs(600))?;
-        let n = self.scenario.page_count();
-        let reference = Vm::new(&self.kvm, n as usize * PAGE, false)?;
-        if self.prefill {
-            prefill(reference.memory(), &self.planner);
-        }
-        reference.boot(self.planner.layout(), self.scenario.seed)?;
-        let ref_runner = Runner::start(&reference, self.planner.clone(), PlanState::start(), false, Some(plan.batch));
-        let ref_plan = ref_runner.wait_parked(Duration::from_secs(600))?;
-        let (mut a, mut b) = (vec![0u8; PAGE], vec![0u8; PAGE]);
-        let mismatches = (0..n)
-            .filter(|&p| {
-                self.vm.memory().read(p as usize * PAGE, &mut a);
-                reference.memory().read(p as usize * PAGE, &mut b);
-                a != b
-            })
-            .count() as u64;
-        let regs_equal = {
-            let d = VcpuState::get(&self.vm.vcpu().lock().expect("vcpu lock"))?;
-            let r = VcpuState::get(&reference.vcpu().lock().expect("vcpu lock"))?;
-            d.regs == r.regs
-        };
-        Ok(Continuation {
-            writes,
-            guest_time,
-            ok: mismatches == 0 && regs_equal && ref_plan.batch == plan.batch,
-            mismatches,
-            batch: plan.batch,
-        })
+        let (mismatches, ok) = compare_with_reference(&self.kvm, &self.vm, &self.scenario, &self.planner, self.prefill, plan.batch)?;
+        Ok(Continuation { writes, guest_time, ok, mismatches, batch: plan.batch })
     }
+}
+
+/// Runs a fresh reference VM from boot, unpaced and without migration, for `batch` batches and
+/// compares its memory page by page (and its registers) with `vm`'s, parked at that batch.
+/// Returns (pages that differ, whether everything matched).
+pub fn compare_with_reference(
+    kvm: &kvm_ioctls::Kvm,
+    vm: &Vm,
+    scenario: &Scenario,
+    planner: &Planner,
+    prefilled: bool,
+    batch: u64,
+) -> Result<(u64, bool), KvmError> {
+    let n = scenario.page_count();
+    let reference = Vm::new(kvm, n as usize * PAGE, false)?;
+    if prefilled {
+        prefill(reference.memory(), planner);
+    }
+    reference.boot(planner.layout(), scenario.seed)?;
+    let ref_runner = Runner::start(&reference, planner.clone(), PlanState::start(), false, Some(batch));
+    let ref_plan = ref_runner.wait_parked(Duration::from_secs(600))?;
+    let (mut a, mut b) = (vec![0u8; PAGE], vec![0u8; PAGE]);
+    let mismatches = (0..n)
+        .filter(|&p| {
+            vm.memory().read(p as usize * PAGE, &mut a);
+            reference.memory().read(p as usize * PAGE, &mut b);
+            a != b
+        })
+        .count() as u64;
+    let regs_equal = {
+        let d = VcpuState::get(&vm.vcpu().lock().expect("vcpu lock"))?;
+        let r = VcpuState::get(&reference.vcpu().lock().expect("vcpu lock"))?;
+        d.regs == r.regs
+    };
+    Ok((mismatches, mismatches == 0 && regs_equal && ref_plan.batch == batch))
 }

@@ -15,7 +15,12 @@
 //! livemig kvm migrate SCENARIO --algorithm NAME [--memory SIZE] [--json] [--trace FILE]
 //! livemig kvm receive --listen 127.0.0.1:4444        # in one process
 //! livemig kvm send SCENARIO --to 127.0.0.1:4444 -a NAME   # in another
+//! livemig kvm crosscheck SCENARIO -a NAME [--memory SIZE] [--json] [--trace FILE]  # real vs simulated
+//! livemig kvm bench [--memory SIZE] [--json]     # in-process migrations beside memcpy and TCP
 //! ```
+//!
+//! A migration that fails before the switch-over (e.g. its connection is cut) gives the source
+//! back with its guest running (resumed if it was paused): see [`context::migrate_or_abort`].
 //!
 //! Limits: every algorithm but TSMC, in one process or over TCP (post-copy and hybrid
 //! destinations use userfaultfd, see [`uffd`]); one vCPU, no devices, no interrupts; guests of
