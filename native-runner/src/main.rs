@@ -163,44 +163,39 @@ enum Command {
     },
 }
 
+/// What `kvm migrate` and `kvm send` take.
+#[derive(clap::Args)]
+struct KvmRunArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// Algorithm (default: the scenario's migration.algorithm); any but tsmc
+    #[arg(long, short)]
+    algorithm: Option<String>,
+    /// Guest memory (e.g. 64MiB, up to 1GiB); working sets scale with it
+    #[arg(long)]
+    memory: Option<String>,
+    /// Write the run's trace (JSON, the `livemig trace` format) to FILE, or - for stdout
+    #[arg(long, value_name = "FILE")]
+    trace: Option<String>,
+    /// Print JSON (the report schema)
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum KvmCommand {
     /// Migrate the scenario's guest between two VMs in this process and print its report
     Migrate {
         #[command(flatten)]
-        scenario: ScenarioArgs,
-        /// Algorithm (default: the scenario's migration.algorithm); any but tsmc
-        #[arg(long, short)]
-        algorithm: Option<String>,
-        /// Guest memory (e.g. 64MiB, up to 1GiB); working sets scale with it
-        #[arg(long)]
-        memory: Option<String>,
-        /// Write the run's trace (JSON, the `livemig trace` format) to FILE, or - for stdout
-        #[arg(long, value_name = "FILE")]
-        trace: Option<String>,
-        /// Print JSON (the report schema)
-        #[arg(long)]
-        json: bool,
+        run: KvmRunArgs,
     },
     /// Like `migrate`, but to a `livemig kvm receive` in another process over TCP
     Send {
-        #[command(flatten)]
-        scenario: ScenarioArgs,
         /// Address of the receiver, e.g. 127.0.0.1:4444
         #[arg(long, value_name = "ADDR")]
         to: String,
-        /// Algorithm (default: the scenario's migration.algorithm); any but tsmc
-        #[arg(long, short)]
-        algorithm: Option<String>,
-        /// Guest memory (e.g. 64MiB, up to 1GiB); working sets scale with it
-        #[arg(long)]
-        memory: Option<String>,
-        /// Write the run's trace (JSON, the `livemig trace` format) to FILE, or - for stdout
-        #[arg(long, value_name = "FILE")]
-        trace: Option<String>,
-        /// Print JSON (the report schema)
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        run: KvmRunArgs,
     },
     /// Run the scenario on the real guest and in the simulator, and print both side by side
     Crosscheck {
@@ -430,11 +425,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
         }
-        Command::Kvm { command: KvmCommand::Migrate { scenario, algorithm, memory, trace, json } } => {
-            kvm_run(&scenario, algorithm.as_deref(), memory.as_deref(), trace.as_deref(), json, None)
+        Command::Kvm { command: KvmCommand::Migrate { run } } => {
+            kvm_run(&run.scenario, run.algorithm.as_deref(), run.memory.as_deref(), run.trace.as_deref(), run.json, None)
         }
-        Command::Kvm { command: KvmCommand::Send { scenario, to, algorithm, memory, trace, json } } => {
-            kvm_run(&scenario, algorithm.as_deref(), memory.as_deref(), trace.as_deref(), json, Some(to))
+        Command::Kvm { command: KvmCommand::Send { to, run } } => {
+            kvm_run(&run.scenario, run.algorithm.as_deref(), run.memory.as_deref(), run.trace.as_deref(), run.json, Some(to))
         }
         Command::Kvm { command: KvmCommand::Crosscheck { scenario, algorithm, memory, trace, json } } => {
             if trace.as_deref() == Some("-") {
