@@ -55,57 +55,46 @@ impl<M: Copy> ByteMemo<M> {
 
     /// The value and output remembered for `input` under `salt`, if any.
     pub fn get(&mut self, salt: u64, input: &[u8]) -> Option<(M, &[u8])> {
-        let h = hash(salt, input);
-        let found = self.index.get(&h).and_then(|ids| {
-            ids.iter().copied().find(|&i| {
-                let e = &self.entries[i as usize];
-                e.salt == salt && *e.input == *input
-            })
-        });
-        match found {
-            Some(i) => {
-                self.stats.hits += 1;
-                let e = &self.entries[i as usize];
-                Some((e.value, &e.output))
-            }
-            None => {
-                self.stats.misses += 1;
-                None
-            }
-        }
+        let i = self.lookup(salt, input)?;
+        let e = &self.entries[i];
+        Some((e.value, &e.output))
     }
 
     /// Remembers `value` and `output` for `input` under `salt` (nothing once full). The caller
     /// inserts only after a [`get`](Self::get) that missed, so an input is held once.
     pub fn insert(&mut self, salt: u64, input: &[u8], value: M, output: &[u8]) {
-        if self.entries.len() >= self.capacity || self.entries.len() >= u32::MAX as usize {
-            return;
-        }
-        let h = hash(salt, input);
-        self.index.entry(h).or_default().push(self.entries.len() as u32);
-        self.entries.push(Entry { salt, input: input.into(), value, output: output.into() });
-        self.stats.entries = self.entries.len();
+        self.push(salt, input, value, output);
     }
 
     /// The index of the entry whose input is `input` under `salt`, inserting it (with `value`
     /// and no output) if there is none and there is room: an interner, for storing identical
     /// inputs once. None when the input is new and the memo is full.
     pub fn intern(&mut self, salt: u64, input: &[u8], value: M) -> Option<usize> {
-        let h = hash(salt, input);
-        let ids = self.index.entry(h).or_default();
-        if let Some(&i) = ids.iter().find(|&&i| {
-            let e = &self.entries[i as usize];
-            e.salt == salt && *e.input == *input
-        }) {
-            self.stats.hits += 1;
-            return Some(i as usize);
+        self.lookup(salt, input).or_else(|| self.push(salt, input, value, &[]))
+    }
+
+    /// The index of the entry holding `input` under `salt`, counted as a hit or a miss.
+    fn lookup(&mut self, salt: u64, input: &[u8]) -> Option<usize> {
+        let found = self.index.get(&hash(salt, input)).and_then(|ids| {
+            ids.iter().map(|&i| i as usize).find(|&i| {
+                let e = &self.entries[i];
+                e.salt == salt && *e.input == *input
+            })
+        });
+        match found {
+            Some(_) => self.stats.hits += 1,
+            None => self.stats.misses += 1,
         }
-        self.stats.misses += 1;
+        found
+    }
+
+    /// Adds an entry and gives its index; None (and nothing added) once full.
+    fn push(&mut self, salt: u64, input: &[u8], value: M, output: &[u8]) -> Option<usize> {
         if self.entries.len() >= self.capacity || self.entries.len() >= u32::MAX as usize {
             return None;
         }
-        ids.push(self.entries.len() as u32);
-        self.entries.push(Entry { salt, input: input.into(), value, output: Box::new([]) });
+        self.index.entry(hash(salt, input)).or_default().push(self.entries.len() as u32);
+        self.entries.push(Entry { salt, input: input.into(), value, output: output.into() });
         self.stats.entries = self.entries.len();
         Some(self.entries.len() - 1)
     }
