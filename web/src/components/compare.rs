@@ -121,6 +121,18 @@ struct BatchState<T> {
     started: f64,
 }
 
+/// The generation counter a view passes to [`run_batch`]; it is bumped when the view closes, so
+/// a batch still running is abandoned.
+#[hook]
+pub fn use_batch_generation() -> Rc<Cell<u64>> {
+    let generation: Rc<Cell<u64>> = use_mut_ref(|| Rc::new(Cell::new(0u64))).borrow().clone();
+    {
+        let generation = generation.clone();
+        use_effect_with((), move |_| move || generation.set(generation.get().wrapping_add(1)));
+    }
+    generation
+}
+
 /// Runs `jobs` in order, yielding to the browser between slices of about 40 ms; reports progress
 /// and finally `(results, ms spent in the jobs, wall ms)`. Starting another batch with the same
 /// `generation` (or bumping it) abandons this one.
@@ -433,17 +445,11 @@ pub struct CompareProps {
 pub fn CompareView(props: &CompareProps) -> Html {
     let results = use_state(|| None::<Compared>);
     let progress = use_state(|| None::<Progress>);
-    let generation = use_mut_ref(|| Rc::new(Cell::new(0u64)));
-    let generation: Rc<Cell<u64>> = generation.borrow().clone();
+    // A running comparison is abandoned when the view closes.
+    let generation = use_batch_generation();
     let selected = selection(&props.share);
     let key = scenario_key(&props.share);
     let scenario = props.share.scenario();
-
-    // Abandon a running comparison when the view closes.
-    {
-        let generation = generation.clone();
-        use_effect_with((), move |_| move || generation.set(generation.get().wrapping_add(1)));
-    }
 
     let start = {
         let results = results.clone();

@@ -9,11 +9,10 @@
 //! computed from these runs.
 
 use crate::app::{Loaded, PlayView, PlayerAction, PlayerStatus};
-use crate::components::compare::{run_batch, Job, Progress};
+use crate::components::compare::{run_batch, use_batch_generation, Job, Progress};
 use crate::components::metrics::{bytes, seconds};
 use crate::lessons_data::{self, parse_number, Feedback, Lesson, LessonRun, Prediction, Question};
 use crate::share::{ShareState, View};
-use std::cell::Cell;
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -64,8 +63,7 @@ pub fn LessonsView(props: &LessonsProps) -> Html {
     let lesson = lesson_id.as_deref().and_then(lessons_data::find);
     let state = use_state(Progression::default);
     let computing = use_state(|| None::<Progress>);
-    let generation = use_mut_ref(|| Rc::new(Cell::new(0u64)));
-    let generation: Rc<Cell<u64>> = generation.borrow().clone();
+    let generation = use_batch_generation();
     let autoplay = use_mut_ref(|| false);
     let reduced_motion = use_memo((), |_| prefers_reduced_motion());
     let lesson_scenario = use_memo(lesson_id.clone(), |id| id.as_deref().and_then(lessons_data::find).and_then(|l| l.scenario().ok()));
@@ -76,11 +74,6 @@ pub fn LessonsView(props: &LessonsProps) -> Html {
     } else {
         Progression { lesson: lesson_id.clone().unwrap_or_default(), ..Progression::default() }
     };
-
-    {
-        let generation = generation.clone();
-        use_effect_with((), move |_| move || generation.set(generation.get().wrapping_add(1)));
-    }
 
     let playing_lesson = match (&props.loaded, lesson_scenario.as_ref()) {
         (Some(l), Some(s)) => !l.from_file && l.scenario == *s && st.started,

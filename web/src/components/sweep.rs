@@ -6,8 +6,8 @@
 //! at fault with the accepted form; values the core rejects are reported with the core's message.
 
 use crate::components::compare::{
-    color_of, css_color, download, fit_canvas, run_batch, run_one, scenario_key, selection_or, AlgorithmPicker, Job, Progress,
-    SWEEP_DEFAULT_SELECTION,
+    color_of, css_color, download, fit_canvas, run_batch, run_one, scenario_key, selection_or, use_batch_generation, AlgorithmPicker, Job,
+    Progress, SWEEP_DEFAULT_SELECTION,
 };
 use crate::share::ShareState;
 use crate::sweep_spec::{csv_field, quantity_of, split_loosely, sweepable_paths, Metric, SweepError, SweepSpec, MAX_STEPS};
@@ -17,7 +17,6 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
-use std::cell::Cell;
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -312,16 +311,10 @@ pub fn SweepView(props: &SweepProps) -> Html {
     };
     let results = use_state(|| None::<Swept>);
     let progress = use_state(|| None::<Progress>);
-    let generation = use_mut_ref(|| Rc::new(Cell::new(0u64)));
-    let generation: Rc<Cell<u64>> = generation.borrow().clone();
+    let generation = use_batch_generation();
     let algorithms = selection_or(&props.share, &SWEEP_DEFAULT_SELECTION);
     let key = scenario_key(&props.share);
     let scenario = props.share.scenario();
-
-    {
-        let generation = generation.clone();
-        use_effect_with((), move |_| move || generation.set(generation.get().wrapping_add(1)));
-    }
 
     // Check the form, store it in the link and run every value with every algorithm.
     let start = {
