@@ -19,3 +19,20 @@ pub mod playback;
 pub mod series;
 pub mod share;
 pub mod sweep_spec;
+
+/// Scenarios the unit tests share.
+#[cfg(test)]
+pub(crate) mod test_scenarios {
+    use livemig_core::Scenario;
+
+    /// A preset shrunk to a 64 MiB VM (web-server keeps its working set away from address 0).
+    pub fn small(preset: &str) -> Scenario {
+        let s = livemig_core::presets::preset(preset).unwrap().unwrap();
+        if preset == "web-server" {
+            s.with_overrides(&["vm.memory=64MiB".into(), "workload.working_set=32MiB".into(), "workload.working_set_offset=16MiB".into()])
+                .unwrap()
+        } else {
+            s.with_overrides(&["vm.memory=64MiB".into()]).unwrap()
+        }
+    }
+}

@@ -754,16 +754,9 @@ impl Grid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use livemig_core::presets;
 
     fn run(preset: &str, algorithm: &str) -> Rc<Trace> {
-        let s = presets::preset(preset).unwrap().unwrap();
-        let s = if preset == "web-server" {
-            s.with_overrides(&["vm.memory=64MiB".into(), "workload.working_set=32MiB".into(), "workload.working_set_offset=16MiB".into()])
-                .unwrap()
-        } else {
-            s.with_overrides(&["vm.memory=64MiB".into()]).unwrap()
-        };
+        let s = crate::test_scenarios::small(preset);
         let run = livemig_core::simulate(&s, Some(algorithm), TraceDetail::Pages).unwrap();
         Rc::new(run.trace)
     }

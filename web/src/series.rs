@@ -388,13 +388,7 @@ mod tests {
     use livemig_core::trace::TraceDetail;
 
     fn run(preset: &str, algorithm: &str, detail: TraceDetail) -> (Trace, Report) {
-        let s = presets::preset(preset).unwrap().unwrap();
-        let s = if preset == "web-server" {
-            s.with_overrides(&["vm.memory=64MiB".into(), "workload.working_set=32MiB".into(), "workload.working_set_offset=16MiB".into()])
-                .unwrap()
-        } else {
-            s.with_overrides(&["vm.memory=64MiB".into()]).unwrap()
-        };
+        let s = crate::test_scenarios::small(preset);
         let run = livemig_core::simulate(&s, Some(algorithm), detail).unwrap();
         let report = Report::from_trace(&run.trace);
         (run.trace, report)
