@@ -305,6 +305,17 @@ pub trait MigrationContext {
         false
     }
 
+    /// In a simulation, an identifier of the page's current bytes when they are one of the
+    /// memory model's shared contents ([`crate::content::ContentModel::shared_content_id`]):
+    /// pages with equal identifiers hold equal bytes, so an algorithm may reuse a pure
+    /// computation (an encoding) done for one for the others without reading them, as it
+    /// would with [`crate::codec::memo::ByteMemo`] after reading them. None (the default, and
+    /// always on a real guest): read the page.
+    fn shared_content_id(&mut self, page: u64) -> Result<Option<u64>, ContextError> {
+        let _ = page;
+        Ok(None)
+    }
+
     /// The tag of the code region the guest runs now: the tag of the last tagged phase it has
     /// entered ([`PhaseTag::EnterCalm`]: a calm region, [`PhaseTag::LeaveCalm`]: a heavy one),
     /// None when it has passed no tag. The simulator reads the workload's phases; a real guest

@@ -1,4 +1,5 @@
-//! Memoisation of pure codec work on identical bytes, for the simulator.
+//! Memoisation of pure codec work on identical bytes, for the simulator: by the bytes
+//! ([`ByteMemo`]) or by what the simulator knows them to be ([`IdMemo`]).
 //!
 //! A codec is a pure function of its input: the same page bytes always encode to the same bytes,
 //! and the same encoding always decodes to the same page. A simulated VM's never-written pages
@@ -110,6 +111,48 @@ impl<M: Copy> ByteMemo<M> {
     }
 }
 
+/// Remembers a value for up to `capacity` content identifiers
+/// ([`crate::context::MigrationContext::shared_content_id`]): a memo keyed by what the
+/// simulator knows a page's bytes to be rather than by the bytes, so a hit costs a lookup of
+/// one word instead of reading, hashing and comparing the page. Once full, it keeps what it has
+/// and remembers nothing new.
+#[derive(Debug, Clone)]
+pub struct IdMemo<V> {
+    values: HashMap<u64, V>,
+    capacity: usize,
+    stats: MemoStats,
+}
+
+impl<V> IdMemo<V> {
+    /// An empty memo for at most `capacity` identifiers.
+    pub fn new(capacity: usize) -> Self {
+        IdMemo { values: HashMap::new(), capacity, stats: MemoStats::default() }
+    }
+
+    /// The value remembered for `id`, counted as a hit or a miss.
+    pub fn get(&mut self, id: u64) -> Option<&V> {
+        let found = self.values.get(&id);
+        match found {
+            Some(_) => self.stats.hits += 1,
+            None => self.stats.misses += 1,
+        }
+        found
+    }
+
+    /// Remembers `value` for `id` (nothing once full).
+    pub fn insert(&mut self, id: u64, value: V) {
+        if self.values.len() < self.capacity {
+            self.values.insert(id, value);
+            self.stats.entries = self.values.len();
+        }
+    }
+
+    /// Hits, misses and entries so far.
+    pub fn stats(&self) -> MemoStats {
+        self.stats
+    }
+}
+
 /// A fast 64-bit hash of `bytes` and `salt`: four independent multiply-rotate lanes over
 /// 8-byte words, then the tail and the length. Not for security; equal inputs are confirmed by
 /// comparing them.
@@ -172,6 +215,18 @@ mod tests {
         assert_eq!(m.stats().entries, 2);
         assert!(m.get(0, &[1; 64]).is_some());
         assert!(m.get(0, &[4; 64]).is_none());
+    }
+
+    #[test]
+    fn an_id_memo_counts_and_stops_when_full() {
+        let mut m = IdMemo::<u8>::new(2);
+        assert!(m.get(7).is_none());
+        m.insert(7, 1);
+        m.insert(8, 2);
+        m.insert(9, 3);
+        assert_eq!(m.get(7), Some(&1));
+        assert!(m.get(9).is_none(), "full");
+        assert_eq!(m.stats(), MemoStats { hits: 1, misses: 2, entries: 2 });
     }
 
     #[test]
