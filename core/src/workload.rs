@@ -195,6 +195,28 @@ impl Workload {
         }
     }
 
+    /// For a workload of one endless phase: the pages it can ever access (None for several
+    /// phases, whose working sets differ).
+    pub fn reachable_pages(&self) -> Option<std::ops::Range<u64>> {
+        let [p] = &self.phases[..] else { return None };
+        if p.duration.is_finite() {
+            return None;
+        }
+        let len = if p.pattern == AccessPattern::Idle { 1 } else { p.ws_len };
+        Some(p.ws_start..p.ws_start + len)
+    }
+
+    /// For a workload of one endless phase: moves `c` to the first access of its stream at or
+    /// after guest time `t` (as [`Workload::advance`] past every earlier one would) and returns
+    /// how many accesses it passed; None, and `c` unchanged, for several phases.
+    pub fn skip_to(&self, c: &mut Cursor, t: f64) -> Option<u64> {
+        self.reachable_pages()?;
+        let target = self.seek(c.kind, t);
+        let passed = target.k.saturating_sub(c.k);
+        c.k = c.k.max(target.k);
+        Some(passed)
+    }
+
     /// Moves past the access last returned by [`Workload::peek`].
     pub fn advance(&self, c: &mut Cursor) {
         c.k += 1;
