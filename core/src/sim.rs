@@ -276,7 +276,7 @@ impl SimContext {
         let workload = Workload::new(scenario);
         let writes = workload.seek(AccessKind::Write, 0.0);
         let reads = workload.seek(AccessKind::Read, 0.0);
-        let reachable = if options.detail < TraceDetail::Accesses { workload.reachable_pages() } else { None };
+        let reachable = workload.reachable_pages();
         let content =
             ContentModel::new(scenario.seed, ps as usize, scenario.workload.write_size.0 as usize, scenario.vm.content, free_from);
         SimContext {
@@ -452,9 +452,9 @@ impl SimContext {
         }
     }
 
-    /// Whether every page the destination guest can still touch is present there, for a
-    /// one-phase workload below the `Accesses` detail (where accesses are not recorded one by
-    /// one). Pages never become absent after the switch-over, so the scan only moves forward.
+    /// Whether every page the destination guest can still touch is present there (known for a
+    /// one-phase workload). Pages never become absent after the switch-over, so the scan only
+    /// moves forward.
     fn every_reachable_page_present(&mut self) -> bool {
         let Some(reachable) = &self.reachable else { return false };
         while self.reachable_scan < reachable.end {
@@ -467,6 +467,37 @@ impl SimContext {
             }
         }
         true
+    }
+
+    /// Records (at the `Accesses` detail) the destination guest's next `writes` and `reads`
+    /// accesses from the cursors given, in time order, each to a present page: the one-step run
+    /// of [`Self::run_destination_until`] past the last possible fault.
+    fn replay_accesses(&mut self, mut w: Cursor, mut writes: u64, mut r: Cursor, mut reads: u64, guest0: f64, wall0: f64) {
+        while writes + reads > 0 {
+            let next_w = if writes > 0 { self.workload.peek(&mut w) } else { None };
+            let next_r = if reads > 0 { self.workload.peek(&mut r) } else { None };
+            let (g, page, kind) = match (next_w, next_r) {
+                (Some(a), Some(b)) if b.0 < a.0 => (b.0, b.1, AccessKind::Read),
+                (Some(a), _) => (a.0, a.1, AccessKind::Write),
+                (None, Some(b)) => (b.0, b.1, AccessKind::Read),
+                (None, None) => return,
+            };
+            let wall = wall0 + (g - guest0);
+            self.process_arrivals(wall);
+            self.rec.push(wall, Event::GuestAccess { page, access: kind });
+            match kind {
+                AccessKind::Write => {
+                    self.workload.advance(&mut w);
+                    writes -= 1;
+                    self.dst_version[page as usize] += 1;
+                    self.dst_writes[page as usize] += 1;
+                }
+                AccessKind::Read => {
+                    self.workload.advance(&mut r);
+                    reads -= 1;
+                }
+            }
+        }
     }
 
     /// Runs the destination guest until wall time `t_end`. With `stop_at_fault`, returns early
@@ -491,13 +522,21 @@ impl SimContext {
                 }
             }
             if self.every_reachable_page_present() {
-                // No access can fault any more, and at this detail no access is recorded: take
-                // the guest's accesses until `t_end` in one step (the pages written need no
-                // versions: a write changes the destination's version and its count of guest
-                // writes alike, and verification compares their difference).
-                let guest_end = self.guest + (t_end - self.dst_wall);
+                // No access can fault any more: take the guest's accesses until `t_end` in one
+                // step. Below the `Accesses` detail, where accesses are not recorded one by one,
+                // the streams are skipped, and the pages written need no versions (a write
+                // changes the destination's version and its count of guest writes alike, and
+                // verification compares their difference). Either way the guest's time is
+                // reckoned from where the step began, so the report does not depend on the
+                // detail.
+                let (guest0, wall0) = (self.guest, self.dst_wall);
+                let guest_end = guest0 + (t_end - wall0);
+                let (from_writes, from_reads) = (self.writes, self.reads);
                 let written = self.workload.skip_to(&mut self.writes, guest_end).unwrap_or(0);
-                self.workload.skip_to(&mut self.reads, guest_end);
+                let read = self.workload.skip_to(&mut self.reads, guest_end).unwrap_or(0);
+                if self.rec.detail == TraceDetail::Accesses {
+                    self.replay_accesses(from_writes, written, from_reads, read, guest0, wall0);
+                }
                 self.guest_writes += written;
                 self.guest = guest_end;
                 self.dst_wall = t_end;
