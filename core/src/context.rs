@@ -219,6 +219,14 @@ pub fn check_rate_limit(bytes_per_s: Option<f64>) -> Result<(), ContextError> {
     }
 }
 
+/// Checks a [`MigrationContext::send_dirty_bitmap`] argument: a bitmap over the VM's `pages`.
+pub fn check_bitmap_length(bitmap: &crate::bitmap::PageBitmap, pages: u64) -> Result<(), ContextError> {
+    if bitmap.len() != pages {
+        return Err(ContextError::BadArgument { name: "bitmap length", value: bitmap.len().to_string(), accepted: "the VM's page count" });
+    }
+    Ok(())
+}
+
 /// Everything a migration algorithm may do. Times are seconds since the migration started.
 pub trait MigrationContext {
     /// Number of guest pages.

@@ -38,7 +38,7 @@
 //! destination: verification then fails.
 
 use crate::bitmap::PageBitmap;
-use crate::codec::memo::{ByteMemo, IdMemo};
+use crate::codec::memo::{bytes_equal, ByteMemo, IdMemo};
 use crate::content::{ContentCache, ContentModel};
 use crate::context::{Channel, ContextError, EncodedBatch, Encoding, MigrationContext, Outcome, RoundKind, Sent};
 use crate::scenario::{OnTimeout, Scenario};
@@ -676,7 +676,7 @@ impl SimContext {
             _ => None,
         };
         if let Some(key) = shared {
-            if self.verified_shared.get(key).is_some_and(|known| **known == *data) {
+            if self.verified_shared.get(key).is_some_and(|known| bytes_equal(known, data)) {
                 return true;
             }
         }
@@ -751,11 +751,11 @@ impl SimContext {
         bytes: &[u8],
     ) -> bool {
         match read_log.get(page, version, bytes.len()) {
-            Some(read) => bytes == read,
+            Some(read) => bytes_equal(bytes, read),
             None => {
                 expect_buf.resize(bytes.len(), 0);
                 cache.read(content, page, version, expect_buf);
-                bytes == &expect_buf[..]
+                bytes_equal(bytes, expect_buf)
             }
         }
     }
@@ -980,13 +980,7 @@ impl MigrationContext for SimContext {
         Ok(sent)
     }
     fn send_dirty_bitmap(&mut self, pages: &PageBitmap) -> Result<Sent, ContextError> {
-        if pages.len() != self.n {
-            return Err(ContextError::BadArgument {
-                name: "bitmap length",
-                value: pages.len().to_string(),
-                accepted: "the VM's page count",
-            });
-        }
+        crate::context::check_bitmap_length(pages, self.n)?;
         let sent = self.send_data(DataKind::DirtyBitmap, pages.wire_bytes(), Some(pages));
         if !self.resumed {
             for p in pages.iter() {

@@ -613,13 +613,7 @@ impl MigrationContext for KvmContext {
         Ok(self.send_data(DataKind::FreePageList, runs.len() as u64 * 16, Some(pages)))
     }
     fn send_dirty_bitmap(&mut self, pages: &PageBitmap) -> Result<Sent, ContextError> {
-        if pages.len() != self.n {
-            return Err(ContextError::BadArgument {
-                name: "bitmap length",
-                value: pages.len().to_string(),
-                accepted: "the VM's page count",
-            });
-        }
+        livemig_core::context::check_bitmap_length(pages, self.n)?;
         if !self.options.postcopy {
             return Err(ContextError::WrongState {
                 operation: "send_dirty_bitmap",
