@@ -547,7 +547,10 @@ fn cli_kvm_bench_prints_its_table() {
         "idle                     postcopy-bubbling",
         "hot-cold 20000 pages/s   precopy-xen",
         "hot-cold 20000 pages/s   postcopy-bubbling",
+        "idle                     tsmc",
+        "hot-cold 20000 pages/s   tsmc",
         "memcpy in process",
+        "memcpy in 64 MiB pieces",
         "TCP loopback",
         "target: in-process page copy >= half of memcpy",
         "target: idle downtime < 10 ms",
@@ -555,7 +558,7 @@ fn cli_kvm_bench_prints_its_table() {
         assert!(stdout.contains(row), "{row}: {stdout}");
     }
     // Every migration verified (timings are not asserted: this machine is noisy).
-    assert_eq!(stdout.lines().filter(|l| l.trim_end().ends_with(" yes")).count(), 4, "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.trim_end().ends_with(" yes")).count(), 6, "{stdout}");
     bad_input(&["kvm", "bench", "--memory", "3GiB"], "--memory");
 }
 

@@ -219,11 +219,11 @@ async function compareAll(browser, server) {
   const wallMs = Date.now() - t0;
   const busyMs = Number(await page.getByTestId('compare-time').getAttribute('data-ms'));
   const perRow = await page.evaluate(() =>
-    [...document.querySelectorAll('[data-testid^=compare-row-] th[data-ms]')].map((th) => [th.textContent.trim(), Number(th.dataset.ms)]),
+    [...document.querySelectorAll('[data-testid^=compare-row-] th[data-ms]')].map((th) => [th.closest('tr').dataset.testid.replace('compare-row-', ''), Number(th.dataset.ms)]),
   );
   const failed = await page.locator('tr.failed').count();
   await context.close();
-  return { count, memory: opt['compare-memory'], busyMs, wallMs, failed, slowest: perRow.sort((a, b) => b[1] - a[1]).slice(0, 3), errors };
+  return { count, memory: opt['compare-memory'], busyMs, wallMs, failed, perAlgorithm: perRow.sort((a, b) => b[1] - a[1]), errors };
 }
 
 // ---- main -------------------------------------------------------------------------------------
@@ -250,7 +250,7 @@ try {
       ['  app work per frame (rAF callback + render) median / p95 / max', `${ms(pl.work.median)} / ${ms(pl.work.p95)} / ${ms(pl.work.max)} (${pl.work.count} callbacks)`],
       ['  frames over 25 ms / long tasks (> 50 ms)', `${pl.slowFrames} / ${pl.longTasks}`],
       [`compare all ${cmp.count} algorithms, web-server at ${cmp.memory}: simulations / click to table`, `${ms(cmp.busyMs)} / ${ms(cmp.wallMs)}${cmp.failed ? ` (${cmp.failed} failed)` : ''}`],
-      ['  slowest three', cmp.slowest.map(([n, t]) => `${n} ${ms(t)}`).join(', ')],
+      ['  per algorithm, slowest first', cmp.perAlgorithm.map(([n, t]) => `${n} ${ms(t)}`).join(', ')],
     ];
     const w = Math.max(...rows.map((r) => r[0].length));
     console.log(`LiveMig Lab playground performance: ${out.browser}, served from ${DIST} on 127.0.0.1, device pixel ratio ${pl.info.dpr}\n`);

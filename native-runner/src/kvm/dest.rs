@@ -263,8 +263,21 @@ fn receive(
                         (first..first + count).for_each(|p| {
                             written.set(p);
                         });
-                    } else {
-                        for p in first..first + count {
+                    } else if let Some(u) = &uffd {
+                        // One UFFDIO_COPY straight from the source's memory for the run; the pages
+                        // from one already present on go one by one (it is dropped or, before
+                        // the switch-over, overwritten).
+                        let (offset, len) = (first * PAGE as u64, count * PAGE as u64);
+                        assert!(offset + len <= from.len() as u64, "a run outside the source's memory");
+                        // (A failed range goes page by page too, where each failure is reported.)
+                        let done = u.copy_range(base + offset, from.host_addr() + offset, len).map_or(0, |bytes| bytes / PAGE as u64);
+                        {
+                            let mut present = present.lock().expect("present lock");
+                            (first..first + done).for_each(|p| {
+                                present.set(p);
+                            });
+                        }
+                        for p in first + done..first + count {
                             from.read(p as usize * PAGE, &mut page);
                             put(p, Some(&page), &mut written, &mut errors, &mut dropped);
                         }

@@ -105,6 +105,26 @@ impl Uffd {
         }
     }
 
+    /// Copies the `len` bytes (whole pages) at host address `src` into the missing pages at
+    /// `dst` in one ioctl, and returns how many bytes it put in: fewer than `len` when a page of
+    /// the range was present already (EEXIST), where the caller goes on page by page.
+    ///
+    /// `src..src + len` must be readable memory of this process (the kernel faults if not,
+    /// and the call fails).
+    pub fn copy_range(&self, dst: u64, src: u64, len: u64) -> Result<u64, String> {
+        let mut c = UffdioCopy { dst, src, len, mode: 0, copy: 0 };
+        // SAFETY: UFFDIO_COPY reads `len` bytes at `src` (checked readable by the kernel, which
+        // fails the call otherwise) into the registered range at `dst`; `c` is a `uffdio_copy`.
+        let r = unsafe { libc::ioctl(self.fd.as_raw_fd(), UFFDIO_COPY as _, &mut c) };
+        if r == 0 {
+            return Ok(len);
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EEXIST) | Some(libc::EAGAIN) => Ok(c.copy.max(0) as u64),
+            _ => Err(last_err("UFFDIO_COPY")),
+        }
+    }
+
     /// Maps a zero page at the missing page at host address `dst` (`len` bytes).
     pub fn zero(&self, dst: u64, len: u64) -> Result<Supplied, String> {
         let mut z = UffdioZeropage { start: dst, len, mode: 0, zeropage: 0 };
