@@ -26,6 +26,7 @@ const ALGORITHMS: &[&str] = &[
     "delta",
     "task-guided",
     "task-guided-baseline",
+    "student-template",
 ];
 
 /// Report fields DESIGN.md (Metrics) promises.
