@@ -140,6 +140,10 @@ pub fn check(a: &Assignment, files: &[String], json: bool) -> anyhow::Result<(St
             .and_then(|answers| a.grade(&answers).map_err(|e| e.to_string()));
         results.push(graded);
     }
+    // One answers file that cannot be graded is bad input, reported on its own line.
+    if let [Err(e)] = results.as_slice() {
+        return Err(bad(e.clone()));
+    }
     let any_bad = results.iter().any(Result::is_err);
     let any_failed = results.iter().any(|r| r.as_ref().is_ok_and(|g| !g.passed));
     if json {
