@@ -256,7 +256,8 @@ pub struct NamedScenario {
     /// Where it came from, for people (`preset web-server`, `file x.toml`, `inline`), with its
     /// changes.
     pub origin: String,
-    /// The scenario.
+    /// The scenario, as its own TOML reads back (so that a scenario file or a link made from it
+    /// runs exactly the same).
     pub scenario: Scenario,
 }
 
@@ -976,6 +977,10 @@ impl Assignment {
             };
             let scenario = Scenario::parse_with_overrides(&base, &s.set).map_err(scenario_err)?;
             scenario.validate().map_err(scenario_err)?;
+            // Once through its own TOML: units print rounded (0.1 ms), so this is the scenario
+            // that `livemig assignment scenario` prints and the playground's link rebuilds, bit
+            // for bit.
+            let scenario = Scenario::from_toml_str(&scenario.to_toml()).map_err(scenario_err)?;
             let origin = if s.set.is_empty() { origin } else { format!("{origin}, set {}", s.set.join(", ")) };
             scenarios.insert(
                 name.clone(),
@@ -1977,6 +1982,9 @@ require = [{ metric = "pages_sent", op = "<=", value = 3, scale = "page_count" }
         );
         let e = Assignment::from_toml_str(&with_path, "small.toml", &no_files).unwrap_err().to_string();
         assert!(e.contains("scenarios.idle.path: cannot load 'idle.toml': no file idle.toml"), "{e}");
+        for s in &small().scenarios {
+            assert_eq!(Scenario::from_toml_str(&s.scenario.to_toml()).unwrap(), s.scenario, "{}", s.name);
+        }
         let a = Assignment::from_toml_str(&with_path, "small.toml", &|p| {
             assert_eq!(p, "idle.toml");
             Ok("name = \"from-file\"\n[vm]\nmemory = \"16 MiB\"".into())
