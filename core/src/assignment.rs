@@ -1859,9 +1859,9 @@ require = [{ metric = "pages_sent", op = "<=", value = 3, scale = "page_count" }
             crate::simulate(&s, Some("student-template"), TraceDetail::Summary).unwrap().report.downtime_s <= 0.5
         };
         // Find the lowest passing value to within 1% by bisection, as a student might.
-        let (mut lo, mut hi) = (10.0, 10_000.0);
+        let (mut lo, mut hi) = (10.0_f64, 10_000.0_f64);
         while hi / lo > 1.01 {
-            let mid = (lo * hi as f64).sqrt();
+            let mid = (lo * hi).sqrt();
             if meets(mid) {
                 hi = mid
             } else {
