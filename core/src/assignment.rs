@@ -1271,6 +1271,10 @@ fn read_number(task: &Task, q: &NumericQ, v: &AnswerValue, file: &str) -> Result
     let err = |message: String| AnswersError::Answer { file: file.to_string(), task: task.id.clone(), message };
     match v {
         AnswerValue::Number(n) => Ok(n * q.unit.factor),
+        // A bare number written as a string is in the task's unit too ("12" is 12 ms, not 12 s).
+        AnswerValue::Text(t) if t.trim().parse::<f64>().is_ok_and(f64::is_finite) => {
+            Ok(t.trim().parse::<f64>().unwrap_or(0.0) * q.unit.factor)
+        }
         AnswerValue::Text(t) => parse_quantity(t, q.unit.quantity, &q.unit)
             .map_err(|e| err(format!("{e}: this {} task takes {}", task.kind_name(), task.answer_hint()))),
         AnswerValue::Bool(b) => Err(err(format!("{b} is not accepted: this {} task takes {}", task.kind_name(), task.answer_hint()))),
@@ -1307,7 +1311,9 @@ impl Assignment {
     /// without an answer fails.
     pub fn grade(&self, answers: &Answers) -> Result<Grade, AnswersError> {
         if let Some(a) = &answers.assignment {
-            if a != &self.name && !self.name.ends_with(&format!("{a}.toml")) {
+            // Compare by file stem: the same assignment may be named by another path or URL.
+            let stem = |s: &str| s.rsplit(['/', '\\']).next().unwrap_or(s).trim_end_matches(".toml").to_string();
+            if stem(a) != stem(&self.name) {
                 return Err(AnswersError::Malformed {
                     file: answers.file.clone(),
                     message: format!("assignment: these answers are for '{a}', not for '{}'", self.name),
@@ -1820,6 +1826,8 @@ require = [{ metric = "pages_sent", op = "<=", value = 3, scale = "page_count" }
         assert!(right.tasks[0].passed, "{:?}", right.tasks[0]);
         let as_text = a.grade(&answers(&format!("[answers]\ndowntime = \"{} s\"", d))).unwrap();
         assert!(as_text.tasks[0].passed, "{:?}", as_text.tasks[0]);
+        let bare_text = a.grade(&answers(&format!("[answers]\ndowntime = \"{}\"", d * 1e3))).unwrap();
+        assert!(bare_text.tasks[0].passed, "a bare number in a string is in the task's unit: {:?}", bare_text.tasks[0]);
         let high = a.grade(&answers(&format!("[answers]\ndowntime = {}", d * 1e3 * 3.0))).unwrap();
         let t = &high.tasks[0];
         assert!(!t.passed && t.points == 0.0);
@@ -1915,10 +1923,15 @@ require = [{ metric = "pages_sent", op = "<=", value = 3, scale = "page_count" }
             ("studnet = \"x\"", "unknown field 'studnet'"),
             ("answers = 3", "answers: not a table"),
             ("assignment = \"other\"", "these answers are for 'other'"),
+            ("assignment = \"labs/other.toml\"", "these answers are for 'labs/other.toml'"),
         ];
         for (text, needle) in cases {
             let e = Answers::from_toml_str(text, "a.toml").and_then(|x| a.grade(&x)).unwrap_err().to_string();
             assert!(e.contains(needle), "{text:?} gave {e:?}");
+        }
+        // The same assignment named by another path is accepted.
+        for name in ["small.toml", "other/dir/small.toml", "https://example.org/small.toml", "small"] {
+            a.grade(&answers(&format!("assignment = \"{name}\""))).unwrap();
         }
         // Blank answers (the template's) are unanswered, not errors, and fail.
         let g = a.grade(&answers(&a.answers_template().replace("student = \"\"", "student = \"Ada\""))).unwrap();
