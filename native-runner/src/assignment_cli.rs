@@ -129,9 +129,9 @@ fn grade_text(g: &Grade) -> String {
     out
 }
 
-/// `livemig assignment check`: grades each answers file; returns the text (or JSON) to print
-/// and whether any file was bad input, whether any task failed.
-pub fn check(a: &Assignment, files: &[String], json: bool) -> anyhow::Result<(String, bool, bool)> {
+/// `livemig assignment check`: grades each answers file; returns the text (or JSON) to print,
+/// whether any file was bad input, and how many graded files did not pass every task.
+pub fn check(a: &Assignment, files: &[String], json: bool) -> anyhow::Result<(String, bool, usize)> {
     let mut results: Vec<Result<Grade, String>> = Vec::new();
     for f in files {
         let graded = std::fs::read_to_string(f)
@@ -145,7 +145,7 @@ pub fn check(a: &Assignment, files: &[String], json: bool) -> anyhow::Result<(St
         return Err(bad(e.clone()));
     }
     let any_bad = results.iter().any(Result::is_err);
-    let any_failed = results.iter().any(|r| r.as_ref().is_ok_and(|g| !g.passed));
+    let any_failed = results.iter().filter(|r| r.as_ref().is_ok_and(|g| !g.passed)).count();
     if json {
         let list: Vec<serde_json::Value> = results
             .iter()

@@ -593,8 +593,10 @@ fn assignment(command: AssignmentCommand) -> anyhow::Result<()> {
             if any_bad {
                 return Err(bad("ANSWERS: some answers files could not be graded (see above)"));
             }
-            if any_failed {
-                anyhow::bail!("not every task passed");
+            match (any_failed, answers.len()) {
+                (0, _) => {}
+                (_, 1) => anyhow::bail!("not every task passed"),
+                (n, total) => anyhow::bail!("{n} of {total} answers files did not pass every task"),
             }
             Ok(())
         }

@@ -1248,7 +1248,8 @@ fn assignment_check_grades_a_class_in_one_command() {
     let reference = answers_path("postcopy-faults", "reference");
     let wrong = answers_path("postcopy-faults", "wrong");
     let broken = write(dir.path(), "broken.toml", "[answers]\nfewest-faults = 3\n");
-    let (stdout, _) = status(&["assignment", "check", "postcopy-faults", &reference, &wrong], 1);
+    let (stdout, stderr) = status(&["assignment", "check", "postcopy-faults", &reference, &wrong], 1);
+    assert!(stderr.contains("1 of 2 answers files did not pass every task"), "{stderr}");
     assert!(stdout.contains("answers file") && stdout.contains("5 / 5") && stdout.contains("0 / 5"), "{stdout}");
     assert!(stdout.contains("pass") && stdout.contains("fail"), "{stdout}");
     // A malformed file in the class: the others are still graded, and the exit status is 2.

@@ -105,6 +105,25 @@ describe('assignments', () => {
     }
   });
 
+  it('an assignment opens from a URL in the link', async () => {
+    const toml = 'title = "From a URL"\nintro = "Fetched *by* the page."\n[scenarios.s]\npreset = "idle-vm"\nset = ["vm.memory=64MiB"]\n[[task]]\nid = "t"\nkind = "numeric"\nquestion = "Downtime?"\nscenario = "s"\nalgorithm = "precopy-xen"\nmetric = "downtime_s"\nunit = "ms"\n';
+    const url = `data:text/plain,${encodeURIComponent(toml)}`;
+    const { page, context, errors } = await openApp(browser, server, `?v=1&view=assignments&assignment=${encodeURIComponent(url)}`, {
+      waitFor: '[data-testid=assignment-title]',
+    });
+    try {
+      assert.equal(await page.getByTestId('assignment-title').textContent(), 'From a URL');
+      assert.equal(await page.locator('[data-testid=assignment-intro] em').textContent(), 'by');
+      await page.getByTestId('answer-t').fill('10');
+      await page.getByTestId('check-answers').click();
+      await page.getByTestId('grade-t').waitFor({ state: 'visible', timeout: 60_000 });
+      assert.match(await page.getByTestId('feedback-t').textContent(), /downtime_s of precopy-xen on s/);
+      await assertNoErrors(page, errors);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a malformed assignment file shows a message naming the task and field, not a panic', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'livemig-assignment-'));
     const file = join(dir, 'mine.toml');
