@@ -45,6 +45,27 @@ pub struct Draft {
 }
 
 impl Draft {
+    /// The inputs an answers file gives (to go on from a saved file): its predictions count as
+    /// locked, since they were written down already. Answers for tasks `a` lacks are an error.
+    pub fn from_answers_file(a: &Assignment, text: &str, file: &str) -> Result<Draft, String> {
+        let answers = Answers::from_toml_str(text, file).map_err(|e| e.to_string())?;
+        if let Some(unknown) = answers.answers.keys().find(|k| a.task(k).is_none()) {
+            return Err(format!("answers {file}: answers.{unknown}: no such task in {}", a.name));
+        }
+        let mut d = Draft { student: answers.student.clone(), ..Draft::default() };
+        for (id, v) in &answers.answers {
+            let text = match v {
+                AnswerValue::Number(n) => n.to_string(),
+                AnswerValue::Text(t) => t.clone(),
+                AnswerValue::Bool(true) => "yes".into(),
+                AnswerValue::Bool(false) => "no".into(),
+            };
+            d.inputs.insert(id.clone(), text);
+        }
+        d.lock_answered(a);
+        Ok(d)
+    }
+
     /// The answers document these inputs make: numbers stay numbers, everything else is text;
     /// empty inputs are left out (unanswered).
     pub fn answers(&self, a: &Assignment) -> Answers {
@@ -138,6 +159,19 @@ mod tests {
         // A wrong type is an error message, not a grade.
         d.inputs.insert("less-data-high".into(), "quantum".into());
         assert!(d.grade(&a).unwrap_err().contains("answers.less-data-high"));
+    }
+
+    #[test]
+    fn a_saved_answers_file_reopens_with_the_same_grade() {
+        let a = bundled("precopy-convergence").unwrap();
+        let mut d = Draft { student: "Ada".into(), ..Draft::default() };
+        d.inputs.insert("downtime-1g".into(), "10.37".into());
+        d.inputs.insert("converges-100m".into(), "no".into());
+        d.inputs.insert("lowest-bandwidth".into(), "365 Mbit/s".into());
+        let back = Draft::from_answers_file(&a, &d.answers_toml(&a), "saved.toml").unwrap();
+        assert!(back.locked.contains("converges-100m"));
+        assert_eq!(back.answers(&a), d.answers(&a));
+        assert!(Draft::from_answers_file(&a, "[answers]\nnope = 1", "x.toml").unwrap_err().contains("answers.nope"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 // The Assignments view: a student answers a bundled assignment in the page (a prediction locks
 // before its run unlocks), checks it, and downloads the answers file; `livemig assignment check
-// --json` grades that file with exactly the page's verdicts and feedback. A malformed assignment
-// file shows a message naming the task and field, and no panic.
+// --json` grades that file with exactly the page's verdicts and feedback, and the file reopens in
+// the page. An assignment opens from a URL; a malformed assignment file shows a message naming
+// the task and field, and no panic.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -98,6 +99,17 @@ describe('assignments', () => {
       });
       assert.match(grade.tasks[0].feedback, /3\.0x too high/);
       assert.match(await page.getByTestId('grade-total').textContent(), new RegExp(`^${grade.points} of ${grade.max_points} points`));
+
+      // The saved file reopens in a fresh page: predictions stay locked, and the grade is the same.
+      await page.goto(`${server.url}?v=1&view=assignments&assignment=precopy-convergence`, { waitUntil: 'load' });
+      await page.getByTestId('open-answers').setInputFiles(file);
+      await page.getByTestId('locked-converges-100m').waitFor({ state: 'visible', timeout: 30_000 });
+      assert.equal(await page.getByTestId('answer-downtime-1g').inputValue(), '31.5');
+      await page.getByTestId('check-answers').click();
+      await page.getByTestId('grade-total').waitFor({ state: 'visible', timeout: 120_000 });
+      for (const t of grade.tasks) {
+        assert.equal(await page.getByTestId(`grade-${t.id}`).getAttribute('data-passed'), String(t.passed), t.id);
+      }
       await assertNoErrors(page, errors);
     } finally {
       await context.close();

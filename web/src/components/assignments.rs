@@ -382,6 +382,31 @@ pub fn AssignmentsView(props: &AssignmentsProps) -> Html {
         })
     };
     let download_status = use_state(|| None::<Result<String, String>>);
+    let answers_reader = use_mut_ref(|| None::<gloo::file::callbacks::FileReader>);
+    let on_answers_file = {
+        let session = session.clone();
+        let a = a.clone();
+        let status = download_status.clone();
+        Callback::from(move |e: Event| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+            let name = file.name();
+            let (session, a, status) = (session.clone(), a.clone(), status.clone());
+            let handle = gloo::file::callbacks::read_as_text(&gloo::file::File::from(file), move |text| {
+                let draft =
+                    text.map_err(|e| format!("answers {name}: cannot read it: {e}")).and_then(|t| Draft::from_answers_file(&a, &t, &name));
+                match draft {
+                    Ok(draft) => {
+                        session.set(Session { draft, grade: None, checking: false, ..(*session).clone() });
+                        status.set(Some(Ok(format!("Opened {name}."))));
+                    }
+                    Err(e) => status.set(Some(Err(e))),
+                }
+            });
+            *answers_reader.borrow_mut() = Some(handle);
+            input.set_value("");
+        })
+    };
     let on_download = {
         let a = a.clone();
         let draft = session.draft.clone();
@@ -452,9 +477,11 @@ pub fn AssignmentsView(props: &AssignmentsProps) -> Html {
                 <button type="button" class="primary" onclick={on_check} disabled={session.checking} data-testid="check-answers">
                     {if session.checking { "Checking…" } else { "Check my answers" }}</button>
                 <button type="button" onclick={on_download} data-testid="download-answers">{"Download answers"}</button>
+                <label class="file-button small">{"Open an answers file "}
+                    <input type="file" accept=".toml,text/plain" data-testid="open-answers" onchange={on_answers_file} /></label>
                 { for download_status.as_ref().map(|s| match s {
                     Ok(m) => html! { <span class="muted small" data-testid="download-status">{m.clone()}</span> },
-                    Err(e) => html! { <span class="error" role="alert">{e.clone()}</span> },
+                    Err(e) => html! { <span class="error" role="alert" data-testid="download-status">{e.clone()}</span> },
                 }) }
             </div>
             { summary }
