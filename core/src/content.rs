@@ -300,6 +300,29 @@ impl ContentModel {
         fill_class(class, &mut g, out, page);
     }
 
+    /// Which of its class's [`BASE_CONTENTS`] windows a page holds before it is written.
+    fn base_slot(&self, page: u64) -> u64 {
+        below(hash4(self.seed, page, 0, 0xBA5E), BASE_CONTENTS)
+    }
+
+    /// An identifier of the bytes of `page` at `version` when they are one of the model's shared
+    /// base contents: a never-written page of the text, structured or random class holds one
+    /// window of its class's tile, and a never-written zero page zeros, so pages with equal
+    /// identifiers hold equal bytes. None for a page the guest has written (its bytes are its
+    /// own).
+    pub fn shared_content_id(&self, page: u64, version: u32) -> Option<u64> {
+        if version != 0 {
+            return None;
+        }
+        let class = match self.class_of(page) {
+            ContentClass::Zero => return Some(3 * BASE_CONTENTS),
+            ContentClass::Text => 0,
+            ContentClass::Structured => 1,
+            ContentClass::Random => 2,
+        };
+        Some(class * BASE_CONTENTS + self.base_slot(page))
+    }
+
     fn fill_base(&self, page: u64, class: ContentClass, buf: &mut [u8]) {
         let tile = match class {
             ContentClass::Zero => return buf.fill(0),
@@ -309,7 +332,7 @@ impl ContentModel {
         };
         // Windows start at word-aligned offsets spread over the tile.
         let last_word = ((tile.len() - buf.len()) / 4) as u64;
-        let slot = below(hash4(self.seed, page, 0, 0xBA5E), BASE_CONTENTS);
+        let slot = self.base_slot(page);
         let offset = 4 * (slot * last_word / (BASE_CONTENTS - 1)) as usize;
         buf.copy_from_slice(&tile[offset..offset + buf.len()]);
     }
@@ -424,6 +447,37 @@ mod tests {
             let changed = a.iter().zip(&b).filter(|(x, y)| x != y).count();
             assert!(changed <= 64, "page {page}: {changed} bytes changed by one 64-byte write");
         }
+    }
+
+    #[test]
+    fn equal_shared_content_ids_are_equal_bytes() {
+        let m = model();
+        let mut seen: HashMap<u64, Vec<u8>> = HashMap::new();
+        let mut buf = vec![0u8; 4096];
+        let (mut shared, mut repeats) = (0, 0);
+        for page in 0..20_000 {
+            m.fill(page, 0, &mut buf);
+            match m.shared_content_id(page, 0) {
+                Some(id) => {
+                    shared += 1;
+                    match seen.get(&id) {
+                        Some(bytes) => {
+                            repeats += 1;
+                            assert_eq!(bytes, &buf, "page {page}: id {id} names other bytes");
+                        }
+                        None => {
+                            seen.insert(id, buf.clone());
+                        }
+                    }
+                }
+                None => panic!("page {page} at version 0 has no shared id"),
+            }
+            assert_eq!(m.shared_content_id(page, 1), None, "a written page's bytes are its own");
+        }
+        assert!(shared == 20_000 && repeats > 15_000, "{shared} shared, {repeats} repeats");
+        // Different identifiers are different bytes (distinct windows).
+        let distinct: std::collections::HashSet<&Vec<u8>> = seen.values().collect();
+        assert_eq!(distinct.len(), seen.len());
     }
 
     #[test]

@@ -219,6 +219,14 @@ pub fn check_rate_limit(bytes_per_s: Option<f64>) -> Result<(), ContextError> {
     }
 }
 
+/// Checks a [`MigrationContext::send_dirty_bitmap`] argument: a bitmap over the VM's `pages`.
+pub fn check_bitmap_length(bitmap: &crate::bitmap::PageBitmap, pages: u64) -> Result<(), ContextError> {
+    if bitmap.len() != pages {
+        return Err(ContextError::BadArgument { name: "bitmap length", value: bitmap.len().to_string(), accepted: "the VM's page count" });
+    }
+    Ok(())
+}
+
 /// Everything a migration algorithm may do. Times are seconds since the migration started.
 pub trait MigrationContext {
     /// Number of guest pages.
@@ -303,6 +311,17 @@ pub trait MigrationContext {
     /// and are timed, on every page.
     fn simulated(&self) -> bool {
         false
+    }
+
+    /// In a simulation, an identifier of the page's current bytes when they are one of the
+    /// memory model's shared contents ([`crate::content::ContentModel::shared_content_id`]):
+    /// pages with equal identifiers hold equal bytes, so an algorithm may reuse a pure
+    /// computation (an encoding) done for one for the others without reading them, as it
+    /// would with [`crate::codec::memo::ByteMemo`] after reading them. None (the default, and
+    /// always on a real guest): read the page.
+    fn shared_content_id(&mut self, page: u64) -> Result<Option<u64>, ContextError> {
+        let _ = page;
+        Ok(None)
     }
 
     /// The tag of the code region the guest runs now: the tag of the last tagged phase it has

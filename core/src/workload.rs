@@ -68,6 +68,9 @@ pub struct Cursor {
     phase: usize,
     cycle: u64,
     k: u64,
+    /// What [`Workload::peek`] last found for this position (it is asked again and again for
+    /// the stream whose access is not the next: the simulator merges two streams).
+    peeked: Option<(f64, u64)>,
 }
 
 impl Workload {
@@ -161,12 +164,15 @@ impl Workload {
         let cycle = if self.repeat { ((start - self.phases[phase].offset) / self.cycle_len).round() as u64 } else { 0 };
         let rate = self.rate(phase, kind);
         let k = if rate > 0.0 { ((t - start) * rate).ceil().max(0.0) as u64 } else { 0 };
-        Cursor { kind, phase, cycle, k }
+        Cursor { kind, phase, cycle, k, peeked: None }
     }
 
     /// The next access of the cursor's stream: `(guest_time, page)`, or None if the stream
     /// never accesses memory again.
     pub fn peek(&self, c: &mut Cursor) -> Option<(f64, u64)> {
+        if c.peeked.is_some() {
+            return c.peeked;
+        }
         // Skip phases that are over or have no accesses of this kind; give up after one full
         // cycle without accesses.
         let mut skipped = 0;
@@ -176,7 +182,8 @@ impl Workload {
             if rate > 0.0 {
                 let t = c.k as f64 / rate;
                 if t < p.duration {
-                    return Some((self.phase_start(c.phase, c.cycle) + t, self.page(c)));
+                    c.peeked = Some((self.phase_start(c.phase, c.cycle) + t, self.page(c)));
+                    return c.peeked;
                 }
             }
             if p.duration.is_infinite() || skipped > self.phases.len() {
@@ -195,9 +202,35 @@ impl Workload {
         }
     }
 
+    /// For a workload of one endless phase: the pages it can ever access (None for several
+    /// phases, whose working sets differ).
+    pub fn reachable_pages(&self) -> Option<std::ops::Range<u64>> {
+        let [p] = &self.phases[..] else { return None };
+        if p.duration.is_finite() {
+            return None;
+        }
+        let len = if p.pattern == AccessPattern::Idle { 1 } else { p.ws_len };
+        Some(p.ws_start..p.ws_start + len)
+    }
+
+    /// For a workload of one endless phase: moves `c` to the first access of its stream at or
+    /// after guest time `t` (as [`Workload::advance`] past every earlier one would) and returns
+    /// how many accesses it passed; None, and `c` unchanged, for several phases.
+    pub fn skip_to(&self, c: &mut Cursor, t: f64) -> Option<u64> {
+        self.reachable_pages()?;
+        let target = self.seek(c.kind, t);
+        let passed = target.k.saturating_sub(c.k);
+        if passed > 0 {
+            c.k = target.k;
+            c.peeked = None;
+        }
+        Some(passed)
+    }
+
     /// Moves past the access last returned by [`Workload::peek`].
     pub fn advance(&self, c: &mut Cursor) {
         c.k += 1;
+        c.peeked = None;
     }
 
     fn page(&self, c: &Cursor) -> u64 {

@@ -208,7 +208,7 @@ enum AssignmentCommand {
 struct KvmRunArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
-    /// Algorithm (default: the scenario's migration.algorithm); any but tsmc
+    /// Algorithm (default: the scenario's migration.algorithm); any registered one
     #[arg(long, short)]
     algorithm: Option<String>,
     /// Guest memory (e.g. 64MiB, up to 1GiB); working sets scale with it
@@ -241,7 +241,7 @@ enum KvmCommand {
     Crosscheck {
         #[command(flatten)]
         scenario: ScenarioArgs,
-        /// Algorithm (any but tsmc)
+        /// Algorithm (any registered one)
         #[arg(long, short)]
         algorithm: String,
         /// Guest memory (e.g. 64MiB, up to 1GiB); working sets scale with it

@@ -228,7 +228,6 @@ fn bad_input(args: &[&str], field: &str) {
 fn cli_kvm_migrate_rejects_bad_input_naming_the_field() {
     // These fail before /dev/kvm is opened, so they run everywhere.
     bad_input(&["kvm", "migrate", "idle-vm", "--algorithm", "warp-drive"], "--algorithm");
-    bad_input(&["kvm", "migrate", "idle-vm", "--algorithm", "tsmc"], "--algorithm");
     bad_input(&["kvm", "migrate", "idle-vm", "--memory", "lots"], "--memory");
     bad_input(&["kvm", "migrate", "idle-vm", "--memory", "2GiB"], "--memory");
     bad_input(&["kvm", "migrate", "idle-vm", "--memory", "1000"], "--memory");
@@ -282,16 +281,17 @@ fn tcp_send_and_receive_between_two_processes_verifies() {
     }
     let dir = tempfile::tempdir().unwrap();
     let file = scenario_file(&dir);
-    for algorithm in ["precopy-xen", "mecom", "postcopy-bubbling"] {
+    for algorithm in ["precopy-xen", "mecom", "postcopy-bubbling", "tsmc"] {
         let (child, addr) = receiver();
         let out = livemig().args(["kvm", "send", &file, "--to", &addr, "-a", algorithm, "--json"]).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{algorithm}: {stderr}");
-        let checked = if algorithm.starts_with("postcopy") { "absent at resume (post-copy)" } else { "0 of 8192 pages differ" };
+        let resumes_absent = algorithm.starts_with("postcopy") || algorithm == "tsmc";
+        let checked = if resumes_absent { "absent at resume (post-copy)" } else { "0 of 8192 pages differ" };
         assert!(stderr.contains("kvm: switch-over check: 0 of ") && stderr.contains(checked), "{stderr}");
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["verified"], true, "{algorithm}");
-        if algorithm.starts_with("postcopy") {
+        if resumes_absent {
             assert!(report["network_faults"].as_u64().unwrap() > 0, "faults came back over TCP");
         }
         let received = child.wait_with_output().unwrap();
@@ -343,6 +343,39 @@ fn postcopy_algorithms_fault_pages_in_and_verify() {
         let served = run.trace.events.iter().filter(|e| matches!(e.event, livemig_core::trace::Event::FaultServed { .. })).count();
         assert!(served as u64 <= r.network_faults && served > 0, "{algorithm}");
     }
+}
+
+/// TSMC on a real guest: stage 1 copies every page while the guest runs, the dirty bitmap
+/// makes the pages the guest wrote absent again on the destination (dropped under
+/// userfaultfd), and stage 3 pushes them or serves them on fault: each page travels at most
+/// twice, N + |S| in all, and the destination's memory is verified.
+#[test]
+fn tsmc_makes_its_dirty_pages_absent_and_verifies() {
+    if kvm().is_none() {
+        return;
+    }
+    use livemig_core::trace::{DataKind, Event};
+    let s = running_guest();
+    let n = s.page_count();
+    let run = migrate(&s, "tsmc", KvmOptions { detail: livemig_core::trace::TraceDetail::Pages, ..KvmOptions::default() });
+    let r = &run.report;
+    assert!(r.verified && r.completed && r.converged, "{:?} {}", run.verification, r.stop_reason);
+    let mut sends = vec![0u32; n as usize];
+    let mut dirty = None;
+    for e in &run.trace.events {
+        match &e.event {
+            Event::PagesSent { pages, .. } => pages.iter().for_each(|p| sends[p as usize] += 1),
+            Event::DataSent { what: DataKind::DirtyBitmap, pages, .. } => dirty = Some(pages.iter().count() as u64),
+            _ => {}
+        }
+    }
+    let dirty = dirty.expect("one dirty bitmap");
+    assert!(dirty > 0, "the guest wrote pages during stage 1");
+    assert!(sends.iter().all(|&c| (1..=2).contains(&c)), "every page sent once or twice");
+    assert_eq!(r.pages_sent, n + dirty, "N + |S| pages");
+    assert_eq!(run.verification.absent_at_resume, dirty, "the pages of S were absent at resume");
+    assert_eq!(run.verification.mismatched_pages, 0);
+    assert!(r.network_faults > 0 && r.fault_stall_s > 0.0, "the resumed guest faulted on pages of S");
 }
 
 #[test]

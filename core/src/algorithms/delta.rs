@@ -26,9 +26,9 @@
 //! Encoding costs time like MECOM's compression: a batch occupies the link for the longer of its
 //! wire time and `Σ page_size / encode_rate` [R].
 
-use super::precopy::{EncoderSpec, PageSender, Precopy, Stage};
+use super::precopy::{EncoderSpec, PageSender, PlainPages, Precopy, Stage};
 use super::{Algorithm, ParamKind, ParamSpec, Params};
-use crate::codec::memo::ByteMemo;
+use crate::codec::memo::{ByteMemo, IdMemo};
 use crate::codec::{xbzrle, zero, CodecError};
 use crate::context::{ContextError, EncodedBatch, Encoding, MigrationContext};
 
@@ -103,6 +103,9 @@ struct PageCache {
     /// interned, or that was never used, costs no page).
     own: Vec<Option<Box<[u8]>>>,
     interned: Option<ByteMemo<()>>,
+    /// Which interned content a shared content identifier is
+    /// ([`MigrationContext::shared_content_id`]), so such a page need not be read again.
+    interned_ids: IdMemo<u32>,
 }
 
 impl PageCache {
@@ -114,6 +117,7 @@ impl PageCache {
             slots: vec![None; slots as usize],
             own: vec![None; slots as usize],
             interned: intern.then(|| ByteMemo::new(INTERNED_CONTENTS)),
+            interned_ids: IdMemo::new(if intern { INTERNED_CONTENTS } else { 0 }),
         }
     }
 
@@ -133,21 +137,47 @@ impl PageCache {
         }
     }
 
-    /// Stores `bytes` as `page`'s copy unless the slot holds another page from the current or
-    /// the previous generation (QEMU's `cache_insert`); returns whether it was stored. With
-    /// `share`, bytes equal to an interned content (or new ones while there is room) are
-    /// referred to rather than copied.
-    fn insert(&mut self, page: u64, bytes: &[u8], age: u64, share: bool) -> Result<bool, ContextError> {
-        let i = self.slot_of(page);
-        if let Some(s) = self.slots[i] {
-            if s.page != page && s.age + 1 >= age {
-                return Ok(false);
-            }
+    /// Stores `bytes` as `page`'s own copy unless the slot holds another page from the current
+    /// or the previous generation (QEMU's `cache_insert`); returns whether it was stored.
+    fn insert(&mut self, page: u64, bytes: &[u8], age: u64) -> Result<bool, ContextError> {
+        if !self.may_store(page, age) {
+            return Ok(false);
         }
-        let shared = match &mut self.interned {
-            Some(interned) if share => interned.intern(0, bytes, ()).map(|id| id as u32),
-            _ => None,
-        };
+        self.store(page, bytes, age, None)
+    }
+
+    /// Whether `page` may take its slot in generation `age` (QEMU's `cache_insert` rule).
+    fn may_store(&self, page: u64, age: u64) -> bool {
+        match self.slots[self.slot_of(page)] {
+            Some(s) => s.page == page || s.age + 1 < age,
+            None => true,
+        }
+    }
+
+    /// Stores a first-round page the guest has not written (a shared content) by reference to
+    /// its interned copy, reading it only the first time its content is met; other pages as
+    /// [`insert`](Self::insert) does. Returns whether it was stored.
+    fn insert_first_round(&mut self, ctx: &mut dyn MigrationContext, page: u64, buf: &mut [u8], age: u64) -> Result<bool, ContextError> {
+        if !self.may_store(page, age) {
+            return Ok(false);
+        }
+        let id = if self.interned.is_some() { ctx.shared_content_id(page)? } else { None };
+        if let Some(index) = id.and_then(|id| self.interned_ids.get(id).copied()) {
+            let i = self.slot_of(page);
+            self.slots[i] = Some(Slot { page, age, shared: Some(index) });
+            return Ok(true);
+        }
+        ctx.read_page(page, buf)?;
+        let shared = self.interned.as_mut().and_then(|interned| interned.intern(0, buf, ()).map(|i| i as u32));
+        if let (Some(id), Some(index)) = (id, shared) {
+            self.interned_ids.insert(id, index);
+        }
+        self.store(page, buf, age, shared)
+    }
+
+    /// Puts `page` in its slot: by reference to interned content `shared`, or as its own copy.
+    fn store(&mut self, page: u64, bytes: &[u8], age: u64, shared: Option<u32>) -> Result<bool, ContextError> {
+        let i = self.slot_of(page);
         if shared.is_none() {
             match &mut self.own[i] {
                 Some(copy) => copy.copy_from_slice(bytes),
@@ -178,6 +208,9 @@ pub struct XbzrleSender {
     last_stage: Option<Stage>,
     /// Whether a simulation may intern the cache's first-round copies (tests turn it off).
     intern: bool,
+    /// The first round's sender: XBZRLE is not used there, so zero pages go as flags and the
+    /// others whole, as plain pre-copy sends them.
+    first_round: PlainPages,
 }
 
 impl XbzrleSender {
@@ -192,6 +225,7 @@ impl XbzrleSender {
             age: 0,
             last_stage: None,
             intern: true,
+            first_round: PlainPages::new(true),
         }
     }
 }
@@ -209,29 +243,34 @@ impl PageSender for XbzrleSender {
             self.last_stage = Some(stage);
         }
         let last = stage == Stage::StopAndCopy;
+        if stage == Stage::FirstRound {
+            // Whole pages are cached (if at all) as they are the instant they are sent; zero
+            // pages are not cached in the first round.
+            let (cache_them, page, age) = (self.settings.cache_first_round, &mut self.page, self.age);
+            return self.first_round.send_then(ctx, pages, |ctx, full| {
+                if cache_them {
+                    for &p in full {
+                        cache.insert_first_round(ctx, p, page, age)?;
+                    }
+                }
+                Ok(())
+            });
+        }
         self.batch.clear();
         let mut encoded_bytes = 0usize;
         for &p in pages {
             ctx.read_page(p, &mut self.page)?;
             if zero::is_zero(&self.page) {
-                if stage != Stage::FirstRound && cache.get(p).is_some() && !last {
-                    cache.insert(p, &self.page, self.age, false)?;
+                if cache.get(p).is_some() && !last {
+                    cache.insert(p, &self.page, self.age)?;
                 }
                 self.batch.push(p, Encoding::Zero, &[]);
-                continue;
-            }
-            if stage == Stage::FirstRound {
-                if self.settings.cache_first_round {
-                    // Never-written pages repeat a few contents: share them.
-                    cache.insert(p, &self.page, self.age, true)?;
-                }
-                self.batch.push(p, Encoding::Full, &self.page);
                 continue;
             }
             encoded_bytes += ps;
             let Some(old) = cache.get(p) else {
                 if !last {
-                    cache.insert(p, &self.page, self.age, false)?;
+                    cache.insert(p, &self.page, self.age)?;
                 }
                 self.batch.push(p, Encoding::Full, &self.page);
                 continue;
@@ -240,13 +279,13 @@ impl PageSender for XbzrleSender {
                 Ok(0) => {} // unchanged: the destination's copy is current, send nothing
                 Ok(len) => {
                     if !last {
-                        cache.insert(p, &self.page, self.age, false)?;
+                        cache.insert(p, &self.page, self.age)?;
                     }
                     self.batch.push(p, Encoding::Delta, &self.out[..len]);
                 }
                 Err(CodecError::Overflow { .. }) => {
                     if !last {
-                        cache.insert(p, &self.page, self.age, false)?;
+                        cache.insert(p, &self.page, self.age)?;
                     }
                     self.batch.push(p, Encoding::Full, &self.page);
                 }
@@ -268,14 +307,14 @@ mod tests {
     fn the_cache_is_direct_mapped_and_keeps_fresh_entries() {
         let mut c = PageCache::new(4 * 4096, 100, 4096, false);
         assert_eq!(c.slots.len(), 4);
-        assert!(c.insert(1, &[1; 4096], 1, false).unwrap());
+        assert!(c.insert(1, &[1; 4096], 1).unwrap());
         assert_eq!(c.get(1).unwrap()[0], 1);
         // Page 5 maps to the same slot; page 1's entry is from this generation: kept.
-        assert!(!c.insert(5, &[5; 4096], 1, false).unwrap());
-        assert!(!c.insert(5, &[5; 4096], 2, false).unwrap());
+        assert!(!c.insert(5, &[5; 4096], 1).unwrap());
+        assert!(!c.insert(5, &[5; 4096], 2).unwrap());
         assert!(c.get(5).is_none());
         // Two generations later it may be evicted.
-        assert!(c.insert(5, &[5; 4096], 3, false).unwrap());
+        assert!(c.insert(5, &[5; 4096], 3).unwrap());
         assert!(c.get(1).is_none());
         assert_eq!(c.get(5).unwrap()[0], 5);
         // A cache as large as the VM has a slot per page.
@@ -300,13 +339,25 @@ mod tests {
         a.start_dirty_log().unwrap();
         b.start_dirty_log().unwrap();
         let pages: Vec<u64> = (0..s.page_count()).collect();
-        for (stage, chunk) in pages.chunks(256).map(|c| (Stage::FirstRound, c)).chain(pages.chunks(256).map(|c| (Stage::Live, c))) {
-            shared.send(&mut a, chunk, stage).unwrap();
-            copied.send(&mut b, chunk, stage).unwrap();
-            assert_eq!(shared.batch, copied.batch, "{stage:?} pages {}..", chunk[0]);
+        for chunk in pages.chunks(256) {
+            shared.send(&mut a, chunk, Stage::FirstRound).unwrap();
+            copied.send(&mut b, chunk, Stage::FirstRound).unwrap();
         }
-        let interned = shared.cache.as_ref().unwrap().interned.as_ref().unwrap().stats();
-        assert!(interned.hits > 0 && interned.entries < pages.len(), "{interned:?}");
-        assert!(copied.cache.as_ref().unwrap().interned.is_none());
+        // The first round cached the same bytes for every page, most by reference.
+        let (sc, cc) = (shared.cache.as_ref().unwrap(), copied.cache.as_ref().unwrap());
+        for &p in &pages {
+            assert_eq!(sc.get(p), cc.get(p), "page {p}");
+        }
+        let by_id = sc.interned_ids.stats();
+        let interned = sc.interned.as_ref().unwrap().stats();
+        assert!(by_id.hits > by_id.misses && interned.entries < pages.len(), "{by_id:?} {interned:?}");
+        assert!(cc.interned.is_none());
+        assert_eq!(a.now(), b.now());
+        // And the next round sends the same deltas.
+        for chunk in pages.chunks(256) {
+            shared.send(&mut a, chunk, Stage::Live).unwrap();
+            copied.send(&mut b, chunk, Stage::Live).unwrap();
+            assert_eq!(shared.batch, copied.batch, "pages {}..", chunk[0]);
+        }
     }
 }

@@ -31,7 +31,7 @@
 
 use super::precopy::{EncoderSpec, PageSender, Precopy, Stage};
 use super::{Algorithm, ParamKind, ParamSpec, Params};
-use crate::codec::memo::ByteMemo;
+use crate::codec::memo::IdMemo;
 use crate::codec::{max_compressed_len, Compressor, Thresholds};
 use crate::context::{ContextError, EncodedBatch, Encoding, MigrationContext};
 
@@ -97,10 +97,11 @@ pub struct MecomSender {
     page: Vec<u8>,
     out: Vec<u8>,
     batch: EncodedBatch,
-    /// In a simulation only: what each distinct page content compressed to (how it is sent and
-    /// what the classifier chose), so that the codec runs once per content
-    /// ([`crate::codec::memo`]); the cost model still charges every page.
-    memo: ByteMemo<(Encoding, Encoding)>,
+    /// In a simulation only: what each shared page content compressed to (how it is sent, what
+    /// the classifier chose, the bytes), by its identifier
+    /// ([`MigrationContext::shared_content_id`]), so that the codec runs once per content and
+    /// such pages are not even read; the cost model still charges every page.
+    memo: IdMemo<(Encoding, Encoding, Box<[u8]>)>,
 }
 
 /// Distinct page contents the simulation's compression memo holds (the never-written pages'
@@ -122,7 +123,7 @@ impl MecomSender {
             page: vec![0; page_size],
             out: vec![0; max_compressed_len(page_size)],
             batch: EncodedBatch::new(),
-            memo: ByteMemo::new(memo_entries),
+            memo: IdMemo::new(memo_entries),
         }
     }
 
@@ -149,22 +150,22 @@ impl PageSender for MecomSender {
         let mut cpu = 0.0;
         let simulated = ctx.simulated();
         for &p in pages {
-            ctx.read_page(p, &mut self.page)?;
-            // A zero page is found faster by its scan than by a lookup.
-            let memoise = simulated && !crate::codec::zero::is_zero(&self.page);
-            if memoise {
-                if let Some(((codec, chosen), bytes)) = self.memo.get(0, &self.page) {
-                    self.batch.push(p, codec, bytes);
+            let shared = if simulated { ctx.shared_content_id(p)? } else { None };
+            if let Some(id) = shared {
+                if let Some((codec, chosen, bytes)) = self.memo.get(id) {
+                    let chosen = *chosen;
+                    self.batch.push(p, *codec, bytes);
                     cpu += self.cost(chosen);
                     continue;
                 }
             }
+            ctx.read_page(p, &mut self.page)?;
             let c =
                 self.compressor.encode(&self.page, &mut self.out).map_err(|e| ContextError::Guest(format!("compressing page {p}: {e}")))?;
             self.batch.push(p, c.codec, &self.out[..c.len]);
             cpu += self.cost(c.chosen);
-            if memoise {
-                self.memo.insert(0, &self.page, (c.codec, c.chosen), &self.out[..c.len]);
+            if let Some(id) = shared {
+                self.memo.insert(id, (c.codec, c.chosen, self.out[..c.len].into()));
             }
         }
         ctx.send_encoded(&self.batch, cpu / self.settings.threads as f64)?;

@@ -286,7 +286,7 @@ pub(crate) enum EncoderSpec {
 impl EncoderSpec {
     fn sender(&self, page_size: usize) -> Box<dyn PageSender> {
         match self {
-            EncoderSpec::Plain { zero_pages } => Box::new(PlainPages { zero_pages: *zero_pages, zeros: Vec::new(), full: Vec::new() }),
+            EncoderSpec::Plain { zero_pages } => Box::new(PlainPages::new(*zero_pages)),
             EncoderSpec::Mecom(settings) => Box::new(super::mecom::MecomSender::new(settings.clone(), page_size)),
             EncoderSpec::Xbzrle(settings) => Box::new(super::delta::XbzrleSender::new(settings.clone(), page_size)),
         }
@@ -294,18 +294,34 @@ impl EncoderSpec {
 }
 
 /// Whole pages, zero pages as flags when enabled.
-struct PlainPages {
+pub(crate) struct PlainPages {
     zero_pages: bool,
     zeros: Vec<u64>,
     full: Vec<u64>,
 }
 
-impl PageSender for PlainPages {
-    fn send(&mut self, ctx: &mut dyn MigrationContext, batch: &[u64], _stage: Stage) -> Result<(), ContextError> {
+impl PlainPages {
+    /// Whole pages; with `zero_pages`, zero pages as flags.
+    pub(crate) fn new(zero_pages: bool) -> PlainPages {
+        PlainPages { zero_pages, zeros: Vec::new(), full: Vec::new() }
+    }
+}
+
+impl PlainPages {
+    /// Sends `batch` as [`PageSender::send`] does; `before_full` sees the pages that go whole
+    /// just before they are sent, at the instant whose bytes they carry (a sender that keeps a
+    /// copy of what it sent reads them there).
+    pub(crate) fn send_then(
+        &mut self,
+        ctx: &mut dyn MigrationContext,
+        batch: &[u64],
+        mut before_full: impl FnMut(&mut dyn MigrationContext, &[u64]) -> Result<(), ContextError>,
+    ) -> Result<(), ContextError> {
         if batch.is_empty() {
             return Ok(());
         }
         if !self.zero_pages {
+            before_full(ctx, batch)?;
             ctx.send_pages(batch, Channel::Bulk)?;
             return Ok(());
         }
@@ -324,9 +340,16 @@ impl PageSender for PlainPages {
             ctx.send_zero_pages(&self.zeros)?;
         }
         if !self.full.is_empty() {
+            before_full(ctx, &self.full)?;
             ctx.send_pages(&self.full, Channel::Bulk)?;
         }
         Ok(())
+    }
+}
+
+impl PageSender for PlainPages {
+    fn send(&mut self, ctx: &mut dyn MigrationContext, batch: &[u64], _stage: Stage) -> Result<(), ContextError> {
+        self.send_then(ctx, batch, |_, _| Ok(()))
     }
 }
 

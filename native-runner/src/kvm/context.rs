@@ -38,7 +38,12 @@
 //!   fault). A pushed page already present is dropped (EEXIST; `PagesDropped`). Pages absent at
 //!   resume are not compared then (they fault in or are pushed later); the continuation check
 //!   and "every page arrived" cover them. There is one path: post-copy's priority channel is
-//!   the bulk one. TSMC's dirty bitmap (pages made absent again) is not supported.
+//!   the bulk one.
+//! * **TSMC's dirty bitmap** (`send_dirty_bitmap` before the switch-over): the pages it names
+//!   are dropped from the destination's memory with `madvise(MADV_DONTNEED)`, which makes them
+//!   missing again under userfaultfd (QEMU's post-copy "discard" does the same), so the
+//!   resumed guest faults on them and the stage-3 push or a fault answer supplies them. The
+//!   discard travels in order with the pages, so every stage-1 copy has landed before it.
 
 use super::dest::{prefill, Destination, LocalDestination, MigratedState, Msg};
 use super::guest::{Layout, PlanState, Planner};
@@ -72,8 +77,8 @@ pub struct KvmOptions {
     /// process.
     pub to: Option<String>,
     /// Post-copy: the destination's memory is registered with userfaultfd, so it can resume
-    /// before every page is there (set by [`migrate`] for post-copy and hybrid algorithms;
-    /// in-process only).
+    /// before every page is there (set by [`migrate`] for post-copy and hybrid algorithms,
+    /// TSMC among them).
     pub postcopy: bool,
 }
 
@@ -192,6 +197,9 @@ impl KvmContext {
             None => Box::new(LocalDestination::new(scenario, planner.clone(), options.prefill, options.postcopy)?),
             Some(addr) => Box::new(super::remote::RemoteDestination::connect(addr, scenario, options.prefill, options.postcopy)?),
         };
+        // A source guest that has been running has its memory allocated: without this, the
+        // first read of each never-written page (to send it) would fault it in on the clock.
+        src.memory().populate();
         if options.prefill {
             prefill(src.memory(), &planner);
         }
@@ -536,13 +544,10 @@ impl MigrationContext for KvmContext {
         self.ensure_round();
         let payload = pages.len() as u64 * PAGE as u64;
         let wire = payload + pages.len() as u64 * self.header;
-        // Read at send start (the snapshot a real send takes), then occupy the link.
+        // The destination copies the pages out of the source's memory (see `Msg::Copy`), then
+        // the link is occupied for their bytes.
         let keep: Vec<u64> = pages.iter().copied().filter(|&p| Some(p) != self.options.drop_page).collect();
-        let mut data = vec![0u8; keep.len() * PAGE];
-        for (i, &p) in keep.iter().enumerate() {
-            self.src.memory().read(p as usize * PAGE, &mut data[i * PAGE..(i + 1) * PAGE]);
-        }
-        self.send(Msg::Pages { pages: keep, data })?;
+        self.send(Msg::Copy { pages: keep, from: self.src.memory().clone() })?;
         let times = self.transmit(wire);
         self.record_sent(times, Encoding::Full, pages, payload, wire);
         Ok(Sent { wire_bytes: wire, payload_bytes: payload })
@@ -607,11 +612,21 @@ impl MigrationContext for KvmContext {
         self.send(Msg::Zero(keep))?;
         Ok(self.send_data(DataKind::FreePageList, runs.len() as u64 * 16, Some(pages)))
     }
-    fn send_dirty_bitmap(&mut self, _pages: &PageBitmap) -> Result<Sent, ContextError> {
-        Err(ContextError::WrongState {
-            operation: "send_dirty_bitmap",
-            reason: "the KVM backend has no post-copy (userfaultfd) destination yet",
-        })
+    fn send_dirty_bitmap(&mut self, pages: &PageBitmap) -> Result<Sent, ContextError> {
+        livemig_core::context::check_bitmap_length(pages, self.n)?;
+        if !self.options.postcopy {
+            return Err(ContextError::WrongState {
+                operation: "send_dirty_bitmap",
+                reason: "the destination's memory is not registered with userfaultfd (not a post-copy run)",
+            });
+        }
+        // As in the simulator: before the switch-over the pages become absent on the
+        // destination (dropped from its memory, so they fault); after it, the bitmap is only
+        // information (the guest may have written them there since).
+        if self.resumed.is_none() {
+            self.send(Msg::Discard(pages.clone()))?;
+        }
+        Ok(self.send_data(DataKind::DirtyBitmap, pages.wire_bytes(), Some(pages)))
     }
     fn send_state(&mut self) -> Result<Sent, ContextError> {
         let Some(plan) = self.paused else {
@@ -765,16 +780,6 @@ pub fn migrate_or_abort(scenario: &Scenario, algorithm: Option<&str>, options: K
             livemig_core::algorithms::names().join(", ")
         ))
     })?;
-    // TSMC makes pages absent again on the destination (its dirty bitmap): not supported.
-    let supported = |a: &livemig_core::algorithms::AlgorithmInfo| a.name != "tsmc";
-    if !supported(info) {
-        let names: Vec<&str> = livemig_core::algorithms::registry().iter().filter(|a| supported(a)).map(|a| a.name).collect();
-        return Err(MigrateError::BadInput(format!(
-            "--algorithm: '{name}' is not supported on KVM yet (its dirty bitmap would make present pages absent again): accepted {}",
-            names.join(", ")
-        ))
-        .into());
-    }
     let postcopy = info.family != "pre-copy";
     let options = KvmOptions { postcopy, ..options };
     if scenario.vm.page_size.0 != PAGE as u64 {

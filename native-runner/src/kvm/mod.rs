@@ -22,8 +22,8 @@
 //! A migration that fails before the switch-over (e.g. its connection is cut) gives the source
 //! back with its guest running (resumed if it was paused): see [`context::migrate_or_abort`].
 //!
-//! Limits: every algorithm but TSMC, in one process or over TCP (post-copy and hybrid
-//! destinations use userfaultfd, see [`uffd`]); one vCPU, no devices, no interrupts; guests of
+//! Limits: every algorithm, in one process or over TCP (post-copy and hybrid destinations,
+//! TSMC's among them, use userfaultfd, see [`uffd`]); one vCPU, no devices, no interrupts; guests of
 //! up to 1 GiB. The guest runs natively
 //! (millions of page writes per second unpaced); the host paces it to the scenario's rates in
 //! batches of 2 ms, and a run says how often the guest fell behind its pacing.

@@ -9,7 +9,7 @@
 //! thread on each side), pages absent at resume are left out of the checksum comparison, and
 //! the receiver reports an error at `Finish` if pages never arrived.
 
-use super::dest::{Destination, Fault, LocalDestination, MigratedState, Msg, Switchover};
+use super::dest::{runs_of, Destination, Fault, LocalDestination, MigratedState, Msg, Switchover};
 use super::guest::{Layout, Planner};
 use super::vm::{GuestMemory, PAGE};
 use super::wire::{self, Continuation, Hello, Kind, WireError};
@@ -115,31 +115,30 @@ impl RemoteDestination {
     }
 }
 
-/// Page ranges of a sorted-or-not list: (first, count) of consecutive runs, in order.
-fn ranges(pages: &[u64]) -> Vec<(usize, u64, u32)> {
-    let mut out: Vec<(usize, u64, u32)> = Vec::new();
-    for (i, &p) in pages.iter().enumerate() {
-        match out.last_mut() {
-            Some((_, first, count)) if *first + *count as u64 == p => *count += 1,
-            _ => out.push((i, p, 1)),
-        }
-    }
-    out
-}
-
 impl Destination for RemoteDestination {
     fn deliver(&mut self, msg: Msg) -> Result<(), ContextError> {
         let mut payload = Vec::new();
         let kind = match msg {
+            Msg::Copy { pages, from } => {
+                for (first, count) in runs_of(&pages) {
+                    let mut data = vec![0u8; count as usize * PAGE];
+                    from.read(first as usize * PAGE, &mut data);
+                    wire::push_record(&mut payload, first, count as u32, Encoding::Full, &data);
+                }
+                Kind::Pages
+            }
             Msg::Pages { pages, data } => {
-                for (i, first, count) in ranges(&pages) {
-                    wire::push_record(&mut payload, first, count, Encoding::Full, &data[i * PAGE..(i + count as usize) * PAGE]);
+                let mut at = 0;
+                for (first, count) in runs_of(&pages) {
+                    let end = at + count as usize * PAGE;
+                    wire::push_record(&mut payload, first, count as u32, Encoding::Full, &data[at..end]);
+                    at = end;
                 }
                 Kind::Pages
             }
             Msg::Zero(pages) => {
-                for (_, first, count) in ranges(&pages) {
-                    wire::push_record(&mut payload, first, count, Encoding::Zero, &[]);
+                for (first, count) in runs_of(&pages) {
+                    wire::push_record(&mut payload, first, count as u32, Encoding::Zero, &[]);
                 }
                 Kind::Pages
             }
@@ -148,6 +147,10 @@ impl Destination for RemoteDestination {
                     wire::push_record(&mut payload, page, 1, encoding, bytes);
                 }
                 Kind::Pages
+            }
+            Msg::Discard(pages) => {
+                payload = wire::discard_payload(&pages.runs());
+                Kind::Discard
             }
             Msg::State(s) => {
                 payload = s.to_bytes();
@@ -325,6 +328,15 @@ fn serve_stream(reader: &mut BufReader<TcpStream>, writer: &SharedWriter) -> Res
                     dest.deliver(Msg::Encoded(batch)).map_err(c)?;
                 }
             }
+            Kind::Discard => {
+                let mut pages = PageBitmap::new(n);
+                for (first, count) in wire::parse_discard(&payload, n).map_err(w)? {
+                    (first..first + count).for_each(|p| {
+                        pages.set(p);
+                    });
+                }
+                dest.deliver(Msg::Discard(pages)).map_err(c)?;
+            }
             Kind::State => {
                 let s = MigratedState::from_bytes(&payload)
                     .ok_or_else(|| w(WireError::Malformed { kind, reason: format!("{} bytes of state", payload.len()) }))?;
@@ -367,7 +379,7 @@ fn serve_stream(reader: &mut BufReader<TcpStream>, writer: &SharedWriter) -> Res
                 served.continuation = Some(cont);
                 return Ok(served);
             }
-            other => return Err(w(WireError::Unexpected { got: other, expected: "Pages, State, Resume or Finish" })),
+            other => return Err(w(WireError::Unexpected { got: other, expected: "Pages, Discard, State, Resume or Finish" })),
         }
     }
 }

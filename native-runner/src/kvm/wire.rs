@@ -1,6 +1,6 @@
 //! The wire protocol between `livemig kvm send` and `livemig kvm receive` (TCP).
 //!
-//! # Format (version 1)
+//! # Format (version 2)
 //!
 //! Every message is a **frame**: a 16-byte little-endian header, then `length` payload bytes.
 //!
@@ -28,6 +28,9 @@
 //! * `Error` (either way): a UTF-8 message; the connection ends.
 //! * `Fault` (receiver → sender, post-copy, interleaved with the answers above): `page: u64,
 //!   write: u8`: the destination guest touched an absent page and waits for it.
+//! * `Discard` (post-copy, before `Resume`; new in version 2 for TSMC's dirty bitmap): page
+//!   ranges `first: u64, count: u64`, each in the guest and in order; the receiver drops those
+//!   pages from its memory so that they are absent when the guest resumes.
 //!
 //! A frame with a bad magic, an unknown version or kind, a length over the limit, a truncated
 //! payload, or a payload that does not parse is an error ([`WireError`]), never a panic.
@@ -37,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 
 /// The protocol version this build speaks.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// The frame magic.
 pub const MAGIC: [u8; 4] = *b"LMIG";
 /// Largest payload accepted (a `Resumed` for a 1 GiB guest is 2 MiB; a page batch a few MiB).
@@ -67,6 +70,8 @@ pub enum Kind {
     Error = 8,
     /// Post-copy page fault (receiver → sender, any time after `Resumed`).
     Fault = 9,
+    /// Post-copy: pages that become absent again (TSMC's dirty bitmap).
+    Discard = 10,
 }
 
 impl Kind {
@@ -81,6 +86,7 @@ impl Kind {
             7 => Kind::Finished,
             8 => Kind::Error,
             9 => Kind::Fault,
+            10 => Kind::Discard,
             _ => return None,
         })
     }
@@ -285,6 +291,32 @@ pub fn parse_records(payload: &[u8], pages: u64) -> Result<Vec<Record<'_>>, Wire
     Ok(out)
 }
 
+/// A `Discard` payload: the page runs `(first, count)`.
+pub fn discard_payload(runs: &[(u64, u64)]) -> Vec<u8> {
+    runs.iter().flat_map(|&(first, count)| first.to_le_bytes().into_iter().chain(count.to_le_bytes())).collect()
+}
+
+/// Parses a `Discard` payload for a guest of `pages` pages: runs in the guest, in order, not
+/// overlapping.
+pub fn parse_discard(payload: &[u8], pages: u64) -> Result<Vec<(u64, u64)>, WireError> {
+    let bad = |reason: String| WireError::Malformed { kind: Kind::Discard, reason };
+    if payload.len() % 16 != 0 {
+        return Err(bad(format!("{} bytes: accepted a multiple of 16 (first: u64, count: u64)", payload.len())));
+    }
+    let mut runs = Vec::with_capacity(payload.len() / 16);
+    let mut next = 0u64;
+    for chunk in payload.chunks_exact(16) {
+        let first = u64::from_le_bytes(chunk[..8].try_into().expect("8"));
+        let count = u64::from_le_bytes(chunk[8..].try_into().expect("8"));
+        if count == 0 || first < next || first.checked_add(count).is_none_or(|end| end > pages) {
+            return Err(bad(format!("pages {first}+{count}: accepted ascending, non-empty runs inside the guest's {pages} pages")));
+        }
+        next = first + count;
+        runs.push((first, count));
+    }
+    Ok(runs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,5 +363,17 @@ mod tests {
         let mut bad = Vec::new();
         push_record(&mut bad, 0, 1, Encoding::Full, &[0u8; 100]);
         assert!(parse_records(&bad, 16).is_err(), "a full page of 100 bytes");
+    }
+
+    #[test]
+    fn discard_runs_round_trip_and_bad_runs_are_errors() {
+        let runs = vec![(0, 3), (10, 1), (100, 28)];
+        assert_eq!(parse_discard(&discard_payload(&runs), 128).unwrap(), runs);
+        assert!(parse_discard(&[], 128).unwrap().is_empty());
+        for bad in [vec![(0, 3), (2, 1)], vec![(127, 2)], vec![(5, 0)], vec![(u64::MAX, 2)]] {
+            let e = parse_discard(&discard_payload(&bad), 128).unwrap_err().to_string();
+            assert!(e.contains("Discard") && e.contains("accepted"), "{bad:?}: {e}");
+        }
+        assert!(parse_discard(&[0u8; 15], 128).unwrap_err().to_string().contains("multiple of 16"));
     }
 }
