@@ -8,7 +8,8 @@
 //! * [`algorithms`]: one file per algorithm, found by name in the registry;
 //! * [`sim`]: the simulator's context (virtual clock, simulated guest and link);
 //! * [`trace`] and [`report`]: what a run recorded, and its metrics;
-//! * [`model`]: the analytical pre-copy model for cross-checking.
+//! * [`model`]: the analytical pre-copy model for cross-checking;
+//! * [`experiment`] and [`assignment`]: papers' evaluations and classroom assignments, as data.
 //!
 //! ```
 //! use livemig_core::{simulate, presets::preset, trace::TraceDetail};
@@ -25,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod algorithms;
+pub mod assignment;
 pub mod bitmap;
 pub mod codec;
 pub mod content;

@@ -3,6 +3,7 @@
 //! Exit status: 0 on success, 2 for bad input (scenario, flag, value; one line naming the field
 //! and what is accepted), 1 when the run itself fails.
 
+mod assignment_cli;
 mod bench;
 mod input;
 mod kvm_bench;
@@ -132,6 +133,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Classroom assignments: show one, print an answers template, grade answers files
+    Assignment {
+        #[command(subcommand)]
+        command: AssignmentCommand,
+    },
     /// Compare Xen pre-copy in the simulator with the geometric model (ALGORITHMS.md §8)
     Model {
         #[command(flatten)]
@@ -160,6 +166,40 @@ enum Command {
         /// Run one case (SIZE_GIB ALGORITHM) in this process (used by bench itself)
         #[arg(long, num_args = 2, value_names = ["SIZE_GIB", "ALGORITHM"], hide = true)]
         one: Option<Vec<String>>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AssignmentCommand {
+    /// List the bundled assignments
+    List,
+    /// Print an assignment's text, scenarios and tasks (no answers)
+    Show {
+        /// Bundled assignment name (see `livemig assignment list`) or assignment file (TOML)
+        assignment: String,
+    },
+    /// Print an answers file to fill in: every task id, with its question and what to write
+    Template {
+        /// Bundled assignment name or assignment file
+        assignment: String,
+    },
+    /// Print one of an assignment's scenarios as a scenario file
+    Scenario {
+        /// Bundled assignment name or assignment file
+        assignment: String,
+        /// The scenario's name in the assignment
+        scenario: String,
+    },
+    /// Grade answers files: per task pass or fail with feedback; exit 0 only if all pass
+    Check {
+        /// Bundled assignment name or assignment file
+        assignment: String,
+        /// Answers files (TOML); several grade a whole class
+        #[arg(required = true)]
+        answers: Vec<String>,
+        /// Print JSON: one grade per answers file, in order
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -487,6 +527,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ))
         }
         Command::Model { scenario } => model(&scenario),
+        Command::Assignment { command } => assignment(command),
         Command::Experiment { name, cases, json } => experiment(&name, cases, json),
         Command::Bench { one: Some(one), .. } => {
             let gib: u64 = one[0].parse().map_err(|_| bad(format!("--one: '{}' is not a size in GiB", one[0])))?;
@@ -535,6 +576,31 @@ fn kvm_run(
         anyhow::bail!("the migration was not verified (see above)");
     }
     Ok(())
+}
+
+fn assignment(command: AssignmentCommand) -> anyhow::Result<()> {
+    match command {
+        AssignmentCommand::List => print(&assignment_cli::list()?),
+        AssignmentCommand::Show { assignment } => print(&assignment_cli::show(&assignment_cli::load(&assignment)?)),
+        AssignmentCommand::Template { assignment } => print(&assignment_cli::load(&assignment)?.answers_template()),
+        AssignmentCommand::Scenario { assignment, scenario } => {
+            print(&assignment_cli::scenario(&assignment_cli::load(&assignment)?, &scenario)?)
+        }
+        AssignmentCommand::Check { assignment, answers, json } => {
+            let a = assignment_cli::load(&assignment)?;
+            let (text, any_bad, any_failed) = assignment_cli::check(&a, &answers, json)?;
+            print(&text)?;
+            if any_bad {
+                return Err(bad("ANSWERS: some answers files could not be graded (see above)"));
+            }
+            match (any_failed, answers.len()) {
+                (0, _) => {}
+                (_, 1) => anyhow::bail!("not every task passed"),
+                (n, total) => anyhow::bail!("{n} of {total} answers files did not pass every task"),
+            }
+            Ok(())
+        }
+    }
 }
 
 fn experiment(name: &str, with_cases: bool, json: bool) -> anyhow::Result<()> {

@@ -26,6 +26,7 @@ const ALGORITHMS: &[&str] = &[
     "delta",
     "task-guided",
     "task-guided-baseline",
+    "student-template",
 ];
 
 /// Report fields DESIGN.md (Metrics) promises.
@@ -624,7 +625,7 @@ fn model_every_preset_compares_the_model_with_the_simulator() {
 fn version_and_help() {
     assert!(ok(&["--version"]).starts_with("livemig "));
     let help = ok(&["--help"]);
-    for cmd in ["algorithms", "presets", "simulate", "compare", "sweep", "trace", "model"] {
+    for cmd in ["algorithms", "presets", "simulate", "compare", "sweep", "trace", "model", "assignment"] {
         assert!(help.contains(cmd), "--help does not mention {cmd}");
     }
 }
@@ -1125,4 +1126,191 @@ fn bench_codecs_does_not_mix_with_simulator_flags() {
         assert!(stderr.contains("'--codecs' cannot be used with"), "livemig {args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "livemig {args:?}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// livemig assignment
+// ---------------------------------------------------------------------------------------------
+
+/// Every bundled assignment.
+const ASSIGNMENTS: &[&str] =
+    &["precopy-convergence", "postcopy-faults", "mecom-link-speed", "tsmc-data-sent", "task-guided-timing", "student-algorithm"];
+
+fn answers_path(name: &str, which: &str) -> String {
+    format!("{}/../core/assignments/answers/{name}.{which}.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `livemig ARGS`, expects exit status `code` and no panic; returns (stdout, stderr).
+fn status(args: &[&str], code: i32) -> (String, String) {
+    let out = livemig().args(args).output().expect("livemig runs");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "livemig {args:?} panicked: {stderr}");
+    assert_eq!(out.status.code(), Some(code), "livemig {args:?}: stderr: {stderr}");
+    (String::from_utf8(out.stdout).unwrap(), stderr)
+}
+
+/// Bad input for `livemig assignment`: exit 2, nothing on stdout, one line naming every `needle`.
+fn bad_assignment(args: &[&str], needles: &[&str]) {
+    let (stdout, stderr) = status(args, 2);
+    assert!(stdout.is_empty(), "livemig {args:?} printed: {stdout}");
+    assert_eq!(stderr.lines().count(), 1, "livemig {args:?}: {stderr:?}");
+    for n in needles {
+        assert!(stderr.contains(n), "livemig {args:?}: the error does not name {n:?}: {stderr}");
+    }
+}
+
+#[test]
+fn assignment_list_and_show_every_bundled_assignment_without_answers() {
+    let list = ok(&["assignment", "list"]);
+    for name in ASSIGNMENTS {
+        assert!(list.contains(name), "{list}");
+        let text = ok(&["assignment", "show", name]);
+        assert!(text.contains("Scenarios") && text.contains("Tasks"), "{text}");
+        // Every task id and its kind is shown, with what to answer.
+        let template = ok(&["assignment", "template", name]);
+        for line in template.lines().filter(|l| l.ends_with(" = \"\"") && !l.starts_with("student")) {
+            let id = line.split(' ').next().unwrap();
+            assert!(text.contains(&format!(". {id} (")), "show {name} lacks task {id}");
+        }
+        assert!(text.contains("answer: "), "{text}");
+        // The reference answers' values are not revealed.
+        assert!(!text.contains("Right"), "{text}");
+    }
+    let text = ok(&["assignment", "show", "precopy-convergence"]);
+    assert!(text.contains("1. downtime-1g (numeric, 1 point)") && text.contains("runs: precopy-xen on db"), "{text}");
+    assert!(text.contains("lowest-bandwidth (search") && text.contains("a value of link.bandwidth in Mbit/s"), "{text}");
+}
+
+#[test]
+fn assignment_template_is_an_answers_file_that_grades_as_unanswered() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = ok(&["assignment", "template", "postcopy-faults"]);
+    assert!(template.contains("assignment = \"postcopy-faults\"") && template.contains("[answers]"), "{template}");
+    assert!(template.contains("# fewest-faults (choice, 1 point): Which variant takes the fewest network faults"), "{template}");
+    assert!(template.contains("#   answer: one of \"postcopy-demand\", \"postcopy-push\", \"postcopy-bubbling\""), "{template}");
+    let file = write(dir.path(), "blank.toml", &template);
+    let (stdout, stderr) = status(&["assignment", "check", "postcopy-faults", &file], 1);
+    assert!(stdout.contains("0 of 5 points") && stdout.contains("FAIL fewest-faults") && stdout.contains("Not answered"), "{stdout}");
+    assert!(stderr.contains("not every task passed"), "{stderr}");
+}
+
+#[test]
+fn assignment_check_reference_answers_pass_and_wrong_ones_fail_with_exit_codes() {
+    for name in ASSIGNMENTS.iter().filter(|n| **n != "student-algorithm") {
+        let text = ok(&["assignment", "check", name, &answers_path(name, "reference")]);
+        assert!(text.contains("every task passed") && !text.contains("FAIL"), "{text}");
+        let (text, _) = status(&["assignment", "check", name, &answers_path(name, "wrong")], 1);
+        assert!(text.contains("0 of") && !text.contains("PASS"), "{text}");
+    }
+    // The feedback teaches: the ratio, and the task's own hint.
+    let (text, _) = status(&["assignment", "check", "precopy-convergence", &answers_path("precopy-convergence", "wrong")], 1);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("3.0x too high") && text.contains("Did you count the final round"), "{text}");
+    assert!(text.contains("a lower value works too") && text.contains("not against a stored number"), "{text}");
+}
+
+#[test]
+fn assignment_check_json_has_one_grade_per_file_with_every_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let partial = write(dir.path(), "partial.toml", "student = \"Grace\"\n[answers]\nless-data-high = \"tsmc\"\ntsmc-duplicates = 100\n");
+    let reference = answers_path("tsmc-data-sent", "reference");
+    let (stdout, _) = status(&["assignment", "check", "tsmc-data-sent", &reference, &partial, "--json"], 1);
+    let list: Value = serde_json::from_str(&stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["passed"], true);
+    assert_eq!(list[0]["points"], 5.0);
+    assert_eq!(list[1]["student"], "Grace");
+    assert_eq!(list[1]["passed"], false);
+    assert_eq!(list[1]["points"], 1.0);
+    let tasks = list[1]["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 5);
+    for t in tasks {
+        for key in ["id", "kind", "passed", "points", "max_points", "given", "expected", "feedback"] {
+            assert!(t.get(key).is_some(), "{key} missing in {t}");
+        }
+    }
+    assert_eq!(tasks[0]["id"], "less-data-high");
+    assert_eq!(tasks[0]["passed"], true);
+    assert_eq!(tasks[2]["kind"], "numeric");
+    assert_eq!(tasks[2]["given"], "100");
+    assert_eq!(tasks[2]["expected"], "8192 pages");
+    assert!(tasks[2]["feedback"].as_str().unwrap().contains("too low"), "{}", tasks[2]);
+    assert_eq!(tasks[1]["given"], Value::Null);
+    // Everything passes: exit 0.
+    let ok_list: Value = serde_json::from_str(&ok(&["assignment", "check", "tsmc-data-sent", &reference, "--json"])).unwrap();
+    assert_eq!(ok_list[0]["passed"], true);
+}
+
+#[test]
+fn assignment_check_grades_a_class_in_one_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = answers_path("postcopy-faults", "reference");
+    let wrong = answers_path("postcopy-faults", "wrong");
+    let broken = write(dir.path(), "broken.toml", "[answers]\nfewest-faults = 3\n");
+    let (stdout, stderr) = status(&["assignment", "check", "postcopy-faults", &reference, &wrong], 1);
+    assert!(stderr.contains("1 of 2 answers files did not pass every task"), "{stderr}");
+    assert!(stdout.contains("answers file") && stdout.contains("5 / 5") && stdout.contains("0 / 5"), "{stdout}");
+    assert!(stdout.contains("pass") && stdout.contains("fail"), "{stdout}");
+    // A malformed file in the class: the others are still graded, and the exit status is 2.
+    let (stdout, stderr) = status(&["assignment", "check", "postcopy-faults", &reference, &broken], 2);
+    assert!(stdout.contains("5 / 5") && stdout.contains("bad input"), "{stdout}");
+    assert!(stderr.contains("answers.fewest-faults: '3' is not one of the options"), "{stderr}");
+}
+
+#[test]
+fn assignment_files_with_scenario_paths_relative_to_the_assignment() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "idle.toml", "name = \"tiny\"\n[vm]\nmemory = \"16 MiB\"\n[link]\nbandwidth = \"1 Gbit/s\"\n");
+    let file = write(
+        dir.path(),
+        "mine.toml",
+        "title = \"Mine\"\nintro = \"Try it.\"\n[scenarios.idle]\npath = \"idle.toml\"\n[[task]]\nid = \"d\"\nkind = \"numeric\"\nquestion = \"Downtime?\"\nscenario = \"idle\"\nalgorithm = \"precopy-xen\"\nmetric = \"downtime_s\"\nunit = \"ms\"\ntolerance = 0.5\n",
+    );
+    assert!(ok(&["assignment", "show", &file]).contains("file idle.toml"));
+    assert!(ok(&["assignment", "scenario", &file, "idle"]).contains("name = \"tiny\""));
+    // The expected value is computed now: take it from a simulation of the same scenario.
+    let s = write(dir.path(), "s.toml", &ok(&["assignment", "scenario", &file, "idle"]));
+    let r = ok_json(&["simulate", &s, "-a", "precopy-xen", "--json"]);
+    let answers = write(dir.path(), "a.toml", &format!("[answers]\nd = {}\n", f(&r, "downtime_s") * 1e3));
+    assert!(ok(&["assignment", "check", &file, &answers]).contains("PASS d"));
+}
+
+#[test]
+fn assignment_bad_input_exits_2_naming_file_task_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = "precopy-convergence";
+    bad_assignment(&["assignment", "show", "nope"], &["ASSIGNMENT", "no bundled assignment", "precopy-convergence"]);
+    let malformed = write(dir.path(), "bad.toml", "title = \"x\"\n[[task]\n");
+    bad_assignment(&["assignment", "show", &malformed], &["bad.toml", "line 2"]);
+    let unknown_alg = write(
+        dir.path(),
+        "alg.toml",
+        "title = \"x\"\nintro = \"y\"\n[scenarios.s]\npreset = \"idle-vm\"\n[[task]]\nid = \"t\"\nkind = \"numeric\"\nquestion = \"?\"\nscenario = \"s\"\nalgorithm = \"quantum\"\nmetric = \"downtime_s\"\n",
+    );
+    bad_assignment(
+        &["assignment", "check", &unknown_alg, &answers_path(a, "reference")],
+        &["alg.toml", "task 't'", "algorithm", "quantum"],
+    );
+    let unknown_scenario = write(
+        dir.path(),
+        "sc.toml",
+        &std::fs::read_to_string(&unknown_alg).unwrap().replace("scenario = \"s\"", "scenario = \"x\"").replace("quantum", "precopy"),
+    );
+    bad_assignment(&["assignment", "show", &unknown_scenario], &["sc.toml", "task 't'", ".scenario", "unknown scenario 'x'"]);
+    let cases: &[(&str, &[&str])] = &[
+        ("[answers]\ndowntime-1g = true\n", &["w.toml", "answers.downtime-1g", "true is not accepted", "number in ms"]),
+        ("[answers]\ndowntime-1g = \"ten\"\n", &["answers.downtime-1g", "'ten' is not a duration"]),
+        ("[answers]\nleast-data = \"tsmc\"\n", &["answers.least-data", "not one of the options"]),
+        ("[answers]\nlowest-bandwidth = \"fast\"\n", &["answers.lowest-bandwidth", "does not start with a number"]),
+        ("[answers]\ndowntime = 3\n", &["answers.downtime", "no such task", "downtime-1g"]),
+        ("[answers\n", &["w.toml", "line 1"]),
+        ("assignment = \"postcopy-faults\"\n", &["w.toml", "for 'postcopy-faults'"]),
+    ];
+    for (text, needles) in cases {
+        let file = write(dir.path(), "w.toml", text);
+        bad_assignment(&["assignment", "check", a, &file], needles);
+    }
+    bad_assignment(&["assignment", "check", a, "/nonexistent/answers.toml"], &["ANSWERS", "cannot read"]);
+    bad_assignment(&["assignment", "scenario", a, "nope"], &["SCENARIO", "unknown scenario 'nope'", "db, db-slow"]);
 }

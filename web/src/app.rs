@@ -5,6 +5,7 @@
 //! loop advances. Every component draws from the playback at the current `tick`; the URL is kept
 //! in step so that copying it shares the run.
 
+use crate::components::assignments::{AssignmentsView, Session};
 use crate::components::{
     charts::Charts, compare::CompareView, controls::Controls, export::ExportBar, grid::HostGrid, lessons::LessonsView,
 };
@@ -117,6 +118,7 @@ pub fn App() -> Html {
     let status_ref = use_mut_ref(|| *status);
     *status_ref.borrow_mut() = *status;
     let reduced_motion = use_memo((), |_| prefers_reduced_motion());
+    let assignment_session = use_state(Session::default);
 
     // Simulate whenever the scenario-defining part of the link changes.
     {
@@ -330,6 +332,7 @@ pub fn App() -> Html {
             View::Compare => "Compare",
             View::Sweep => "Sweep",
             View::Lessons => "Lessons",
+            View::Assignments => "Assignments",
         };
         html! {
             <button role="tab" class={classes!("tab", (share.view == v).then_some("active"))} aria-selected={(share.view == v).to_string()}
@@ -351,6 +354,10 @@ pub fn App() -> Html {
         View::Lessons => {
             html! { <LessonsView share={(*share).clone()} set_share={set_share.clone()} loaded={(*loaded).clone()} status={*status} act={act.clone()} /> }
         }
+        View::Assignments => html! {
+            <AssignmentsView share={(*share).clone()} set_share={set_share.clone()} loaded={(*loaded).clone()} status={*status} act={act.clone()}
+                session={assignment_session.clone()} />
+        },
     };
 
     html! {

@@ -481,6 +481,7 @@ impl Lesson {
             compare: current.compare.clone(),
             lesson: Some(self.id.to_string()),
             sweep: current.sweep.clone(),
+            assignment: current.assignment.clone(),
         }
     }
 

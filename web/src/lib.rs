@@ -12,8 +12,10 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod assignment_page;
 pub mod components;
 pub mod lessons_data;
+pub mod markdown;
 pub mod panic_panel;
 pub mod playback;
 pub mod series;

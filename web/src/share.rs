@@ -10,8 +10,9 @@
 //!   opened from a file);
 //! * `set` (repeatable): a change to the scenario, `path=value`, exactly as `livemig --set`;
 //! * `alg`: the algorithm; `seed`: the seed; `step`: how far the run has been played (effects);
-//! * `view`: `play`, `compare`, `sweep` or `lessons`; `cmp`: algorithms compared (comma
-//!   separated); `lesson`: a lesson id; `sweep`: a sweep ([`crate::sweep_spec::SweepSpec`]).
+//! * `view`: `play`, `compare`, `sweep`, `lessons` or `assignments`; `cmp`: algorithms compared
+//!   (comma separated); `lesson`: a lesson id; `sweep`: a sweep ([`crate::sweep_spec::SweepSpec`]);
+//!   `assignment`: a bundled assignment's name, or the URL of an assignment file to fetch.
 //!
 //! A link always reproduces the same run: the simulation is deterministic for a seed.
 
@@ -22,7 +23,7 @@ use livemig_core::Scenario;
 pub const SHARE_VERSION: u32 = 1;
 
 /// The URL parameters this build reads.
-pub const KEYS: &[&str] = &["v", "preset", "scenario", "set", "alg", "seed", "step", "view", "cmp", "lesson", "sweep"];
+pub const KEYS: &[&str] = &["v", "preset", "scenario", "set", "alg", "seed", "step", "view", "cmp", "lesson", "sweep", "assignment"];
 
 /// Where the scenario comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,12 +46,19 @@ pub enum View {
     Sweep,
     /// Guided lessons.
     Lessons,
+    /// Classroom assignments.
+    Assignments,
 }
 
 impl View {
     /// All views with their URL names.
-    pub const ALL: [(View, &'static str); 4] =
-        [(View::Play, "play"), (View::Compare, "compare"), (View::Sweep, "sweep"), (View::Lessons, "lessons")];
+    pub const ALL: [(View, &'static str); 5] = [
+        (View::Play, "play"),
+        (View::Compare, "compare"),
+        (View::Sweep, "sweep"),
+        (View::Lessons, "lessons"),
+        (View::Assignments, "assignments"),
+    ];
     /// URL name.
     pub fn name(self) -> &'static str {
         View::ALL.iter().find(|(v, _)| *v == self).map_or("play", |(_, n)| n)
@@ -78,6 +86,8 @@ pub struct ShareState {
     pub lesson: Option<String>,
     /// Sweep description `path=from..to/steps` (the sweep view's parameter).
     pub sweep: Option<String>,
+    /// Assignment open: a bundled name, or a URL to fetch.
+    pub assignment: Option<String>,
 }
 
 impl Default for ShareState {
@@ -92,6 +102,7 @@ impl Default for ShareState {
             compare: Vec::new(),
             lesson: None,
             sweep: None,
+            assignment: None,
         }
     }
 }
@@ -181,6 +192,7 @@ impl ShareState {
                 }
                 "lesson" => s.lesson = Some(value),
                 "sweep" => s.sweep = Some(value),
+                "assignment" => s.assignment = Some(value),
                 other => return Err(bad(other, format!("unknown link parameter: accepted {}", KEYS.join(", ")))),
             }
         }
@@ -220,6 +232,9 @@ impl ShareState {
         }
         if let Some(sw) = &self.sweep {
             q.append_pair("sweep", sw);
+        }
+        if let Some(a) = &self.assignment {
+            q.append_pair("assignment", a);
         }
         if let Some(step) = self.step {
             q.append_pair("step", &step.to_string());
@@ -271,6 +286,7 @@ mod tests {
             compare: vec!["precopy-xen".into(), "tsmc".into()],
             lesson: None,
             sweep: Some("link.bandwidth=0.1..10Gbit/s/8".into()),
+            assignment: Some("tsmc-data-sent".into()),
         };
         let q = s.to_query();
         assert!(q.starts_with("?v=1&preset=slow-wan&"), "{q}");

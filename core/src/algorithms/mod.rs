@@ -7,6 +7,9 @@
 //!    `pub const PARAMS: &[ParamSpec]`, and a `pub fn build(params: &Params) -> ...`.
 //! 2. Add `mod my_algorithm;` below and one [`AlgorithmInfo`] line to [`REGISTRY`].
 //!
+//! The smallest complete example, written to be copied, is [`student_template`]: a few live
+//! pre-copy rounds then stop-and-copy, with comments that walk through the context API.
+//!
 //! Parameters are declared with their type, default, range and a one-line help, so the CLI, the
 //! web forms and scenario validation all describe and check them the same way. A *variant* is a
 //! registry entry that reuses an algorithm with some parameters fixed (e.g. `precopy-qemu`);
@@ -23,6 +26,7 @@ pub mod mecom;
 pub mod postcopy;
 mod postcopy_common;
 pub mod precopy;
+pub mod student_template;
 pub mod task_guided;
 pub mod tsmc;
 
@@ -470,6 +474,18 @@ pub static REGISTRY: &[AlgorithmInfo] = &[
         params: task_guided::PARAMS,
         fixed: &[("guided", "false")],
         build: task_guided::build,
+    },
+    // The student template: copy this entry for your own algorithm (README, "Write your own algorithm").
+    AlgorithmInfo {
+        name: "student-template",
+        section: "student-template",
+        base: None,
+        family: "pre-copy",
+        summary: "The student template: a fixed number of live pre-copy rounds, then stop-and-copy (copy it to start your own)",
+        paper: "Clark et al., NSDI 2005 (pre-copy without a stop rule); core/src/algorithms/student_template.rs",
+        params: student_template::PARAMS,
+        fixed: &[],
+        build: student_template::build,
     },
 ];
 

@@ -1,5 +1,6 @@
 //! The playground's components, one per file.
 
+pub mod assignments;
 pub mod charts;
 pub mod compare;
 pub mod controls;
