@@ -5,7 +5,8 @@
 //! 1. Write `core/src/algorithms/my_algorithm.rs` with a struct implementing [`Algorithm`]
 //!    (its `run` talks only to [`MigrationContext`]), its parameter list as
 //!    `pub const PARAMS: &[ParamSpec]`, and a `pub fn build(params: &Params) -> ...`.
-//! 2. Add `mod my_algorithm;` below and one [`AlgorithmInfo`] line to [`REGISTRY`].
+//! 2. Add `mod my_algorithm;` below and one line to [`REGISTRY`]: an [`AlgorithmInfo`] entry,
+//!    or, as the student template does, `my_algorithm::INFO,` with the entry in the file.
 //!
 //! The smallest complete example, written to be copied, is [`student_template`]: a few live
 //! pre-copy rounds then stop-and-copy, with comments that walk through the context API.
@@ -475,18 +476,8 @@ pub static REGISTRY: &[AlgorithmInfo] = &[
         fixed: &[("guided", "false")],
         build: task_guided::build,
     },
-    // The student template: copy this entry for your own algorithm (README, "Write your own algorithm").
-    AlgorithmInfo {
-        name: "student-template",
-        section: "student-template",
-        base: None,
-        family: "pre-copy",
-        summary: "The student template: a fixed number of live pre-copy rounds, then stop-and-copy (copy it to start your own)",
-        paper: "Clark et al., NSDI 2005 (pre-copy without a stop rule); core/src/algorithms/student_template.rs",
-        params: student_template::PARAMS,
-        fixed: &[],
-        build: student_template::build,
-    },
+    // The student template's entry is in its own file: a student's algorithm is one line here.
+    student_template::INFO,
 ];
 
 impl AlgorithmInfo {

@@ -9,9 +9,9 @@
 //! # Start your own algorithm from this file, in five steps
 //!
 //! 1. Copy this file to `core/src/algorithms/my_algorithm.rs` and rename the struct.
-//! 2. Register it: in `core/src/algorithms/mod.rs` add `pub mod my_algorithm;` beside the other
-//!    modules and copy the `student-template` entry of `REGISTRY`, changing `name`, `section`,
-//!    `params` and `build` to yours (this is the "one line" the README speaks of).
+//! 2. Name it: change `name` and `section` in its [`INFO`] below (e.g. `"my-algorithm"`).
+//!    Register it: in `core/src/algorithms/mod.rs` add `pub mod my_algorithm;` beside the other
+//!    modules and the one line `my_algorithm::INFO,` to `REGISTRY`.
 //! 3. Change `run` below: decide what to send in each round and when to stop.
 //! 4. `cargo test -p livemig-core --test invariants` runs your algorithm on hundreds of random
 //!    scenarios and checks the invariants (memory verified at the end, totals consistent, runs
@@ -43,10 +43,25 @@
 //! `forced` when something else (here, the timeout) ended it. The simulator then checks that the
 //! destination's memory equals the guest's, page by page: the report's `verified`.
 
-use super::{Algorithm, ParamKind, ParamSpec, Params};
+use super::{Algorithm, AlgorithmInfo, ParamKind, ParamSpec, Params};
 use crate::bitmap::PageBitmap;
 use crate::context::{Channel, ContextError, MigrationContext, Outcome, RoundKind};
 use crate::scenario::OnTimeout;
+
+/// The registry entry (`REGISTRY` in `mod.rs` lists it as `student_template::INFO`): in your
+/// copy, change `name` and `section` (the name on the command line and the `[params.<section>]`
+/// table it reads), `summary` and `paper`.
+pub const INFO: AlgorithmInfo = AlgorithmInfo {
+    name: "student-template",
+    section: "student-template",
+    base: None,
+    family: "pre-copy",
+    summary: "The student template: a fixed number of live pre-copy rounds, then stop-and-copy (copy it to start your own)",
+    paper: "Clark et al., NSDI 2005 (pre-copy without a stop rule); core/src/algorithms/student_template.rs",
+    params: PARAMS,
+    fixed: &[],
+    build,
+};
 
 /// Declared parameters: the CLI, the web form and scenario validation read this list, so a
 /// parameter is described and range-checked in one place. Set it in a scenario with
