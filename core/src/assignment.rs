@@ -485,19 +485,6 @@ impl Task {
     }
 }
 
-fn toml_message(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
-    match e.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            format!("line {line}, column {column}: {message}")
-        }
-        None => message,
-    }
-}
-
 fn unit_of(name: &str) -> Option<Unit> {
     let n = name.trim();
     let plain = |factor: f64| Some(Unit { name: n.to_string(), factor, quantity: Quantity::Plain });
@@ -936,8 +923,8 @@ impl Assignment {
     /// a scenario file named by `path = "..."` (the CLI resolves it relative to the assignment;
     /// the browser and bundled assignments have no files and return an error).
     pub fn from_toml_str(text: &str, file: &str, load: &dyn Fn(&str) -> Result<String, String>) -> Result<Assignment, AssignmentError> {
-        let raw: AssignmentFile =
-            toml::from_str(text).map_err(|e| AssignmentError::Malformed { file: file.to_string(), message: toml_message(text, &e) })?;
+        let raw: AssignmentFile = toml::from_str(text)
+            .map_err(|e| AssignmentError::Malformed { file: file.to_string(), message: crate::scenario::toml_syntax_message(text, &e) })?;
         let field = |field: &str, message: &str| AssignmentError::Field {
             file: file.to_string(),
             field: field.to_string(),
@@ -1123,7 +1110,7 @@ impl Answers {
     /// Parses an answers file (`student`, `assignment`, `[answers]`); `file` names it in errors.
     pub fn from_toml_str(text: &str, file: &str) -> Result<Answers, AnswersError> {
         let malformed = |message: String| AnswersError::Malformed { file: file.to_string(), message };
-        let table: toml::Table = toml::from_str(text).map_err(|e| malformed(toml_message(text, &e)))?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| malformed(crate::scenario::toml_syntax_message(text, &e)))?;
         let mut a = Answers { file: file.to_string(), ..Answers::default() };
         for (key, value) in table {
             match (key.as_str(), value) {

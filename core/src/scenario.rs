@@ -288,7 +288,7 @@ impl Default for MigrationSpec {
 
 /// A TOML parse error on one line: "line L, column C: message" (the toml crate's own `Display`
 /// draws a multi-line snippet of the source, which does not fit a one-line error).
-fn toml_syntax_message(text: &str, e: &toml::de::Error) -> String {
+pub(crate) fn toml_syntax_message(text: &str, e: &toml::de::Error) -> String {
     let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
     match e.span() {
         Some(span) => {
