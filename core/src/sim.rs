@@ -38,7 +38,7 @@
 //! destination: verification then fails.
 
 use crate::bitmap::PageBitmap;
-use crate::codec::memo::{bytes_equal, ByteMemo, IdMemo};
+use crate::codec::memo::{bytes_equal, IdMemo};
 use crate::content::{ContentCache, ContentModel};
 use crate::context::{Channel, ContextError, EncodedBatch, Encoding, MigrationContext, Outcome, RoundKind, Sent};
 use crate::scenario::{OnTimeout, Scenario};
@@ -195,9 +195,9 @@ pub struct SimOptions {
     pub detail: TraceDetail,
 }
 
-/// Distinct encoded pages the destination's decode memo holds: the never-written pages' few
-/// thousand contents ([`crate::content::BASE_CONTENTS`] per class), with room to spare.
-const DECODE_MEMO_ENTRIES: usize = 4096;
+/// Encodings of shared contents the destination remembers as verified: the never-written pages'
+/// few thousand contents ([`crate::content::BASE_CONTENTS`] per class), with room to spare.
+const SHARED_ENCODINGS: usize = 4096;
 
 /// A simulated source host, link and destination host running one scenario.
 #[derive(Debug)]
@@ -251,9 +251,6 @@ pub struct SimContext {
     bytes_sent: u64,
     decode_buf: Vec<u8>,
     expect_buf: Vec<u8>,
-    /// Pages the destination decoded from a WKdm or LZ4 encoding, by encoding: decoding the same
-    /// bytes again would give the same page ([`crate::codec::memo`]).
-    decode_memo: ByteMemo<()>,
     /// Encodings seen to decode to a shared content, by the content's identifier and the
     /// encoding ([`crate::content::ContentModel::shared_content_id`]).
     verified_shared: IdMemo<Box<[u8]>>,
@@ -318,8 +315,7 @@ impl SimContext {
             requests: VecDeque::new(),
             bytes_sent: 0,
             decode_buf: Vec::new(),
-            decode_memo: ByteMemo::new(DECODE_MEMO_ENTRIES),
-            verified_shared: IdMemo::new(DECODE_MEMO_ENTRIES),
+            verified_shared: IdMemo::new(SHARED_ENCODINGS),
             expect_buf: Vec::new(),
             read_log: ReadLog::default(),
             round: 0,
@@ -687,11 +683,11 @@ impl SimContext {
         ok
     }
 
-    /// [`Self::decodes_to_source`] by decoding (memoised by the encoded bytes) and comparing.
+    /// [`Self::decodes_to_source`] by decoding and comparing.
     fn decode_and_compare(&mut self, page: u64, encoding: Encoding, data: &[u8]) -> bool {
         let version = self.src_version[page as usize];
         let ps = self.page_size as usize;
-        let decoded_ok = match encoding {
+        match encoding {
             // A never-written zero-class page: no need to look at bytes.
             Encoding::Zero if data.is_empty() && self.content.is_zero(page, version) => true,
             _ => {
@@ -705,29 +701,6 @@ impl SimContext {
                             crate::codec::decode(encoding, data, &mut got).is_ok()
                         }
                     }
-                    Encoding::Wkdm | Encoding::Lz4 => {
-                        let salt = encoding as u64;
-                        if let Some(((), decoded)) = self.decode_memo.get(salt, data) {
-                            // Decoded before: compare what it gave with the source, no copy.
-                            let equal = decoded.len() == ps
-                                && Self::equals_source(
-                                    &self.read_log,
-                                    &mut self.cache,
-                                    &self.content,
-                                    &mut self.expect_buf,
-                                    page,
-                                    version,
-                                    decoded,
-                                );
-                            self.decode_buf = got;
-                            return equal;
-                        }
-                        let ok = crate::codec::decode(encoding, data, &mut got).is_ok();
-                        if ok {
-                            self.decode_memo.insert(salt, data, (), &got);
-                        }
-                        ok
-                    }
                     _ => crate::codec::decode(encoding, data, &mut got).is_ok(),
                 };
                 let equal =
@@ -735,8 +708,7 @@ impl SimContext {
                 self.decode_buf = got;
                 equal
             }
-        };
-        decoded_ok
+        }
     }
 
     /// Whether `bytes` are the source's bytes of `page` at `version`: what the algorithm read

@@ -9,6 +9,10 @@
 //! input with the remembered one, so a hit is exact (a hash collision only costs a miss), and
 //! the result is byte for byte what running the codec gives (tested).
 //!
+//! Where a page's content has an identifier ([`IdMemo`]), lookups need not touch its bytes:
+//! MECOM's compression memo and the simulator's check of what it receives key on that. The
+//! XBZRLE cache interns its first-round copies with [`ByteMemo`].
+//!
 //! Only the simulator's contexts allow it ([`crate::context::MigrationContext::simulated`]):
 //! there the codecs' CPU time is a model, so remembering results changes no simulated number,
 //! only how long the simulation takes. On a real guest the codec's real time is what is
