@@ -58,31 +58,8 @@ pub const ASSIGNMENTS: &[(&str, &str)] = &[
     ("student-algorithm", include_str!("../assignments/student-algorithm.toml")),
 ];
 
-/// Report fields a task may name as its metric (booleans count as 1 and 0).
-pub const METRICS: &[&str] = &[
-    "total_time_s",
-    "downtime_s",
-    "preparation_time_s",
-    "resume_time_s",
-    "pages_sent",
-    "bytes_sent",
-    "payload_bytes",
-    "duplicate_pages",
-    "rounds",
-    "network_faults",
-    "fault_stall_s",
-    "converged",
-    "completed",
-    "verified",
-    "dropped_pages",
-    "zero_pages",
-    "max_throttle",
-    "guest_progress_s",
-    "guest_writes",
-    "withdrawals",
-    "waiting_time_s",
-    "task_delay_s",
-];
+/// Report fields a task may name as its metric: every numeric report field.
+pub use crate::report::METRICS;
 
 /// Why an assignment file could not be loaded. Every message names the file, and the task and
 /// field where there is one.

@@ -264,6 +264,34 @@ impl ReportBuilder {
     }
 }
 
+/// The report's numeric fields by name, in its order (booleans count as 1 and 0, as
+/// [`crate::experiment::metric`] reads them): what an assignment task or an experiment may
+/// name as a metric. The task-guided fields are present only for its runs.
+pub const METRICS: &[&str] = &[
+    "total_time_s",
+    "downtime_s",
+    "preparation_time_s",
+    "resume_time_s",
+    "pages_sent",
+    "bytes_sent",
+    "payload_bytes",
+    "duplicate_pages",
+    "rounds",
+    "network_faults",
+    "fault_stall_s",
+    "converged",
+    "completed",
+    "verified",
+    "dropped_pages",
+    "zero_pages",
+    "max_throttle",
+    "guest_progress_s",
+    "guest_writes",
+    "withdrawals",
+    "waiting_time_s",
+    "task_delay_s",
+];
+
 /// Column names of a report's one-line summary, in [`Report::summary_record`] order: what
 /// `livemig simulate --csv` prints and the playground's Summary CSV holds.
 pub const SUMMARY_COLUMNS: [&str; 17] = [
@@ -310,5 +338,32 @@ impl Report {
             r.completed.to_string(),
             r.verified.to_string(),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_exactly_the_reports_numeric_fields() {
+        // A task-guided run has the optional fields too.
+        let s = crate::presets::preset("task-phases").unwrap().unwrap();
+        let r = crate::simulate(&s, Some("task-guided"), crate::trace::TraceDetail::Summary).unwrap().report;
+        let value = serde_json::to_value(&r).unwrap();
+        let mut numeric: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, v)| (v.is_number() || v.is_boolean()) && k.as_str() != "seed")
+            .map(|(k, _)| k.as_str())
+            .collect();
+        let mut listed = METRICS.to_vec();
+        numeric.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(listed, numeric);
+        for m in METRICS {
+            assert!(crate::experiment::metric(&r, m).is_some(), "{m}");
+        }
     }
 }
