@@ -244,9 +244,8 @@ fn receive(
                 }
             }
             Msg::Copy { mut pages, from } => {
-                // Copies already queued behind this one join it: consecutive batches become
-                // one long copy (above glibc's non-temporal threshold, a large copy streams
-                // past the cache and runs at memcpy's full speed; 4 MiB batches ran at 2/3).
+                // Copies already queued behind this one join it: one call per run of pages for
+                // up to 64 MiB at a time, instead of a message and its bookkeeping per batch.
                 while pages.len() < COALESCE_PAGES {
                     match rx.try_recv() {
                         Ok(Msg::Copy { pages: more, from: f }) if Arc::ptr_eq(&f, &from) => pages.extend(more),
@@ -257,6 +256,11 @@ fn receive(
                         Err(_) => break,
                     }
                 }
+                // In page order: Xen's permutation visits memory in scattered 64-page runs, and
+                // ascending addresses cut the TLB misses and page-table walks of the copy (64 MiB
+                // went from 6.5 to 5.3 ms). Every page is copied from the source's memory as it
+                // is now, so the order within the batch does not change what arrives.
+                pages.sort_unstable();
                 for (first, count) in runs_of(&pages) {
                     if uffd.is_none() {
                         mem.copy_pages_from(&from, first, count);

