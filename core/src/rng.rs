@@ -20,7 +20,21 @@ pub fn mix64(mut z: u64) -> u64 {
 /// A pure function of its four inputs, uniformly distributed over `u64`.
 #[inline]
 pub fn hash4(seed: u64, a: u64, b: u64, c: u64) -> u64 {
-    mix64(mix64(mix64(seed ^ mix64(a)) ^ b.rotate_left(17)) ^ c.rotate_left(41))
+    hash4_last(hash4_prefix(seed, a, b), c)
+}
+
+/// The part of [`hash4`] that depends on its first three inputs: for many hashes that differ
+/// only in the last, `hash4_last(hash4_prefix(seed, a, b), c) == hash4(seed, a, b, c)` costs one
+/// mixing step each instead of four.
+#[inline]
+pub fn hash4_prefix(seed: u64, a: u64, b: u64) -> u64 {
+    mix64(mix64(seed ^ mix64(a)) ^ b.rotate_left(17))
+}
+
+/// [`hash4`] from its [`hash4_prefix`] and its last input.
+#[inline]
+pub fn hash4_last(prefix: u64, c: u64) -> u64 {
+    mix64(prefix ^ c.rotate_left(41))
 }
 
 /// Maps a 64-bit hash to a float in `[0, 1)`.
@@ -50,14 +64,40 @@ impl SplitMix64 {
     /// A number in `0..n` (n > 0).
     #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+        below(self.next_u64(), n)
     }
 }
 
 /// Uniform integer in `0..n` from a hash (Lemire's multiply-shift; n > 0).
 #[inline]
 pub fn below(h: u64, n: u64) -> u64 {
-    ((h as u128 * n as u128) >> 64) as u64
+    mul_high(h, n)
+}
+
+/// The high 64 bits of the 128-bit product `a * b`.
+#[cfg(target_pointer_width = "64")]
+#[inline]
+fn mul_high(a: u64, b: u64) -> u64 {
+    ((a as u128 * b as u128) >> 64) as u64
+}
+
+/// The high 64 bits of the 128-bit product `a * b`, from four 32 x 32-bit products: wasm32 has
+/// no wide multiply, and `u128` arithmetic there is a call that multiplies 128 by 128 bits
+/// (every simulated guest access picks its page this way). The same value, exactly.
+#[cfg(not(target_pointer_width = "64"))]
+#[inline]
+fn mul_high(a: u64, b: u64) -> u64 {
+    mul_high_by_pieces(a, b)
+}
+
+/// [`mul_high`] from 32-bit pieces (compiled in on 32-bit targets, tested everywhere).
+#[cfg_attr(target_pointer_width = "64", allow(dead_code))]
+#[inline]
+fn mul_high_by_pieces(a: u64, b: u64) -> u64 {
+    let (a_lo, a_hi, b_lo, b_hi) = (a & 0xFFFF_FFFF, a >> 32, b & 0xFFFF_FFFF, b >> 32);
+    let (ll, lh, hl, hh) = (a_lo * b_lo, a_lo * b_hi, a_hi * b_lo, a_hi * b_hi);
+    let mid = (ll >> 32) + (lh & 0xFFFF_FFFF) + (hl & 0xFFFF_FFFF);
+    hh + (lh >> 32) + (hl >> 32) + (mid >> 32)
 }
 
 #[cfg(test)]
@@ -65,9 +105,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_high_product_by_pieces_is_exact() {
+        let mut g = SplitMix64::new(9);
+        let edge = [0, 1, 2, u32::MAX as u64, u32::MAX as u64 + 1, u64::MAX - 1, u64::MAX];
+        for &a in &edge {
+            for &b in &edge {
+                assert_eq!(mul_high_by_pieces(a, b), ((a as u128 * b as u128) >> 64) as u64, "{a} * {b}");
+            }
+        }
+        for _ in 0..100_000 {
+            let (a, b) = (g.next_u64(), g.next_u64());
+            assert_eq!(mul_high_by_pieces(a, b), ((a as u128 * b as u128) >> 64) as u64, "{a} * {b}");
+        }
+    }
+
+    #[test]
     fn hash_is_pure_and_spreads() {
         assert_eq!(hash4(1, 2, 3, 4), hash4(1, 2, 3, 4));
         assert_ne!(hash4(1, 2, 3, 4), hash4(1, 2, 3, 5));
+        assert_eq!(hash4_last(hash4_prefix(1, 2, 3), 4), hash4(1, 2, 3, 4));
         let n = 10_000u64;
         let mut buckets = [0u32; 10];
         for k in 0..n {

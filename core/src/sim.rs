@@ -45,6 +45,7 @@ use crate::scenario::{OnTimeout, Scenario};
 use crate::trace::{DataKind, Event, Host, PageRuns, TimedEvent, Trace, TraceDetail, TRACE_FORMAT};
 use crate::workload::{AccessKind, Cursor, Workload};
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// Pages merged into one `PagesSent` event at page detail (keeps animation granularity).
 const MAX_PAGES_PER_EVENT: u64 = 1024;
@@ -87,6 +88,39 @@ impl ReadLog {
     fn clear(&mut self) {
         self.index.clear();
         self.bytes.clear();
+    }
+}
+
+/// The earliest time each page on its way to the running destination arrives (post-copy): a
+/// dense table rather than a map, as post-copy puts every page of memory in it in turn.
+#[derive(Debug)]
+struct InFlight {
+    pages: u64,
+    /// Arrival time by page; infinite for a page not in flight. Allocated on first use.
+    at: Vec<f64>,
+}
+
+impl InFlight {
+    fn new(pages: u64) -> InFlight {
+        InFlight { pages, at: Vec::new() }
+    }
+    /// When `page` arrives, if it is in flight.
+    fn get(&self, page: u64) -> Option<f64> {
+        self.at.get(page as usize).copied().filter(|t| t.is_finite())
+    }
+    /// `page` is no longer in flight.
+    fn remove(&mut self, page: u64) {
+        if let Some(t) = self.at.get_mut(page as usize) {
+            *t = f64::INFINITY;
+        }
+    }
+    /// A copy of `page` arrives at `at` (the earliest copy counts).
+    fn arrives(&mut self, page: u64, at: f64) {
+        if self.at.is_empty() {
+            self.at = vec![f64::INFINITY; self.pages as usize];
+        }
+        let t = &mut self.at[page as usize];
+        *t = t.min(at);
     }
 }
 
@@ -243,7 +277,7 @@ pub struct SimContext {
 
     bulk_arrivals: VecDeque<Arrival>,
     priority_arrivals: VecDeque<Arrival>,
-    in_flight: HashMap<u64, f64>,
+    in_flight: InFlight,
     last_arrival: f64,
     blocked: Option<(u64, f64, AccessKind)>,
     requests: VecDeque<(f64, u64)>,
@@ -253,7 +287,7 @@ pub struct SimContext {
     expect_buf: Vec<u8>,
     /// Encodings seen to decode to a shared content, by the content's identifier and the
     /// encoding ([`crate::content::ContentModel::shared_content_id`]).
-    verified_shared: IdMemo<Box<[u8]>>,
+    verified_shared: IdMemo<Arc<[u8]>>,
     /// The pages [`MigrationContext::read_page`] served since the last encoded send, so that
     /// checking what the destination decodes needs no second generation of the same bytes.
     read_log: ReadLog,
@@ -309,7 +343,7 @@ impl SimContext {
             ever_sent: PageBitmap::new(n),
             bulk_arrivals: VecDeque::new(),
             priority_arrivals: VecDeque::new(),
-            in_flight: HashMap::new(),
+            in_flight: InFlight::new(n),
             last_arrival: 0.0,
             blocked: None,
             requests: VecDeque::new(),
@@ -417,8 +451,8 @@ impl SimContext {
                 (None, None) => return,
             }
             .expect("front checked");
-            if self.in_flight.get(&a.page).is_some_and(|&at| at <= a.at) {
-                self.in_flight.remove(&a.page);
+            if self.in_flight.get(a.page).is_some_and(|at| at <= a.at) {
+                self.in_flight.remove(a.page);
             }
             if self.dst_present.get(a.page) {
                 self.rec.push(a.at, Event::PagesDropped { count: 1, pages: PageRuns(vec![[a.page, 1]]) });
@@ -502,8 +536,8 @@ impl SimContext {
         loop {
             if let Some((page, _, _)) = self.blocked {
                 // Blocked: nothing runs until the page arrives.
-                match self.in_flight.get(&page) {
-                    Some(&at) if at <= t_end => {
+                match self.in_flight.get(page) {
+                    Some(at) if at <= t_end => {
                         self.process_arrivals(at);
                         continue;
                     }
@@ -562,29 +596,58 @@ impl SimContext {
                 self.track_phase(wall, Host::Destination);
             }
             if self.dst_present.get(page) {
-                if self.rec.detail == TraceDetail::Accesses {
-                    self.rec.push(wall, Event::GuestAccess { page, access: kind });
-                }
-                match kind {
-                    AccessKind::Write => {
-                        self.workload.advance(&mut self.writes);
-                        self.dst_version[page as usize] += 1;
-                        self.dst_writes[page as usize] += 1;
-                        self.guest_writes += 1;
-                    }
-                    AccessKind::Read => self.workload.advance(&mut self.reads),
-                }
+                self.take_present_access(wall, page, kind);
+                self.take_present_accesses(t_end);
             } else {
                 // Network fault: block until the page arrives; the access is retried then.
                 self.blocked = Some((page, wall, kind));
                 self.rec.push(wall, Event::FaultRaised { page, access: kind });
-                if !self.in_flight.contains_key(&page) {
+                if self.in_flight.get(page).is_none() {
                     self.requests.push_back((wall + self.latency, page));
                     if stop_at_fault {
                         return true;
                     }
                 }
             }
+        }
+    }
+
+    /// The destination guest's access at `wall` to `page`, which is present.
+    fn take_present_access(&mut self, wall: f64, page: u64, kind: AccessKind) {
+        if self.rec.detail == TraceDetail::Accesses {
+            self.rec.push(wall, Event::GuestAccess { page, access: kind });
+        }
+        match kind {
+            AccessKind::Write => {
+                self.workload.advance(&mut self.writes);
+                self.dst_version[page as usize] += 1;
+                self.dst_writes[page as usize] += 1;
+                self.guest_writes += 1;
+            }
+            AccessKind::Read => self.workload.advance(&mut self.reads),
+        }
+    }
+
+    /// Takes a one-phase guest's following accesses to present pages in a tight loop, up to
+    /// the next arrival or `t_end`: nothing else can happen in between (no page arrives, no
+    /// phase begins, and pages present stay present), so each is what
+    /// [`Self::run_destination_until`]'s loop would do with it, in the same arithmetic. Stops before an access to an absent page (the caller faults it)
+    /// and before the next arrival.
+    fn take_present_accesses(&mut self, t_end: f64) {
+        // (Once every reachable page is present, the caller's one-step run takes over.)
+        if self.workload.phases().len() > 1 || self.every_reachable_page_present() {
+            return;
+        }
+        let next_arrival =
+            [self.bulk_arrivals.front(), self.priority_arrivals.front()].into_iter().flatten().map(|a| a.at).fold(f64::INFINITY, f64::min);
+        while let Some((g, page, kind)) = self.next_access() {
+            let wall = self.dst_wall + (g - self.guest);
+            if wall >= t_end || wall >= next_arrival || !self.dst_present.get(page) {
+                return;
+            }
+            self.guest = g;
+            self.dst_wall = wall;
+            self.take_present_access(wall, page, kind);
         }
     }
 
@@ -627,7 +690,7 @@ impl SimContext {
                 }
                 // The page's earliest arrival: a later copy on a faster path (a priority reply
                 // overtaking a bulk push) is the one that unblocks a faulted guest.
-                self.in_flight.entry(p).and_modify(|t| *t = t.min(arrive)).or_insert(arrive);
+                self.in_flight.arrives(p, arrive);
             } else {
                 // The destination is not running yet: apply now (snapshot at send start).
                 self.dst_present.set(p);
@@ -663,7 +726,11 @@ impl SimContext {
     /// Whether the destination, decoding `data` for `page`, gets the source's current bytes (a
     /// codec bug, or a delta against a base the destination does not have, gives false). A delta
     /// applies to the destination's current copy.
-    fn decodes_to_source(&mut self, page: u64, encoding: Encoding, data: &[u8]) -> bool {
+    ///
+    /// `sent_shared` is the sender's own copy of `data` when it shared it
+    /// ([`EncodedBatch::push_shared`]): bytes in the very memory already checked need no
+    /// comparing.
+    fn decodes_to_source(&mut self, page: u64, encoding: Encoding, data: &[u8], sent_shared: Option<&Arc<[u8]>>) -> bool {
         // A page holding a shared content that these very bytes were seen to decode to: they
         // decode to it again (a codec is a pure function), no need to decode or compare pages.
         let version = self.src_version[page as usize];
@@ -672,13 +739,14 @@ impl SimContext {
             _ => None,
         };
         if let Some(key) = shared {
-            if self.verified_shared.get(key).is_some_and(|known| bytes_equal(known, data)) {
+            let same = |known: &Arc<[u8]>| sent_shared.is_some_and(|sent| Arc::ptr_eq(sent, known)) || bytes_equal(known, data);
+            if self.verified_shared.get(key).is_some_and(same) {
                 return true;
             }
         }
         let ok = self.decode_and_compare(page, encoding, data);
         if let (true, Some(key)) = (ok, shared) {
-            self.verified_shared.insert(key, data.into());
+            self.verified_shared.insert(key, sent_shared.cloned().unwrap_or_else(|| data.into()));
         }
         ok
     }
@@ -906,7 +974,10 @@ impl MigrationContext for SimContext {
         // the encoding time by page count.
         let snapshot: Vec<(u32, bool)> = batch
             .iter()
-            .map(|(page, encoding, data)| (self.src_version[page as usize], !self.decodes_to_source(page, encoding, data)))
+            .enumerate()
+            .map(|(i, (page, encoding, data))| {
+                (self.src_version[page as usize], !self.decodes_to_source(page, encoding, data, batch.shared(i)))
+            })
             .collect();
         self.read_log.clear();
         let mut total = Sent::default();

@@ -11,7 +11,7 @@
 //! Guest time stops while the VM is paused or blocked on a network fault, and runs slower while
 //! it is throttled; the simulator maps guest time to wall-clock time.
 
-use crate::rng::{below, hash4, unit_f64};
+use crate::rng::{below, hash4_last, hash4_prefix, unit_f64};
 use crate::scenario::{AccessPattern, PhaseTag, Scenario};
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +71,9 @@ pub struct Cursor {
     /// What [`Workload::peek`] last found for this position (it is asked again and again for
     /// the stream whose access is not the next: the simulator merges two streams).
     peeked: Option<(f64, u64)>,
+    /// The hash prefix of this stream, phase and cycle ([`crate::rng::hash4_prefix`]): an
+    /// access's page then costs one mixing step.
+    prefix: u64,
 }
 
 impl Workload {
@@ -164,7 +167,7 @@ impl Workload {
         let cycle = if self.repeat { ((start - self.phases[phase].offset) / self.cycle_len).round() as u64 } else { 0 };
         let rate = self.rate(phase, kind);
         let k = if rate > 0.0 { ((t - start) * rate).ceil().max(0.0) as u64 } else { 0 };
-        Cursor { kind, phase, cycle, k, peeked: None }
+        Cursor { kind, phase, cycle, k, peeked: None, prefix: self.stream_prefix(kind, phase, cycle) }
     }
 
     /// The next access of the cursor's stream: `(guest_time, page)`, or None if the stream
@@ -199,7 +202,14 @@ impl Workload {
                 c.phase = 0;
                 c.cycle += 1;
             }
+            c.prefix = self.stream_prefix(c.kind, c.phase, c.cycle);
         }
+    }
+
+    /// The hash prefix of the accesses of `kind` in `phase` of `cycle`.
+    fn stream_prefix(&self, kind: AccessKind, phase: usize, cycle: u64) -> u64 {
+        let stream = (kind == AccessKind::Read) as u64 | (phase as u64) << 1;
+        hash4_prefix(self.seed, stream, cycle)
     }
 
     /// For a workload of one endless phase: the pages it can ever access (None for several
@@ -235,8 +245,8 @@ impl Workload {
 
     fn page(&self, c: &Cursor) -> u64 {
         let p = &self.phases[c.phase];
-        let stream = (c.kind == AccessKind::Read) as u64 | (c.phase as u64) << 1;
-        let h = hash4(self.seed, stream, c.cycle, c.k);
+        // = hash4(seed, stream, cycle, k), as `stream_prefix` computes the first three.
+        let h = hash4_last(c.prefix, c.k);
         match p.pattern {
             AccessPattern::Idle => p.ws_start,
             AccessPattern::Uniform => p.ws_start + below(h, p.ws_len),

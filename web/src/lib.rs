@@ -5,6 +5,7 @@
 //!
 //! * [`playback`]: page states of both hosts at any moment of a trace (scrubbing, stepping);
 //! * [`share`]: the versioned URL that reproduces a run;
+//! * [`sim_job`] and [`worker_pool`]: simulations as messages, run in Web Workers, one per core;
 //! * [`app`] and [`components`]: the yew user interface.
 //!
 //! The modules without a browser dependency ([`playback`], [`share`]) are unit-tested natively.
@@ -20,7 +21,9 @@ pub mod panic_panel;
 pub mod playback;
 pub mod series;
 pub mod share;
+pub mod sim_job;
 pub mod sweep_spec;
+pub mod worker_pool;
 
 /// Scenarios the unit tests share.
 #[cfg(test)]

@@ -34,6 +34,7 @@ use super::{Algorithm, ParamKind, ParamSpec, Params};
 use crate::codec::memo::IdMemo;
 use crate::codec::{max_compressed_len, Compressor, Thresholds};
 use crate::context::{ContextError, EncodedBatch, Encoding, MigrationContext};
+use std::sync::Arc;
 
 /// Declared parameters (`[params.mecom]`); pre-copy's are in `[params.precopy]`.
 pub const PARAMS: &[ParamSpec] = &[
@@ -101,7 +102,7 @@ pub struct MecomSender {
     /// the classifier chose, the bytes), by its identifier
     /// ([`MigrationContext::shared_content_id`]), so that the codec runs once per content and
     /// such pages are not even read; the cost model still charges every page.
-    memo: IdMemo<(Encoding, Encoding, Box<[u8]>)>,
+    memo: IdMemo<(Encoding, Encoding, Arc<[u8]>)>,
 }
 
 /// Distinct page contents the simulation's compression memo holds (the never-written pages'
@@ -154,7 +155,7 @@ impl PageSender for MecomSender {
             if let Some(id) = shared {
                 if let Some((codec, chosen, bytes)) = self.memo.get(id) {
                     let chosen = *chosen;
-                    self.batch.push(p, *codec, bytes);
+                    self.batch.push_shared(p, *codec, bytes);
                     cpu += self.cost(chosen);
                     continue;
                 }
@@ -162,10 +163,16 @@ impl PageSender for MecomSender {
             ctx.read_page(p, &mut self.page)?;
             let c =
                 self.compressor.encode(&self.page, &mut self.out).map_err(|e| ContextError::Guest(format!("compressing page {p}: {e}")))?;
-            self.batch.push(p, c.codec, &self.out[..c.len]);
             cpu += self.cost(c.chosen);
-            if let Some(id) = shared {
-                self.memo.insert(id, (c.codec, c.chosen, self.out[..c.len].into()));
+            match shared {
+                // Shared from the first page on, so that the simulator checks these very bytes
+                // once and recognises them on every later page.
+                Some(id) => {
+                    let bytes: Arc<[u8]> = self.out[..c.len].into();
+                    self.batch.push_shared(p, c.codec, &bytes);
+                    self.memo.insert(id, (c.codec, c.chosen, bytes));
+                }
+                None => self.batch.push(p, c.codec, &self.out[..c.len]),
             }
         }
         ctx.send_encoded(&self.batch, cpu / self.settings.threads as f64)?;

@@ -6,10 +6,12 @@
 //! at fault with the accepted form; values the core rejects are reported with the core's message.
 
 use crate::components::compare::{
-    color_of, css_color, download, fit_canvas, run_batch, run_one, scenario_key, selection_or, use_batch_generation, AlgorithmPicker, Job,
-    Progress, SWEEP_DEFAULT_SELECTION,
+    color_of, css_color, download, fit_canvas, scenario_key, selection_or, stop_batch, use_batch_generation, AlgorithmPicker, Progress,
+    SWEEP_DEFAULT_SELECTION,
 };
 use crate::share::ShareState;
+use crate::sim_job::SimJob;
+use crate::worker_pool::{self, Finished};
 use crate::sweep_spec::{csv_field, quantity_of, split_loosely, sweepable_paths, Metric, SweepError, SweepSpec, MAX_STEPS};
 use livemig_core::Report;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
@@ -17,7 +19,6 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
-use std::rc::Rc;
 use yew::prelude::*;
 
 /// The sweep shown when the link names none.
@@ -94,6 +95,8 @@ struct Swept {
     cells: Vec<Vec<Result<Report, String>>>,
     busy_ms: f64,
     wall_ms: f64,
+    /// Where the simulations ran ("in 2 Web Workers").
+    mode: String,
 }
 
 /// One line of the plot.
@@ -344,12 +347,12 @@ pub fn SweepView(props: &SweepProps) -> Html {
             if store && share.sweep.as_deref() != Some(spec.to_string().as_str()) {
                 set_share.emit(ShareState { sweep: Some(spec.to_string()), ..share.clone() });
             }
-            let mut jobs: Vec<Job<Result<Report, String>>> = Vec::new();
-            for (v, sc) in &scenarios {
-                let sc = Rc::new(sc.clone());
+            // (The scenarios were built above to check every value; each job builds its own
+            // the same way, in its worker.)
+            let mut jobs: Vec<(String, SimJob)> = Vec::new();
+            for (v, _) in &scenarios {
                 for alg in &algorithms {
-                    let (sc, alg2) = (sc.clone(), alg.clone());
-                    jobs.push((format!("{alg} at {}", spec.show(*v)), Box::new(move || run_one(&sc, &alg2))));
+                    jobs.push((format!("{alg} at {}", spec.show(*v)), SimJob::new(&share, vec![spec.override_for(*v)], alg)));
                 }
             }
             let values: Vec<f64> = scenarios.iter().map(|(v, _)| *v).collect();
@@ -358,8 +361,9 @@ pub fn SweepView(props: &SweepProps) -> Html {
             let (results, p) = (results.clone(), progress.clone());
             let key = scenario_key(&share);
             let n = algorithms.len();
-            let on_done = Callback::from(move |(flat, busy_ms, wall_ms): (Vec<Result<Report, String>>, f64, f64)| {
+            let on_done = Callback::from(move |(outcomes, busy_ms, wall_ms): Finished| {
                 p.set(None);
+                let flat: Vec<Result<Report, String>> = outcomes.into_iter().map(|(r, _)| r).collect();
                 let cells = flat.chunks(n.max(1)).map(<[_]>::to_vec).collect();
                 results.set(Some(Swept {
                     spec: spec.clone(),
@@ -369,9 +373,10 @@ pub fn SweepView(props: &SweepProps) -> Html {
                     cells,
                     busy_ms,
                     wall_ms,
+                    mode: worker_pool::mode().describe(),
                 }));
             });
-            run_batch(&generation, jobs, on_progress, on_done);
+            worker_pool::run_jobs(&generation, jobs, on_progress, on_done);
         })
     };
 
@@ -490,7 +495,7 @@ pub fn SweepView(props: &SweepProps) -> Html {
         let generation = generation.clone();
         let progress = progress.clone();
         Callback::from(move |_: MouseEvent| {
-            generation.set(generation.get().wrapping_add(1));
+            stop_batch(&generation);
             progress.set(None);
         })
     };
@@ -620,8 +625,9 @@ pub fn SweepView(props: &SweepProps) -> Html {
         html! {
             <>
                 <p class="muted small">
-                    <span data-testid="sweep-time" data-ms={format!("{:.1}", r.busy_ms)}>{format!("{} runs computed in {:.0} ms", r.values.len() * r.algorithms.len(), r.busy_ms)}</span>
-                    {format!(" ({:.0} ms with page updates).", r.wall_ms)}
+                    <span data-testid="sweep-time" data-ms={format!("{:.1}", r.busy_ms)} data-wall-ms={format!("{:.1}", r.wall_ms)}>
+                        {format!("{} runs computed in {:.0} ms", r.values.len() * r.algorithms.len(), r.wall_ms)}</span>
+                    {format!(" ({}: {:.0} ms of simulation in all).", r.mode, r.busy_ms)}
                     { if stale { html! { <strong class="bad">{" The scenario has changed since: press Run sweep."}</strong> } } else { html! {} } }
                 </p>
                 <SweepChart spec={r.spec.clone()} metric={metric} series={series} />
