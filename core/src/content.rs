@@ -21,8 +21,8 @@
 //! plus the cache the codec algorithms choose to hold.
 
 use crate::rng::{below, hash4, unit_f64, SplitMix64};
+use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// What kind of data a page holds; it decides how well the page compresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -402,7 +402,7 @@ pub struct ContentCache {
 impl ContentCache {
     /// A cache for at most `capacity` pages.
     pub fn new(capacity: usize) -> Self {
-        ContentCache { pages: HashMap::new(), capacity: capacity.max(1) }
+        ContentCache { pages: HashMap::default(), capacity: capacity.max(1) }
     }
 
     /// Copies the bytes of `page` at `version` into `buf`.
@@ -452,7 +452,7 @@ mod tests {
     #[test]
     fn equal_shared_content_ids_are_equal_bytes() {
         let m = model();
-        let mut seen: HashMap<u64, Vec<u8>> = HashMap::new();
+        let mut seen: HashMap<u64, Vec<u8>> = HashMap::default();
         let mut buf = vec![0u8; 4096];
         let (mut shared, mut repeats) = (0, 0);
         for page in 0..20_000 {

@@ -44,7 +44,8 @@ use crate::context::{Channel, ContextError, EncodedBatch, Encoding, MigrationCon
 use crate::scenario::{OnTimeout, Scenario};
 use crate::trace::{DataKind, Event, Host, PageRuns, TimedEvent, Trace, TraceDetail, TRACE_FORMAT};
 use crate::workload::{AccessKind, Cursor, Workload};
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Pages merged into one `PagesSent` event at page detail (keeps animation granularity).
@@ -735,7 +736,9 @@ impl SimContext {
         // decode to it again (a codec is a pure function), no need to decode or compare pages.
         let version = self.src_version[page as usize];
         let shared = match encoding {
-            Encoding::Wkdm | Encoding::Lz4 => self.content.shared_content_id(page, version).map(|id| id * 8 + encoding as u64),
+            Encoding::Wkdm | Encoding::Lz4 | Encoding::Full => {
+                self.content.shared_content_id(page, version).map(|id| id * 8 + encoding as u64)
+            }
             _ => None,
         };
         if let Some(key) = shared {

@@ -18,7 +18,7 @@
 //! only how long the simulation takes. On a real guest the codec's real time is what is
 //! measured, and algorithms run their codecs on every page.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// What a lookup or insertion saw, for reports and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,7 +55,7 @@ struct Entry<M> {
 impl<M: Copy> ByteMemo<M> {
     /// An empty memo for at most `capacity` inputs.
     pub fn new(capacity: usize) -> Self {
-        ByteMemo { index: HashMap::new(), entries: Vec::new(), capacity, stats: MemoStats::default() }
+        ByteMemo { index: HashMap::default(), entries: Vec::new(), capacity, stats: MemoStats::default() }
     }
 
     /// The value and output remembered for `input` under `salt`, if any.
@@ -130,7 +130,7 @@ pub struct IdMemo<V> {
 impl<V> IdMemo<V> {
     /// An empty memo for at most `capacity` identifiers.
     pub fn new(capacity: usize) -> Self {
-        IdMemo { values: HashMap::new(), capacity, stats: MemoStats::default() }
+        IdMemo { values: HashMap::default(), capacity, stats: MemoStats::default() }
     }
 
     /// The value remembered for `id`, counted as a hit or a miss.

@@ -11,8 +11,8 @@
 use crate::components::metrics::{bytes, seconds};
 use crate::share::ShareState;
 use crate::sim_job::SimJob;
-use crate::worker_pool::{self, Finished};
 use crate::sweep_spec::{csv_field, Metric};
+use crate::worker_pool::{self, Finished};
 use livemig_core::algorithms;
 use livemig_core::Report;
 use plotters::coord::ranged1d::SegmentValue;

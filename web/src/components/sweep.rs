@@ -11,8 +11,8 @@ use crate::components::compare::{
 };
 use crate::share::ShareState;
 use crate::sim_job::SimJob;
-use crate::worker_pool::{self, Finished};
 use crate::sweep_spec::{csv_field, quantity_of, split_loosely, sweepable_paths, Metric, SweepError, SweepSpec, MAX_STEPS};
+use crate::worker_pool::{self, Finished};
 use livemig_core::Report;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
