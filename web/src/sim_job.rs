@@ -71,7 +71,7 @@ pub enum SimMessage {
         /// The request's id.
         id: u64,
         /// The report, or why there is none.
-        result: Result<Report, String>,
+        result: Result<Box<Report>, String>,
         /// Milliseconds spent simulating.
         ms: f64,
     },
@@ -107,7 +107,7 @@ impl SimMessage {
         match SimRequest::from_json(text) {
             Ok(req) => {
                 let t0 = now_ms();
-                let result = req.job.run();
+                let result = req.job.run().map(Box::new);
                 SimMessage::Done { id: req.id, result, ms: now_ms() - t0 }
             }
             Err(error) => SimMessage::Unreadable { error },
@@ -153,7 +153,7 @@ mod tests {
         let answer = SimMessage::from_json(&SimMessage::answer(&text, || 0.0).to_json()).unwrap();
         match answer {
             SimMessage::Done { id: 3, result: Ok(report), .. } => {
-                assert_eq!(report, direct);
+                assert_eq!(*report, direct);
                 assert_eq!(report.guest_progress_s.to_bits(), direct.guest_progress_s.to_bits());
                 assert_eq!(serde_json::to_string(&report).unwrap(), serde_json::to_string(&direct).unwrap());
             }

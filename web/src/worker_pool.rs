@@ -341,7 +341,7 @@ fn on_message(worker: u64, text: &str) {
             Ok(SimMessage::Done { id, result, ms }) => match slot.running {
                 Some((running, index)) if running == id => {
                     slot.running = None;
-                    Some((index, (result, ms)))
+                    Some((index, (result.map(|report| *report), ms)))
                 }
                 _ => None,
             },
