@@ -176,8 +176,9 @@ pub struct ContentModel {
     /// page's base content is one of [`BASE_CONTENTS`] windows of its class's tile, drawn from
     /// `(seed, page)`, so generating a page is a copy, not a word-by-word draw.
     tiles: [Vec<u8>; 3],
-    /// Each used page's base content, worked out on first use ([`BaseIds`]); pages beyond
-    /// (free, ballooned memory) are always zero class.
+    /// Pages at or above this index are free (ballooned) memory: always zero class.
+    free_from: u64,
+    /// Each used page's base content, worked out on first use ([`BaseIds`]).
     base_ids: BaseIds,
 }
 
@@ -196,6 +197,9 @@ impl std::fmt::Debug for BaseIds {
 
 /// Bytes of each class's tile (at least four times the page size).
 const TILE: usize = 256 * 1024;
+
+/// Pages whose base content a model remembers at most (64 GiB of 4 KiB pages, 32 MiB of table).
+const MAX_REMEMBERED_PAGES: u64 = 1 << 24;
 
 // (`BaseIds` holds `1 + 3 * BASE_CONTENTS` at most.)
 const _: () = assert!(3 * BASE_CONTENTS < u16::MAX as u64);
@@ -216,8 +220,11 @@ impl ContentModel {
             t
         };
         let tiles = [tile(ContentClass::Text, 0x7E87), tile(ContentClass::Structured, 0x57C7), tile(ContentClass::Random, 0x4A4D)];
-        let base_ids = BaseIds(vec![std::cell::Cell::new(0); free_from as usize]);
-        ContentModel { seed, page_size, write_size: write_size.clamp(1, page_size), mix, tiles, base_ids }
+        // A model of unbounded memory (free_from = u64::MAX: pages sampled for the codecs) keeps
+        // no table and works each page out when asked.
+        let remembered = if free_from <= MAX_REMEMBERED_PAGES { free_from as usize } else { 0 };
+        let base_ids = BaseIds(vec![std::cell::Cell::new(0); remembered]);
+        ContentModel { seed, page_size, write_size: write_size.clamp(1, page_size), mix, free_from, tiles, base_ids }
     }
 
     /// The page's content class.
@@ -236,15 +243,18 @@ impl ContentModel {
     /// The page's base content before any write: `class * BASE_CONTENTS + window` for the text,
     /// structured and random classes, `3 * BASE_CONTENTS` for zeros; None for a free page.
     fn base_id(&self, page: u64) -> Option<u64> {
-        let cell = self.base_ids.0.get(page as usize)?;
+        if page >= self.free_from {
+            return None;
+        }
+        let work_out = || match self.mix.class_of(self.seed, page) {
+            ContentClass::Zero => 3 * BASE_CONTENTS,
+            ContentClass::Text => self.base_slot(page),
+            ContentClass::Structured => BASE_CONTENTS + self.base_slot(page),
+            ContentClass::Random => 2 * BASE_CONTENTS + self.base_slot(page),
+        };
+        let Some(cell) = self.base_ids.0.get(page as usize) else { return Some(work_out()) };
         if cell.get() == 0 {
-            let id = match self.mix.class_of(self.seed, page) {
-                ContentClass::Zero => 3 * BASE_CONTENTS,
-                ContentClass::Text => self.base_slot(page),
-                ContentClass::Structured => BASE_CONTENTS + self.base_slot(page),
-                ContentClass::Random => 2 * BASE_CONTENTS + self.base_slot(page),
-            };
-            cell.set(id as u16 + 1);
+            cell.set(work_out() as u16 + 1);
         }
         Some(cell.get() as u64 - 1)
     }

@@ -1,0 +1,15 @@
+import { startServer, launchBrowser, gotoApp } from './lib/harness.mjs';
+const server = await startServer(process.env.LIVEMIG_DIST);
+const browser = await launchBrowser();
+const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+const page = await context.newPage();
+await gotoApp(page, server, '?v=1&preset=web-server&set=vm.memory%3D4+GiB&view=compare', { waitFor: '[data-testid=compare-run]' });
+await page.getByTestId('pick-all').click();
+await page.getByTestId('compare-run').click();
+await page.waitForTimeout(400);
+await page.screenshot({ path: '/tmp/shot-compare-running.png' });
+await page.getByTestId('compare-table').waitFor({ state: 'visible', timeout: 120000 });
+await page.waitForTimeout(300);
+await page.screenshot({ path: '/tmp/shot-compare-4gib.png', fullPage: true });
+console.log(await page.locator('.compare-time').textContent());
+await browser.close(); await server.close(); process.exit(0);
