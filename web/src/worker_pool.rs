@@ -224,7 +224,6 @@ pub fn run_jobs(generation: &Rc<Cell<u64>>, jobs: Vec<(String, SimJob)>, progres
     let my = generation.get().wrapping_add(1);
     generation.set(my);
     let total = jobs.len();
-    progress.emit((0, total, jobs.first().map(|j| j.0.clone()).unwrap_or_default()));
     let mut queue: Vec<usize> = (0..total).collect();
     // Longest first (stable, so ties keep their order): a long job started last would leave
     // the other workers idle while it runs.
@@ -257,7 +256,9 @@ pub fn run_jobs(generation: &Rc<Cell<u64>>, jobs: Vec<(String, SimJob)>, progres
             return vec![After::Done(batch.done.clone(), (Vec::new(), 0.0, 0.0))];
         }
         p.batch = Some(batch);
-        dispatch(&mut p)
+        let mut after = dispatch(&mut p);
+        after.extend(report_progress(&p));
+        after
     });
     apply(after);
 }
@@ -353,9 +354,20 @@ fn on_message(worker: u64, text: &str) {
             after.extend(record(&mut p, index, outcome));
         }
         after.extend(dispatch(&mut p));
+        after.extend(report_progress(&p));
         after
     });
     apply(after);
+}
+
+/// The batch's progress: jobs answered, jobs in all, and the jobs running now (else the next).
+fn report_progress(p: &Pool) -> Vec<After> {
+    let Some(b) = p.batch.as_ref() else { return Vec::new() };
+    let mut running: Vec<&str> = p.slots.iter().filter_map(|s| s.running).map(|(_, i)| b.jobs[i].0.as_str()).collect();
+    if running.is_empty() {
+        running.extend(b.queue.last().map(|&i| b.jobs[i].0.as_str()));
+    }
+    vec![After::Progress(b.progress.clone(), (b.answered, b.jobs.len(), running.join(", ")))]
 }
 
 fn on_error(worker: u64, message: String) {
@@ -378,6 +390,7 @@ fn on_error(worker: u64, message: String) {
             return after;
         }
         after.extend(dispatch(&mut p));
+        after.extend(report_progress(&p));
         after
     });
     apply(after);
@@ -398,10 +411,8 @@ fn record(p: &mut Pool, index: usize, outcome: Outcome) -> Vec<After> {
     b.results[index] = Some(outcome);
     b.answered += 1;
     if b.answered < b.jobs.len() {
-        // Name a job still to come, else one still running.
-        let next = b.queue.last().copied().or_else(|| b.results.iter().position(Option::is_none));
-        let label = next.map(|i| b.jobs[i].0.clone()).unwrap_or_default();
-        return vec![After::Progress(b.progress.clone(), (b.answered, b.jobs.len(), label))];
+        // (Progress is reported once the next jobs are handed out: see `report_progress`.)
+        return Vec::new();
     }
     let Some(b) = p.batch.take() else { return Vec::new() };
     let wall = now_ms() - b.started;
