@@ -125,6 +125,17 @@ impl InFlight {
     }
 }
 
+/// The earlier of the next write `w` and the next read `r` (`(guest time, page)` each), with its
+/// kind; a write wins a tie.
+fn earlier_access(w: Option<(f64, u64)>, r: Option<(f64, u64)>) -> Option<(f64, u64, AccessKind)> {
+    match (w, r) {
+        (Some(w), Some(r)) if r.0 < w.0 => Some((r.0, r.1, AccessKind::Read)),
+        (Some(w), _) => Some((w.0, w.1, AccessKind::Write)),
+        (None, Some(r)) => Some((r.0, r.1, AccessKind::Read)),
+        (None, None) => None,
+    }
+}
+
 /// A pending arrival at the destination.
 #[derive(Debug, Clone, Copy)]
 struct Arrival {
@@ -475,12 +486,7 @@ impl SimContext {
     fn next_access(&mut self) -> Option<(f64, u64, AccessKind)> {
         let w = self.workload.peek(&mut self.writes);
         let r = self.workload.peek(&mut self.reads);
-        match (w, r) {
-            (Some(w), Some(r)) if r.0 < w.0 => Some((r.0, r.1, AccessKind::Read)),
-            (Some(w), _) => Some((w.0, w.1, AccessKind::Write)),
-            (None, Some(r)) => Some((r.0, r.1, AccessKind::Read)),
-            (None, None) => None,
-        }
+        earlier_access(w, r)
     }
 
     /// Whether every page the destination guest can still touch is present there (known for a
@@ -507,12 +513,7 @@ impl SimContext {
         while writes + reads > 0 {
             let next_w = if writes > 0 { self.workload.peek(&mut w) } else { None };
             let next_r = if reads > 0 { self.workload.peek(&mut r) } else { None };
-            let (g, page, kind) = match (next_w, next_r) {
-                (Some(a), Some(b)) if b.0 < a.0 => (b.0, b.1, AccessKind::Read),
-                (Some(a), _) => (a.0, a.1, AccessKind::Write),
-                (None, Some(b)) => (b.0, b.1, AccessKind::Read),
-                (None, None) => return,
-            };
+            let Some((g, page, kind)) = earlier_access(next_w, next_r) else { return };
             let wall = wall0 + (g - guest0);
             self.process_arrivals(wall);
             self.rec.push(wall, Event::GuestAccess { page, access: kind });
@@ -632,8 +633,8 @@ impl SimContext {
     /// Takes a one-phase guest's following accesses to present pages in a tight loop, up to
     /// the next arrival or `t_end`: nothing else can happen in between (no page arrives, no
     /// phase begins, and pages present stay present), so each is what
-    /// [`Self::run_destination_until`]'s loop would do with it, in the same arithmetic. Stops before an access to an absent page (the caller faults it)
-    /// and before the next arrival.
+    /// [`Self::run_destination_until`]'s loop would do with it, in the same arithmetic. Stops
+    /// before an access to an absent page (the caller faults it) and before the next arrival.
     fn take_present_accesses(&mut self, t_end: f64) {
         // (Once every reachable page is present, the caller's one-step run takes over.)
         if self.workload.phases().len() > 1 || self.every_reachable_page_present() {

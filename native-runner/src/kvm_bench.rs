@@ -81,21 +81,30 @@ fn live_copy_rate(run: &KvmRun) -> f64 {
     bytes as f64 / (last - first)
 }
 
+/// The best rate of `runs` runs of `copy`, each moving `bytes` (B/s). What a run returns is
+/// dropped after its clock stops (freeing a fresh mapping is not part of the copy).
+fn best_rate<T>(bytes: usize, runs: usize, mut copy: impl FnMut() -> T) -> f64 {
+    let mut best = 0.0f64;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = std::hint::black_box(copy());
+        best = best.max(bytes as f64 / t.elapsed().as_secs_f64());
+        drop(out);
+    }
+    best
+}
+
 /// Best memcpy bandwidth over a few copies of a `bytes` buffer, in `piece`-byte memcpys.
 pub fn memcpy_bandwidth(bytes: usize, piece: usize) -> f64 {
     let src = vec![0x5au8; bytes];
     let mut dst = vec![0u8; bytes];
     dst.copy_from_slice(&src); // fault the pages in
-    let mut best = 0.0f64;
-    for _ in 0..4 {
-        let t = Instant::now();
+    best_rate(bytes, 4, || {
         for (d, s) in dst.chunks_mut(piece.max(1)).zip(std::hint::black_box(&src).chunks(piece.max(1))) {
             d.copy_from_slice(s);
         }
         std::hint::black_box(&dst);
-        best = best.max(bytes as f64 / t.elapsed().as_secs_f64());
-    }
-    best
+    })
 }
 
 /// Best bandwidth of the receiver's page copy over a few copies of `bytes` between two
@@ -108,15 +117,11 @@ pub fn receiver_copy_bandwidth(bytes: usize) -> anyhow::Result<f64> {
     dst.populate();
     let pages = src.pages();
     (0..pages).for_each(|p| src.write(p as usize * 4096, &[0x5a; 64]));
-    let mut best = 0.0f64;
-    for _ in 0..4 {
-        let t = Instant::now();
+    Ok(best_rate(bytes, 4, || {
         for first in (0..pages).step_by(RUN as usize) {
             dst.copy_pages_from(&src, first, RUN.min(pages - first));
         }
-        best = best.max(bytes as f64 / t.elapsed().as_secs_f64());
-    }
-    Ok(best)
+    }))
 }
 
 /// `livemig kvm bench-sink ADDR` (hidden): connects to ADDR, reads until end of stream and
@@ -140,15 +145,11 @@ pub fn sink(addr: &str) -> anyhow::Result<()> {
 /// mapping, so every page faults in on first write, as on a migration's destination).
 pub fn memcpy_fresh_bandwidth(bytes: usize) -> f64 {
     let src = vec![0x5au8; bytes];
-    let mut best = 0.0f64;
-    for _ in 0..2 {
-        let t = Instant::now();
+    best_rate(bytes, 2, || {
         let mut dst: Vec<u8> = Vec::with_capacity(bytes);
         dst.extend_from_slice(std::hint::black_box(&src));
-        std::hint::black_box(&dst);
-        best = best.max(bytes as f64 / t.elapsed().as_secs_f64());
-    }
-    best
+        dst
+    })
 }
 
 /// Loopback TCP throughput: `bytes` written to a peer process (this executable's hidden

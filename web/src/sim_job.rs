@@ -50,6 +50,13 @@ impl SimJob {
         let scenario = self.scenario().map_err(|e| e.to_string())?;
         livemig_core::simulate(&scenario, Some(&self.algorithm), TraceDetail::Summary).map(|r| r.report).map_err(|e| e.to_string())
     }
+
+    /// [`Self::run`], with the milliseconds it took by the clock `now_ms`.
+    pub fn run_timed(&self, now_ms: impl Fn() -> f64) -> (Result<Report, String>, f64) {
+        let t0 = now_ms();
+        let result = self.run();
+        (result, now_ms() - t0)
+    }
 }
 
 /// The page to a worker: run `job`, answer with `id`.
@@ -106,9 +113,8 @@ impl SimMessage {
     pub fn answer(text: &str, now_ms: impl Fn() -> f64) -> SimMessage {
         match SimRequest::from_json(text) {
             Ok(req) => {
-                let t0 = now_ms();
-                let result = req.job.run().map(Box::new);
-                SimMessage::Done { id: req.id, result, ms: now_ms() - t0 }
+                let (result, ms) = req.job.run_timed(now_ms);
+                SimMessage::Done { id: req.id, result: result.map(Box::new), ms }
             }
             Err(error) => SimMessage::Unreadable { error },
         }

@@ -47,8 +47,8 @@ pub type Finished = (Vec<Outcome>, f64, f64);
 pub enum Mode {
     /// In `n` Web Workers.
     Workers(usize),
-    /// On the page's thread, and why.
-    PageThread(String),
+    /// On the page's thread (why is in the console).
+    PageThread,
 }
 
 impl Mode {
@@ -57,7 +57,7 @@ impl Mode {
         match self {
             Mode::Workers(1) => "in a Web Worker".into(),
             Mode::Workers(n) => format!("in {n} Web Workers"),
-            Mode::PageThread(_) => "on the page's thread".into(),
+            Mode::PageThread => "on the page's thread".into(),
         }
     }
 }
@@ -87,7 +87,7 @@ struct Batch {
     generation: Rc<Cell<u64>>,
     my: u64,
     jobs: Vec<(String, SimJob)>,
-    /// Indices not yet handed out, longest expected first.
+    /// Indices not yet handed out, popped from the end: the costliest last.
     queue: Vec<usize>,
     results: Vec<Option<Outcome>>,
     answered: usize,
@@ -110,7 +110,7 @@ struct Pool {
     retired: Vec<Slot>,
     next_id: u64,
     /// Set once workers are known not to work here; every batch then runs on the page.
-    broken: Option<String>,
+    broken: bool,
     batch: Option<Batch>,
     load_timer: Option<gloo::timers::callback::Timeout>,
 }
@@ -136,9 +136,10 @@ fn workers_wanted() -> usize {
 pub fn mode() -> Mode {
     POOL.with(|p| {
         let p = p.borrow();
-        match &p.broken {
-            Some(why) => Mode::PageThread(why.clone()),
-            None => Mode::Workers(p.slots.len()),
+        if p.broken {
+            Mode::PageThread
+        } else {
+            Mode::Workers(p.slots.len())
         }
     })
 }
@@ -148,7 +149,7 @@ pub fn mode() -> Mode {
 pub fn warm_up() {
     let after = POOL.with(|p| {
         let mut p = p.borrow_mut();
-        if p.broken.is_some() {
+        if p.broken {
             return Vec::new();
         }
         let mut after = Vec::new();
@@ -202,7 +203,7 @@ fn js_text(v: &JsValue) -> String {
 /// Workers do not work here: drop them, and run what the batch still needs on the page.
 fn break_pool(p: &mut Pool, why: String) -> Vec<After> {
     web_sys::console::warn_1(&format!("LiveMig Lab: simulations run on the page's thread: {why}").into());
-    p.broken = Some(why);
+    p.broken = true;
     for slot in std::mem::take(&mut p.slots) {
         slot.retire(&mut p.retired);
     }
@@ -225,9 +226,8 @@ pub fn run_jobs(generation: &Rc<Cell<u64>>, jobs: Vec<(String, SimJob)>, progres
     generation.set(my);
     let total = jobs.len();
     let mut queue: Vec<usize> = (0..total).collect();
-    // Longest first (stable, so ties keep their order): a long job started last would leave
+    // Longest first, and among equals in the given order: a long job started last would leave
     // the other workers idle while it runs.
-    // (Popped from the end: the costliest, and among equals the first.)
     queue.sort_by_key(|&i| (expected_cost(&jobs[i].1.algorithm), std::cmp::Reverse(i)));
     let batch = Batch {
         generation: generation.clone(),
@@ -248,7 +248,7 @@ pub fn run_jobs(generation: &Rc<Cell<u64>>, jobs: Vec<(String, SimJob)>, progres
         if p.batch.take().is_some() {
             restart_busy(&mut p);
         }
-        if p.broken.is_some() {
+        if p.broken {
             let all = (0..batch.jobs.len()).collect();
             return vec![After::OnPage(batch, all)];
         }
@@ -304,9 +304,7 @@ fn expected_cost(algorithm: &str) -> u8 {
 
 /// Hands jobs to idle, loaded workers.
 fn dispatch(p: &mut Pool) -> Vec<After> {
-    if p.batch.as_ref().is_some_and(Batch::abandoned) {
-        p.batch = None;
-        restart_busy(p);
+    if drop_if_abandoned(p) {
         return Vec::new();
     }
     let Some(b) = p.batch.as_mut() else { return Vec::new() };
@@ -398,9 +396,7 @@ fn on_error(worker: u64, message: String) {
 
 /// Records job `index`'s outcome; reports progress, or the end of the batch.
 fn record(p: &mut Pool, index: usize, outcome: Outcome) -> Vec<After> {
-    if p.batch.as_ref().is_some_and(Batch::abandoned) {
-        p.batch = None;
-        restart_busy(p);
+    if drop_if_abandoned(p) {
         return Vec::new();
     }
     let Some(b) = p.batch.as_mut() else { return Vec::new() };
@@ -416,8 +412,23 @@ fn record(p: &mut Pool, index: usize, outcome: Outcome) -> Vec<After> {
     }
     let Some(b) = p.batch.take() else { return Vec::new() };
     let wall = now_ms() - b.started;
-    let outcomes = b.results.into_iter().map(|r| r.unwrap_or((Err("no result".into()), 0.0))).collect();
-    vec![After::Done(b.done, (outcomes, b.busy_ms, wall))]
+    vec![After::Done(b.done, (outcomes(b.results), b.busy_ms, wall))]
+}
+
+/// Drops the pool's batch if it has been abandoned (its generation moved on), stopping the
+/// workers still running its jobs; says whether it did.
+fn drop_if_abandoned(p: &mut Pool) -> bool {
+    if !p.batch.as_ref().is_some_and(Batch::abandoned) {
+        return false;
+    }
+    p.batch = None;
+    restart_busy(p);
+    true
+}
+
+/// A finished batch's results in the jobs' order (every one is there by then).
+fn outcomes(results: Vec<Option<Outcome>>) -> Vec<Outcome> {
+    results.into_iter().map(|r| r.unwrap_or((Err("no result".into()), 0.0))).collect()
 }
 
 fn apply(after: Vec<After>) {
@@ -437,11 +448,7 @@ fn finish_on_page(b: Batch, left: Vec<usize>) {
         .iter()
         .map(|&i| {
             let (label, job) = jobs[i].clone();
-            let work: Box<dyn FnOnce() -> (usize, Outcome)> = Box::new(move || {
-                let t0 = now_ms();
-                let result = job.run();
-                (i, (result, now_ms() - t0))
-            });
+            let work: Box<dyn FnOnce() -> (usize, Outcome)> = Box::new(move || (i, job.run_timed(now_ms)));
             (label, work)
         })
         .collect();
@@ -454,8 +461,7 @@ fn finish_on_page(b: Batch, left: Vec<usize>) {
         for (i, outcome) in ran {
             results[i] = Some(outcome);
         }
-        let outcomes = results.into_iter().map(|r| r.unwrap_or((Err("no result".into()), 0.0))).collect();
-        done.emit((outcomes, busy_ms + page_ms, now_ms() - started));
+        done.emit((outcomes(results), busy_ms + page_ms, now_ms() - started));
     });
     // The same batch goes on: abandoning it (`generation` moving on) stops this part too.
     run_batch_as(&generation, my, page_jobs, on_progress, on_done);
