@@ -172,37 +172,16 @@ pub struct ContentModel {
     page_size: usize,
     write_size: usize,
     mix: ContentMix,
+    /// Pages at or above this index are free (ballooned) memory: always zero class.
+    free_from: u64,
     /// Per class (text, structured, random), bytes of that class drawn once from the seed; a
     /// page's base content is one of [`BASE_CONTENTS`] windows of its class's tile, drawn from
     /// `(seed, page)`, so generating a page is a copy, not a word-by-word draw.
     tiles: [Vec<u8>; 3],
-    /// Pages at or above this index are free (ballooned) memory: always zero class.
-    free_from: u64,
-    /// Each used page's base content, worked out on first use ([`BaseIds`]).
-    base_ids: BaseIds,
-}
-
-/// Which base content each used page holds (its class and window), remembered once worked out:
-/// simulations ask for it again and again (every zero check, every shared-content lookup, every
-/// page generated), and working it out costs two hashes. Each entry is `1 + class *
-/// BASE_CONTENTS + window` (zero class: `1 + 3 * BASE_CONTENTS`), or 0 while not yet known.
-#[derive(Clone)]
-struct BaseIds(Vec<std::cell::Cell<u16>>);
-
-impl std::fmt::Debug for BaseIds {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "BaseIds({} pages)", self.0.len())
-    }
 }
 
 /// Bytes of each class's tile (at least four times the page size).
 const TILE: usize = 256 * 1024;
-
-/// Pages whose base content a model remembers at most (64 GiB of 4 KiB pages, 32 MiB of table).
-const MAX_REMEMBERED_PAGES: u64 = 1 << 24;
-
-// (`BaseIds` holds `1 + 3 * BASE_CONTENTS` at most.)
-const _: () = assert!(3 * BASE_CONTENTS < u16::MAX as u64);
 
 /// Distinct base contents a class has: a never-written page of the class holds one of this many
 /// windows of the class's tile, chosen by `(seed, page)`. Real memory holds many identical
@@ -220,43 +199,16 @@ impl ContentModel {
             t
         };
         let tiles = [tile(ContentClass::Text, 0x7E87), tile(ContentClass::Structured, 0x57C7), tile(ContentClass::Random, 0x4A4D)];
-        // A model of unbounded memory (free_from = u64::MAX: pages sampled for the codecs) keeps
-        // no table and works each page out when asked.
-        let remembered = if free_from <= MAX_REMEMBERED_PAGES { free_from as usize } else { 0 };
-        let base_ids = BaseIds(vec![std::cell::Cell::new(0); remembered]);
-        ContentModel { seed, page_size, write_size: write_size.clamp(1, page_size), mix, free_from, tiles, base_ids }
+        ContentModel { seed, page_size, write_size: write_size.clamp(1, page_size), mix, free_from, tiles }
     }
 
     /// The page's content class.
     pub fn class_of(&self, page: u64) -> ContentClass {
-        match self.base_id(page) {
-            None => ContentClass::Zero,
-            Some(id) => match id / BASE_CONTENTS {
-                0 => ContentClass::Text,
-                1 => ContentClass::Structured,
-                2 => ContentClass::Random,
-                _ => ContentClass::Zero,
-            },
-        }
-    }
-
-    /// The page's base content before any write: `class * BASE_CONTENTS + window` for the text,
-    /// structured and random classes, `3 * BASE_CONTENTS` for zeros; None for a free page.
-    fn base_id(&self, page: u64) -> Option<u64> {
         if page >= self.free_from {
-            return None;
+            ContentClass::Zero
+        } else {
+            self.mix.class_of(self.seed, page)
         }
-        let work_out = || match self.mix.class_of(self.seed, page) {
-            ContentClass::Zero => 3 * BASE_CONTENTS,
-            ContentClass::Text => self.base_slot(page),
-            ContentClass::Structured => BASE_CONTENTS + self.base_slot(page),
-            ContentClass::Random => 2 * BASE_CONTENTS + self.base_slot(page),
-        };
-        let Some(cell) = self.base_ids.0.get(page as usize) else { return Some(work_out()) };
-        if cell.get() == 0 {
-            cell.set(work_out() as u16 + 1);
-        }
-        Some(cell.get() as u64 - 1)
     }
 
     /// Page size in bytes.
@@ -362,7 +314,13 @@ impl ContentModel {
         if version != 0 {
             return None;
         }
-        Some(self.base_id(page).unwrap_or(3 * BASE_CONTENTS))
+        let class = match self.class_of(page) {
+            ContentClass::Zero => return Some(3 * BASE_CONTENTS),
+            ContentClass::Text => 0,
+            ContentClass::Structured => 1,
+            ContentClass::Random => 2,
+        };
+        Some(class * BASE_CONTENTS + self.base_slot(page))
     }
 
     fn fill_base(&self, page: u64, class: ContentClass, buf: &mut [u8]) {
@@ -374,8 +332,7 @@ impl ContentModel {
         };
         // Windows start at word-aligned offsets spread over the tile.
         let last_word = ((tile.len() - buf.len()) / 4) as u64;
-        // (The window: the base content's identifier within its class.)
-        let slot = self.base_id(page).map_or(0, |id| id % BASE_CONTENTS);
+        let slot = self.base_slot(page);
         let offset = 4 * (slot * last_word / (BASE_CONTENTS - 1)) as usize;
         buf.copy_from_slice(&tile[offset..offset + buf.len()]);
     }

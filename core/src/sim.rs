@@ -92,39 +92,6 @@ impl ReadLog {
     }
 }
 
-/// The earliest time each page on its way to the running destination arrives (post-copy): a
-/// dense table rather than a map, as post-copy puts every page of memory in it in turn.
-#[derive(Debug)]
-struct InFlight {
-    pages: u64,
-    /// Arrival time by page; infinite for a page not in flight. Allocated on first use.
-    at: Vec<f64>,
-}
-
-impl InFlight {
-    fn new(pages: u64) -> InFlight {
-        InFlight { pages, at: Vec::new() }
-    }
-    /// When `page` arrives, if it is in flight.
-    fn get(&self, page: u64) -> Option<f64> {
-        self.at.get(page as usize).copied().filter(|t| t.is_finite())
-    }
-    /// `page` is no longer in flight.
-    fn remove(&mut self, page: u64) {
-        if let Some(t) = self.at.get_mut(page as usize) {
-            *t = f64::INFINITY;
-        }
-    }
-    /// A copy of `page` arrives at `at` (the earliest copy counts).
-    fn arrives(&mut self, page: u64, at: f64) {
-        if self.at.is_empty() {
-            self.at = vec![f64::INFINITY; self.pages as usize];
-        }
-        let t = &mut self.at[page as usize];
-        *t = t.min(at);
-    }
-}
-
 /// The earlier of the next write `w` and the next read `r` (`(guest time, page)` each), with its
 /// kind; a write wins a tie.
 fn earlier_access(w: Option<(f64, u64)>, r: Option<(f64, u64)>) -> Option<(f64, u64, AccessKind)> {
@@ -289,7 +256,7 @@ pub struct SimContext {
 
     bulk_arrivals: VecDeque<Arrival>,
     priority_arrivals: VecDeque<Arrival>,
-    in_flight: InFlight,
+    in_flight: HashMap<u64, f64>,
     last_arrival: f64,
     blocked: Option<(u64, f64, AccessKind)>,
     requests: VecDeque<(f64, u64)>,
@@ -355,7 +322,7 @@ impl SimContext {
             ever_sent: PageBitmap::new(n),
             bulk_arrivals: VecDeque::new(),
             priority_arrivals: VecDeque::new(),
-            in_flight: InFlight::new(n),
+            in_flight: HashMap::default(),
             last_arrival: 0.0,
             blocked: None,
             requests: VecDeque::new(),
@@ -463,8 +430,8 @@ impl SimContext {
                 (None, None) => return,
             }
             .expect("front checked");
-            if self.in_flight.get(a.page).is_some_and(|at| at <= a.at) {
-                self.in_flight.remove(a.page);
+            if self.in_flight.get(&a.page).is_some_and(|&at| at <= a.at) {
+                self.in_flight.remove(&a.page);
             }
             if self.dst_present.get(a.page) {
                 self.rec.push(a.at, Event::PagesDropped { count: 1, pages: PageRuns(vec![[a.page, 1]]) });
@@ -538,8 +505,8 @@ impl SimContext {
         loop {
             if let Some((page, _, _)) = self.blocked {
                 // Blocked: nothing runs until the page arrives.
-                match self.in_flight.get(page) {
-                    Some(at) if at <= t_end => {
+                match self.in_flight.get(&page) {
+                    Some(&at) if at <= t_end => {
                         self.process_arrivals(at);
                         continue;
                     }
@@ -604,7 +571,7 @@ impl SimContext {
                 // Network fault: block until the page arrives; the access is retried then.
                 self.blocked = Some((page, wall, kind));
                 self.rec.push(wall, Event::FaultRaised { page, access: kind });
-                if self.in_flight.get(page).is_none() {
+                if !self.in_flight.contains_key(&page) {
                     self.requests.push_back((wall + self.latency, page));
                     if stop_at_fault {
                         return true;
@@ -692,7 +659,7 @@ impl SimContext {
                 }
                 // The page's earliest arrival: a later copy on a faster path (a priority reply
                 // overtaking a bulk push) is the one that unblocks a faulted guest.
-                self.in_flight.arrives(p, arrive);
+                self.in_flight.entry(p).and_modify(|t| *t = t.min(arrive)).or_insert(arrive);
             } else {
                 // The destination is not running yet: apply now (snapshot at send start).
                 self.dst_present.set(p);
