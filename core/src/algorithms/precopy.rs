@@ -789,13 +789,26 @@ impl Precopy {
         let dirty = run.ctx.fetch_dirty()?;
         st.period_dirty += dirty.count();
         st.remaining.union_with(&dirty);
-        if st.remaining.count() == 0 {
-            // Nothing pending: QEMU completes on `!pending_size` whatever the threshold. The
-            // threshold is still 0 when the whole pass took less than one bandwidth window,
-            // and without this check an idle guest would loop here forever at a frozen clock.
+        let pending = st.remaining.count() as f64 * page_size;
+        if pending == 0.0 || pending < st.threshold_bytes {
+            // QEMU's test at the sync that ends a pass (`migration_iteration_run()`: complete on
+            // `!pending_size || pending_size < threshold_size`). With nothing pending it
+            // completes whatever the threshold, which is still 0 when the whole pass took less
+            // than one bandwidth window: without that an idle guest would loop here forever at
+            // a frozen clock.
             self.lift_rate_cap(run)?;
             run.stop_and_copy(st.take_remaining())?;
-            return Ok(Step::Stopped(Outcome::converged("nothing left to send after a pass over the dirty bitmap")));
+            let reason = if pending == 0.0 {
+                "nothing left to send after a pass over the dirty bitmap".to_string()
+            } else {
+                format!(
+                    "{:.0} KiB pending after a pass < {:.0} KiB (measured bandwidth x {})",
+                    pending / 1024.0,
+                    st.threshold_bytes / 1024.0,
+                    crate::units::Seconds(self.downtime_limit)
+                )
+            };
+            return Ok(Step::Stopped(Outcome::converged(reason)));
         }
         if let Some((initial, increment, trigger)) = self.auto_converge {
             let now = run.ctx.now();
