@@ -80,6 +80,20 @@ pub struct QemuOptions {
     pub boot_timeout: Duration,
     /// `query-migrate` polling interval.
     pub poll_interval: Duration,
+    /// For the negative test only: spoil the check on purpose, to show it checks something.
+    pub tamper: Option<Tamper>,
+}
+
+/// A deliberate fault in the verification (tests only), which must make it fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tamper {
+    /// Flip one byte of this page of the used area in the memory dump before the check.
+    FlipByte {
+        /// Page index in the used area.
+        page: u64,
+    },
+    /// Replay to the guest's counter plus this many writes.
+    CounterOffset(i64),
 }
 
 impl Default for QemuOptions {
@@ -91,6 +105,7 @@ impl Default for QemuOptions {
             command_timeout: Duration::from_secs(10),
             boot_timeout: Duration::from_secs(30),
             poll_interval: Duration::from_millis(25),
+            tamper: None,
         }
     }
 }

@@ -22,10 +22,13 @@ pub struct PrivateDir {
 }
 
 impl PrivateDir {
-    /// Creates `livemig-qemu-PID-N` (mode 0700) in the temporary directory.
+    /// Creates `livemig-qemu-PID-N` (mode 0700) in the temporary directory, after removing the
+    /// directories of earlier runs whose process is gone (a `livemig` killed with SIGKILL runs no
+    /// destructor).
     pub fn new() -> Result<PrivateDir, QemuError> {
         use std::os::unix::fs::DirBuilderExt;
         let base = std::env::temp_dir();
+        Self::sweep(&base);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         for attempt in 0..100u32 {
             let path = base.join(format!("livemig-qemu-{}-{nanos:x}-{attempt}", std::process::id()));
@@ -36,6 +39,20 @@ impl PrivateDir {
             }
         }
         Err(QemuError::host("creating a temporary directory", format!("no free name in {}", base.display())))
+    }
+
+    /// Removes `livemig-qemu-PID-*` directories of processes that no longer exist.
+    fn sweep(base: &Path) {
+        let Ok(entries) = std::fs::read_dir(base) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.strip_prefix("livemig-qemu-").and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
     }
 
     /// The directory.

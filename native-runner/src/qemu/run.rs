@@ -25,7 +25,7 @@ use super::guest::{self, Control, GuestParams, PAGE, PARAMS_ADDR};
 use super::process::{PrivateDir, QemuProcess, Side};
 use super::qmp::{Qmp, QmpError, QmpEvent};
 use super::report::{self, Continuation, EventRecord, GuestStats, MigrationInfo, QemuDetails, QemuReport, SyncSample};
-use super::{human_duration, QemuError, QemuOptions};
+use super::{human_duration, QemuError, QemuOptions, Tamper};
 use livemig_core::scenario::OnTimeout;
 use livemig_core::Scenario;
 use serde_json::{json, Value};
@@ -33,7 +33,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 /// How long the guest's rate is measured before the migration.
-const RATE_WINDOW: Duration = Duration::from_millis(300);
+const RATE_WINDOW: Duration = Duration::from_millis(500);
 /// How long the guest runs between the two reads of the continuation check.
 const CONTINUATION_WINDOW: Duration = Duration::from_millis(200);
 /// How long a cancelled or completing migration may take to settle.
@@ -165,6 +165,13 @@ impl Peer {
         Ok(Control::parse(&page))
     }
 
+    /// The control block and the middle of the round trip that read it.
+    fn timed_control(&mut self, step: &str) -> Result<(Control, Instant), QemuError> {
+        let before = Instant::now();
+        let c = self.control(step)?;
+        Ok((c, before + before.elapsed() / 2))
+    }
+
     /// Waits for the runstate `state` (`query-status`).
     fn wait_status(&mut self, step: &str, state: &str, timeout: Duration) -> Result<(), QemuError> {
         let deadline = Instant::now() + timeout;
@@ -194,7 +201,12 @@ impl Peer {
 }
 
 /// The page-by-page check of a stopped guest, then `cont` and the continuation check.
-fn check_guest(peer: &mut Peer, params: &GuestParams, dir: &PrivateDir) -> Result<(guest::Verification, Continuation), QemuError> {
+fn check_guest(
+    peer: &mut Peer,
+    params: &GuestParams,
+    dir: &PrivateDir,
+    tamper: Option<Tamper>,
+) -> Result<(guest::Verification, Control, Continuation), QemuError> {
     let step = "verifying the guest's memory";
     peer.cmd(step, "stop", json!({}))?;
     let control_path = dir.join(&format!("{}-control.bin", peer.side));
@@ -209,12 +221,23 @@ fn check_guest(peer: &mut Peer, params: &GuestParams, dir: &PrivateDir) -> Resul
         let page = std::fs::read(&control_path).map_err(|e| QemuError::host("reading the control page dump", e.to_string()))?;
         let control =
             Control::parse(&page).ok_or_else(|| QemuError::failed(peer.side, step, "the dumped control page has no LMQGUEST magic"))?;
+        let mut writes = control.writes;
+        match tamper {
+            Some(Tamper::FlipByte { page }) => {
+                let mut dump = std::fs::read(&area_path).map_err(|e| QemuError::host("reading the memory dump", e.to_string()))?;
+                dump[(page * PAGE + 123) as usize] ^= 0x40;
+                std::fs::write(&area_path, dump).map_err(|e| QemuError::host("writing the memory dump", e.to_string()))?;
+            }
+            Some(Tamper::CounterOffset(d)) => writes = writes.saturating_add_signed(d),
+            None => {}
+        }
         let file = std::fs::File::open(&area_path).map_err(|e| QemuError::host("opening the memory dump", e.to_string()))?;
-        guest::verify(params, &control, control.writes, &mut std::io::BufReader::with_capacity(1 << 20, file))
+        let v = guest::verify(params, &control, writes, &mut std::io::BufReader::with_capacity(1 << 20, file))?;
+        Ok((v, control))
     })();
     let _ = std::fs::remove_file(&control_path);
     let _ = std::fs::remove_file(&area_path);
-    let verification = dumped?;
+    let (verification, control) = dumped?;
     peer.cmd(step, "cont", json!({}))?;
     let step = "checking that the guest keeps running";
     let c0 = peer.control(step)?;
@@ -230,7 +253,7 @@ fn check_guest(peer: &mut Peer, params: &GuestParams, dir: &PrivateDir) -> Resul
         interval_s: t0.elapsed().as_secs_f64(),
         ok: c1.heartbeat > c0.heartbeat && (!writes || c1.writes > c0.writes),
     };
-    Ok((verification, continuation))
+    Ok((verification, control, continuation))
 }
 
 /// Migrates `scenario`'s guest (its `vm.memory` is the guest's RAM) with `config` between two
@@ -238,6 +261,8 @@ fn check_guest(peer: &mut Peer, params: &GuestParams, dir: &PrivateDir) -> Resul
 /// (`completed: false`); a QEMU that cannot start, crashes or stops answering is an error naming
 /// the side and the step. No QEMU outlives this function.
 pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOptions) -> Result<QemuReport, QemuError> {
+    // Input the guest cannot run is refused before anything else.
+    GuestParams::from_scenario(scenario, 1)?;
     super::check_available(options)?;
     let tsc_hz = guest::measure_tsc_hz();
     let params = GuestParams::from_scenario(scenario, tsc_hz)?;
@@ -266,9 +291,9 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
     // The guest must be running its workload before the migration starts.
     let step = "waiting for the guest to boot";
     let boot_deadline = Instant::now() + options.boot_timeout;
-    let c0 = loop {
-        if let Some(c) = src.try_control(step)?.filter(|c| c.ready == 1) {
-            break c;
+    loop {
+        if src.try_control(step)?.is_some_and(|c| c.ready == 1) {
+            break;
         }
         if Instant::now() >= boot_deadline {
             return Err(QemuError::failed(
@@ -278,13 +303,14 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
             ));
         }
         std::thread::sleep(Duration::from_millis(20));
-    };
+    }
     let boot_s = booted.elapsed().as_secs_f64();
-    let t0 = Instant::now();
-    std::thread::sleep(RATE_WINDOW);
+    // Rates against the wall clock: each read is timed at the middle of its QMP round trip.
     let step = "measuring the guest's rate";
-    let c1 = src.control(step)?;
-    let dt = t0.elapsed().as_secs_f64();
+    let (c0, m0) = src.timed_control(step)?;
+    std::thread::sleep(RATE_WINDOW);
+    let (c1, m1) = src.timed_control(step)?;
+    let dt = (m1 - m0).as_secs_f64();
     let mut guest_stats = GuestStats {
         tsc_hz,
         guest_tsc_hz: c1.tsc.wrapping_sub(c0.tsc) as f64 / dt,
@@ -317,8 +343,13 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
     let step = "migrating (query-migrate)";
     let info = loop {
         std::thread::sleep(options.poll_interval);
-        src.process.check_running(step)?;
-        dst.process.check_running(step)?;
+        if src.process.exit_status().is_some() || dst.process.exit_status().is_some() {
+            // When one side dies the other may follow (a destination exits when its incoming
+            // stream breaks): give it a moment, then blame the source first.
+            std::thread::sleep(Duration::from_millis(100));
+            src.process.check_running(step)?;
+            dst.process.check_running(step)?;
+        }
         dst.poll_events(step)?;
         let info = src.query_migrate(step)?;
         let t = started.elapsed().as_secs_f64();
@@ -384,24 +415,23 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
     dst.poll_events("collecting events")?;
 
     // Verify where the guest now runs: the destination, or the source after a cancel.
-    let (verification, continuation) = match info.status.as_str() {
-        "completed" => {
-            let (v, c) = check_guest(&mut dst, &params, &dir)?;
-            (Some(v), Some(c))
-        }
+    let checked = match info.status.as_str() {
+        "completed" => Some(check_guest(&mut dst, &params, &dir, options.tamper)?),
         "cancelled" => {
             src.wait_status("resuming the source after the cancel", "running", SETTLE_TIMEOUT)?;
-            let (v, c) = check_guest(&mut src, &params, &dir)?;
+            Some(check_guest(&mut src, &params, &dir, options.tamper)?)
+        }
+        _ => None,
+    };
+    let (verification, continuation) = match checked {
+        Some((v, control, c)) => {
+            // The check's own stop and cont make the guest's TSC jump; count only what came before.
+            guest_stats.late = control.late;
             (Some(v), Some(c))
         }
-        _ => (None, None),
+        None => (None, None),
     };
     let writes_at_check = verification.as_ref().map_or(writes_at_start, |v| v.writes);
-    let late = match info.status.as_str() {
-        "completed" => dst.control("reading the guest's counters").map(|c| c.late).unwrap_or(0),
-        _ => src.control("reading the guest's counters").map(|c| c.late).unwrap_or(0),
-    };
-    guest_stats.late = late;
 
     let events: Vec<EventRecord> = [(&src, "source"), (&dst, "destination")]
         .iter()
