@@ -355,3 +355,41 @@ fn qmp_silence_ends_at_the_deadline() {
     let e = Qmp::from_stream(ours).handshake(Duration::from_secs(2)).unwrap_err();
     assert!(matches!(e, QmpError::Closed), "{e:?}");
 }
+
+/// `livemig ARGS` must be refused as bad input: exit status 2, one line on stderr naming
+/// `field` and what is `accepted`, nothing on stdout.
+fn cli_bad_input(args: &[&str], field: &str, accepted: &str) {
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("livemig")).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "livemig {args:?}: {stderr}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("livemig: ") && stderr.contains(field) && stderr.contains(accepted), "livemig {args:?}: {stderr}");
+}
+
+#[test]
+fn the_cli_refuses_what_qemu_cannot_run_with_exit_status_2() {
+    cli_bad_input(
+        &["qemu", "run", "web-server", "-a", "tsmc"],
+        "--algorithm: QEMU has no 'tsmc'",
+        "accepted precopy-qemu, xbzrle, postcopy-qemu",
+    );
+    cli_bad_input(&["qemu", "run", "task-phases", "-a", "precopy-qemu"], "workload.phases:", "accepted none");
+    cli_bad_input(&["qemu", "run", "web-server", "-a", "xbzrle", "--memory", "4GiB"], "--memory", "accepted a size from 8 MiB to 3 GiB");
+    cli_bad_input(
+        &[
+            "qemu",
+            "run",
+            "web-server",
+            "-a",
+            "precopy-qemu",
+            "--set",
+            "params.precopy.auto_converge=true",
+            "--set",
+            "params.precopy.throttle_trigger=2",
+        ],
+        "params.precopy.throttle_trigger",
+        "accepted 0.01 to 1",
+    );
+    cli_bad_input(&["qemu", "run", "web-server", "-a", "xbzrle", "--set", "vm.page_size=\"8 KiB\""], "vm.page_size", "accepted 4 KiB");
+}
