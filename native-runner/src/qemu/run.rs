@@ -404,6 +404,15 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
     };
 
     let completed = info.status == "completed";
+    // QEMU 7.2 sets the status to completed (migration/migration.c `migration_completion`)
+    // before `migration_calculate_complete` fills in total-time and downtime, so a poll can see
+    // "completed" with both still 0: ask again until they are there.
+    let mut info = info;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while completed && info.total_time.unwrap_or(0) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        info = src.query_migrate("reading the final statistics")?;
+    }
     let mut dst_info = None;
     if completed {
         dst.wait_status("resuming on the destination", "running", SETTLE_TIMEOUT)?;
