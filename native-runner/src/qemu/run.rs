@@ -335,6 +335,7 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
     src.cmd("starting the migration", "migrate", json!({"uri": format!("tcp:127.0.0.1:{port}")}))?;
 
     let mut per_sync: Vec<SyncSample> = Vec::new();
+    let mut last_stats = (None, None);
     let mut last_sync = 0;
     let mut max_throttle = 0;
     let mut postcopy_started_s = None;
@@ -343,16 +344,29 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
     let step = "migrating (query-migrate)";
     let info = loop {
         std::thread::sleep(options.poll_interval);
-        if src.process.exit_status().is_some() || dst.process.exit_status().is_some() {
+        // After migrate_cancel the destination exits by design ("load of migration failed":
+        // its incoming stream was cut); it is no longer needed.
+        let cancelling = timed_out && config.on_timeout == OnTimeout::Cancel;
+        if src.process.exit_status().is_some() || (!cancelling && dst.process.exit_status().is_some()) {
             // When one side dies the other may follow (a destination exits when its incoming
             // stream breaks): give it a moment, then blame the source first.
             std::thread::sleep(Duration::from_millis(100));
             src.process.check_running(step)?;
             dst.process.check_running(step)?;
         }
-        dst.poll_events(step)?;
-        let info = src.query_migrate(step)?;
+        if !cancelling {
+            dst.poll_events(step)?;
+        }
+        let mut info = src.query_migrate(step)?;
         let t = started.elapsed().as_secs_f64();
+        // A cancelled migration's query-migrate has no statistics: keep the last ones seen, and
+        // the time until it was abandoned.
+        if info.ram.is_some() {
+            last_stats = (info.ram.clone(), info.xbzrle_cache.clone());
+        } else if info.status == "cancelled" {
+            (info.ram, info.xbzrle_cache) = last_stats.clone();
+            info.total_time = Some(started.elapsed().as_millis() as u64);
+        }
         let ram = info.ram.clone().unwrap_or_default();
         max_throttle = max_throttle.max(info.cpu_throttle_percentage.unwrap_or(0));
         if ram.dirty_sync_count != last_sync && ram.dirty_sync_count > 0 {
@@ -421,7 +435,11 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
     // Let the last events arrive.
     std::thread::sleep(Duration::from_millis(50));
     src.poll_events("collecting events")?;
-    dst.poll_events("collecting events")?;
+    if info.status == "cancelled" {
+        let _ = dst.poll_events("collecting events");
+    } else {
+        dst.poll_events("collecting events")?;
+    }
 
     // Verify where the guest now runs: the destination, or the source after a cancel.
     let checked = match info.status.as_str() {
