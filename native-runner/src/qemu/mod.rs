@@ -65,7 +65,8 @@ impl QemuError {
     }
 }
 
-/// Where QEMU is and how patient to be with it.
+/// Where QEMU is and how patient to be with it. The QEMU binary is `$LIVEMIG_QEMU` when set
+/// (e.g. a QEMU built from source), else [`DEFAULT_QEMU`].
 #[derive(Debug, Clone)]
 pub struct QemuOptions {
     /// The QEMU binary.
@@ -99,7 +100,7 @@ pub enum Tamper {
 impl Default for QemuOptions {
     fn default() -> Self {
         QemuOptions {
-            qemu: DEFAULT_QEMU.into(),
+            qemu: std::env::var_os("LIVEMIG_QEMU").map_or_else(|| DEFAULT_QEMU.into(), PathBuf::from),
             firmware: DEFAULT_FIRMWARE.into(),
             qmp_timeout: Duration::from_secs(10),
             command_timeout: Duration::from_secs(10),
