@@ -23,11 +23,13 @@
 #               parameter block and control block (one page), page tables, stacks
 #   0x00400000  the "used area": page i of the workload is at area_base + i * 4096
 #
-# Privilege drop under PVM (what was tried, and what happened; see also guest.rs):
-#   * a 32-bit protected-mode IRET: fails in PVM's emulator (KVM.md), never attempted here;
-#   * IRETQ in 64-bit mode (drop_method 0): see the results in guest.rs;
-#   * LRETQ / RETFQ (drop_method 1) and SYSRETQ (drop_method 2): likewise.
-# The host chooses the method in the parameter block (the default is the one that works).
+# Privilege drop under PVM (tried on this project's machine, QEMU 7.2 with -accel kvm):
+#   * a 32-bit protected-mode IRET fails in PVM's emulator (KVM.md), so it is not tried here;
+#   * IRETQ in 64-bit mode (P_DROP = 0): WORKS, the guest reports cpl=3. The default.
+#   * LRETQ, a REX.W far return to CPL3 (P_DROP = 1): FAILS, QEMU stops with "KVM internal
+#     error. Suberror: 1 ... emulation failure": PVM's emulator does not implement it;
+#   * SYSRETQ (P_DROP = 2): WORKS as well.
+# The host chooses the method in the parameter block, so the experiment can be repeated.
 
 .intel_syntax noprefix
 
@@ -148,6 +150,7 @@ entry64:
     je drop_sysretq
 
 # IRETQ pops RIP, CS, RFLAGS, RSP, SS: a return to CPL3 (CS.RPL = 3) with the new RFLAGS.
+# Works under PVM.
 drop_iretq:
     push 0x23                   # SS: user data, RPL 3
     push offset ustack_top      # RSP
@@ -157,7 +160,7 @@ drop_iretq:
     iretq
 
 # A far return to an outer privilege level pops RIP, CS, then RSP, SS; RFLAGS is set first
-# with POPFQ (at CPL0 POPF may change IOPL).
+# with POPFQ (at CPL0 POPF may change IOPL). Fails under PVM: "emulation failure".
 drop_lretq:
     push 0x3002
     popfq
@@ -168,7 +171,7 @@ drop_lretq:
     .byte 0x48, 0xCB            # REX.W RETF (lretq)
 
 # SYSRETQ: RIP = RCX, RFLAGS = R11, CS = STAR[63:48] + 16, SS = STAR[63:48] + 8 (both RPL 3);
-# RSP is not switched, so it is set to the user stack first.
+# RSP is not switched, so it is set to the user stack first. Works under PVM.
 drop_sysretq:
     mov ecx, 0xC0000081         # IA32_STAR
     xor eax, eax
