@@ -195,9 +195,11 @@ pub fn config_for(s: &Scenario, algorithm: &str) -> Result<MigrationConfig, Qemu
     let multifd_channels = f("multifd_channels").map(|n| n.round() as u64).filter(|&n| n > 1);
     let xbzrle_cache_size = (mode == Mode::Xbzrle).then(|| f("cache_size").map_or(64 << 20, |b| b as u64));
     if let Some(size) = xbzrle_cache_size {
-        if size > s.vm.memory.0 {
+        // QEMU 7.2 (migration/migration.c migrate_params_check, ram.c xbzrle_cache_resize): a
+        // power of two of at least a page; the cache is of no use beyond the guest's memory.
+        if !size.is_power_of_two() || size < 4096 || size > s.vm.memory.0 {
             return Err(QemuError::Unsupported(format!(
-                "params.delta.cache_size: {} is larger than the guest ({}): QEMU accepts up to the guest's memory",
+                "params.delta.cache_size: {} is not accepted by QEMU: accepted a power of two from 4 KiB to the guest's memory ({})",
                 livemig_core::units::ByteSize(size),
                 s.vm.memory
             )));
@@ -255,8 +257,11 @@ mod tests {
         assert!(c.capabilities().contains(&"postcopy-ram"));
         let e = config_for(&s, "tsmc").unwrap_err().to_string();
         assert_eq!(e, "algorithm: QEMU has no 'tsmc': accepted precopy-qemu, xbzrle, postcopy-qemu");
-        let big = Scenario::parse_with_overrides("[vm]\nmemory = \"128 MiB\"", &["params.delta.cache_size=\"1 GiB\"".into()]).unwrap();
-        assert!(config_for(&big, "xbzrle").unwrap_err().to_string().starts_with("params.delta.cache_size:"));
+        for size in ["1 GiB", "48 MiB"] {
+            let bad =
+                Scenario::parse_with_overrides("[vm]\nmemory = \"128 MiB\"", &[format!("params.delta.cache_size=\"{size}\"")]).unwrap();
+            assert!(config_for(&bad, "xbzrle").unwrap_err().to_string().starts_with("params.delta.cache_size:"), "{size}");
+        }
         let hi =
             Scenario::parse_with_overrides("", &["params.precopy.auto_converge=true".into(), "params.precopy.throttle_trigger=2".into()])
                 .unwrap();

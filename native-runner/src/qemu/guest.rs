@@ -167,9 +167,9 @@ impl GuestParams {
             ));
         }
         let memory = s.vm.memory.0;
-        if !(MIN_MEMORY..=MAX_MEMORY).contains(&memory) {
+        if !(MIN_MEMORY..=MAX_MEMORY).contains(&memory) || memory % (1 << 20) != 0 {
             return unsupported(format!(
-                "vm.memory: {} does not fit the QEMU peer: accepted 8 MiB to 3 GiB (use --memory SIZE)",
+                "vm.memory: {} does not fit the QEMU peer: accepted 8 MiB to 3 GiB in whole MiB (use --memory SIZE)",
                 s.vm.memory
             ));
         }

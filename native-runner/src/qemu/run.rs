@@ -118,7 +118,12 @@ impl Peer {
 
     /// Runs a QMP command; a failure names the step, and says so if QEMU has exited.
     fn cmd(&mut self, step: &str, command: &str, args: Value) -> Result<Value, QemuError> {
-        let result = self.qmp.execute(command, args, self.command_timeout);
+        self.cmd_within(step, command, args, self.command_timeout)
+    }
+
+    /// [`Peer::cmd`] with its own deadline.
+    fn cmd_within(&mut self, step: &str, command: &str, args: Value, timeout: Duration) -> Result<Value, QemuError> {
+        let result = self.qmp.execute(command, args, timeout);
         self.events.extend(self.qmp.take_events());
         result.map_err(|e| self.qmp_failure(step, e))
     }
@@ -213,10 +218,13 @@ fn check_guest(
     let area_path = dir.join(&format!("{}-area.bin", peer.side));
     let dumped = (|| {
         peer.cmd(step, "pmemsave", json!({"val": PARAMS_ADDR, "size": PAGE, "filename": control_path.display().to_string()}))?;
-        peer.cmd(
+        // QEMU writes the dump synchronously: allow 1 s per 100 MiB on top of the usual deadline.
+        let bytes = params.used_pages * PAGE;
+        peer.cmd_within(
             step,
             "pmemsave",
-            json!({"val": guest::AREA_BASE, "size": params.used_pages * PAGE, "filename": area_path.display().to_string()}),
+            json!({"val": guest::AREA_BASE, "size": bytes, "filename": area_path.display().to_string()}),
+            peer.command_timeout + Duration::from_secs(bytes / (100 << 20)),
         )?;
         let page = std::fs::read(&control_path).map_err(|e| QemuError::host("reading the control page dump", e.to_string()))?;
         let control =
