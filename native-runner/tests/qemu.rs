@@ -180,6 +180,29 @@ fn multifd_migrates_and_verifies() {
     assert!(q.qemu.ram.multifd_bytes > 0, "{:?}", q.qemu.ram);
 }
 
+#[test]
+fn the_privilege_drop_experiment_sysretq_works_and_lretq_fails_fast_under_pvm() {
+    use livemig_runner::qemu::guest::DropMethod;
+    let Some(_lock) = qemu_available() else { return };
+    let s = scenario(2000, &[]);
+    let q = migrate(&s, "precopy-qemu", &QemuOptions { drop: DropMethod::Sysretq, ..Default::default() }).unwrap();
+    assert!(q.report.completed && q.report.verified, "{}", q.report.stop_reason);
+    // A far return to CPL3 is beyond PVM's instruction emulator: QEMU reports a KVM internal
+    // error and the run must end at once with the step named. (On hardware virtualisation it
+    // works, and so must the run.)
+    let t = Instant::now();
+    match migrate(&s, "precopy-qemu", &QemuOptions { drop: DropMethod::Lretq, ..Default::default() }) {
+        Ok(q) => assert!(q.report.verified),
+        Err(e) => {
+            let text = e.to_string();
+            assert!(text.starts_with("qemu: source: waiting for the guest to boot: the guest stopped: internal-error"), "{text}");
+            assert!(text.contains("KVM internal error"), "{text}");
+            assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        }
+    }
+    assert_eq!(qemu_children(), vec![], "QEMU processes left behind");
+}
+
 /// This process's QEMU children (pid, state), from /proc.
 fn qemu_children() -> Vec<(u32, char)> {
     let me = std::process::id();

@@ -83,6 +83,8 @@ pub struct QemuOptions {
     pub poll_interval: Duration,
     /// For the negative test only: spoil the check on purpose, to show it checks something.
     pub tamper: Option<Tamper>,
+    /// How the guest drops to CPL3 (to repeat the PVM experiment, see [`guest`]).
+    pub drop: guest::DropMethod,
 }
 
 /// A deliberate fault in the verification (tests only), which must make it fail.
@@ -107,6 +109,7 @@ impl Default for QemuOptions {
             boot_timeout: Duration::from_secs(30),
             poll_interval: Duration::from_millis(25),
             tamper: None,
+            drop: guest::DropMethod::Iretq,
         }
     }
 }

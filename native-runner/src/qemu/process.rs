@@ -188,6 +188,16 @@ impl QemuProcess {
             .collect()
     }
 
+    /// The first line of its stderr that reports an error (QEMU prints a register dump after
+    /// "KVM internal error"), else its last line.
+    pub fn stderr_error(&self) -> String {
+        let text = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
+        match text.lines().find(|l| l.to_ascii_lowercase().contains("error")) {
+            Some(l) => l.trim().chars().take(300).collect(),
+            None => self.stderr_tail(),
+        }
+    }
+
     /// Waits up to `timeout` for it to exit by itself.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;

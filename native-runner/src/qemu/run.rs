@@ -273,7 +273,7 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
     GuestParams::from_scenario(scenario, 1)?;
     super::check_available(options)?;
     let tsc_hz = guest::measure_tsc_hz();
-    let params = GuestParams::from_scenario(scenario, tsc_hz)?;
+    let params = GuestParams { drop: options.drop, ..GuestParams::from_scenario(scenario, tsc_hz)? };
     let dir = PrivateDir::new()?;
     let image = dir.join("guest.bin");
     std::fs::write(&image, params.image()).map_err(|e| QemuError::host("writing the guest image", e.to_string()))?;
@@ -303,11 +303,20 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
         if src.try_control(step)?.is_some_and(|c| c.ready == 1) {
             break;
         }
+        // A guest that faults stops its vCPU for good (QEMU stays up after a KVM internal
+        // error; with -no-reboot a triple fault ends QEMU, which the QMP call above reports).
+        let status = src.cmd(step, "query-status", json!({}))?;
+        if let Some(s @ ("internal-error" | "shutdown" | "guest-panicked" | "io-error")) = status["status"].as_str() {
+            return Err(QemuError::failed(Side::Source, step, format!("the guest stopped: {s} ({})", src.process.stderr_error())));
+        }
         if Instant::now() >= boot_deadline {
+            // What the guest said on COM1, if anything, tells how far it got.
+            let serial = std::fs::read_to_string(dir.join("source-serial.log")).unwrap_or_default();
+            let said = serial.lines().last().map_or("nothing on its serial port".to_string(), |l| format!("its last serial line: {l:?}"));
             return Err(QemuError::failed(
                 Side::Source,
                 step,
-                format!("the guest did not start its workload within {}", human_duration(options.boot_timeout)),
+                format!("the guest did not start its workload within {} ({said})", human_duration(options.boot_timeout)),
             ));
         }
         std::thread::sleep(Duration::from_millis(20));
