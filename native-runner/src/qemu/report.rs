@@ -232,7 +232,10 @@ pub fn pages_sent(ram: &RamStats, xbzrle: Option<&XbzrleStats>) -> u64 {
     ram.normal + ram.duplicate + xbzrle.map_or(0, |x| x.pages)
 }
 
-/// The core report's fields from QEMU's figures. `stop_s` is the source's `STOP` event and
+/// The core report's fields from QEMU's figures. Rounds are the intervals between the samples
+/// of the per-sync series from the end of the first pass on (QEMU's dirty syncs, as seen by polling every 25 ms, so two syncs
+/// within one poll make one round), then a last round from the last sample to completion: the
+/// stop-and-copy (with whatever pass was still running), or the post-copy phase. `stop_s` is the source's `STOP` event and
 /// `resume_s` the destination's `RESUME`, in seconds since `migrate`.
 #[allow(clippy::too_many_arguments)]
 pub fn core_report(
@@ -252,7 +255,8 @@ pub fn core_report(
     let page_size = ram.page_size.max(4096);
     let mut per_round = Vec::new();
     let mut prev = (0.0, 0u64, 0u64);
-    for (i, s) in d.per_sync.iter().enumerate() {
+    // dirty-sync-count 1 is the set-up sync (ram.c ram_init_bitmaps): passes end at 2, 3, ...
+    for (i, s) in d.per_sync.iter().filter(|s| s.dirty_sync_count >= 2).enumerate() {
         let kind = if s.status == "postcopy-active" { RoundKind::PostCopy } else { RoundKind::Live };
         per_round.push(RoundReport {
             round: i as u32 + 1,

@@ -386,7 +386,9 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
         }
         let ram = info.ram.clone().unwrap_or_default();
         max_throttle = max_throttle.max(info.cpu_throttle_percentage.unwrap_or(0));
-        if ram.dirty_sync_count != last_sync && ram.dirty_sync_count > 0 {
+        let terminal = matches!(info.status.as_str(), "completed" | "failed" | "cancelled");
+        // Samples of the live phase only: what follows the last one is the final round.
+        if !terminal && ram.dirty_sync_count != last_sync && ram.dirty_sync_count > 0 {
             last_sync = ram.dirty_sync_count;
             per_sync.push(SyncSample {
                 t_s: t,
@@ -398,9 +400,8 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
                 status: info.status.clone(),
             });
         }
-        match info.status.as_str() {
-            "completed" | "failed" | "cancelled" => break info,
-            _ => {}
+        if terminal {
+            break info;
         }
         if let (Some(passes), None, "active") = (config.precopy_passes, postcopy_started_s, info.status.as_str()) {
             // dirty-sync-count is 1 after set-up; each complete pass adds one.
