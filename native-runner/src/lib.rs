@@ -1,4 +1,5 @@
-//! The native runner's library: the real-KVM backend (used by the `livemig` binary and its
-//! tests).
+//! The native runner's library: the real-KVM backend and the QEMU peer (used by the `livemig`
+//! binary and its tests).
 
 pub mod kvm;
+pub mod qemu;

@@ -9,6 +9,7 @@ mod input;
 mod kvm_bench;
 mod kvm_cli;
 mod output;
+mod qemu_cli;
 mod sweep;
 
 use anyhow::Context;
@@ -147,6 +148,11 @@ enum Command {
     Kvm {
         #[command(subcommand)]
         command: KvmCommand,
+    },
+    /// Migrate a real guest between two QEMU processes over 127.0.0.1 (needs QEMU and /dev/kvm)
+    Qemu {
+        #[command(subcommand)]
+        command: qemu_cli::QemuCommand,
     },
     /// Measure simulator speed and memory for growing VMs (each case in its own process), then
     /// codec throughput
@@ -526,6 +532,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             ))
         }
+        Command::Qemu { command } => qemu_cli::run(command),
         Command::Model { scenario } => model(&scenario),
         Command::Assignment { command } => assignment(command),
         Command::Experiment { name, cases, json } => experiment(&name, cases, json),

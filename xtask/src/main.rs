@@ -7,7 +7,8 @@
 //!   already there) and runs every check: the core for wasm32, rustfmt, clippy (native and the web
 //!   crate for wasm32), the unit, property, black-box and doc tests, a release-build smoke run of
 //!   every algorithm on every preset plus the benchmark table, the release build of the playground
-//!   and its browser tests in headless Chromium.
+//!   and its browser tests in headless Chromium. QEMU (`qemu-system-x86`, for the QEMU peer's
+//!   tests) is installed like Chromium, with apt-get, when it is missing.
 //! * `cargo xtask browser-test [ARGS]`: only the playground's release build and browser tests
 //!   (ARGS go to `node --test`, e.g. `tests/player.test.mjs`).
 //! * `cargo xtask perf [ARGS]`: the release build of the playground, then
@@ -36,6 +37,11 @@ const BROWSER_TESTS: &str = "web/browser-tests";
 const TEST_DIST: &str = "target/web-dist";
 /// The browser the tests drive (Debian's package).
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// QEMU for the QEMU peer's tests (`livemig qemu`, native-runner/tests/qemu.rs): Debian's
+/// `qemu-system-x86`, and the qboot firmware from `qemu-system-data` (one of its dependencies).
+const QEMU: &str = "/usr/bin/qemu-system-x86_64";
+/// The firmware the QEMU peer boots with.
+const QBOOT: &str = "/usr/share/qemu/qboot.rom";
 /// The whole browser test run may not take longer than this.
 const BROWSER_TESTS_TIMEOUT: Duration = Duration::from_secs(900);
 /// The performance script may not take longer than this.
@@ -50,7 +56,7 @@ commands:
                   install what the playground needs (wasm32 target, trunk, wasm-bindgen CLI), then
                   serve it on http://127.0.0.1:8080/ (or --port) with `trunk serve --offline`
   setup           install what the tests need (wasm32 target, clippy, rustfmt, trunk, wasm-bindgen CLI,
-                  Chromium, the browser tests' npm packages), skipping what is there
+                  QEMU, Chromium, the browser tests' npm packages), skipping what is there
   test            setup, then run every check (wasm32 build, rustfmt, clippy, tests, release smoke run,
                   the playground's release build and its browser tests)
   browser-test [ARGS]
@@ -291,9 +297,29 @@ fn setup_browser() -> Result<()> {
     Ok(())
 }
 
+/// QEMU and its firmware from Debian, without the recommended GUI, OVMF and block extras.
+fn setup_qemu() -> Result<()> {
+    step("set-up: QEMU (Debian packages qemu-system-x86, qemu-system-data)");
+    if Path::new(QEMU).exists() && Path::new(QBOOT).exists() {
+        println!("already installed ({})", version_of(QEMU).unwrap_or_else(|| QEMU.to_string()));
+    } else if is_root() {
+        exec(Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"), None)?;
+        exec(
+            Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends", "qemu-system-x86", "qemu-system-data"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+            None,
+        )?;
+    } else {
+        bail!("{QEMU} or {QBOOT} is missing: run `sudo apt-get install -y --no-install-recommends qemu-system-x86 qemu-system-data`, then this again");
+    }
+    Ok(())
+}
+
 fn setup() -> Result<()> {
     setup_rust()?;
     setup_web_build()?;
+    setup_qemu()?;
     setup_browser()
 }
 

@@ -1,0 +1,197 @@
+//! `livemig qemu ...`: a scenario's workload on a real guest, migrated between two local QEMU
+//! processes (see `livemig_runner::qemu`).
+
+use crate::input::{bad, load_scenario};
+use crate::output::{bytes, secs};
+use livemig_core::units::ByteSize;
+use livemig_runner::qemu::config::{config_for, ALGORITHMS};
+use livemig_runner::qemu::guest::{MAX_MEMORY, MIN_MEMORY};
+use livemig_runner::qemu::report::QemuReport;
+use livemig_runner::qemu::{self, QemuError, QemuOptions};
+
+/// The guest's memory when `--memory` is not given (the scenario's `vm.memory` is not used: the
+/// presets' 1-4 GiB would make every run slow).
+pub const DEFAULT_MEMORY: u64 = 512 << 20;
+
+/// `livemig qemu` subcommands.
+#[derive(clap::Subcommand)]
+pub enum QemuCommand {
+    /// Migrate the scenario's workload between two QEMU processes over 127.0.0.1 and print
+    /// QEMU's figures in the report schema
+    Run {
+        /// Scenario file (TOML or JSON) or preset name (see `livemig presets`)
+        scenario: String,
+        /// precopy-qemu, xbzrle or postcopy-qemu
+        #[arg(long, short)]
+        algorithm: String,
+        /// Guest memory, 8MiB to 3GiB (default 512MiB, whatever the scenario's vm.memory says;
+        /// working sets and free memory scale with it)
+        #[arg(long)]
+        memory: Option<String>,
+        /// Override a scenario field, e.g. --set params.precopy.downtime_limit=50ms
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Print JSON (the report schema, plus a `qemu` object)
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses `--memory`.
+fn parse_memory(text: &str) -> anyhow::Result<u64> {
+    let accepted = "accepted a size from 8 MiB to 3 GiB in whole MiB, e.g. 512MiB";
+    #[derive(serde::Deserialize)]
+    struct M {
+        m: ByteSize,
+    }
+    let size = toml::from_str::<toml::Value>(&format!("m = {text:?}")).ok().and_then(|v| v.try_into::<M>().ok()).map(|m| m.m.0);
+    match size {
+        Some(b) if (MIN_MEMORY..=MAX_MEMORY).contains(&b) && b % (1 << 20) == 0 => Ok(b),
+        Some(_) => Err(bad(format!("--memory: '{text}' is out of range: {accepted}"))),
+        None => Err(bad(format!("--memory: '{text}' is not a size: {accepted}"))),
+    }
+}
+
+/// Runs a `livemig qemu` subcommand.
+pub fn run(command: QemuCommand) -> anyhow::Result<()> {
+    let QemuCommand::Run { scenario, algorithm, memory, set, json } = command;
+    let memory = memory.as_deref().map(parse_memory).transpose()?.unwrap_or(DEFAULT_MEMORY);
+    let mut s = load_scenario(&scenario, &set)?;
+    if !ALGORITHMS.contains(&algorithm.as_str()) {
+        return Err(bad(format!("--algorithm: QEMU has no '{algorithm}': accepted {}", ALGORITHMS.join(", "))));
+    }
+    crate::kvm_cli::resize(&mut s, memory);
+    s.validate().map_err(|e| bad(format!("with --memory {}: {e}", ByteSize(memory))))?;
+    let config = config_for(&s, &algorithm).map_err(|e| bad(e.to_string()))?;
+    let report = match qemu::run::migrate(&s, &config, &QemuOptions::default()) {
+        Ok(r) => r,
+        Err(QemuError::Unsupported(m)) => return Err(bad(m)),
+        Err(e) => return Err(e.into()),
+    };
+    if json {
+        crate::print(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+    } else {
+        crate::print(&text(&report))?;
+    }
+    if !report.report.completed {
+        anyhow::bail!("the migration did not complete: {}", report.report.stop_reason);
+    }
+    if !report.report.verified {
+        anyhow::bail!("the migration was not verified (see above)");
+    }
+    Ok(())
+}
+
+fn opt_secs(s: Option<f64>) -> String {
+    s.map_or_else(|| "-".to_string(), secs)
+}
+
+/// The report for people.
+pub fn text(q: &QemuReport) -> String {
+    let r = &q.report;
+    let d = &q.qemu;
+    let g = &d.guest;
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header(vec!["metric", "value"]);
+    let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
+    let mut rows: Vec<(&str, String)> = vec![
+        ("status", d.status.clone()),
+        ("total time (QEMU)", opt_secs(d.total_time_s)),
+        ("downtime (QEMU)", opt_secs(d.downtime_s)),
+        ("downtime seen by the guest", opt_secs(d.guest_seen_downtime_s)),
+        ("setup time", opt_secs(d.setup_time_s)),
+        ("data transferred", bytes(d.ram.transferred)),
+        ("pages sent whole", d.ram.normal.to_string()),
+        ("zero pages", d.ram.duplicate.to_string()),
+        ("dirty syncs", d.ram.dirty_sync_count.to_string()),
+    ];
+    if let Some(x) = &d.xbzrle {
+        rows.push(("XBZRLE pages / bytes", format!("{} / {}", x.pages, bytes(x.bytes))));
+        rows.push(("XBZRLE cache misses / overflows", format!("{} / {}", x.cache_miss, x.overflow)));
+    }
+    if d.config.precopy_passes.is_some() {
+        rows.push(("post-copy started", opt_secs(d.postcopy_started_s)));
+        rows.push(("post-copy page requests", d.ram.postcopy_requests.to_string()));
+        rows.push(("post-copy vCPU blocktime", opt_secs(d.postcopy_blocktime_s)));
+    }
+    if d.config.auto_converge.is_some() {
+        rows.push(("max throttle", format!("{}%", d.max_throttle_pct)));
+    }
+    rows.extend([
+        ("converged", yes(r.converged)),
+        ("completed", yes(r.completed)),
+        ("verified", yes(r.verified)),
+        ("stop reason", r.stop_reason.clone()),
+    ]);
+    for (k, v) in rows {
+        t.add_row(vec![k.to_string(), v]);
+    }
+    let mut out = format!(
+        "{} on {} (seed {}), QEMU {}, {} guest, downtime limit {} ms, max bandwidth {}/s\n{t}\n",
+        r.algorithm,
+        r.scenario,
+        r.seed,
+        d.qemu_version,
+        bytes(d.memory),
+        d.config.downtime_limit_ms,
+        bytes(d.config.max_bandwidth)
+    );
+    if !d.per_sync.is_empty() {
+        let mut s = comfy_table::Table::new();
+        s.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header(vec![
+            "sync",
+            "time",
+            "transferred",
+            "remaining",
+            "dirty pages/s",
+            "status",
+        ]);
+        for x in &d.per_sync {
+            s.add_row(vec![
+                x.dirty_sync_count.to_string(),
+                secs(x.t_s),
+                bytes(x.transferred),
+                bytes(x.remaining),
+                x.dirty_pages_rate.to_string(),
+                x.status.clone(),
+            ]);
+        }
+        out += &format!("{s}\n");
+    }
+    if let Some(v) = &d.verification {
+        out += &format!(
+            "check: {} of {} pages differ from a run without migration, replayed to the guest's write {} ({} pages written){}\n",
+            v.mismatched_pages,
+            v.pages_checked,
+            v.writes,
+            v.written_pages,
+            if v.state_ok { "" } else { "; the guest's counter or LCG state is wrong" }
+        );
+        for m in &v.mismatches {
+            out += &format!("  {m}\n");
+        }
+    }
+    if let Some(c) = &d.continuation {
+        out += &format!(
+            "after cont: writes {} -> {}, heartbeat {} -> {} in {} ({})\n",
+            c.writes_before,
+            c.writes_after,
+            c.heartbeat_before,
+            c.heartbeat_after,
+            secs(c.interval_s),
+            if c.ok { "running" } else { "NOT running" }
+        );
+    }
+    out += &format!(
+        "guest: {:.0} writes/s asked, {:.0} achieved; {:.0} reads/s asked, {:.0} achieved; guest TSC {:.4} x host TSC ({:.1} MHz); booted in {}; fell behind {} times\n",
+        g.write_rate,
+        g.achieved_write_rate,
+        g.read_rate,
+        g.achieved_read_rate,
+        g.guest_tsc_hz / g.tsc_hz.max(1) as f64,
+        g.tsc_hz as f64 / 1e6,
+        secs(g.boot_s),
+        g.late
+    );
+    out
+}
