@@ -72,6 +72,9 @@ pub struct Scenario {
     /// The network between source and destination.
     #[serde(default)]
     pub link: LinkSpec,
+    /// The source host's sending threads: how fast they put pages on the wire.
+    #[serde(default, skip_serializing_if = "HostSpec::is_default")]
+    pub host: HostSpec,
     /// Which algorithm, and when to give up.
     #[serde(default)]
     pub migration: MigrationSpec,
@@ -255,6 +258,42 @@ impl Default for LinkSpec {
             priority_channel: true,
             send_buffer: ByteSize(256 << 10),
         }
+    }
+}
+
+/// The source host's migration sender. A real sender is a thread (or a few) that scans the
+/// dirty bitmap, checks pages for zeros, copies them into the socket and runs the TCP stack; on
+/// a fast link that work, not the link, sets the pace (QEMU's single migration thread moves
+/// well under a loopback's speed). Unset rates cost nothing: the link alone sets the pace, as
+/// in every shipped preset. The work of codecs (compression, XBZRLE) is their own and adds to
+/// this.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostSpec {
+    /// Bytes per second one sending thread puts on the wire (copying and the TCP stack
+    /// included); every transmission costs `bytes / (send_rate x send_threads)` of sender time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_rate: Option<Bandwidth>,
+    /// Bytes per second one thread scans when it checks pages for zeros: a zero page is read
+    /// whole before it goes as a flag (QEMU's `buffer_is_zero()`), a non-zero one stops at its
+    /// first non-zero word (free here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zero_scan_rate: Option<Bandwidth>,
+    /// Threads that copy pages to the wire in parallel (QEMU's `multifd-channels` with the
+    /// `multifd` capability; 1 is QEMU's single migration thread). The zero check stays on one
+    /// thread, as in QEMU 7.2's `ram_save_target_page()`.
+    pub send_threads: u32,
+}
+
+impl Default for HostSpec {
+    fn default() -> Self {
+        HostSpec { send_rate: None, zero_scan_rate: None, send_threads: 1 }
+    }
+}
+
+impl HostSpec {
+    fn is_default(&self) -> bool {
+        *self == HostSpec::default()
     }
 }
 
@@ -511,6 +550,17 @@ impl Scenario {
         }
         if l.send_buffer.0 > 1 << 30 {
             return Err(field_err("link.send_buffer", format!("{} is out of range: accepted 0 B to 1 GiB", l.send_buffer)));
+        }
+        let h = &self.host;
+        for (field, rate) in [("host.send_rate", h.send_rate), ("host.zero_scan_rate", h.zero_scan_rate)] {
+            if let Some(r) = rate {
+                if !(r.0 >= 1e3 && r.0 <= 1.25e12) {
+                    return Err(field_err(field, format!("{r} is out of range: accepted 8 kbit/s to 10 Tbit/s, or unset (no cost)")));
+                }
+            }
+        }
+        if !(1..=256).contains(&h.send_threads) {
+            return Err(field_err("host.send_threads", format!("{} is out of range: accepted an integer from 1 to 256", h.send_threads)));
         }
         check_range("migration.timeout", self.migration.timeout.0, 1e-3, 1e7, "1 ms to 10,000,000 s")?;
         if crate::algorithms::find(&self.migration.algorithm).is_none() {

@@ -620,13 +620,15 @@ impl SimContext {
         }
     }
 
-    /// Transmits `bytes` and returns (start, end, arrival).
-    /// Transmits `bytes`, taking at least `cpu_s` (encoding pipelined with sending), and
-    /// returns (start, end, arrival).
+    /// Transmits `bytes`, taking at least `cpu_s` (encoding pipelined with sending) plus the
+    /// sending threads' own work on the bytes (`host.send_rate`), and returns (start, end,
+    /// arrival).
     fn transmit(&mut self, bytes: u64, channel: Channel, cpu_s: f64) -> (f64, f64, f64) {
         let start = self.now;
         let bw = self.effective_bandwidth();
-        let duration = (bytes as f64 / bw).max(cpu_s);
+        let host = &self.scenario.host;
+        let send_s = host.send_rate.map_or(0.0, |r| bytes as f64 / (r.0 * f64::from(host.send_threads)));
+        let duration = (bytes as f64 / bw).max(cpu_s + send_s);
         let queued = if channel == Channel::Priority && !self.scenario.link.priority_channel {
             self.scenario.link.send_buffer.0 as f64 / self.bandwidth
         } else {
@@ -685,7 +687,12 @@ impl SimContext {
         }
         self.ensure_round();
         let wire = payload + pages.len() as u64 * self.header;
-        let (start, end, arrive) = self.transmit(wire, channel, cpu_s);
+        // A zero page was read whole by the zero check before it went as a flag.
+        let zero_scan_s = match (encoding, self.scenario.host.zero_scan_rate) {
+            (Encoding::Zero, Some(rate)) => (pages.len() as u64 * self.page_size) as f64 / rate.0,
+            _ => 0.0,
+        };
+        let (start, end, arrive) = self.transmit(wire, channel, cpu_s + zero_scan_s);
         self.deliver(pages, snapshot, arrive, channel);
         self.rec.sent(start, end, arrive, channel, encoding, pages, payload, wire);
         self.advance_to(end);

@@ -16,7 +16,7 @@ use livemig_core::content::ContentMix;
 use livemig_core::context::{Channel, ContextError, MigrationContext, Outcome, RoundKind};
 use livemig_core::model::GeometricModel;
 use livemig_core::rng::mix64;
-use livemig_core::scenario::{AccessPattern, LinkSpec, MigrationSpec, OnTimeout, PhaseSpec, VmSpec, WorkloadSpec};
+use livemig_core::scenario::{AccessPattern, HostSpec, LinkSpec, MigrationSpec, OnTimeout, PhaseSpec, VmSpec, WorkloadSpec};
 use livemig_core::sim::{SimContext, SimOptions};
 use livemig_core::trace::{DataKind, Event, TraceDetail};
 use livemig_core::units::{Bandwidth, ByteSize, PageRate, Seconds};
@@ -97,6 +97,8 @@ struct Recipe {
     page_header: u64,
     priority_channel: bool,
     send_buffer: u64,
+    /// `host.send_rate`, `host.zero_scan_rate`, `host.send_threads`.
+    host: (Option<f64>, Option<f64>, u32),
     main: PhaseRecipe,
     write_size_fraction: f64,
     phases: Vec<PhaseRecipe>,
@@ -126,12 +128,15 @@ fn arb_recipe() -> impl Strategy<Value = Recipe> {
     let work =
         (arb_phase(), 0.0..=1.0f64, prop_oneof![3 => Just(Vec::new()), 1 => prop::collection::vec(arb_phase(), 2..=3)], any::<bool>());
     let mig = (3.0..20.0f64, prop_oneof![Just(OnTimeout::Cancel), Just(OnTimeout::ForceStop)], any::<u64>());
-    (vm, link, work, mig).prop_map(
+    let rate = || prop_oneof![2 => Just(None), 1 => (1e6f64.ln()..1e10f64.ln()).prop_map(|l| Some(l.exp()))];
+    let host = (rate(), rate(), 1u32..=4);
+    (vm, link, work, mig, host).prop_map(
         |(
             (pages, page_size, free_quarter, state_size, resume_overhead, content, seed),
             (bandwidth, latency, page_header, priority_channel, send_buffer),
             (main, write_size_fraction, phases, repeat),
             (timeout_factor, on_timeout, param_seed),
+            host,
         )| Recipe {
             pages,
             page_size,
@@ -145,6 +150,7 @@ fn arb_recipe() -> impl Strategy<Value = Recipe> {
             page_header,
             priority_channel,
             send_buffer,
+            host,
             main,
             write_size_fraction,
             phases,
@@ -162,7 +168,9 @@ impl Recipe {
         let free_pages = (self.free_quarter * (self.pages / 4) as f64) as u64;
         let used = self.pages - free_pages;
         let wire_page = (ps + self.page_header) as f64;
-        let pages_per_s = self.bandwidth / wire_page;
+        // The sender's pace: the link, or the sending threads where they are slower.
+        let pace = self.host.0.map_or(self.bandwidth, |r| self.bandwidth.min(r * f64::from(self.host.2)));
+        let pages_per_s = pace / wire_page;
         let full_copy = self.pages as f64 / pages_per_s;
         let rates = |p: &PhaseRecipe| {
             if p.pattern == AccessPattern::Idle {
@@ -239,6 +247,7 @@ impl Recipe {
                 priority_channel: self.priority_channel,
                 send_buffer: ByteSize(self.send_buffer),
             },
+            host: HostSpec { send_rate: self.host.0.map(Bandwidth), zero_scan_rate: self.host.1.map(Bandwidth), send_threads: self.host.2 },
             migration: MigrationSpec {
                 algorithm: registry()[0].name.to_string(),
                 // A few full copies, plus the fixed costs, so the guest gets to run on the
@@ -246,7 +255,7 @@ impl Recipe {
                 timeout: Seconds(
                     (self.timeout_factor * full_copy
                         + self.resume_overhead
-                        + (self.state_size + self.send_buffer) as f64 / self.bandwidth
+                        + (self.state_size + self.send_buffer) as f64 / pace
                         + 4.0 * self.latency)
                         .max(2e-3),
                 ),
@@ -559,6 +568,13 @@ fn with_params(s: &Scenario, section: &str, params: &[(&str, Value)]) -> Scenari
     t
 }
 
+/// Bytes per second whole pages go at: the link's bandwidth, or the source's sending threads
+/// where they are slower (`host.send_rate` x `host.send_threads`).
+fn pace(s: &Scenario) -> f64 {
+    let threads = f64::from(s.host.send_threads);
+    s.host.send_rate.map_or(s.link.bandwidth.0, |r| s.link.bandwidth.0.min(r.0 * threads))
+}
+
 fn registry_entry(name: &str) -> &'static AlgorithmInfo {
     registry().iter().find(|i| i.name == name).unwrap_or_else(|| panic!("{name} is not registered"))
 }
@@ -669,7 +685,7 @@ proptest! {
         let info = registry_entry("hybrid");
         let n = s.page_count();
         let used = s.used_pages();
-        let full_copy = n as f64 * (s.vm.page_size.0 + s.link.page_header.0) as f64 / s.link.bandwidth.0;
+        let full_copy = n as f64 * (s.vm.page_size.0 + s.link.page_header.0) as f64 / pace(&s);
         let ws_max = (cap * n as f64) as u64;
         let t = with_params(&s, "hybrid", &[("ws_window", Value::from(window * full_copy)), ("ws_max_pages", Value::from(ws_max))]);
         let r = run(&t, info, TraceDetail::Pages);
@@ -717,7 +733,7 @@ proptest! {
             prop_assert_eq!(outside.count(), 0, "downtime pages not written in the window: {}", ctx());
             let expected = if ws_max == 0 { candidates.count() } else { candidates.count().min(ws_max) };
             prop_assert_eq!(ws.count(), expected, "working set of {} pages, {} written, cap {}: {}", ws.count(), candidates.count(), ws_max, ctx());
-            let downtime = downtime_bytes as f64 / s.link.bandwidth.0 + s.link.latency.0 + s.vm.resume_overhead.0;
+            let downtime = downtime_bytes as f64 / pace(&s) + s.link.latency.0 + s.vm.resume_overhead.0;
             prop_assert!((rep.downtime_s - downtime).abs() <= 1e-9 * downtime.max(1.0),
                 "downtime {} but (WS + state)/B + latency + resume = {}: {}", rep.downtime_s, downtime, ctx());
         } else {

@@ -19,6 +19,7 @@ const ALGORITHMS: &[&str] = &[
     "postcopy-demand",
     "postcopy-push",
     "postcopy-bubbling",
+    "postcopy-qemu",
     "hybrid",
     "tsmc",
     "mecom",

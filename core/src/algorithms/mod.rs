@@ -26,6 +26,7 @@ pub mod hybrid;
 pub mod mecom;
 pub mod postcopy;
 mod postcopy_common;
+pub mod postcopy_qemu;
 pub mod precopy;
 pub mod student_template;
 pub mod task_guided;
@@ -399,6 +400,7 @@ pub static REGISTRY: &[AlgorithmInfo] = &[
         fixed: &[("push", "true"), ("prepaging", "dual"), ("pivots", "multi")],
         build: postcopy::build,
     },
+    postcopy_qemu::INFO,
     AlgorithmInfo {
         name: "hybrid",
         section: "hybrid",

@@ -27,7 +27,12 @@
 //!   `throttle_trigger` (50%) of the bytes sent, twice in a row, the vCPUs are throttled by
 //!   `throttle_initial` (20%), then `throttle_increment` (10%) more each time, up to 99%.
 //!   A "round" here is one pass over the dirty bitmap (QEMU's dirty-sync count also counts the
-//!   extra syncs of the threshold check).
+//!   extra syncs of the threshold check). Live copying is capped at `max_bandwidth` (QEMU's
+//!   `max-bandwidth`, default 128 MiB/s: `MAX_THROTTLE` in `migration/options.c`, enforced by
+//!   `migration_rate_limit()` per 100 ms window), so the bandwidth the threshold is computed
+//!   from is at most the cap; the stop-and-copy is not capped (`ram_save_complete()` sends
+//!   without `qemu_file_rate_limit()` checks), so with a fast link the downtime is the
+//!   threshold's bytes at the link's (or the sender's) full speed, far below the limit.
 //! * **`cloud-hypervisor`** — Cloud Hypervisor's `vm-migration` [C]: after the full first copy,
 //!   up to `ch_max_passes` (5) dirty passes; before each, if the dirty bytes divided by the last
 //!   pass's bandwidth fit in `downtime_limit`, stop and copy.
@@ -108,6 +113,12 @@ pub const PARAMS: &[ParamSpec] = &[
         help: "qemu, cloud-hypervisor: tolerated downtime",
     },
     ParamSpec {
+        name: "max_bandwidth",
+        kind: ParamKind::Bandwidth { min: 1e3, max: 1.25e12 },
+        default: "128 MiB/s",
+        help: "qemu: rate cap on live copying (QEMU max-bandwidth); stop-and-copy is not capped",
+    },
+    ParamSpec {
         name: "auto_converge",
         kind: ParamKind::Bool,
         default: "false",
@@ -166,6 +177,8 @@ pub struct Precopy {
     batch_pages: usize,
     rate_limit: Option<(f64, f64, f64)>,
     downtime_limit: f64,
+    /// QEMU's `max-bandwidth` (the `qemu` policy only; `None` for the others).
+    max_bandwidth: Option<f64>,
     auto_converge: Option<(f64, f64, f64)>,
     ch_max_passes: u64,
     encoder: EncoderSpec,
@@ -179,11 +192,18 @@ pub fn build(p: &Params) -> Box<dyn Algorithm> {
 
 impl Precopy {
     /// Pre-copy with every parameter at its default except the policy and the downtime limit,
-    /// for algorithms that drive pre-copy rounds themselves (task-guided migration).
+    /// for algorithms that drive pre-copy rounds themselves (task-guided migration). It sends
+    /// at the link's speed: QEMU's rate cap is QEMU's, not the coordinator's.
     pub(crate) fn with_policy(policy: Policy, downtime_limit: f64) -> Precopy {
         let defaults = Params::resolve("precopy", PARAMS, None, &[]).expect("pre-copy's defaults are valid");
         let zero_pages = policy == Policy::Qemu; // `zero_pages = "auto"`
-        Precopy { policy, downtime_limit, encoder: EncoderSpec::Plain { zero_pages }, ..Precopy::from_params(&defaults) }
+        Precopy {
+            policy,
+            downtime_limit,
+            max_bandwidth: None,
+            encoder: EncoderSpec::Plain { zero_pages },
+            ..Precopy::from_params(&defaults)
+        }
     }
 
     /// The convergence policy.
@@ -201,7 +221,8 @@ impl Precopy {
         Precopy { encoder, ..Precopy::from_params(p) }
     }
 
-    fn from_params(p: &Params) -> Precopy {
+    /// Pre-copy from resolved parameters (`[params.precopy]`).
+    pub(crate) fn from_params(p: &Params) -> Precopy {
         let policy = match p.choice("policy") {
             "qemu" => Policy::Qemu,
             "cloud-hypervisor" => Policy::CloudHypervisor,
@@ -217,6 +238,7 @@ impl Precopy {
             batch_pages: p.int("batch_pages") as usize,
             rate_limit: p.bool("rate_limit").then(|| (p.float("rate_min"), p.float("rate_max"), p.float("rate_increment"))),
             downtime_limit: p.float("downtime_limit"),
+            max_bandwidth: (policy == Policy::Qemu).then(|| p.float("max_bandwidth")),
             auto_converge: p
                 .bool("auto_converge")
                 .then(|| (p.float("throttle_initial"), p.float("throttle_increment"), p.float("throttle_trigger"))),
@@ -533,9 +555,19 @@ impl Precopy {
         let action = run.ctx.timeout_action();
         run.ctx.end_round();
         if action == OnTimeout::ForceStop {
+            self.lift_rate_cap(run)?;
             run.stop_and_copy(remaining)?;
         }
         Ok(Outcome::forced(timeout_reason(action)))
+    }
+
+    /// Lifts QEMU's live-copy rate cap, if this pre-copy has one: QEMU's stop-and-copy and its
+    /// post-copy phase (`max-postcopy-bandwidth`, default 0 = unlimited) are not capped.
+    pub(crate) fn lift_rate_cap(&self, run: &mut Run<'_>) -> Result<(), ContextError> {
+        if self.max_bandwidth.is_some() {
+            run.ctx.set_rate_limit(None)?;
+        }
+        Ok(())
     }
 
     fn run_xen(&self, run: &mut Run<'_>) -> Result<Outcome, ContextError> {
@@ -671,6 +703,9 @@ impl Precopy {
 
     /// Starts a QEMU-policy pre-copy (the dirty log must be on): the first pass sends every page.
     pub(crate) fn qemu_start(&self, run: &mut Run<'_>) -> Result<QemuState, ContextError> {
+        if let Some(cap) = self.max_bandwidth {
+            run.ctx.set_rate_limit(Some(cap))?;
+        }
         let remaining = run.first_round_set(self.self_ballooning)?;
         let (now, bytes) = (run.ctx.now(), run.ctx.bytes_sent());
         Ok(QemuState {
@@ -733,6 +768,7 @@ impl Precopy {
                 let pending = st.remaining.count() as f64 * page_size;
                 if pending < st.threshold_bytes {
                     run.ctx.end_round();
+                    self.lift_rate_cap(run)?;
                     run.stop_and_copy(st.take_remaining())?;
                     return Ok(Step::Stopped(Outcome::converged(format!(
                         "{:.0} KiB pending < {:.0} KiB (measured bandwidth x {})",
@@ -753,12 +789,26 @@ impl Precopy {
         let dirty = run.ctx.fetch_dirty()?;
         st.period_dirty += dirty.count();
         st.remaining.union_with(&dirty);
-        if st.remaining.count() == 0 {
-            // Nothing pending: QEMU completes on `!pending_size` whatever the threshold. The
-            // threshold is still 0 when the whole pass took less than one bandwidth window,
-            // and without this check an idle guest would loop here forever at a frozen clock.
+        let pending = st.remaining.count() as f64 * page_size;
+        if pending == 0.0 || pending < st.threshold_bytes {
+            // QEMU's test at the sync that ends a pass (`migration_iteration_run()`: complete on
+            // `!pending_size || pending_size < threshold_size`). With nothing pending it
+            // completes whatever the threshold, which is still 0 when the whole pass took less
+            // than one bandwidth window: without that an idle guest would loop here forever at
+            // a frozen clock.
+            self.lift_rate_cap(run)?;
             run.stop_and_copy(st.take_remaining())?;
-            return Ok(Step::Stopped(Outcome::converged("nothing left to send after a pass over the dirty bitmap")));
+            let reason = if pending == 0.0 {
+                "nothing left to send after a pass over the dirty bitmap".to_string()
+            } else {
+                format!(
+                    "{:.0} KiB pending after a pass < {:.0} KiB (measured bandwidth x {})",
+                    pending / 1024.0,
+                    st.threshold_bytes / 1024.0,
+                    crate::units::Seconds(self.downtime_limit)
+                )
+            };
+            return Ok(Step::Stopped(Outcome::converged(reason)));
         }
         if let Some((initial, increment, trigger)) = self.auto_converge {
             let now = run.ctx.now();

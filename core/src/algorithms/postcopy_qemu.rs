@@ -1,0 +1,107 @@
+//! QEMU's post-copy: pre-copy passes first, then a switch to post-copy for what is still dirty.
+//!
+//! This is how QEMU runs post-copy in practice [C: QEMU `migration/migration.c`,
+//! `migration/ram.c`, `docs/devel/migration.rst` "Postcopy"]: the `postcopy-ram` capability is
+//! set on both sides, the migration starts as an ordinary pre-copy, and the management layer
+//! issues `migrate-start-postcopy` (usually after the first pass over memory). Then:
+//!
+//! 1. **Pre-copy passes** (QEMU's own pre-copy, [`super::precopy`] with the `qemu` policy): the
+//!    first pass sends every page, later passes what was dirtied, at most `max_bandwidth`, with
+//!    QEMU's convergence test after every batch. If the test passes before the switch, the
+//!    migration completes as a plain pre-copy (`migration_iteration_run()` checks
+//!    `pending_size < threshold_size` before it looks at `start_postcopy`).
+//! 2. **Switch** after `precopy_passes` complete passes (`postcopy_start()`): stop the VM, sync
+//!    the dirty log one last time, send the *discard* list of the pages dirtied since they were
+//!    sent (`ram_postcopy_send_discard_bitmap()`; the destination drops its stale copies), send
+//!    the device state, and resume on the destination. The downtime carries no page data.
+//! 3. **Post-copy**: the source sends the remaining dirty pages in the background, uncapped
+//!    (`max-postcopy-bandwidth` defaults to 0, unlimited), scanning upward in address order;
+//!    a page the destination guest touches and lacks is requested (userfaultfd) and sent first
+//!    (`ram_save_queue_pages()` / `get_queued_page()`), and the background scan continues from
+//!    the requested page (`last_seen_block`/`last_page` move there): bubbling in one direction
+//!    around the latest fault. Without the `postcopy-preempt` capability (off by default in
+//!    QEMU 7.2) a reply queues behind the bulk data already in the socket: the scenario's
+//!    `link.priority_channel = false` models that.
+//!
+//! With `precopy_passes = 0` the switch comes right after set-up: every page is post-copied.
+//! QEMU counts a sync at set-up as dirty sync 1, so "switch after N passes" is
+//! `dirty-sync-count` reaching N + 1 in `query-migrate` [C]. A timeout during the pre-copy
+//! passes cancels or forces a stop-and-copy like any QEMU pre-copy; a timeout during post-copy
+//! leaves the VM incomplete on the destination (QEMU: the VM is lost if either side fails).
+
+use super::postcopy_common::{FaultWindow, PageServer, PushOrder, Pusher};
+use super::precopy::{Precopy, Run, Step};
+use super::{Algorithm, AlgorithmInfo, ParamKind, ParamSpec, Params};
+use crate::bitmap::PageBitmap;
+use crate::context::{ContextError, MigrationContext, Outcome, RoundKind};
+
+/// Pages per send call of the background push; page requests are served between calls.
+const PUSH_CALL_PAGES: usize = 16;
+
+/// Declared parameters (pre-copy's, from `[params.precopy]`, apply to the passes).
+pub const PARAMS: &[ParamSpec] = &[ParamSpec {
+    name: "precopy_passes",
+    kind: ParamKind::Int { min: 0, max: 10_000 },
+    default: "1",
+    help: "complete pre-copy passes over memory before migrate-start-postcopy",
+}];
+
+/// The registry entry.
+pub const INFO: AlgorithmInfo = AlgorithmInfo {
+    name: "postcopy-qemu",
+    section: "postcopy-qemu",
+    base: Some(("precopy", super::precopy::PARAMS)),
+    family: "hybrid",
+    summary: "QEMU post-copy: pre-copy passes (QEMU's rules), then migrate-start-postcopy for the pages still dirty",
+    paper: "QEMU migration/migration.c postcopy_start, migration/ram.c (postcopy-ram capability)",
+    params: PARAMS,
+    fixed: &[("policy", "qemu")],
+    build,
+};
+
+/// Builds QEMU's post-copy from resolved parameters.
+pub fn build(p: &Params) -> Box<dyn Algorithm> {
+    Box::new(PostcopyQemu { precopy: Precopy::from_params(p), precopy_passes: p.int("precopy_passes") as u64 })
+}
+
+/// QEMU's post-copy (see the module docs).
+#[derive(Debug, Clone)]
+pub struct PostcopyQemu {
+    precopy: Precopy,
+    precopy_passes: u64,
+}
+
+impl Algorithm for PostcopyQemu {
+    fn run(&mut self, ctx: &mut dyn MigrationContext) -> Result<Outcome, ContextError> {
+        let n = ctx.page_count();
+        let mut run = Run::new(ctx, self.precopy.run_settings());
+        run.ctx().start_dirty_log()?;
+
+        // 1. Pre-copy passes, with QEMU's convergence test.
+        let mut state = self.precopy.qemu_start(&mut run)?;
+        for _ in 0..self.precopy_passes {
+            match self.precopy.qemu_pass(&mut run, &mut state, &mut |_| Ok(false))? {
+                Step::Next | Step::Interrupted => {}
+                Step::Stopped(outcome) | Step::TimedOut(outcome) => return Ok(outcome),
+            }
+        }
+
+        // 2. migrate-start-postcopy: stop, last sync, discard list, device state, resume.
+        self.precopy.lift_rate_cap(&mut run)?;
+        let ctx = run.ctx();
+        ctx.begin_round(RoundKind::StopAndCopy);
+        ctx.pause_source()?;
+        let mut dirty = state.owed().clone();
+        dirty.union_with(&ctx.fetch_dirty()?);
+        ctx.send_dirty_bitmap(&dirty)?;
+        ctx.send_state()?;
+        ctx.resume_destination()?;
+        ctx.begin_round(RoundKind::PostCopy);
+
+        // 3. Post-copy of the dirty pages: background scan upward, requests first.
+        let mut done = PageBitmap::full(n);
+        done.subtract(&dirty);
+        let pusher = Pusher::new(PushOrder::Bubble { dual: false }, false, 1);
+        PageServer::new(done, pusher, FaultWindow::NONE).run(ctx, Some(PUSH_CALL_PAGES))
+    }
+}

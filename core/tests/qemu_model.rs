@@ -1,0 +1,160 @@
+//! The parts of the model that make QEMU predictable: its live-copy rate cap that stop-and-copy
+//! does not obey, its post-copy after pre-copy passes, and a sender whose threads, not the
+//! link, set the pace.
+
+use livemig_core::context::RoundKind;
+use livemig_core::report::RoundReport;
+use livemig_core::trace::TraceDetail;
+use livemig_core::{simulate, Report, Scenario};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// A 64 MiB guest that writes `write_rate` pages/s uniformly over a 4 MiB working set, on a
+/// link of `bandwidth`, with every page non-zero.
+fn guest(bandwidth: &str, write_rate: f64, extra: &[&str]) -> Scenario {
+    let text = format!(
+        r#"
+        [vm]
+        memory = "64 MiB"
+        resume_overhead = "0 s"
+        content = {{ zero = 0.0, text = 0.0, structured = 0.0, random = 1.0 }}
+        [workload]
+        pattern = "uniform"
+        write_rate = "{write_rate} pages/s"
+        working_set = "4 MiB"
+        [link]
+        bandwidth = "{bandwidth}"
+        latency = "0 s"
+        "#
+    );
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    Scenario::parse_with_overrides(&text, &extra).expect("a valid scenario")
+}
+
+fn run(s: &Scenario, algorithm: &str) -> Report {
+    simulate(s, Some(algorithm), TraceDetail::Summary).expect("the run succeeds").report
+}
+
+fn rounds(r: &Report, kind: RoundKind) -> Vec<&RoundReport> {
+    r.per_round.iter().filter(|x| x.kind == kind).collect()
+}
+
+fn rate(round: &RoundReport) -> f64 {
+    round.bytes_sent as f64 / (round.end_s - round.start_s)
+}
+
+#[test]
+fn qemu_caps_live_copying_at_max_bandwidth_and_not_the_stop_and_copy() {
+    // A 10 Gbit/s link and QEMU's default cap of 128 MiB/s.
+    let s = guest("10 Gbit/s", 2000.0, &[]);
+    let r = run(&s, "precopy-qemu");
+    assert!(r.verified && r.converged, "{r:?}");
+    let first = rounds(&r, RoundKind::Live)[0];
+    assert!((rate(first) / (128.0 * MIB) - 1.0).abs() < 1e-6, "first pass at {} MiB/s", rate(first) / MIB);
+    // The final pages go at the link's speed: the downtime is their bytes at 10 Gbit/s, far
+    // under the 300 ms limit that a capped stop-and-copy would approach.
+    let stop = rounds(&r, RoundKind::StopAndCopy)[0];
+    assert!(stop.pages_sent > 0);
+    let link_time = stop.bytes_sent as f64 / 1.25e9;
+    assert!((r.downtime_s - link_time).abs() < 1e-6, "downtime {} for {} bytes", r.downtime_s, stop.bytes_sent);
+
+    // With the cap at the link's speed, live copying goes at the link's speed too.
+    let uncapped = run(&guest("10 Gbit/s", 2000.0, &["params.precopy.max_bandwidth=10Gbit/s"]), "precopy-qemu");
+    assert!((rate(rounds(&uncapped, RoundKind::Live)[0]) / 1.25e9 - 1.0).abs() < 1e-6);
+    assert!(uncapped.total_time_s < r.total_time_s);
+}
+
+#[test]
+fn the_cap_is_qemus_alone() {
+    // Xen's and Cloud Hypervisor's pre-copy send at the link's speed.
+    let s = guest("10 Gbit/s", 0.0, &[]);
+    for alg in ["precopy-xen", "precopy-ch"] {
+        let r = run(&s, alg);
+        assert!(rate(rounds(&r, RoundKind::Live)[0]) > 1.2e9, "{alg}");
+    }
+}
+
+#[test]
+fn qemu_postcopy_switches_after_its_passes_and_sends_each_dirty_page_once_more() {
+    // Writes fast enough that pre-copy does not converge within one pass at 1 Gbit/s: a 10 ms
+    // limit lets at most 305 pages go in the downtime, and the working set is 1024 pages.
+    let limit = "params.precopy.downtime_limit=10ms";
+    let s = guest("1 Gbit/s", 20_000.0, &[limit]);
+    let r = run(&s, "postcopy-qemu");
+    assert!(r.completed && r.verified, "{r:?}");
+    let live = rounds(&r, RoundKind::Live);
+    assert_eq!(live.len(), 1, "one pre-copy pass, then the switch");
+    let n = 64 * 256;
+    assert_eq!(live[0].pages_sent, n);
+    // The downtime carries the discard bitmap and the state, no page.
+    assert_eq!(rounds(&r, RoundKind::StopAndCopy)[0].pages_sent, 0);
+    // Post-copy sends each page dirtied since its pass copy exactly once: all within the
+    // 4 MiB working set (1024 pages).
+    let post = rounds(&r, RoundKind::PostCopy)[0];
+    assert!(post.pages_sent > 0 && post.pages_sent <= 1024, "{} pages post-copied", post.pages_sent);
+    assert_eq!(r.pages_sent, n + post.pages_sent);
+    assert_eq!(r.duplicate_pages, post.pages_sent);
+
+    // Two passes: two live rounds, and every page still moves and verifies.
+    let two = run(&guest("1 Gbit/s", 20_000.0, &[limit, "params.postcopy-qemu.precopy_passes=2"]), "postcopy-qemu");
+    assert_eq!(rounds(&two, RoundKind::Live).len(), 2);
+    assert!(two.completed && two.verified);
+
+    // No pass: pure post-copy, every page sent once after the switch.
+    let zero = run(&guest("1 Gbit/s", 20_000.0, &[limit, "params.postcopy-qemu.precopy_passes=0"]), "postcopy-qemu");
+    assert!(zero.completed && zero.verified);
+    assert_eq!(zero.pages_sent, n);
+    assert_eq!(zero.duplicate_pages, 0);
+    assert!(rounds(&zero, RoundKind::Live).iter().all(|x| x.pages_sent == 0));
+}
+
+#[test]
+fn qemu_postcopy_completes_as_precopy_when_the_first_pass_converges() {
+    // An idle guest: QEMU's convergence test passes before post-copy is ever started.
+    let r = run(&guest("1 Gbit/s", 0.0, &[]), "postcopy-qemu");
+    assert!(r.converged && r.verified);
+    assert!(rounds(&r, RoundKind::PostCopy).is_empty());
+    assert_eq!(r.network_faults, 0);
+}
+
+#[test]
+fn a_sender_slower_than_the_link_sets_the_pace_and_threads_share_it() {
+    let cap = ["params.precopy.max_bandwidth=10Gbit/s"];
+    let link = run(&guest("10 Gbit/s", 0.0, &cap), "precopy-qemu");
+    let one = run(&guest("10 Gbit/s", 0.0, &[&cap[..], &["host.send_rate=500MiB/s"]].concat()), "precopy-qemu");
+    let four = run(&guest("10 Gbit/s", 0.0, &[&cap[..], &["host.send_rate=500MiB/s", "host.send_threads=4"]].concat()), "precopy-qemu");
+    let pass = |r: &Report| rate(rounds(r, RoundKind::Live)[0]);
+    assert!((pass(&link) / 1.25e9 - 1.0).abs() < 1e-6);
+    assert!((pass(&one) / (500.0 * MIB) - 1.0).abs() < 1e-6, "{}", pass(&one) / MIB);
+    // Four threads at 500 MiB/s are faster than the link: the link is the pace again.
+    assert!((pass(&four) / 1.25e9 - 1.0).abs() < 1e-6);
+    assert_eq!(one.bytes_sent, link.bytes_sent, "the sender's pace changes time, not data");
+}
+
+#[test]
+fn zero_pages_cost_a_scan_of_the_whole_page() {
+    // An idle guest whose memory is all zero pages: each goes as a one-byte flag, but the zero
+    // check reads the whole page first.
+    let zeros = "vm.content={ zero = 1.0, text = 0.0, structured = 0.0, random = 0.0 }";
+    let free = run(&guest("10 Gbit/s", 0.0, &[zeros]), "precopy-qemu");
+    let scanned = run(&guest("10 Gbit/s", 0.0, &[zeros, "host.zero_scan_rate=1GiB/s"]), "precopy-qemu");
+    assert_eq!(free.zero_pages, 64 * 256);
+    let scan_time = 64.0 * MIB / (1024.0 * MIB);
+    assert!(scanned.total_time_s >= scan_time, "{} s for {} s of scanning", scanned.total_time_s, scan_time);
+    assert!(free.total_time_s < scan_time / 10.0);
+}
+
+#[test]
+fn bad_host_values_name_the_field_and_the_range() {
+    for (set, field) in [
+        ("host.send_rate=0 bit/s", "host.send_rate"),
+        ("host.zero_scan_rate=20 Tbit/s", "host.zero_scan_rate"),
+        ("host.send_threads=0", "host.send_threads"),
+        ("host.send_threads=1000", "host.send_threads"),
+        ("host.threads=2", "host"),
+    ] {
+        let err = Scenario::parse_with_overrides("", &[set.to_string()]).unwrap_err().to_string();
+        assert!(err.starts_with(field), "{set}: {err}");
+        assert!(err.contains("accepted") || err.contains("expected"), "{set}: {err}");
+    }
+}
