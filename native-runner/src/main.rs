@@ -10,6 +10,7 @@ mod kvm_bench;
 mod kvm_cli;
 mod output;
 mod qemu_cli;
+mod qemu_compare_cli;
 mod sweep;
 
 use anyhow::Context;
