@@ -71,6 +71,31 @@ pub struct Prediction {
 }
 
 impl GeometricModel {
+    /// The model for `scenario`, set up the one way every caller uses: the scenario's
+    /// `[params.precopy]` with `precopy-xen`'s fixed values for the stop rules, the workload's
+    /// write rate as the dirty rate, the pace of whole pages (the link's bandwidth, or the
+    /// source's sending threads where they are slower) as the transfer rate, and the latency
+    /// added to the resume cost.
+    pub fn for_scenario(scenario: &crate::Scenario) -> Result<GeometricModel, crate::algorithms::ParamError> {
+        use crate::algorithms::{find, Params};
+        let info = find("precopy-xen").expect("precopy-xen is registered");
+        let params = Params::resolve(info.section, info.params, scenario.params.get(info.section), info.fixed)?;
+        let host = &scenario.host;
+        let link = scenario.link.bandwidth.0;
+        let bandwidth = host.send_rate.map_or(link, |r| link.min(r.0 * f64::from(host.send_threads)));
+        Ok(GeometricModel {
+            pages: scenario.page_count() as f64,
+            page_bytes: (scenario.vm.page_size.0 + scenario.link.page_header.0) as f64,
+            bandwidth,
+            dirty_rate: scenario.workload.write_rate.0,
+            max_iters: params.int("xen_max_iters").clamp(0, i64::from(u32::MAX)) as u32,
+            min_pages: params.int("xen_min_pages") as f64,
+            max_factor: params.float("xen_max_factor"),
+            state_bytes: scenario.vm.state_size.0 as f64,
+            resume_overhead: scenario.vm.resume_overhead.0 + scenario.link.latency.0,
+        })
+    }
+
     /// `λ = D / R` with `R` in pages per second.
     pub fn lambda(&self) -> f64 {
         self.dirty_rate * self.page_bytes / self.bandwidth

@@ -637,20 +637,7 @@ fn experiment(name: &str, with_cases: bool, json: bool) -> anyhow::Result<()> {
 
 fn model(args: &ScenarioArgs) -> anyhow::Result<()> {
     let s = load_scenario(&args.scenario, &args.set)?;
-    let info = livemig_core::algorithms::find("precopy-xen").expect("registered");
-    let params = livemig_core::algorithms::Params::resolve(info.section, info.params, s.params.get("precopy"), info.fixed)
-        .map_err(|e| bad(e.to_string()))?;
-    let m = GeometricModel {
-        pages: s.page_count() as f64,
-        page_bytes: (s.vm.page_size.0 + s.link.page_header.0) as f64,
-        bandwidth: s.link.bandwidth.0,
-        dirty_rate: s.workload.write_rate.0,
-        max_iters: params.int("xen_max_iters") as u32,
-        min_pages: params.int("xen_min_pages") as f64,
-        max_factor: params.float("xen_max_factor"),
-        state_bytes: s.vm.state_size.0 as f64,
-        resume_overhead: s.vm.resume_overhead.0 + s.link.latency.0,
-    };
+    let m = GeometricModel::for_scenario(&s).map_err(|e| bad(e.to_string()))?;
     let p = m.predict();
     let run = input::simulate(&s, Some("precopy-xen"), TraceDetail::Summary)?;
     let r = &run.report;

@@ -214,20 +214,7 @@ pub struct ModelView {
 /// `livemig model` sets it up: the scenario's `[params.precopy]` with `precopy-xen`'s fixed
 /// values, the workload's write rate as the dirty rate, latency added to the resume cost.
 pub fn model_for(scenario: &Scenario) -> Result<ModelView, String> {
-    let info = livemig_core::algorithms::find("precopy-xen").ok_or("the precopy-xen algorithm is not registered")?;
-    let params = livemig_core::algorithms::Params::resolve(info.section, info.params, scenario.params.get("precopy"), info.fixed)
-        .map_err(|e| e.to_string())?;
-    let model = GeometricModel {
-        pages: scenario.page_count() as f64,
-        page_bytes: (scenario.vm.page_size.0 + scenario.link.page_header.0) as f64,
-        bandwidth: scenario.link.bandwidth.0,
-        dirty_rate: scenario.workload.write_rate.0,
-        max_iters: params.int("xen_max_iters").clamp(0, i64::from(u32::MAX)) as u32,
-        min_pages: params.int("xen_min_pages") as f64,
-        max_factor: params.float("xen_max_factor"),
-        state_bytes: scenario.vm.state_size.0 as f64,
-        resume_overhead: scenario.vm.resume_overhead.0 + scenario.link.latency.0,
-    };
+    let model = GeometricModel::for_scenario(scenario).map_err(|e| e.to_string())?;
     if !(model.bandwidth.is_finite() && model.bandwidth > 0.0 && model.page_bytes > 0.0 && model.pages > 0.0) {
         return Err("the model needs a positive bandwidth and at least one page".into());
     }
