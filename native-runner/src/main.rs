@@ -5,11 +5,13 @@
 
 mod assignment_cli;
 mod bench;
+mod fidelity;
 mod input;
 mod kvm_bench;
 mod kvm_cli;
 mod output;
 mod qemu_cli;
+mod qemu_compare_cli;
 mod sweep;
 
 use anyhow::Context;
@@ -153,6 +155,22 @@ enum Command {
     Qemu {
         #[command(subcommand)]
         command: qemu_cli::QemuCommand,
+    },
+    /// One line per comparison of the simulator with the closed form, the KVM runner, real QEMU
+    /// and each paper's published numbers, measured now (a few minutes)
+    Fidelity {
+        /// Leave out the KVM runner
+        #[arg(long)]
+        no_kvm: bool,
+        /// Leave out QEMU
+        #[arg(long)]
+        no_qemu: bool,
+        /// Leave out the papers' experiments
+        #[arg(long)]
+        no_papers: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Measure simulator speed and memory for growing VMs (each case in its own process), then
     /// codec throughput
@@ -534,6 +552,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Qemu { command } => qemu_cli::run(command),
         Command::Model { scenario } => model(&scenario),
+        Command::Fidelity { no_kvm, no_qemu, no_papers, json } => {
+            let mut f = fidelity::Fidelity::default();
+            eprintln!("fidelity: the closed form ...");
+            fidelity::closed_form(&mut f)?;
+            if !no_kvm {
+                eprintln!("fidelity: the KVM runner ...");
+                fidelity::kvm(&mut f)?;
+            }
+            if !no_qemu {
+                eprintln!("fidelity: QEMU (calibration, then three migrations) ...");
+                fidelity::qemu(&mut f)?;
+            }
+            if !no_papers {
+                eprintln!("fidelity: the papers' experiments ...");
+                fidelity::papers(&mut f)?;
+            }
+            if json {
+                print(&format!("{}\n", serde_json::to_string_pretty(&f)?))
+            } else {
+                print(&fidelity::text(&f))
+            }
+        }
         Command::Assignment { command } => assignment(command),
         Command::Experiment { name, cases, json } => experiment(&name, cases, json),
         Command::Bench { one: Some(one), .. } => {

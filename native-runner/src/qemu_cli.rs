@@ -35,6 +35,43 @@ pub enum QemuCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the scenario on QEMU and in the simulator (with the matching algorithm, on a model
+    /// of this host measured first) and print both with the relative difference
+    Crosscheck {
+        /// Scenario file (TOML or JSON) or preset name (see `livemig presets`)
+        scenario: String,
+        /// precopy-qemu, xbzrle or postcopy-qemu
+        #[arg(long, short)]
+        algorithm: String,
+        /// Guest memory, 8MiB to 3GiB (default 512MiB)
+        #[arg(long)]
+        memory: Option<String>,
+        /// Override a scenario field, e.g. --set workload.write_rate="20000 pages/s"
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure this host's model of QEMU's sender (two idle migrations and loopback TCP)
+    Calibrate {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hold the simulator against QEMU over a grid of workloads, rate caps and modes (about
+    /// half an hour with 3 runs a cell) and print the error per cell
+    Matrix {
+        /// QEMU runs per cell (the median and min-max are printed)
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Only the cells whose name contains this, e.g. "| xbzrle" or "uniform 50000/s"
+        #[arg(long)]
+        cells: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses `--memory`.
@@ -52,9 +89,34 @@ fn parse_memory(text: &str) -> anyhow::Result<u64> {
     }
 }
 
+/// The scenario a QEMU guest of `memory` (default [`DEFAULT_MEMORY`]) runs, checked for
+/// `algorithm`.
+fn guest_scenario(scenario: &str, algorithm: &str, memory: Option<&str>, set: &[String]) -> anyhow::Result<livemig_core::Scenario> {
+    let memory = memory.map(parse_memory).transpose()?.unwrap_or(DEFAULT_MEMORY);
+    let mut s = load_scenario(scenario, set)?;
+    if !ALGORITHMS.contains(&algorithm) {
+        return Err(bad(format!("--algorithm: QEMU has no '{algorithm}': accepted {}", ALGORITHMS.join(", "))));
+    }
+    crate::kvm_cli::resize(&mut s, memory);
+    s.validate().map_err(|e| bad(format!("with --memory {}: {e}", ByteSize(memory))))?;
+    config_for(&s, algorithm).map_err(|e| bad(e.to_string()))?;
+    Ok(s)
+}
+
 /// Runs a `livemig qemu` subcommand.
 pub fn run(command: QemuCommand) -> anyhow::Result<()> {
-    let QemuCommand::Run { scenario, algorithm, memory, set, json } = command;
+    let (scenario, algorithm, memory, set, json) = match command {
+        QemuCommand::Run { scenario, algorithm, memory, set, json } => (scenario, algorithm, memory, set, json),
+        QemuCommand::Crosscheck { scenario, algorithm, memory, set, json } => {
+            let s = guest_scenario(&scenario, &algorithm, memory.as_deref(), &set)?;
+            return crate::qemu_compare_cli::run_crosscheck(&s, &algorithm, json);
+        }
+        QemuCommand::Calibrate { json } => {
+            let host = crate::qemu_compare_cli::calibrate(json)?;
+            return if json { crate::print(&format!("{}\n", serde_json::to_string_pretty(&host)?)) } else { Ok(()) };
+        }
+        QemuCommand::Matrix { runs, cells, json } => return crate::qemu_compare_cli::run_matrix(runs, cells.as_deref(), json),
+    };
     let memory = memory.as_deref().map(parse_memory).transpose()?.unwrap_or(DEFAULT_MEMORY);
     let mut s = load_scenario(&scenario, &set)?;
     if !ALGORITHMS.contains(&algorithm.as_str()) {

@@ -16,7 +16,10 @@
 //! [--memory SIZE] [--set K=V]... [--json]`.
 
 pub mod config;
+pub mod crosscheck;
 pub mod guest;
+pub mod matrix;
+pub mod mirror;
 pub mod process;
 pub mod qmp;
 pub mod report;

@@ -1,0 +1,233 @@
+//! `livemig qemu calibrate | crosscheck | matrix`: the simulator held against real QEMU (see
+//! `livemig_runner::qemu::{mirror, crosscheck, matrix}`).
+
+use crate::input::bad;
+use crate::output::{bytes, secs};
+use indicatif::{ProgressBar, ProgressStyle};
+use livemig_core::Scenario;
+use livemig_runner::qemu::crosscheck::{self, Crosscheck};
+use livemig_runner::qemu::matrix::{self, CellResult};
+use livemig_runner::qemu::mirror::{self, HostModel};
+use livemig_runner::qemu::{QemuError, QemuOptions};
+
+/// The guest memory the calibration uses (the matrix's).
+const CALIBRATION_MEMORY: u64 = 512 << 20;
+
+/// A QEMU error as the CLI reports it: what QEMU cannot express is bad input (exit 2).
+pub fn cli_error(e: QemuError) -> anyhow::Error {
+    match e {
+        QemuError::Unsupported(m) => bad(m),
+        e => e.into(),
+    }
+}
+
+/// Measures the host model, saying so on standard error.
+pub fn calibrate(quiet: bool) -> anyhow::Result<HostModel> {
+    if !quiet {
+        eprintln!("calibrating: two idle QEMU migrations of a {} guest and loopback TCP ...", bytes(CALIBRATION_MEMORY));
+    }
+    let options = QemuOptions::default();
+    livemig_runner::qemu::check_available(&options).map_err(cli_error)?;
+    let link = crate::kvm_bench::tcp_loopback(256 << 20)?;
+    let host = mirror::calibrate(CALIBRATION_MEMORY, &options, link).map_err(cli_error)?;
+    if !quiet {
+        eprintln!("{}", host_text(&host));
+    }
+    Ok(host)
+}
+
+/// One line per measured constant.
+pub fn host_text(h: &HostModel) -> String {
+    format!(
+        "host model: QEMU's sending thread {}/s, zero check {}/s, device state {}, destination resume {}, loopback TCP {}/s",
+        bytes(h.send_rate as u64),
+        bytes(h.zero_scan_rate as u64),
+        bytes(h.state_bytes),
+        secs(h.resume_overhead_s),
+        bytes(h.link_bandwidth as u64)
+    )
+}
+
+fn fmt_metric(metric: &str, v: f64) -> String {
+    if v.is_nan() {
+        return "-".into();
+    }
+    match metric {
+        "total_time_s" | "downtime_s" => secs(v),
+        "bytes_sent" => bytes(v as u64),
+        "completed" => if v >= 0.5 { "yes" } else { "no" }.into(),
+        _ => format!("{v:.0}"),
+    }
+}
+
+fn fmt_diff(e: f64) -> String {
+    if e.is_infinite() {
+        "-".into()
+    } else {
+        format!("{:+.1}%", e * 100.0)
+    }
+}
+
+/// `livemig qemu crosscheck`'s table.
+pub fn crosscheck_text(c: &Crosscheck, host: &HostModel) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header(vec!["metric", "QEMU", "simulated", "diff"]);
+    for p in c.pairs() {
+        t.add_row(vec![
+            p.metric.to_string(),
+            fmt_metric(p.metric, p.real),
+            fmt_metric(p.metric, p.simulated),
+            fmt_diff(p.relative_error()),
+        ]);
+    }
+    let d = &c.real.qemu;
+    let sims: Vec<String> = c.simulated.iter().map(|r| format!("{} / {}", secs(r.total_time_s), secs(r.downtime_s))).collect();
+    format!(
+        "{} on {}: QEMU {} against the simulator (median of seeds {:?})\n{t}\n\
+         QEMU's own downtime (source side): {}; the table's is the guest's (STOP to RESUME), the simulator's definition\n\
+         simulated total / downtime per seed: {}\n{}\n",
+        c.real.report.algorithm,
+        c.real.report.scenario,
+        d.qemu_version,
+        crosscheck::SEEDS,
+        d.downtime_s.map_or("-".into(), secs),
+        sims.join(", "),
+        host_text(host)
+    )
+}
+
+/// `livemig qemu crosscheck SCENARIO -a ALG`.
+pub fn run_crosscheck(s: &Scenario, algorithm: &str, json: bool) -> anyhow::Result<()> {
+    let host = calibrate(json)?;
+    let c = crosscheck::crosscheck(s, algorithm, &host, &QemuOptions::default()).map_err(cli_error)?;
+    if json {
+        let pairs = c.pairs();
+        let value = serde_json::json!({"host": host, "pairs": pairs.iter().map(|p| serde_json::json!({
+            "metric": p.metric, "qemu": p.real, "simulated": p.simulated, "relative_error": p.relative_error().is_finite().then(|| p.relative_error()),
+        })).collect::<Vec<_>>(), "qemu": c.real, "simulated": c.simulated});
+        crate::print(&format!("{}\n", serde_json::to_string_pretty(&value)?))
+    } else {
+        crate::print(&crosscheck_text(&c, &host))
+    }
+}
+
+fn spread_text(metric: &str, s: &matrix::Spread) -> String {
+    if s.median.is_nan() {
+        return "-".into();
+    }
+    if metric == "completed" {
+        return fmt_metric(metric, s.median);
+    }
+    if s.min == s.max {
+        fmt_metric(metric, s.median)
+    } else {
+        format!("{} ({}-{})", fmt_metric(metric, s.median), fmt_metric(metric, s.min), fmt_metric(metric, s.max))
+    }
+}
+
+/// The matrix table: per cell, QEMU's median (min-max) and the simulator's, with the error.
+pub fn matrix_text(cells: &[CellResult], host: &HostModel, runs: usize) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header(vec![
+        "cell",
+        "total QEMU",
+        "total sim",
+        "err",
+        "bytes QEMU",
+        "bytes sim",
+        "err",
+        "downtime QEMU",
+        "downtime sim",
+        "done Q/S",
+        "ok",
+    ]);
+    let mut passed = 0;
+    for c in cells {
+        let m = |name| c.metric(name).expect("every metric is compared");
+        let (tt, by, dt, done) = (m("total_time_s"), m("bytes_sent"), m("downtime_s"), m("completed"));
+        let err = |x: &matrix::CellMetric| fmt_diff((x.simulated.median - x.qemu.median) / x.qemu.median);
+        let w = c.within;
+        let mark = |ok: bool, what: &str| if ok { String::new() } else { what.to_string() };
+        let verdict = if w.all() {
+            passed += 1;
+            "yes".to_string()
+        } else {
+            [mark(w.total_time, "time"), mark(w.bytes, "bytes"), mark(w.downtime, "downtime"), mark(w.verdict, "verdict")]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        t.add_row(vec![
+            c.label.clone(),
+            spread_text("total_time_s", &tt.qemu),
+            spread_text("total_time_s", &tt.simulated),
+            err(tt),
+            spread_text("bytes_sent", &by.qemu),
+            spread_text("bytes_sent", &by.simulated),
+            err(by),
+            spread_text("downtime_s", &dt.qemu),
+            spread_text("downtime_s", &dt.simulated),
+            format!("{}/{}", fmt_metric("completed", done.qemu.median), fmt_metric("completed", done.simulated.median)),
+            verdict,
+        ]);
+    }
+    let mut out = format!(
+        "QEMU against the simulator: {} cells, {runs} QEMU runs each (median and min-max), the simulator on every run's scenario with seeds {:?}\n{t}\n",
+        cells.len(),
+        crosscheck::SEEDS
+    );
+    out += &format!(
+        "{passed} of {} cells within every target (total time and bytes within 15%, downtime within max(10 ms, 50%), the same verdict)\n",
+        cells.len()
+    );
+    for c in cells {
+        for e in &c.errors {
+            out += &format!("{}: a QEMU run failed: {e}\n", c.label);
+        }
+        if c.unverified > 0 {
+            out += &format!("{}: {} QEMU runs were not verified\n", c.label, c.unverified);
+        }
+    }
+    out += &host_text(host);
+    out += "\n";
+    out
+}
+
+/// `livemig qemu matrix`.
+pub fn run_matrix(runs: usize, filter: Option<&str>, json: bool) -> anyhow::Result<()> {
+    if !(1..=20).contains(&runs) {
+        return Err(bad(format!("--runs: {runs} is out of range: accepted 1 to 20")));
+    }
+    let cells: Vec<matrix::Cell> = matrix::grid().into_iter().filter(|c| filter.is_none_or(|f| c.label().contains(f))).collect();
+    if cells.is_empty() {
+        return Err(bad(format!(
+            "--cells: '{}' matches no cell: cells are named like 'uniform 50000/s 256MiB | 128 MiB/s | xbzrle'",
+            filter.unwrap_or_default()
+        )));
+    }
+    let host = calibrate(false)?;
+    let options = QemuOptions::default();
+    let bar = ProgressBar::new((cells.len() * runs) as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} qemu matrix {pos}/{len} migrations [{elapsed_precise}, about {eta} left] {wide_bar}\n{msg}",
+        )
+        .expect("valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let mut results = Vec::new();
+    for cell in &cells {
+        bar.set_message(cell.label());
+        let r = matrix::run_cell(cell, runs, &host, &options).map_err(cli_error)?;
+        bar.inc(runs as u64);
+        results.push(r);
+    }
+    bar.finish_and_clear();
+    if json {
+        let value = serde_json::json!({"host": host, "runs": runs, "cells": results});
+        crate::print(&format!("{}\n", serde_json::to_string_pretty(&value)?))
+    } else {
+        crate::print(&matrix_text(&results, &host, runs))
+    }
+}
