@@ -63,7 +63,10 @@ fn assert_completed_and_plausible(q: &QemuReport) {
     assert_eq!(r.zero_pages, d.ram.duplicate);
     assert!(r.total_time_s > 0.0 && r.downtime_s > 0.0 && r.downtime_s < r.total_time_s, "{r:?}");
     let seen = d.guest_seen_downtime_s.expect("STOP and RESUME events were seen");
-    assert!(seen >= r.downtime_s * 0.5 && seen < 5.0, "guest-seen downtime {seen}, QEMU's {}", r.downtime_s);
+    // The two downtimes are measured by different clocks on different sides (QEMU's ends when the
+    // source's migration thread gets to account for it, which on a loaded machine can be after
+    // the destination has resumed), so only their plausibility is checked here.
+    assert!(seen > 0.0 && seen < 5.0, "guest-seen downtime {seen}, QEMU's {}", r.downtime_s);
     let passes = d.per_sync.iter().filter(|s| s.dirty_sync_count >= 2).count();
     assert!(!d.per_sync.is_empty() && r.rounds as usize == passes + 1, "{} rounds, {passes} passes", r.rounds);
     assert_eq!(r.per_round.iter().map(|x| x.pages_sent).sum::<u64>(), r.pages_sent);
@@ -180,10 +183,10 @@ fn auto_converge_throttles_the_guest_until_it_converges() {
 #[test]
 fn multifd_migrates_and_verifies() {
     let Some(_lock) = qemu_available() else { return };
-    // The core does not declare multifd_channels yet, so the configuration is set by hand.
-    let s = scenario(5000, &[]);
-    let mut config = config_for(&s, "precopy-qemu").unwrap();
-    config.multifd_channels = Some(2);
+    // Two sending threads: QEMU's multifd with two channels.
+    let s = scenario(5000, &["host.send_threads=2"]);
+    let config = config_for(&s, "precopy-qemu").unwrap();
+    assert_eq!(config.multifd_channels, Some(2));
     assert!(config.capabilities().contains(&"multifd"));
     let q = qemu::run::migrate(&s, &config, &QemuOptions::default()).unwrap();
     assert_completed_and_plausible(&q);

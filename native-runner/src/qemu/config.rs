@@ -15,13 +15,13 @@
 //! * `auto_converge` → capability `auto-converge`; `throttle_initial`, `throttle_increment`,
 //!   `throttle_trigger` (fractions) → `cpu-throttle-initial`, `cpu-throttle-increment`,
 //!   `throttle-trigger-threshold` (percent; `migration/ram.c` `migration_trigger_throttle`);
-//! * `max_bandwidth` → `max-bandwidth` (bytes/s; QEMU's default is 128 MiB/s), and
-//!   `multifd_channels` → capability `multifd` + `multifd-channels` (when more than 1);
+//! * `max_bandwidth` → `max-bandwidth` (bytes/s; QEMU's default is 128 MiB/s);
+//! * the scenario's `host.send_threads` → capability `multifd` + `multifd-channels` (when more
+//!   than 1: QEMU's sending threads, as the simulator models them);
 //! * `[params.delta]` `cache_size` → `xbzrle-cache-size` (`migration/xbzrle.c`, `page_cache.c`);
 //! * `postcopy-qemu`'s `precopy_passes` → how many complete pre-copy passes run before
 //!   `migrate-start-postcopy`.
 //!
-//! Parameters that the core does not declare (yet) take QEMU's defaults, see [`DEFAULT_MAX_BANDWIDTH`].
 //! Other pre-copy parameters (Xen's and Cloud Hypervisor's policies, `zero_pages`,
 //! `self_ballooning`) have no QEMU counterpart and are ignored; QEMU always sends zero pages as
 //! flags.
@@ -34,15 +34,9 @@ use std::time::Duration;
 /// The algorithms the QEMU peer runs.
 pub const ALGORITHMS: [&str; 3] = ["precopy-qemu", "xbzrle", "postcopy-qemu"];
 
-/// QEMU's default `max-bandwidth` (`migration/options.c` / `migration.c`: `MAX_THROTTLE`,
-/// 128 MiB/s), used while the core has no `max_bandwidth` parameter.
-// TODO(merge): the core is adding `[params.precopy] max_bandwidth` (default 128 MiB/s) and
-// `multifd_channels`; `config_for` reads them as soon as they are declared (see `declared`).
+/// QEMU's default `max-bandwidth` (`migration/migration.c`: `MAX_THROTTLE`, 128 MiB/s), for
+/// an entry that declares no `max_bandwidth`.
 pub const DEFAULT_MAX_BANDWIDTH: u64 = 128 << 20;
-/// Pre-copy passes before post-copy while the core has no `postcopy-qemu` entry.
-// TODO(merge): the core is adding `postcopy-qemu` with `precopy_passes` (default 1); once it is
-// registered, `config_for` reads the entry and its parameter instead of this.
-pub const DEFAULT_PRECOPY_PASSES: u64 = 1;
 /// QEMU's largest `downtime-limit` (`MAX_MIGRATE_DOWNTIME_SECONDS`, 2000 s), in ms.
 pub const MAX_DOWNTIME_LIMIT_MS: u64 = 2_000_000;
 
@@ -173,10 +167,8 @@ pub fn config_for(s: &Scenario, algorithm: &str) -> Result<MigrationConfig, Qemu
             return Err(QemuError::Unsupported(format!("algorithm: QEMU has no '{other}': accepted {}", ALGORITHMS.join(", "))));
         }
     };
-    // The registry entry whose parameters apply. postcopy-qemu falls back to precopy-qemu's
-    // pre-copy parameters while the core does not register it (TODO(merge) above).
+    // The registry entry whose parameters apply.
     let info = algorithms::find(algorithm)
-        .or_else(|| (mode == Mode::Postcopy).then(|| algorithms::find("precopy-qemu")).flatten())
         .ok_or_else(|| QemuError::Unsupported(format!("algorithm: '{algorithm}' is not registered in the core")))?;
     let p = resolve(info, s)?;
     let f = |name: &str| declared(info, name).then(|| p.float(name));
@@ -192,7 +184,7 @@ pub fn config_for(s: &Scenario, algorithm: &str) -> Result<MigrationConfig, Qemu
         None
     };
     let max_bandwidth = f("max_bandwidth").map_or(DEFAULT_MAX_BANDWIDTH, |b| b.round() as u64);
-    let multifd_channels = f("multifd_channels").map(|n| n.round() as u64).filter(|&n| n > 1);
+    let multifd_channels = (s.host.send_threads > 1).then_some(u64::from(s.host.send_threads));
     let xbzrle_cache_size = (mode == Mode::Xbzrle).then(|| f("cache_size").map_or(64 << 20, |b| b as u64));
     if let Some(size) = xbzrle_cache_size {
         // QEMU 7.2 (migration/migration.c migrate_params_check, ram.c xbzrle_cache_resize): a
@@ -205,16 +197,10 @@ pub fn config_for(s: &Scenario, algorithm: &str) -> Result<MigrationConfig, Qemu
             )));
         }
     }
-    let precopy_passes = (mode == Mode::Postcopy).then(|| {
-        if declared(info, "precopy_passes") {
-            p.int("precopy_passes").max(0) as u64
-        } else {
-            DEFAULT_PRECOPY_PASSES
-        }
-    });
+    let precopy_passes = (mode == Mode::Postcopy).then(|| p.int("precopy_passes").max(0) as u64);
     if mode == Mode::Postcopy && multifd_channels.is_some() {
         return Err(QemuError::Unsupported(
-            "params.precopy.multifd_channels: QEMU 7.2 cannot combine multifd with post-copy: accepted 1 (off) for postcopy-qemu".into(),
+            "host.send_threads: QEMU 7.2 cannot combine multifd with post-copy: accepted 1 (no multifd) for postcopy-qemu".into(),
         ));
     }
     Ok(MigrationConfig {
