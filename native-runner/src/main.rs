@@ -665,7 +665,10 @@ fn experiment(name: &str, with_cases: bool, json: bool) -> anyhow::Result<()> {
     let mut results = Vec::new();
     for spec in &specs {
         eprintln!("experiment {} ...", spec.name);
-        results.push(spec.run()?);
+        let t0 = std::time::Instant::now();
+        let result = spec.run()?;
+        eprintln!("experiment {}: {} simulations in {:.1} s", spec.name, result.runs, t0.elapsed().as_secs_f64());
+        results.push(result);
     }
     if json {
         return print(&format!("{}\n", serde_json::to_string_pretty(&results)?));

@@ -2,6 +2,7 @@
 
 use comfy_table::{presets::UTF8_BORDERS_ONLY, CellAlignment, Table};
 use livemig_core::Report;
+use livemig_core::experiment::UnknownSpec;
 
 /// Formats seconds with a unit that keeps three significant digits readable.
 pub fn secs(s: f64) -> String {
@@ -184,22 +185,50 @@ fn percent(p: Option<f64>) -> String {
     p.map_or_else(|| "—".to_string(), |p| format!("{p:+.1}%"))
 }
 
-/// An experiment's tables: per group, each metric's baseline, algorithm, simulated change and
-/// the paper's change.
+/// Unknowns, one per line, their values (the chosen one in brackets), then the evidence.
+fn unknowns_text(unknowns: &[&UnknownSpec]) -> String {
+    let mut out = String::new();
+    for u in unknowns {
+        let values: Vec<String> = u.values.iter().map(|v| if *v == u.chosen { format!("[{v}]") } else { v.clone() }).collect();
+        let of = u.of.as_ref().map_or_else(String::new, |of| format!(" (x {of})"));
+        let also = if u.also.is_empty() { String::new() } else { format!(" (also {})", u.also.join(", ")) };
+        out += &format!("  {}{also}: {}{of}\n    {}\n", u.field, values.join(", "), u.evidence);
+    }
+    out
+}
+
+/// An experiment's tables: per group, each metric's baseline, algorithm, simulated change at the
+/// chosen set-up, its band over the unknowns' plausible values and the paper's change; then the
+/// unknowns, their values (the chosen one in brackets) and the evidence for them.
 pub fn experiment_text(e: &livemig_core::experiment::ExperimentResult, with_cases: bool) -> String {
     let mut out = format!("{}: {}\npaper: {}\nset-up: {}\n", e.name, e.title, e.paper, e.setup);
     for g in &e.groups {
-        let mut t =
-            table(&["metric", "algorithm", &format!("{} (baseline)", e.baseline), "algorithm value", "simulated change", "paper's change"]);
+        let has_band = g.rows.iter().any(|r| r.band.is_some());
+        let mut headers = vec!["metric", "algorithm", "", "algorithm value", "simulated change"];
+        if has_band {
+            headers.push("band over the unknowns");
+        }
+        headers.push("paper's change");
+        let baseline = format!("{} (baseline)", e.baseline);
+        headers[2] = &baseline;
+        let mut t = table(&headers);
         for r in &g.rows {
-            t.add_row(vec![
+            let mut row = vec![
                 r.metric.clone(),
                 r.algorithm.clone(),
                 metric_value(&r.metric, r.baseline_mean),
                 metric_value(&r.metric, r.algorithm_mean),
                 percent(r.change_pct),
-                r.paper_change_pct.map_or_else(|| "not published".to_string(), |p| format!("{p:+.1}%")),
-            ]);
+            ];
+            if has_band {
+                row.push(r.band.as_ref().map_or_else(|| "—".to_string(), |b| format!("{:+.1}% .. {:+.1}%", b.min, b.max)));
+            }
+            row.push(match (r.paper_change_pct, &r.band) {
+                (None, _) => "not published".to_string(),
+                (Some(p), Some(b)) => format!("{p:+.1}% ({})", if b.contains(p) { "in band" } else { "outside" }),
+                (Some(p), None) => format!("{p:+.1}%"),
+            });
+            t.add_row(row);
         }
         right_align(&mut t, 2);
         if !g.label.is_empty() {
@@ -209,11 +238,26 @@ pub fn experiment_text(e: &livemig_core::experiment::ExperimentResult, with_case
             out += "\n";
         }
         out += &format!("{t}\n");
+        if !g.setups.is_empty() {
+            let cut = g.setups.iter().filter(|s| s.timed_out).count();
+            let own: Vec<&UnknownSpec> = g.unknowns.iter().filter(|u| !e.unknowns.contains(u)).collect();
+            out += &format!(
+                "band: {} set-ups over the unknowns{}{}\n",
+                g.setups.len(),
+                if own.is_empty() { " listed below" } else { " listed below and this group's:" },
+                if cut > 0 { format!(" ({cut} left out: a run reached the timeout)") } else { String::new() }
+            );
+            out += &unknowns_text(&own);
+        }
         if with_cases {
             for c in &g.cases {
                 out += &compare_text(&format!("{} / {}", g.label, c.label), &c.reports);
             }
         }
+    }
+    if !e.unknowns.is_empty() {
+        out += "\nunknowns (the set-up details the paper does not state; chosen value in brackets):\n";
+        out += &unknowns_text(&e.unknowns.iter().collect::<Vec<_>>());
     }
     if !e.notes.is_empty() {
         out += &format!("notes: {}\n", e.notes);
