@@ -243,7 +243,11 @@ impl UnknownSpec {
             for v in &self.values {
                 match v.trim().parse::<f64>() {
                     Ok(x) if x > 0.0 && x <= 1.0 => {}
-                    _ => return Err(format!("unknown '{f}': value '{v}' is not accepted: a fraction of vm.memory, more than 0 and at most 1")),
+                    _ => {
+                        return Err(format!(
+                            "unknown '{f}': value '{v}' is not accepted: a fraction of vm.memory, more than 0 and at most 1"
+                        ))
+                    }
                 }
             }
         }
@@ -512,7 +516,9 @@ impl ExperimentSpec {
             let unknowns = self.unknowns_of(&group);
             let keys: Vec<&String> = unknowns.iter().flat_map(|u| std::iter::once(&u.field).chain(&u.also)).collect();
             if let Some(k) = keys.iter().enumerate().find_map(|(i, k)| keys[..i].contains(k).then_some(k)) {
-                return Err(self.malformed(format!("group '{}': unknown '{k}' is given twice: accepted one unknown per field", group.label)));
+                return Err(
+                    self.malformed(format!("group '{}': unknown '{k}' is given twice: accepted one unknown per field", group.label))
+                );
             }
             let setups: usize = unknowns.iter().map(|u| u.values.len()).product();
             if setups > MAX_SETUPS {
@@ -570,8 +576,9 @@ impl ExperimentSpec {
                 let mut alg_sum = 0.0;
                 let mut changes = Vec::new();
                 for c in cases {
-                    let value =
-                        |r: &Report| metric(r, m).ok_or_else(|| ExperimentError::UnknownMetric { name: self.name.clone(), metric: m.clone() });
+                    let value = |r: &Report| {
+                        metric(r, m).ok_or_else(|| ExperimentError::UnknownMetric { name: self.name.clone(), metric: m.clone() })
+                    };
                     let b = value(&c.reports[0])?;
                     let x = value(&c.reports[i + 1])?;
                     base_sum += b;
@@ -810,12 +817,24 @@ set = ["workload.write_rate=8000pages/s"]
     fn bad_unknowns_get_one_line_naming_the_field_and_what_is_accepted() {
         let base = with_unknowns();
         let cases: &[(&str, &str, &str)] = &[
-            ("chosen = \"100Mbit/s\"", "chosen = \"1Gbit/s\"", "unknown 'link.bandwidth': chosen = '1Gbit/s' is not one of values: accepted 50Mbit/s, 100Mbit/s"),
-            ("values = [\"50Mbit/s\", \"100Mbit/s\"]\nchosen = \"100Mbit/s\"", "values = [\"100Mbit/s\"]\nchosen = \"100Mbit/s\"", "unknown 'link.bandwidth': values has 1 entries: accepted two or more"),
+            (
+                "chosen = \"100Mbit/s\"",
+                "chosen = \"1Gbit/s\"",
+                "unknown 'link.bandwidth': chosen = '1Gbit/s' is not one of values: accepted 50Mbit/s, 100Mbit/s",
+            ),
+            (
+                "values = [\"50Mbit/s\", \"100Mbit/s\"]\nchosen = \"100Mbit/s\"",
+                "values = [\"100Mbit/s\"]\nchosen = \"100Mbit/s\"",
+                "unknown 'link.bandwidth': values has 1 entries: accepted two or more",
+            ),
             ("values = [\"50Mbit/s\", \"100Mbit/s\"]", "values = [\"100Mbit/s\", \"100Mbit/s\"]", "values lists '100Mbit/s' twice"),
             ("evidence = \"the paper's link\"", "evidence = \" \"", "unknown 'link.bandwidth': evidence is empty: accepted"),
             ("evidence = \"the paper's link\"", "", "missing field `evidence`"),
-            ("values = [0.25, 0.5]\nchosen = 0.5", "values = [0.25, 2]\nchosen = 0.25", "group 'low', unknown 'workload.working_set': value '2' is not accepted: a fraction of vm.memory"),
+            (
+                "values = [0.25, 0.5]\nchosen = 0.5",
+                "values = [0.25, 2]\nchosen = 0.25",
+                "group 'low', unknown 'workload.working_set': value '2' is not accepted: a fraction of vm.memory",
+            ),
             ("of = \"vm.memory\"", "of = \"link.bandwidth\"", "of = 'link.bandwidth' is not accepted: accepted vm.memory"),
             ("values = [\"50Mbit/s\", \"100Mbit/s\"]", "values = [\"-5Mbit/s\", \"100Mbit/s\"]", "link.bandwidth"),
             ("field = \"link.bandwidth\"", "field = \"link.bandwith\"", "link.bandwith"),
@@ -830,9 +849,11 @@ set = ["workload.write_rate=8000pages/s"]
         }
         // Too many combinations.
         let many: Vec<String> = (1..=MAX_SETUPS + 1).map(|i| format!("\"{}Mbit/s\"", i * 100)).collect();
-        let e = ExperimentSpec::from_toml_str(&base.replace("values = [\"50Mbit/s\", \"100Mbit/s\"]", &format!("values = [{}]", many.join(", "))))
-            .unwrap_err()
-            .to_string();
+        let e = ExperimentSpec::from_toml_str(
+            &base.replace("values = [\"50Mbit/s\", \"100Mbit/s\"]", &format!("values = [{}]", many.join(", "))),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains(&format!("combinations: accepted at most {MAX_SETUPS}")), "{e}");
     }
 

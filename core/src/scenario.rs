@@ -283,11 +283,32 @@ pub struct HostSpec {
     /// `multifd` capability; 1 is QEMU's single migration thread). The zero check stays on one
     /// thread, as in QEMU 7.2's `ram_save_target_page()`.
     pub send_threads: u32,
+    /// CPUs that the guest's busy vCPUs, the sending threads and as many receiving threads share
+    /// (both ends on one host, as in a migration over loopback); unset, each has a CPU of its
+    /// own. When they are more than the CPUs, each gets `cores / threads` of one, and
+    /// `send_rate` (the rate of a thread with a CPU to itself) shrinks with it: while the guest
+    /// runs, its vCPUs compete with the migration; in the downtime they do not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cores: Option<u32>,
+    /// The guest's vCPUs that keep a CPU busy while the guest runs (throttling by auto-converge
+    /// frees its share of them); they matter only with `cores`.
+    pub busy_vcpus: u32,
 }
 
 impl Default for HostSpec {
     fn default() -> Self {
-        HostSpec { send_rate: None, zero_scan_rate: None, send_threads: 1 }
+        HostSpec { send_rate: None, zero_scan_rate: None, send_threads: 1, cores: None, busy_vcpus: 1 }
+    }
+}
+
+impl HostSpec {
+    /// The share of a CPU each sending thread gets when `running_vcpus` busy vCPUs run beside
+    /// the sending and receiving threads (1 without `cores`).
+    pub fn thread_share(&self, running_vcpus: f64) -> f64 {
+        match self.cores {
+            None => 1.0,
+            Some(cores) => (f64::from(cores) / (running_vcpus + 2.0 * f64::from(self.send_threads))).min(1.0),
+        }
     }
 }
 
@@ -561,6 +582,17 @@ impl Scenario {
         }
         if !(1..=256).contains(&h.send_threads) {
             return Err(field_err("host.send_threads", format!("{} is out of range: accepted an integer from 1 to 256", h.send_threads)));
+        }
+        if let Some(c) = h.cores {
+            if !(1..=4096).contains(&c) {
+                return Err(field_err(
+                    "host.cores",
+                    format!("{c} is out of range: accepted an integer from 1 to 4096, or unset (a CPU each)"),
+                ));
+            }
+        }
+        if h.busy_vcpus > 4096 {
+            return Err(field_err("host.busy_vcpus", format!("{} is out of range: accepted an integer from 0 to 4096", h.busy_vcpus)));
         }
         check_range("migration.timeout", self.migration.timeout.0, 1e-3, 1e7, "1 ms to 10,000,000 s")?;
         if crate::algorithms::find(&self.migration.algorithm).is_none() {

@@ -347,6 +347,17 @@ impl SimContext {
         }
     }
 
+    /// Busy vCPUs competing with the migration's threads for the host's CPUs: none while the
+    /// guest is paused, fewer while auto-converge throttles it.
+    fn running_vcpus(&self) -> f64 {
+        let vcpus = f64::from(self.scenario.host.busy_vcpus);
+        match self.at {
+            Where::Paused => 0.0,
+            Where::Source => vcpus * (1.0 - self.throttle),
+            Where::Destination => vcpus,
+        }
+    }
+
     fn effective_bandwidth(&self) -> f64 {
         self.rate_limit.map_or(self.bandwidth, |r| r.min(self.bandwidth))
     }
@@ -627,7 +638,8 @@ impl SimContext {
         let start = self.now;
         let bw = self.effective_bandwidth();
         let host = &self.scenario.host;
-        let send_s = host.send_rate.map_or(0.0, |r| bytes as f64 / (r.0 * f64::from(host.send_threads)));
+        let share = host.thread_share(self.running_vcpus());
+        let send_s = host.send_rate.map_or(0.0, |r| bytes as f64 / (r.0 * f64::from(host.send_threads) * share));
         let duration = (bytes as f64 / bw).max(cpu_s + send_s);
         let queued = if channel == Channel::Priority && !self.scenario.link.priority_channel {
             self.scenario.link.send_buffer.0 as f64 / self.bandwidth
@@ -688,8 +700,9 @@ impl SimContext {
         self.ensure_round();
         let wire = payload + pages.len() as u64 * self.header;
         // A zero page was read whole by the zero check before it went as a flag.
+        let share = self.scenario.host.thread_share(self.running_vcpus());
         let zero_scan_s = match (encoding, self.scenario.host.zero_scan_rate) {
-            (Encoding::Zero, Some(rate)) => (pages.len() as u64 * self.page_size) as f64 / rate.0,
+            (Encoding::Zero, Some(rate)) => (pages.len() as u64 * self.page_size) as f64 / (rate.0 * share),
             _ => 0.0,
         };
         let (start, end, arrive) = self.transmit(wire, channel, cpu_s + zero_scan_s);

@@ -1,8 +1,8 @@
 //! Tables for people, CSV and JSON for programs.
 
 use comfy_table::{presets::UTF8_BORDERS_ONLY, CellAlignment, Table};
-use livemig_core::Report;
 use livemig_core::experiment::UnknownSpec;
+use livemig_core::Report;
 
 /// Formats seconds with a unit that keeps three significant digits readable.
 pub fn secs(s: f64) -> String {

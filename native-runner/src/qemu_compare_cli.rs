@@ -13,6 +13,12 @@ use livemig_runner::qemu::{QemuError, QemuOptions};
 /// The guest memory the calibration uses (the matrix's).
 const CALIBRATION_MEMORY: u64 = 512 << 20;
 
+/// How the comparisons run QEMU: the destination preallocates its RAM (see
+/// [`QemuOptions::preallocate_destination`]).
+pub fn comparison_options() -> QemuOptions {
+    QemuOptions { preallocate_destination: true, ..QemuOptions::default() }
+}
+
 /// A QEMU error as the CLI reports it: what QEMU cannot express is bad input (exit 2).
 pub fn cli_error(e: QemuError) -> anyhow::Error {
     match e {
@@ -24,12 +30,17 @@ pub fn cli_error(e: QemuError) -> anyhow::Error {
 /// Measures the host model, saying so on standard error.
 pub fn calibrate(quiet: bool) -> anyhow::Result<HostModel> {
     if !quiet {
-        eprintln!("calibrating: two idle QEMU migrations of a {} guest and loopback TCP ...", bytes(CALIBRATION_MEMORY));
+        eprintln!(
+            "calibrating: {} idle QEMU migrations of a {} guest and loopback TCP ...",
+            2 * mirror::CALIBRATION_RUNS,
+            bytes(CALIBRATION_MEMORY)
+        );
     }
-    let options = QemuOptions::default();
+    let options = comparison_options();
     livemig_runner::qemu::check_available(&options).map_err(cli_error)?;
     let link = crate::kvm_bench::tcp_loopback(256 << 20)?;
-    let host = mirror::calibrate(CALIBRATION_MEMORY, &options, link).map_err(cli_error)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let host = mirror::calibrate(CALIBRATION_MEMORY, &options, link, cores).map_err(cli_error)?;
     if !quiet {
         eprintln!("{}", host_text(&host));
     }
@@ -39,7 +50,8 @@ pub fn calibrate(quiet: bool) -> anyhow::Result<HostModel> {
 /// One line per measured constant.
 pub fn host_text(h: &HostModel) -> String {
     format!(
-        "host model: QEMU's sending thread {}/s, zero check {}/s, device state {}, destination resume {}, loopback TCP {}/s",
+        "host model: {} CPUs; QEMU's sending thread {}/s with a CPU to itself, zero check {}/s, device state {}, destination resume {}, loopback TCP {}/s",
+        h.cores,
         bytes(h.send_rate as u64),
         bytes(h.zero_scan_rate as u64),
         bytes(h.state_bytes),
@@ -99,7 +111,7 @@ pub fn crosscheck_text(c: &Crosscheck, host: &HostModel) -> String {
 /// `livemig qemu crosscheck SCENARIO -a ALG`.
 pub fn run_crosscheck(s: &Scenario, algorithm: &str, json: bool) -> anyhow::Result<()> {
     let host = calibrate(json)?;
-    let c = crosscheck::crosscheck(s, algorithm, &host, &QemuOptions::default()).map_err(cli_error)?;
+    let c = crosscheck::crosscheck(s, algorithm, &host, &comparison_options()).map_err(cli_error)?;
     if json {
         let pairs = c.pairs();
         let value = serde_json::json!({"host": host, "pairs": pairs.iter().map(|p| serde_json::json!({
@@ -207,7 +219,7 @@ pub fn run_matrix(runs: usize, filter: Option<&str>, json: bool) -> anyhow::Resu
         )));
     }
     let host = calibrate(false)?;
-    let options = QemuOptions::default();
+    let options = comparison_options();
     let bar = ProgressBar::new((cells.len() * runs) as u64);
     bar.set_style(
         ProgressStyle::with_template(

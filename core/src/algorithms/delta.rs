@@ -24,7 +24,9 @@
 //! An unlimited cache holds a copy of every page sent: as much memory as the VM.
 //!
 //! Encoding costs time like MECOM's compression: a batch occupies the link for the longer of its
-//! wire time and `Σ page_size / encode_rate` [R].
+//! wire time and `Σ page_size / encode_rate` over the pages found in the cache and XOR-encoded
+//! (a miss is sent whole without encoding) [R]. XBZRLE starts after the first complete pass, as
+//! in QEMU: a migration that converges within its first pass sends its stop-and-copy plainly.
 
 use super::precopy::{EncoderSpec, PageSender, PlainPages, Precopy, Stage};
 use super::{Algorithm, ParamKind, ParamSpec, Params};
@@ -206,6 +208,8 @@ pub struct XbzrleSender {
     /// Dirty-log generation: one per round, as QEMU ages entries per bitmap sync.
     age: u64,
     last_stage: Option<Stage>,
+    /// Whether a live round after the first has begun: QEMU's `xbzrle_enabled`.
+    first_pass_done: bool,
     /// Whether a simulation may intern the cache's first-round copies (tests turn it off).
     intern: bool,
     /// The first round's sender: XBZRLE is not used there, so zero pages go as flags and the
@@ -224,6 +228,7 @@ impl XbzrleSender {
             batch: EncodedBatch::new(),
             age: 0,
             last_stage: None,
+            first_pass_done: false,
             intern: true,
             first_round: PlainPages::new(true),
         }
@@ -243,7 +248,16 @@ impl PageSender for XbzrleSender {
             self.last_stage = Some(stage);
         }
         let last = stage == Stage::StopAndCopy;
-        if stage == Stage::FirstRound {
+        if stage == Stage::Live {
+            self.first_pass_done = true;
+        }
+        // QEMU turns XBZRLE on once the first pass over memory is complete
+        // (`find_dirty_block()` in `migration/ram.c` sets `xbzrle_enabled` when the scan wraps):
+        // a stop-and-copy that comes before that, because the migration converged within its
+        // first pass, sends plain pages and fills no cache. A cache filled in the first round
+        // (Bhardwaj's reading) is used whenever it can be.
+        let bulk = stage == Stage::FirstRound || (last && !self.first_pass_done && !self.settings.cache_first_round);
+        if bulk {
             // Whole pages are cached (if at all) as they are the instant they are sent; zero
             // pages are not cached in the first round.
             let (cache_them, page, age) = (self.settings.cache_first_round, &mut self.page, self.age);
@@ -267,7 +281,6 @@ impl PageSender for XbzrleSender {
                 self.batch.push(p, Encoding::Zero, &[]);
                 continue;
             }
-            encoded_bytes += ps;
             let Some(old) = cache.get(p) else {
                 if !last {
                     cache.insert(p, &self.page, self.age)?;
@@ -275,6 +288,8 @@ impl PageSender for XbzrleSender {
                 self.batch.push(p, Encoding::Full, &self.page);
                 continue;
             };
+            // Only a page found in the cache is XOR-encoded; a miss goes whole.
+            encoded_bytes += ps;
             match xbzrle::encode(old, &self.page, &mut self.out) {
                 Ok(0) => {} // unchanged: the destination's copy is current, send nothing
                 Ok(len) => {

@@ -88,6 +88,13 @@ pub struct QemuOptions {
     pub tamper: Option<Tamper>,
     /// How the guest drops to CPL3 (to repeat the PVM experiment, see [`guest`]).
     pub drop: guest::DropMethod,
+    /// Start the destination with `-mem-prealloc`, so that its RAM is allocated and touched
+    /// before the migration rather than page by page as pages arrive. `livemig qemu crosscheck`
+    /// and `matrix` do: the simulator does not model the destination's first touch, and on this
+    /// machine (a VM whose kernel reports freed memory to its host) that first touch costs 3 to
+    /// 5 times more when the host has taken the memory back, which makes back-to-back runs of
+    /// the same cell differ by up to 3x.
+    pub preallocate_destination: bool,
 }
 
 /// A deliberate fault in the verification (tests only), which must make it fail.
@@ -113,6 +120,7 @@ impl Default for QemuOptions {
             poll_interval: Duration::from_millis(25),
             tamper: None,
             drop: guest::DropMethod::Iretq,
+            preallocate_destination: false,
         }
     }
 }

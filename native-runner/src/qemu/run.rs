@@ -79,6 +79,9 @@ impl Peer {
         args.extend(["-qmp".into(), format!("unix:{},server=on,wait=off", socket.display())]);
         if side == Side::Destination {
             args.extend(["-incoming".into(), "defer".into()]);
+            if options.preallocate_destination {
+                args.push("-mem-prealloc".into());
+            }
         }
         let mut process = QemuProcess::spawn(side, &options.qemu, &args, dir)?;
         let deadline = Instant::now() + options.qmp_timeout;
