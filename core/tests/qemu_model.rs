@@ -178,3 +178,38 @@ fn xbzrle_starts_after_the_first_pass_as_in_qemu() {
     assert!(x.verified && rounds(&x, RoundKind::Live).len() > 1);
     assert!(x.bytes_sent < plain.bytes_sent, "deltas: {} against {} bytes", x.bytes_sent, plain.bytes_sent);
 }
+
+#[test]
+fn a_writer_faster_than_the_cap_never_converges_whatever_the_phase() {
+    // One cell of `livemig qemu matrix`, on this project's machine as calibrated: a sequential
+    // writer re-dirties its 64 MiB working set at 195 MiB/s, above QEMU's 128 MiB/s cap whose
+    // 300 ms threshold (38 MiB) is below the working set, and real QEMU never converged in 30 s
+    // (3 runs of 3). QEMU tests for convergence once per 100 ms window; testing after every
+    // 4 MiB batch instead found a moment when the writer's sweep and the scan lined up, and
+    // stopped at 6.2 s.
+    let text = r#"
+        [vm]
+        memory = "512 MiB"
+        free_memory = "4 MiB"
+        state_size = "8 KiB"
+        content = { zero = 0.0, text = 0.0, structured = 0.0, random = 1.0 }
+        [workload]
+        pattern = "sequential"
+        write_rate = "50000 pages/s"
+        working_set = "64 MiB"
+        [link]
+        bandwidth = "2.6 GiB/s"
+        priority_channel = false
+        [host]
+        send_rate = "2.45 GiB/s"
+        zero_scan_rate = "14 GiB/s"
+        cores = 2
+        [migration]
+        timeout = "30 s"
+    "#;
+    for seed in 1..=3 {
+        let s = Scenario::parse_with_overrides(text, &[format!("seed={seed}")]).unwrap();
+        let r = run(&s, "precopy-qemu");
+        assert!(!r.converged && !r.completed, "seed {seed}: {}", r.stop_reason);
+    }
+}

@@ -13,47 +13,36 @@ use livemig_runner::qemu::{self, QemuError, QemuOptions};
 /// presets' 1-4 GiB would make every run slow).
 pub const DEFAULT_MEMORY: u64 = 512 << 20;
 
+/// What `livemig qemu run` and `crosscheck` take: the scenario, the algorithm, the guest.
+#[derive(clap::Args)]
+pub struct GuestArgs {
+    /// Scenario file (TOML or JSON) or preset name (see `livemig presets`)
+    scenario: String,
+    /// precopy-qemu, xbzrle or postcopy-qemu
+    #[arg(long, short)]
+    algorithm: String,
+    /// Guest memory, 8MiB to 3GiB (default 512MiB, whatever the scenario's vm.memory says;
+    /// working sets and free memory scale with it)
+    #[arg(long)]
+    memory: Option<String>,
+    /// Override a scenario field, e.g. --set params.precopy.downtime_limit=50ms
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Print JSON (`run`: the report schema, plus a `qemu` object)
+    #[arg(long)]
+    json: bool,
+}
+
 /// `livemig qemu` subcommands.
 #[derive(clap::Subcommand)]
 pub enum QemuCommand {
     /// Migrate the scenario's workload between two QEMU processes over 127.0.0.1 and print
     /// QEMU's figures in the report schema
-    Run {
-        /// Scenario file (TOML or JSON) or preset name (see `livemig presets`)
-        scenario: String,
-        /// precopy-qemu, xbzrle or postcopy-qemu
-        #[arg(long, short)]
-        algorithm: String,
-        /// Guest memory, 8MiB to 3GiB (default 512MiB, whatever the scenario's vm.memory says;
-        /// working sets and free memory scale with it)
-        #[arg(long)]
-        memory: Option<String>,
-        /// Override a scenario field, e.g. --set params.precopy.downtime_limit=50ms
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
-        /// Print JSON (the report schema, plus a `qemu` object)
-        #[arg(long)]
-        json: bool,
-    },
+    Run(GuestArgs),
     /// Run the scenario on QEMU and in the simulator (with the matching algorithm, on a model
     /// of this host measured first) and print both with the relative difference
-    Crosscheck {
-        /// Scenario file (TOML or JSON) or preset name (see `livemig presets`)
-        scenario: String,
-        /// precopy-qemu, xbzrle or postcopy-qemu
-        #[arg(long, short)]
-        algorithm: String,
-        /// Guest memory, 8MiB to 3GiB (default 512MiB)
-        #[arg(long)]
-        memory: Option<String>,
-        /// Override a scenario field, e.g. --set workload.write_rate="20000 pages/s"
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
-    },
-    /// Measure this host's model of QEMU's sender (two idle migrations and loopback TCP)
+    Crosscheck(GuestArgs),
+    /// Measure this host's model of QEMU's sender (idle migrations and loopback TCP)
     Calibrate {
         /// Print JSON
         #[arg(long)]
@@ -89,11 +78,12 @@ fn parse_memory(text: &str) -> anyhow::Result<u64> {
     }
 }
 
-/// The scenario a QEMU guest of `memory` (default [`DEFAULT_MEMORY`]) runs, checked for
-/// `algorithm`.
-fn guest_scenario(scenario: &str, algorithm: &str, memory: Option<&str>, set: &[String]) -> anyhow::Result<livemig_core::Scenario> {
-    let memory = memory.map(parse_memory).transpose()?.unwrap_or(DEFAULT_MEMORY);
-    let mut s = load_scenario(scenario, set)?;
+/// The scenario a QEMU guest of `--memory` (default [`DEFAULT_MEMORY`]) runs, checked for the
+/// algorithm.
+fn guest_scenario(args: &GuestArgs) -> anyhow::Result<livemig_core::Scenario> {
+    let memory = args.memory.as_deref().map(parse_memory).transpose()?.unwrap_or(DEFAULT_MEMORY);
+    let mut s = load_scenario(&args.scenario, &args.set)?;
+    let algorithm = args.algorithm.as_str();
     if !ALGORITHMS.contains(&algorithm) {
         return Err(bad(format!("--algorithm: QEMU has no '{algorithm}': accepted {}", ALGORITHMS.join(", "))));
     }
@@ -105,11 +95,11 @@ fn guest_scenario(scenario: &str, algorithm: &str, memory: Option<&str>, set: &[
 
 /// Runs a `livemig qemu` subcommand.
 pub fn run(command: QemuCommand) -> anyhow::Result<()> {
-    let (scenario, algorithm, memory, set, json) = match command {
-        QemuCommand::Run { scenario, algorithm, memory, set, json } => (scenario, algorithm, memory, set, json),
-        QemuCommand::Crosscheck { scenario, algorithm, memory, set, json } => {
-            let s = guest_scenario(&scenario, &algorithm, memory.as_deref(), &set)?;
-            return crate::qemu_compare_cli::run_crosscheck(&s, &algorithm, json);
+    let args = match command {
+        QemuCommand::Run(args) => args,
+        QemuCommand::Crosscheck(args) => {
+            let s = guest_scenario(&args)?;
+            return crate::qemu_compare_cli::run_crosscheck(&s, &args.algorithm, args.json);
         }
         QemuCommand::Calibrate { json } => {
             let host = crate::qemu_compare_cli::calibrate(json)?;
@@ -117,20 +107,14 @@ pub fn run(command: QemuCommand) -> anyhow::Result<()> {
         }
         QemuCommand::Matrix { runs, cells, json } => return crate::qemu_compare_cli::run_matrix(runs, cells.as_deref(), json),
     };
-    let memory = memory.as_deref().map(parse_memory).transpose()?.unwrap_or(DEFAULT_MEMORY);
-    let mut s = load_scenario(&scenario, &set)?;
-    if !ALGORITHMS.contains(&algorithm.as_str()) {
-        return Err(bad(format!("--algorithm: QEMU has no '{algorithm}': accepted {}", ALGORITHMS.join(", "))));
-    }
-    crate::kvm_cli::resize(&mut s, memory);
-    s.validate().map_err(|e| bad(format!("with --memory {}: {e}", ByteSize(memory))))?;
-    let config = config_for(&s, &algorithm).map_err(|e| bad(e.to_string()))?;
+    let s = guest_scenario(&args)?;
+    let config = config_for(&s, &args.algorithm).map_err(|e| bad(e.to_string()))?;
     let report = match qemu::run::migrate(&s, &config, &QemuOptions::default()) {
         Ok(r) => r,
         Err(QemuError::Unsupported(m)) => return Err(bad(m)),
         Err(e) => return Err(e.into()),
     };
-    if json {
+    if args.json {
         crate::print(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
     } else {
         crate::print(&text(&report))?;

@@ -173,6 +173,20 @@ impl FaultWindow {
     }
 }
 
+/// The switch-over of a migration that copied memory first and leaves the pages of `dirty` to
+/// post-copy (TSMC's stage 2, QEMU's `postcopy_start()`): with the source paused, send the dirty
+/// bitmap (the destination drops its stale copies of those pages) and the state, resume on the
+/// destination and begin the post-copy round. Returns the pages that need no transmission.
+pub(crate) fn resume_without(ctx: &mut dyn MigrationContext, dirty: &PageBitmap) -> Result<PageBitmap, ContextError> {
+    ctx.send_dirty_bitmap(dirty)?;
+    ctx.send_state()?;
+    ctx.resume_destination()?;
+    ctx.begin_round(crate::context::RoundKind::PostCopy);
+    let mut done = PageBitmap::full(ctx.page_count());
+    done.subtract(dirty);
+    Ok(done)
+}
+
 /// The source's side of the post-copy phase: serves page requests and pushes what is left,
 /// sending each page at most once.
 #[derive(Debug, Clone)]

@@ -29,10 +29,9 @@
 //! passes cancels or forces a stop-and-copy like any QEMU pre-copy; a timeout during post-copy
 //! leaves the VM incomplete on the destination (QEMU: the VM is lost if either side fails).
 
-use super::postcopy_common::{FaultWindow, PageServer, PushOrder, Pusher};
+use super::postcopy_common::{resume_without, FaultWindow, PageServer, PushOrder, Pusher};
 use super::precopy::{Precopy, Run, Step};
 use super::{Algorithm, AlgorithmInfo, ParamKind, ParamSpec, Params};
-use crate::bitmap::PageBitmap;
 use crate::context::{ContextError, MigrationContext, Outcome, RoundKind};
 
 /// Pages per send call of the background push; page requests are served between calls.
@@ -73,7 +72,6 @@ pub struct PostcopyQemu {
 
 impl Algorithm for PostcopyQemu {
     fn run(&mut self, ctx: &mut dyn MigrationContext) -> Result<Outcome, ContextError> {
-        let n = ctx.page_count();
         let mut run = Run::new(ctx, self.precopy.run_settings());
         run.ctx().start_dirty_log()?;
 
@@ -93,14 +91,9 @@ impl Algorithm for PostcopyQemu {
         ctx.pause_source()?;
         let mut dirty = state.owed().clone();
         dirty.union_with(&ctx.fetch_dirty()?);
-        ctx.send_dirty_bitmap(&dirty)?;
-        ctx.send_state()?;
-        ctx.resume_destination()?;
-        ctx.begin_round(RoundKind::PostCopy);
+        let done = resume_without(ctx, &dirty)?;
 
         // 3. Post-copy of the dirty pages: background scan upward, requests first.
-        let mut done = PageBitmap::full(n);
-        done.subtract(&dirty);
         let pusher = Pusher::new(PushOrder::Bubble { dual: false }, false, 1);
         PageServer::new(done, pusher, FaultWindow::NONE).run(ctx, Some(PUSH_CALL_PAGES))
     }

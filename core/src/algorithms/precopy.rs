@@ -513,6 +513,10 @@ pub(crate) struct QemuState {
     threshold_bytes: f64,
     win_t: f64,
     win_bytes: u64,
+    /// The last window's bandwidth, bytes/s.
+    win_bandwidth: f64,
+    /// When the current iteration (between two convergence tests) began.
+    iter_t: f64,
     period_t: f64,
     period_bytes: u64,
     period_dirty: u64,
@@ -525,7 +529,7 @@ impl QemuState {
     /// measurements, which a pause without sending would distort (continuing after a pause).
     pub(crate) fn absorb_dirty(&mut self, ctx: &mut dyn MigrationContext) -> Result<(), ContextError> {
         self.remaining.union_with(&ctx.fetch_dirty()?);
-        (self.win_t, self.win_bytes) = (ctx.now(), ctx.bytes_sent());
+        (self.win_t, self.win_bytes, self.iter_t) = (ctx.now(), ctx.bytes_sent(), ctx.now());
         (self.period_t, self.period_bytes, self.period_dirty) = (ctx.now(), ctx.bytes_sent(), 0);
         Ok(())
     }
@@ -713,6 +717,8 @@ impl Precopy {
             threshold_bytes: 0.0,
             win_t: now,
             win_bytes: bytes,
+            win_bandwidth: 0.0,
+            iter_t: now,
             period_t: now,
             period_bytes: bytes,
             period_dirty: 0,
@@ -727,6 +733,7 @@ impl Precopy {
     /// (see [`QemuState::absorb_dirty`] to continue).
     pub(crate) fn qemu_pass(&self, run: &mut Run<'_>, st: &mut QemuState, interrupt: &mut Interrupt<'_>) -> Result<Step, ContextError> {
         const WINDOW: f64 = 0.1;
+        const MAX_WAIT: f64 = 0.05;
         const PERIOD: f64 = 1.0;
         let page_size = run.ctx.page_size() as f64;
         if interrupt(&mut *run.ctx)? {
@@ -757,10 +764,22 @@ impl Precopy {
             if now - st.win_t >= WINDOW {
                 let bandwidth = (run.ctx.bytes_sent() - st.win_bytes) as f64 / (now - st.win_t);
                 st.threshold_bytes = bandwidth * self.downtime_limit;
+                st.win_bandwidth = bandwidth;
                 st.win_t = now;
                 st.win_bytes = run.ctx.bytes_sent();
             }
-            if (st.remaining.count() as f64) * page_size < st.threshold_bytes {
+            // QEMU tests for convergence once per iteration of its migration thread
+            // (`migration_iteration_run()`), not after every page: an iteration sends until
+            // `MAX_WAIT` (50 ms) has passed or the rate limit's quota for the current 100 ms
+            // window is spent, and then the thread sleeps to the window's end. Under a binding
+            // cap the quota goes out in a burst, so there is one test per window.
+            let capped = self.max_bandwidth.is_some_and(|cap| st.win_bandwidth >= 0.95 * cap);
+            let iteration = if capped { WINDOW } else { MAX_WAIT };
+            let test_now = now - st.iter_t >= iteration;
+            if test_now {
+                st.iter_t = now;
+            }
+            if test_now && (st.remaining.count() as f64) * page_size < st.threshold_bytes {
                 // Exact pending: sync the dirty log first.
                 let dirty = run.ctx.fetch_dirty()?;
                 st.period_dirty += dirty.count();

@@ -45,7 +45,7 @@
 //! `migration.on_timeout`; a timeout in stage 3 leaves the VM incomplete on the destination, as
 //! in post-copy.
 
-use super::postcopy_common::{FaultWindow, PageServer, Pusher};
+use super::postcopy_common::{resume_without, FaultWindow, PageServer, Pusher};
 use super::{Algorithm, ParamKind, ParamSpec, Params};
 use crate::bitmap::PageBitmap;
 use crate::context::{Channel, ContextError, MigrationContext, Outcome, RoundKind};
@@ -225,13 +225,7 @@ impl Algorithm for Tsmc {
         for p in copied..n {
             dirty.set(p);
         }
-        ctx.send_dirty_bitmap(&dirty)?;
-        ctx.send_state()?;
-        ctx.resume_destination()?;
-        ctx.begin_round(RoundKind::PostCopy);
-
-        let mut done = PageBitmap::full(n);
-        done.subtract(&dirty);
+        let done = resume_without(ctx, &dirty)?;
         let mut server = PageServer::new(done, Pusher::linear(), FaultWindow::Around(self.prepull));
         let outcome = self.dirty_copy(ctx, &mut server)?;
         match how {

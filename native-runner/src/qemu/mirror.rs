@@ -20,6 +20,7 @@
 //! priority channel for post-copy replies (`postcopy-preempt` is off by default in QEMU 7.2),
 //! and the host model.
 
+use super::crosscheck::median;
 use super::report::QemuReport;
 use super::{config, run, QemuError, QemuOptions};
 use livemig_core::scenario::HostSpec;
@@ -85,17 +86,6 @@ fn live_seconds(r: &QemuReport) -> f64 {
 /// third as fast as the next).
 pub const CALIBRATION_RUNS: usize = 3;
 
-/// The median of `v` (not empty).
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
-
 /// Measures [`HostModel`] with idle guests of `memory` bytes: one filled guest to warm up, then
 /// [`CALIBRATION_RUNS`] filled guests back to back (as the compared runs come), then as many
 /// zero guests (see the module docs); `link_bandwidth` is loopback TCP's, measured by the
@@ -130,10 +120,10 @@ pub fn calibrate(memory: u64, options: &QemuOptions, link_bandwidth: f64, cores:
     let share = HostSpec { cores: Some(cores), ..HostSpec::default() }.thread_share(1.0);
     Ok(HostModel {
         cores,
-        send_rate: median(send) / share,
-        zero_scan_rate: median(zero) / share,
-        state_bytes: median(state) as u64,
-        resume_overhead_s: median(resume),
+        send_rate: median(&send) / share,
+        zero_scan_rate: median(&zero) / share,
+        state_bytes: median(&state) as u64,
+        resume_overhead_s: median(&resume),
         link_bandwidth,
     })
 }
