@@ -247,7 +247,13 @@ impl Recipe {
                 priority_channel: self.priority_channel,
                 send_buffer: ByteSize(self.send_buffer),
             },
-            host: HostSpec { send_rate: self.host.0.map(Bandwidth), zero_scan_rate: self.host.1.map(Bandwidth), send_threads: self.host.2 },
+            host: HostSpec {
+                send_rate: self.host.0.map(Bandwidth),
+                zero_scan_rate: self.host.1.map(Bandwidth),
+                send_threads: self.host.2,
+                cores: None,
+                busy_vcpus: 1,
+            },
             migration: MigrationSpec {
                 algorithm: registry()[0].name.to_string(),
                 // A few full copies, plus the fixed costs, so the guest gets to run on the

@@ -213,3 +213,27 @@ fn a_writer_faster_than_the_cap_never_converges_whatever_the_phase() {
         assert!(!r.converged && !r.completed, "seed {seed}: {}", r.stop_reason);
     }
 }
+
+#[test]
+fn the_guests_busy_vcpus_share_the_cpus_with_the_migration_while_it_runs() {
+    // Two CPUs, one busy vCPU, one sending and one receiving thread: each thread gets two thirds
+    // of a CPU while the guest runs, a whole one in the downtime.
+    // A 10 s downtime limit stops the guest at the first test, with most of memory still to go.
+    let extra = [
+        "host.send_rate=\"256 MiB/s\"",
+        "host.cores=2",
+        "params.precopy.max_bandwidth=\"10 Gbit/s\"",
+        "params.precopy.downtime_limit=\"10 s\"",
+    ];
+    let r = run(&guest("10 Gbit/s", 2000.0, &extra), "precopy-qemu");
+    let live = rate(rounds(&r, RoundKind::Live)[0]);
+    assert!((live / (256.0 * MIB * 2.0 / 3.0) - 1.0).abs() < 1e-6, "live pass at {} MiB/s", live / MIB);
+    let stop = rounds(&r, RoundKind::StopAndCopy)[0];
+    assert!(stop.pages_sent > 1000, "{} pages in the stop-and-copy", stop.pages_sent);
+    assert!((rate(stop) / (256.0 * MIB) - 1.0).abs() < 0.01, "stop-and-copy at {} MiB/s", rate(stop) / MIB);
+    // Throttled to 50%, the vCPU is half as busy: 2 / 2.5 of a CPU each.
+    let throttled = livemig_core::scenario::HostSpec { cores: Some(2), ..Default::default() };
+    assert!((throttled.thread_share(0.5) - 0.8).abs() < 1e-12);
+    assert_eq!(throttled.thread_share(0.0), 1.0);
+    assert_eq!(livemig_core::scenario::HostSpec::default().thread_share(8.0), 1.0);
+}
