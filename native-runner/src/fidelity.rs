@@ -198,7 +198,7 @@ pub fn papers(f: &mut Fidelity) -> anyhow::Result<()> {
                     None => ("no band".to_string(), false),
                 };
                 f.lines.push(Line {
-                    against: format!("paper: {}", result.paper),
+                    against: format!("paper: experiment {}", result.name),
                     case: format!("{}, {}, {} against {}", g.label, row.metric, row.algorithm, result.baseline),
                     reference: format!("{paper:+.1}%"),
                     simulated: sim.map_or("-".into(), |s| format!("{s:+.1}%")),
