@@ -73,16 +73,15 @@ pub struct Prediction {
 impl GeometricModel {
     /// The model for `scenario`, set up the one way every caller uses: the scenario's
     /// `[params.precopy]` with `precopy-xen`'s fixed values for the stop rules, the workload's
-    /// write rate as the dirty rate, the pace of whole pages (the link's bandwidth, or the
-    /// source's sending threads where they are slower) as the transfer rate, and the latency
-    /// added to the resume cost.
+    /// write rate as the dirty rate, the pace of whole pages while the guest runs (the link's
+    /// bandwidth, or the source's sending threads where they are slower, sharing the CPUs with
+    /// the guest's busy vCPUs) as the transfer rate, and the latency added to the resume cost.
     pub fn for_scenario(scenario: &crate::Scenario) -> Result<GeometricModel, crate::algorithms::ParamError> {
         use crate::algorithms::{find, Params};
         let info = find("precopy-xen").expect("precopy-xen is registered");
         let params = Params::resolve(info.section, info.params, scenario.params.get(info.section), info.fixed)?;
-        let host = &scenario.host;
         let link = scenario.link.bandwidth.0;
-        let bandwidth = host.send_rate.map_or(link, |r| link.min(r.0 * f64::from(host.send_threads)));
+        let bandwidth = scenario.host.send_pace(f64::from(scenario.host.busy_vcpus)).map_or(link, |pace| link.min(pace));
         Ok(GeometricModel {
             pages: scenario.page_count() as f64,
             page_bytes: (scenario.vm.page_size.0 + scenario.link.page_header.0) as f64,

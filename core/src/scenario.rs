@@ -310,6 +310,18 @@ impl HostSpec {
             Some(cores) => (f64::from(cores) / (running_vcpus + 2.0 * f64::from(self.send_threads))).min(1.0),
         }
     }
+
+    /// Bytes per second all the sending threads together put on the wire beside
+    /// `running_vcpus` busy vCPUs; `None` without `send_rate` (sending costs nothing).
+    pub fn send_pace(&self, running_vcpus: f64) -> Option<f64> {
+        self.send_rate.map(|r| r.0 * f64::from(self.send_threads) * self.thread_share(running_vcpus))
+    }
+
+    /// Bytes per second the zero check reads beside `running_vcpus` busy vCPUs; `None` without
+    /// `zero_scan_rate` (the check costs nothing).
+    pub fn zero_scan_pace(&self, running_vcpus: f64) -> Option<f64> {
+        self.zero_scan_rate.map(|r| r.0 * self.thread_share(running_vcpus))
+    }
 }
 
 impl HostSpec {

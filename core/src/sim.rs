@@ -637,9 +637,7 @@ impl SimContext {
     fn transmit(&mut self, bytes: u64, channel: Channel, cpu_s: f64) -> (f64, f64, f64) {
         let start = self.now;
         let bw = self.effective_bandwidth();
-        let host = &self.scenario.host;
-        let share = host.thread_share(self.running_vcpus());
-        let send_s = host.send_rate.map_or(0.0, |r| bytes as f64 / (r.0 * f64::from(host.send_threads) * share));
+        let send_s = self.scenario.host.send_pace(self.running_vcpus()).map_or(0.0, |pace| bytes as f64 / pace);
         let duration = (bytes as f64 / bw).max(cpu_s + send_s);
         let queued = if channel == Channel::Priority && !self.scenario.link.priority_channel {
             self.scenario.link.send_buffer.0 as f64 / self.bandwidth
@@ -700,9 +698,8 @@ impl SimContext {
         self.ensure_round();
         let wire = payload + pages.len() as u64 * self.header;
         // A zero page was read whole by the zero check before it went as a flag.
-        let share = self.scenario.host.thread_share(self.running_vcpus());
-        let zero_scan_s = match (encoding, self.scenario.host.zero_scan_rate) {
-            (Encoding::Zero, Some(rate)) => (pages.len() as u64 * self.page_size) as f64 / (rate.0 * share),
+        let zero_scan_s = match (encoding, self.scenario.host.zero_scan_pace(self.running_vcpus())) {
+            (Encoding::Zero, Some(pace)) => (pages.len() as u64 * self.page_size) as f64 / pace,
             _ => 0.0,
         };
         let (start, end, arrive) = self.transmit(wire, channel, cpu_s + zero_scan_s);

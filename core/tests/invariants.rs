@@ -575,10 +575,10 @@ fn with_params(s: &Scenario, section: &str, params: &[(&str, Value)]) -> Scenari
 }
 
 /// Bytes per second whole pages go at: the link's bandwidth, or the source's sending threads
-/// where they are slower (`host.send_rate` x `host.send_threads`).
+/// where they are slower (the generated hosts have no shared CPUs, so this holds paused or not).
 fn pace(s: &Scenario) -> f64 {
-    let threads = f64::from(s.host.send_threads);
-    s.host.send_rate.map_or(s.link.bandwidth.0, |r| s.link.bandwidth.0.min(r.0 * threads))
+    let link = s.link.bandwidth.0;
+    s.host.send_pace(f64::from(s.host.busy_vcpus)).map_or(link, |pace| link.min(pace))
 }
 
 fn registry_entry(name: &str) -> &'static AlgorithmInfo {
