@@ -48,23 +48,11 @@ pub struct Fidelity {
 }
 
 fn pct(sim: f64, reference: f64) -> String {
-    if reference == 0.0 {
-        if sim == 0.0 {
-            "0.0%".into()
-        } else {
-            "-".into()
-        }
-    } else {
-        format!("{:+.1}%", (sim - reference) / reference * 100.0)
-    }
+    livemig_runner::relative_change(sim, reference).map_or_else(|| "-".into(), |e| format!("{:+.1}%", e * 100.0))
 }
 
 fn within(sim: f64, reference: f64, tolerance: f64) -> bool {
-    if reference == 0.0 {
-        sim == 0.0
-    } else {
-        ((sim - reference) / reference).abs() <= tolerance
-    }
+    livemig_runner::relative_change(sim, reference).is_some_and(|e| e.abs() <= tolerance)
 }
 
 /// The simulator against the geometric model, on `memtester` as shipped and under the model's
@@ -160,10 +148,9 @@ pub fn qemu(f: &mut Fidelity) -> anyhow::Result<()> {
         let c = crosscheck::crosscheck(&s, cell.algorithm, &host, &options).map_err(crate::qemu_compare_cli::cli_error)?;
         let version = c.real.qemu.qemu_version.clone();
         for p in c.pairs() {
-            let (tolerance_ok, shown) = match p.metric {
-                "total_time_s" => (Some(within(p.simulated, p.real, 0.15)), (secs(p.real), secs(p.simulated))),
-                "bytes_sent" => (Some(within(p.simulated, p.real, 0.15)), (bytes(p.real as u64), bytes(p.simulated as u64))),
-                "downtime_s" => (Some((p.simulated - p.real).abs() <= (0.5 * p.real).max(0.010)), (secs(p.real), secs(p.simulated))),
+            let shown = match p.metric {
+                "total_time_s" | "downtime_s" => (secs(p.real), secs(p.simulated)),
+                "bytes_sent" => (bytes(p.real as u64), bytes(p.simulated as u64)),
                 _ => continue,
             };
             f.lines.push(Line {
@@ -172,7 +159,7 @@ pub fn qemu(f: &mut Fidelity) -> anyhow::Result<()> {
                 reference: shown.0,
                 simulated: shown.1,
                 error: pct(p.simulated, p.real),
-                ok: tolerance_ok,
+                ok: matrix::within_target(p.metric, p.simulated, p.real),
             });
         }
     }

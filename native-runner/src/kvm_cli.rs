@@ -127,10 +127,7 @@ pub fn kvm_notes(run: &KvmRun) -> String {
 /// Relative difference of `real` against `simulated`, in percent (None when the simulated
 /// value is 0 and the real one is not).
 pub fn relative_difference(real: f64, simulated: f64) -> Option<f64> {
-    if simulated == 0.0 {
-        return (real == 0.0).then_some(0.0);
-    }
-    Some((real - simulated) / simulated.abs() * 100.0)
+    livemig_runner::relative_change(real, simulated).map(|d| d * 100.0)
 }
 
 /// Rounds shown in the crosscheck's per-round list.

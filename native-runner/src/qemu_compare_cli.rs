@@ -72,12 +72,8 @@ fn fmt_metric(metric: &str, v: f64) -> String {
     }
 }
 
-fn fmt_diff(e: f64) -> String {
-    if e.is_infinite() {
-        "-".into()
-    } else {
-        format!("{:+.1}%", e * 100.0)
-    }
+fn fmt_diff(e: Option<f64>) -> String {
+    e.map_or_else(|| "-".into(), |e| format!("{:+.1}%", e * 100.0))
 }
 
 /// `livemig qemu crosscheck`'s table.
@@ -115,7 +111,7 @@ pub fn run_crosscheck(s: &Scenario, algorithm: &str, json: bool) -> anyhow::Resu
     if json {
         let pairs = c.pairs();
         let value = serde_json::json!({"host": host, "pairs": pairs.iter().map(|p| serde_json::json!({
-            "metric": p.metric, "qemu": p.real, "simulated": p.simulated, "relative_error": p.relative_error().is_finite().then(|| p.relative_error()),
+            "metric": p.metric, "qemu": p.real, "simulated": p.simulated, "relative_error": p.relative_error(),
         })).collect::<Vec<_>>(), "qemu": c.real, "simulated": c.simulated});
         crate::print(&format!("{}\n", serde_json::to_string_pretty(&value)?))
     } else {
@@ -157,7 +153,7 @@ pub fn matrix_text(cells: &[CellResult], host: &HostModel, runs: usize) -> Strin
     for c in cells {
         let m = |name| c.metric(name).expect("every metric is compared");
         let (tt, by, dt, done) = (m("total_time_s"), m("bytes_sent"), m("downtime_s"), m("completed"));
-        let err = |x: &matrix::CellMetric| fmt_diff((x.simulated.median - x.qemu.median) / x.qemu.median);
+        let err = |x: &matrix::CellMetric| fmt_diff(livemig_runner::relative_change(x.simulated.median, x.qemu.median));
         let w = c.within;
         let mark = |ok: bool, what: &str| if ok { String::new() } else { what.to_string() };
         let verdict = if w.all() {

@@ -29,17 +29,9 @@ pub struct MetricPair {
 }
 
 impl MetricPair {
-    /// `(simulated - real) / real`, or 0 when both are 0.
-    pub fn relative_error(&self) -> f64 {
-        if self.real == 0.0 {
-            if self.simulated == 0.0 {
-                0.0
-            } else {
-                f64::INFINITY
-            }
-        } else {
-            (self.simulated - self.real) / self.real
-        }
+    /// `(simulated - real) / real`: 0 when both are 0, None when only the real one is.
+    pub fn relative_error(&self) -> Option<f64> {
+        crate::relative_change(self.simulated, self.real)
     }
 }
 
@@ -149,8 +141,8 @@ mod tests {
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
         assert!(median(&[]).is_nan());
         let p = MetricPair { metric: "x", real: 2.0, simulated: 2.5 };
-        assert_eq!(p.relative_error(), 0.25);
-        assert_eq!(MetricPair { metric: "x", real: 0.0, simulated: 0.0 }.relative_error(), 0.0);
-        assert!(MetricPair { metric: "x", real: 0.0, simulated: 1.0 }.relative_error().is_infinite());
+        assert_eq!(p.relative_error(), Some(0.25));
+        assert_eq!(MetricPair { metric: "x", real: 0.0, simulated: 0.0 }.relative_error(), Some(0.0));
+        assert_eq!(MetricPair { metric: "x", real: 0.0, simulated: 1.0 }.relative_error(), None);
     }
 }

@@ -165,26 +165,29 @@ impl CellResult {
     }
 }
 
-fn relative(sim: f64, real: f64) -> f64 {
-    if real == 0.0 {
-        if sim == 0.0 {
-            0.0
-        } else {
-            f64::INFINITY
-        }
-    } else {
-        (sim - real).abs() / real
+/// Whether the simulator's `simulated` is within the target for `metric` against QEMU's `real`
+/// (see the module docs); None for a metric without a target. `completed` is 0 or 1 per run, so
+/// medians of it are the majorities' verdicts.
+pub fn within_target(metric: &str, simulated: f64, real: f64) -> Option<bool> {
+    match metric {
+        "total_time_s" | "bytes_sent" => Some(crate::relative_change(simulated, real).is_some_and(|e| e.abs() <= 0.15)),
+        "downtime_s" => Some((simulated - real).abs() <= (0.5 * real).max(0.010)),
+        "completed" => Some((simulated >= 0.5) == (real >= 0.5)),
+        _ => None,
     }
 }
 
-/// Holds `metrics` to the targets.
+/// Holds `metrics` (their medians) to the targets.
 pub fn judge(metrics: &[CellMetric]) -> Targets {
-    let get = |name: &str| metrics.iter().find(|m| m.metric == name).map(|m| (m.simulated.median, m.qemu.median));
-    let within = |name: &str, tolerance: f64| get(name).is_some_and(|(s, q)| relative(s, q) <= tolerance);
-    let downtime = get("downtime_s").is_some_and(|(s, q)| (s - q).abs() <= (0.5 * q).max(0.010));
-    // Completed is 0 or 1 per run: the medians are the majorities' verdicts.
-    let verdict = get("completed").is_some_and(|(s, q)| (s >= 0.5) == (q >= 0.5));
-    Targets { total_time: within("total_time_s", 0.15), bytes: within("bytes_sent", 0.15), downtime, verdict }
+    let within = |name: &str| {
+        metrics.iter().find(|m| m.metric == name).is_some_and(|m| within_target(name, m.simulated.median, m.qemu.median) == Some(true))
+    };
+    Targets {
+        total_time: within("total_time_s"),
+        bytes: within("bytes_sent"),
+        downtime: within("downtime_s"),
+        verdict: within("completed"),
+    }
 }
 
 /// Runs `cell` `runs` times on QEMU and simulates each run's scenario.
