@@ -15,30 +15,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-/// A private temporary directory, removed (with its contents) on drop.
+/// A private temporary directory (mode 0700, `tempfile`'s), removed with its contents on drop.
 #[derive(Debug)]
 pub struct PrivateDir {
-    path: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 impl PrivateDir {
-    /// Creates `livemig-qemu-PID-N` (mode 0700) in the temporary directory, after removing the
-    /// directories of earlier runs whose process is gone (a `livemig` killed with SIGKILL runs no
-    /// destructor).
+    /// Creates `livemig-qemu-PID-*` in the temporary directory, after removing the directories
+    /// of earlier runs whose process is gone (a `livemig` killed with SIGKILL runs no destructor).
     pub fn new() -> Result<PrivateDir, QemuError> {
-        use std::os::unix::fs::DirBuilderExt;
         let base = std::env::temp_dir();
         Self::sweep(&base);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        for attempt in 0..100u32 {
-            let path = base.join(format!("livemig-qemu-{}-{nanos:x}-{attempt}", std::process::id()));
-            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => return Ok(PrivateDir { path }),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(QemuError::host("creating a temporary directory", format!("{}: {e}", path.display()))),
-            }
-        }
-        Err(QemuError::host("creating a temporary directory", format!("no free name in {}", base.display())))
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("livemig-qemu-{}-", std::process::id()))
+            .tempdir_in(&base)
+            .map_err(|e| QemuError::host("creating a temporary directory", format!("in {}: {e}", base.display())))?;
+        Ok(PrivateDir { dir })
     }
 
     /// Removes `livemig-qemu-PID-*` directories of processes that no longer exist.
@@ -57,18 +50,12 @@ impl PrivateDir {
 
     /// The directory.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.dir.path()
     }
 
     /// A file in it.
     pub fn join(&self, name: &str) -> PathBuf {
-        self.path.join(name)
-    }
-}
-
-impl Drop for PrivateDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
+        self.dir.path().join(name)
     }
 }
 
