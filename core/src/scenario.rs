@@ -293,11 +293,40 @@ pub struct HostSpec {
     /// The guest's vCPUs that keep a CPU busy while the guest runs (throttling by auto-converge
     /// frees its share of them); they matter only with `cores`.
     pub busy_vcpus: u32,
+    /// Bytes per second the destination's receiving thread places pages into memory it has
+    /// never touched: the kernel allocates and zeroes each page on its first write. Set, the
+    /// destination's memory starts untouched (not preallocated, or discarded when the migration
+    /// began, as QEMU's destination does with `postcopy-ram`: `postcopy-ram.c`,
+    /// `postcopy_ram_incoming_init()` / `init_range()`), and each page's first non-zero copy
+    /// costs `page_size / first_touch_rate` of receiving time, pipelined with the sender (a
+    /// slower receiver holds the sender back through the socket). A page sent as a zero flag is
+    /// only read there and costs nothing. Unset, the destination is preallocated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_touch_rate: Option<Bandwidth>,
+    /// Seconds the destination takes per contiguous range of pages it discards when told they
+    /// are stale (the switch to post-copy: QEMU's `loadvm_postcopy_ram_handle_discard()` makes
+    /// one `madvise(MADV_DONTNEED)` call per range, in `ram_block_discard_range()`). Unset, a
+    /// discard costs nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discard_range_time: Option<Seconds>,
+    /// Seconds per page discarded, on top of `discard_range_time` (the kernel unmaps and frees
+    /// each page of a range). Unset, nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discard_page_time: Option<Seconds>,
 }
 
 impl Default for HostSpec {
     fn default() -> Self {
-        HostSpec { send_rate: None, zero_scan_rate: None, send_threads: 1, cores: None, busy_vcpus: 1 }
+        HostSpec {
+            send_rate: None,
+            zero_scan_rate: None,
+            send_threads: 1,
+            cores: None,
+            busy_vcpus: 1,
+            first_touch_rate: None,
+            discard_range_time: None,
+            discard_page_time: None,
+        }
     }
 }
 
@@ -321,6 +350,19 @@ impl HostSpec {
     /// `zero_scan_rate` (the check costs nothing).
     pub fn zero_scan_pace(&self, running_vcpus: f64) -> Option<f64> {
         self.zero_scan_rate.map(|r| r.0 * self.thread_share(running_vcpus))
+    }
+
+    /// Bytes per second the receiving threads together place into untouched memory beside
+    /// `running_vcpus` busy vCPUs; `None` without `first_touch_rate` (a preallocated
+    /// destination).
+    pub fn first_touch_pace(&self, running_vcpus: f64) -> Option<f64> {
+        self.first_touch_rate.map(|r| r.0 * f64::from(self.send_threads) * self.thread_share(running_vcpus))
+    }
+
+    /// Seconds the destination takes to discard `pages` pages lying in `ranges` contiguous
+    /// ranges (0 with neither discard time set).
+    pub fn discard_seconds(&self, ranges: u64, pages: u64) -> f64 {
+        self.discard_range_time.map_or(0.0, |t| t.0 * ranges as f64) + self.discard_page_time.map_or(0.0, |t| t.0 * pages as f64)
     }
 }
 
@@ -585,7 +627,9 @@ impl Scenario {
             return Err(field_err("link.send_buffer", format!("{} is out of range: accepted 0 B to 1 GiB", l.send_buffer)));
         }
         let h = &self.host;
-        for (field, rate) in [("host.send_rate", h.send_rate), ("host.zero_scan_rate", h.zero_scan_rate)] {
+        for (field, rate) in
+            [("host.send_rate", h.send_rate), ("host.zero_scan_rate", h.zero_scan_rate), ("host.first_touch_rate", h.first_touch_rate)]
+        {
             if let Some(r) = rate {
                 if !(r.0 >= 1e3 && r.0 <= 1.25e12) {
                     return Err(field_err(field, format!("{r} is out of range: accepted 8 kbit/s to 10 Tbit/s, or unset (no cost)")));
@@ -601,6 +645,11 @@ impl Scenario {
                     "host.cores",
                     format!("{c} is out of range: accepted an integer from 1 to 4096, or unset (a CPU each)"),
                 ));
+            }
+        }
+        for (field, time) in [("host.discard_range_time", h.discard_range_time), ("host.discard_page_time", h.discard_page_time)] {
+            if let Some(t) = time {
+                check_range(field, t.0, 0.0, 1.0, "0 s to 1 s, or unset (no cost)")?;
             }
         }
         if h.busy_vcpus > 4096 {

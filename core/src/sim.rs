@@ -248,6 +248,9 @@ pub struct SimContext {
     dst_version: Vec<u32>,
     dst_writes: Vec<u32>,
     dst_present: PageBitmap,
+    /// Destination pages written since its memory was last untouched (`host.first_touch_rate`:
+    /// at the start, or since a discard dropped them).
+    dst_touched: PageBitmap,
     /// Destination pages whose last copy did not decode to the source's bytes.
     dst_corrupt: PageBitmap,
     dirty: PageBitmap,
@@ -316,6 +319,7 @@ impl SimContext {
             dst_version: vec![0; n as usize],
             dst_writes: vec![0; n as usize],
             dst_present: PageBitmap::new(n),
+            dst_touched: PageBitmap::new(n),
             dst_corrupt: PageBitmap::new(n),
             dirty: PageBitmap::new(n),
             logging: false,
@@ -632,13 +636,14 @@ impl SimContext {
     }
 
     /// Transmits `bytes`, taking at least `cpu_s` (encoding pipelined with sending) plus the
-    /// sending threads' own work on the bytes (`host.send_rate`), and returns (start, end,
-    /// arrival).
-    fn transmit(&mut self, bytes: u64, channel: Channel, cpu_s: f64) -> (f64, f64, f64) {
+    /// sending threads' own work on the bytes (`host.send_rate`), and at least `receive_s`, the
+    /// destination's work on them (pipelined too: a slower receiver holds the sender back), and
+    /// returns (start, end, arrival).
+    fn transmit(&mut self, bytes: u64, channel: Channel, cpu_s: f64, receive_s: f64) -> (f64, f64, f64) {
         let start = self.now;
         let bw = self.effective_bandwidth();
         let send_s = self.scenario.host.send_pace(self.running_vcpus()).map_or(0.0, |pace| bytes as f64 / pace);
-        let duration = (bytes as f64 / bw).max(cpu_s + send_s);
+        let duration = (bytes as f64 / bw).max(cpu_s + send_s).max(receive_s);
         let queued = if channel == Channel::Priority && !self.scenario.link.priority_channel {
             self.scenario.link.send_buffer.0 as f64 / self.bandwidth
         } else {
@@ -702,11 +707,32 @@ impl SimContext {
             (Encoding::Zero, Some(pace)) => (pages.len() as u64 * self.page_size) as f64 / pace,
             _ => 0.0,
         };
-        let (start, end, arrive) = self.transmit(wire, channel, cpu_s + zero_scan_s);
+        let touch_s = self.first_touch_seconds(pages, encoding);
+        let (start, end, arrive) = self.transmit(wire, channel, cpu_s + zero_scan_s, touch_s);
         self.deliver(pages, snapshot, arrive, channel);
         self.rec.sent(start, end, arrive, channel, encoding, pages, payload, wire);
         self.advance_to(end);
         Ok(Sent { wire_bytes: wire, payload_bytes: payload })
+    }
+
+    /// The destination's time to write `pages` (sent as `encoding`) into memory it has not
+    /// touched yet (`host.first_touch_rate`), marking them touched. A zero flag writes nothing:
+    /// QEMU's destination only reads the page (`ram_handle_compressed()`).
+    fn first_touch_seconds(&mut self, pages: &[u64], encoding: Encoding) -> f64 {
+        let Some(pace) = self.scenario.host.first_touch_pace(self.running_vcpus()) else {
+            return 0.0;
+        };
+        if encoding == Encoding::Zero {
+            return 0.0;
+        }
+        let mut fresh = 0u64;
+        for &p in pages {
+            if !self.dst_touched.get(p) {
+                self.dst_touched.set(p);
+                fresh += 1;
+            }
+        }
+        (fresh * self.page_size) as f64 / pace
     }
 
     /// Whether the destination, decoding `data` for `page`, gets the source's current bytes (a
@@ -818,9 +844,10 @@ impl SimContext {
     }
 
     /// Sends non-page data; `pages` is the page set it names (recorded at page detail).
-    fn send_data(&mut self, what: DataKind, bytes: u64, pages: Option<&PageBitmap>) -> Sent {
+    /// `receive_s` is the destination's work on it.
+    fn send_data(&mut self, what: DataKind, bytes: u64, pages: Option<&PageBitmap>, receive_s: f64) -> Sent {
         self.ensure_round();
-        let (start, end, arrive) = self.transmit(bytes, Channel::Bulk, 0.0);
+        let (start, end, arrive) = self.transmit(bytes, Channel::Bulk, 0.0, receive_s);
         self.last_arrival = self.last_arrival.max(arrive);
         let mut runs = PageRuns::default();
         if let Some(pages) = pages.filter(|_| self.rec.detail >= TraceDetail::Pages) {
@@ -999,7 +1026,7 @@ impl MigrationContext for SimContext {
     }
     fn send_free_page_list(&mut self, pages: &PageBitmap) -> Result<Sent, ContextError> {
         let runs = pages.runs();
-        let sent = self.send_data(DataKind::FreePageList, runs.len() as u64 * FREE_RUN_BYTES, Some(pages));
+        let sent = self.send_data(DataKind::FreePageList, runs.len() as u64 * FREE_RUN_BYTES, Some(pages), 0.0);
         for p in pages.iter() {
             if !self.dst_present.get(p) {
                 // A free page is zero at version 0; if the guest wrote it, the destination's
@@ -1012,16 +1039,20 @@ impl MigrationContext for SimContext {
     }
     fn send_dirty_bitmap(&mut self, pages: &PageBitmap) -> Result<Sent, ContextError> {
         crate::context::check_bitmap_length(pages, self.n)?;
-        let sent = self.send_data(DataKind::DirtyBitmap, pages.wire_bytes(), Some(pages));
+        // The destination drops its copies of these pages, one range at a time, and their
+        // memory is untouched again.
+        let discard_s = self.scenario.host.discard_seconds(pages.runs().len() as u64, pages.count());
+        let sent = self.send_data(DataKind::DirtyBitmap, pages.wire_bytes(), Some(pages), discard_s);
         if !self.resumed {
             for p in pages.iter() {
                 self.dst_present.clear(p);
+                self.dst_touched.clear(p);
             }
         }
         Ok(sent)
     }
     fn send_state(&mut self) -> Result<Sent, ContextError> {
-        Ok(self.send_data(DataKind::State, self.scenario.vm.state_size.0, None))
+        Ok(self.send_data(DataKind::State, self.scenario.vm.state_size.0, None, 0.0))
     }
 
     fn begin_round(&mut self, kind: RoundKind) {

@@ -253,6 +253,7 @@ impl Recipe {
                 send_threads: self.host.2,
                 cores: None,
                 busy_vcpus: 1,
+                ..HostSpec::default()
             },
             migration: MigrationSpec {
                 algorithm: registry()[0].name.to_string(),

@@ -152,6 +152,9 @@ fn bad_host_values_name_the_field_and_the_range() {
         ("host.send_threads=0", "host.send_threads"),
         ("host.send_threads=1000", "host.send_threads"),
         ("host.threads=2", "host"),
+        ("host.first_touch_rate=0 bit/s", "host.first_touch_rate"),
+        ("host.discard_range_time=2 s", "host.discard_range_time"),
+        ("host.discard_page_time=-1 s", "host.discard_page_time"),
     ] {
         let err = Scenario::parse_with_overrides("", &[set.to_string()]).unwrap_err().to_string();
         assert!(err.starts_with(field), "{set}: {err}");
@@ -236,4 +239,51 @@ fn the_guests_busy_vcpus_share_the_cpus_with_the_migration_while_it_runs() {
     assert!((throttled.thread_share(0.5) - 0.8).abs() < 1e-12);
     assert_eq!(throttled.thread_share(0.0), 1.0);
     assert_eq!(livemig_core::scenario::HostSpec::default().thread_share(8.0), 1.0);
+}
+
+#[test]
+fn an_untouched_destination_slows_the_pages_it_receives_first_and_only_those() {
+    // The cap out of the way, a 10 Gbit/s link and a destination that places fresh pages at
+    // 200 MiB/s: the first pass goes at the receiver's pace; a later pass re-sends pages the
+    // destination already holds and goes at the link's again.
+    let fast = ["params.precopy.max_bandwidth=10Gbit/s", "params.precopy.downtime_limit=1ms"];
+    let preallocated = run(&guest("10 Gbit/s", 20_000.0, &fast), "precopy-qemu");
+    let fresh = run(&guest("10 Gbit/s", 20_000.0, &[&fast[..], &["host.first_touch_rate=200MiB/s"]].concat()), "precopy-qemu");
+    let live = rounds(&fresh, RoundKind::Live);
+    assert!(live.len() >= 2 && fresh.verified, "{fresh:?}");
+    // (The receiver's pace is of page bytes; the wire carries each page's header besides.)
+    let placed = |x: &RoundReport| (x.pages_sent * 4096) as f64 / (x.end_s - x.start_s);
+    assert!((placed(live[0]) / (200.0 * MIB) - 1.0).abs() < 1e-3, "first pass at {} MiB/s", placed(live[0]) / MIB);
+    assert!((rate(live[1]) / 1.25e9 - 1.0).abs() < 1e-3, "second pass at {} MiB/s", rate(live[1]) / MIB);
+    assert!((rate(rounds(&preallocated, RoundKind::Live)[0]) / 1.25e9 - 1.0).abs() < 1e-3);
+
+    // Zero pages go as flags: the destination only reads them, so they cost nothing to place.
+    let zeros = "vm.content={ zero = 1.0, text = 0.0, structured = 0.0, random = 0.0 }";
+    let idle = |extra: &[&str]| run(&guest("10 Gbit/s", 0.0, &[&fast[..], &[zeros], extra].concat()), "precopy-qemu");
+    assert_eq!(idle(&["host.first_touch_rate=1MiB/s"]).total_time_s, idle(&[]).total_time_s);
+}
+
+#[test]
+fn the_switch_to_postcopy_waits_for_the_destination_to_discard_each_stale_range() {
+    let limit = "params.precopy.downtime_limit=10ms";
+    let plain = run(&guest("1 Gbit/s", 1_000.0, &[limit]), "postcopy-qemu");
+    let costly = run(&guest("1 Gbit/s", 1_000.0, &[limit, "host.discard_range_time=1ms", "host.discard_page_time=10us"]), "postcopy-qemu");
+    let trace = simulate(&guest("1 Gbit/s", 1_000.0, &[limit]), Some("postcopy-qemu"), TraceDetail::Pages).unwrap().trace;
+    let discarded = trace
+        .events
+        .iter()
+        .find_map(|e| match &e.event {
+            livemig_core::trace::Event::DataSent { what: livemig_core::trace::DataKind::DirtyBitmap, pages, .. } => Some(pages.clone()),
+            _ => None,
+        })
+        .expect("the switch sends the discard list");
+    let (ranges, pages) = (discarded.0.len() as f64, discarded.iter().count() as f64);
+    assert!(ranges > 1.0 && pages > ranges, "{ranges} ranges of {pages} pages");
+    // The same run up to the switch (the discard is in the downtime), whose downtime grows by
+    // the destination's discard work less the list's own time on the wire, which it overlaps.
+    let discard = ranges * 1e-3 + pages * 10e-6;
+    let list_on_wire = (64.0 * 256.0 / 8.0) / 1.25e8;
+    let grew = costly.downtime_s - plain.downtime_s;
+    assert!(grew <= discard + 1e-9 && grew >= discard - list_on_wire - 1e-9, "grew {grew} s for {discard} s of discarding");
+    assert!(costly.verified);
 }

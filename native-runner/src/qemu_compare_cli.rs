@@ -31,8 +31,8 @@ pub fn cli_error(e: QemuError) -> anyhow::Error {
 pub fn calibrate(quiet: bool) -> anyhow::Result<HostModel> {
     if !quiet {
         eprintln!(
-            "calibrating: {} idle QEMU migrations of a {} guest and loopback TCP ...",
-            2 * mirror::CALIBRATION_RUNS,
+            "calibrating: {} idle QEMU migrations of a {} guest, loopback TCP and the kernel's discard ...",
+            3 * mirror::CALIBRATION_RUNS + 1,
             bytes(CALIBRATION_MEMORY)
         );
     }
@@ -50,13 +50,17 @@ pub fn calibrate(quiet: bool) -> anyhow::Result<HostModel> {
 /// One line per measured constant.
 pub fn host_text(h: &HostModel) -> String {
     format!(
-        "host model: {} CPUs; QEMU's sending thread {}/s with a CPU to itself, zero check {}/s, device state {}, destination resume {}, loopback TCP {}/s",
+        "host model: {} CPUs; QEMU's sending thread {}/s with a CPU to itself, zero check {}/s, device state {}, destination resume {}, loopback TCP {}/s; \
+         destination's first touch {}/s, discard {} a range + {} a page",
         h.cores,
         bytes(h.send_rate as u64),
         bytes(h.zero_scan_rate as u64),
         bytes(h.state_bytes),
         secs(h.resume_overhead_s),
-        bytes(h.link_bandwidth as u64)
+        bytes(h.link_bandwidth as u64),
+        bytes(h.first_touch_rate as u64),
+        secs(h.discard_range_s),
+        secs(h.discard_page_s)
     )
 }
 

@@ -148,6 +148,14 @@ impl PageCache {
         self.store(page, bytes, age, None)
     }
 
+    /// Marks `page`'s entry as used in generation `age`, if the cache holds it.
+    fn refresh(&mut self, page: u64, age: u64) {
+        let i = self.slot_of(page);
+        if let Some(s) = self.slots[i].as_mut().filter(|s| s.page == page) {
+            s.age = age;
+        }
+    }
+
     /// Whether `page` may take its slot in generation `age` (QEMU's `cache_insert` rule).
     fn may_store(&self, page: u64, age: u64) -> bool {
         match self.slots[self.slot_of(page)] {
@@ -205,9 +213,9 @@ pub struct XbzrleSender {
     page: Vec<u8>,
     out: Vec<u8>,
     batch: EncodedBatch,
-    /// Dirty-log generation: one per round, as QEMU ages entries per bitmap sync.
+    /// Dirty-log generation: one per sync of the dirty log, as QEMU ages entries by
+    /// `dirty_sync_count` (a pass's end, and each exact check of the convergence test).
     age: u64,
-    last_stage: Option<Stage>,
     /// Whether a live round after the first has begun: QEMU's `xbzrle_enabled`.
     first_pass_done: bool,
     /// Whether a simulation may intern the cache's first-round copies (tests turn it off).
@@ -227,7 +235,6 @@ impl XbzrleSender {
             out: vec![0; page_size],
             batch: EncodedBatch::new(),
             age: 0,
-            last_stage: None,
             first_pass_done: false,
             intern: true,
             first_round: PlainPages::new(true),
@@ -236,6 +243,10 @@ impl XbzrleSender {
 }
 
 impl PageSender for XbzrleSender {
+    fn dirty_log_synced(&mut self) {
+        self.age += 1;
+    }
+
     fn send(&mut self, ctx: &mut dyn MigrationContext, pages: &[u64], stage: Stage) -> Result<(), ContextError> {
         if pages.is_empty() {
             return Ok(());
@@ -243,10 +254,6 @@ impl PageSender for XbzrleSender {
         let ps = self.page.len();
         let intern = self.intern && ctx.simulated();
         let cache = self.cache.get_or_insert_with(|| PageCache::new(self.settings.cache_bytes, ctx.page_count(), ps, intern));
-        if self.last_stage != Some(stage) {
-            self.age += 1;
-            self.last_stage = Some(stage);
-        }
         let last = stage == Stage::StopAndCopy;
         if stage == Stage::Live {
             self.first_pass_done = true;
@@ -291,7 +298,9 @@ impl PageSender for XbzrleSender {
             // Only a page found in the cache is XOR-encoded; a miss goes whole.
             encoded_bytes += ps;
             match xbzrle::encode(old, &self.page, &mut self.out) {
-                Ok(0) => {} // unchanged: the destination's copy is current, send nothing
+                // Unchanged: the destination's copy is current, nothing is sent; the hit keeps
+                // the entry fresh (`cache_is_cached()` sets its age).
+                Ok(0) => cache.refresh(p, self.age),
                 Ok(len) => {
                     if !last {
                         cache.insert(p, &self.page, self.age)?;
@@ -337,6 +346,36 @@ mod tests {
         assert_eq!(c.slots.len(), 100);
         // Not a power of two: rounded down.
         assert_eq!(PageCache::new(6 * 4096, 100, 4096, false).slots.len(), 4);
+    }
+
+    #[test]
+    fn entries_age_by_dirty_log_syncs_and_hits_keep_them_fresh() {
+        use crate::sim::{SimContext, SimOptions};
+        // Four slots: pages 1 and 5 share one. QEMU's generation is `dirty_sync_count`, which
+        // moves at every sync, mid-pass ones included: an entry unused for two syncs may go.
+        let s = crate::Scenario::from_toml_str(
+            "[vm]\nmemory = \"1 MiB\"\ncontent = { zero = 0.0, text = 0.0, structured = 0.0, random = 1.0 }\n",
+        )
+        .unwrap();
+        let settings = XbzrleSettings { cache_bytes: 4 * 4096, cache_first_round: false, encode_rate: 1e9 };
+        let encodings = |syncs_between: u64| {
+            let mut sender = XbzrleSender::new(settings.clone(), 4096);
+            let mut ctx = SimContext::new(&s, SimOptions::default());
+            ctx.start_dirty_log().unwrap();
+            let all: Vec<u64> = (0..s.page_count()).collect();
+            sender.send(&mut ctx, &all, Stage::FirstRound).unwrap();
+            sender.dirty_log_synced();
+            sender.send(&mut ctx, &[1], Stage::Live).unwrap(); // a miss: cached
+            for _ in 0..syncs_between {
+                sender.dirty_log_synced();
+            }
+            sender.send(&mut ctx, &[5], Stage::Live).unwrap(); // a miss: cached if page 1's entry is stale
+            sender.send(&mut ctx, &[1], Stage::Live).unwrap();
+            sender.batch.iter().map(|(_, e, _)| e).collect::<Vec<_>>()
+        };
+        // Page 1 unchanged: a hit sends nothing (an empty batch); evicted, it goes whole.
+        assert_eq!(encodings(1), Vec::<Encoding>::new(), "one sync later page 1's entry is kept");
+        assert_eq!(encodings(2), vec![Encoding::Full], "two syncs later page 5 took the slot");
     }
 
     #[test]

@@ -289,6 +289,10 @@ pub enum Stage {
 pub trait PageSender {
     /// Sends `pages` with their current content.
     fn send(&mut self, ctx: &mut dyn MigrationContext, pages: &[u64], stage: Stage) -> Result<(), ContextError>;
+
+    /// The dirty log was just synced: a new generation begins (XBZRLE ages its cache by it,
+    /// as QEMU does by `dirty_sync_count`). Nothing by default.
+    fn dirty_log_synced(&mut self) {}
 }
 
 /// Which [`PageSender`] a pre-copy uses; each run builds a fresh one (encoders keep state).
@@ -404,6 +408,14 @@ impl<'a> Run<'a> {
         &mut *self.ctx
     }
 
+    /// Syncs the dirty log: the pages written since the last sync, and a new generation for the
+    /// sender.
+    pub(crate) fn sync_dirty(&mut self) -> Result<PageBitmap, ContextError> {
+        let dirty = self.ctx.fetch_dirty()?;
+        self.sender.dirty_log_synced();
+        Ok(dirty)
+    }
+
     fn send(&mut self) -> Result<(), ContextError> {
         self.sender.send(self.ctx, &self.batch, self.stage)?;
         self.batch.clear();
@@ -426,7 +438,7 @@ impl<'a> Run<'a> {
         self.ctx.begin_round(RoundKind::StopAndCopy);
         self.stage = Stage::StopAndCopy;
         self.ctx.pause_source()?;
-        remaining.union_with(&self.ctx.fetch_dirty()?);
+        remaining.union_with(&self.sync_dirty()?);
         self.send_set(&remaining)?;
         self.ctx.send_state()?;
         self.ctx.resume_destination()?;
@@ -494,8 +506,8 @@ pub(crate) struct XenState {
 
 impl XenState {
     /// Adds the pages the guest dirtied since the last round (continuing after a pause).
-    pub(crate) fn absorb_dirty(&mut self, ctx: &mut dyn MigrationContext) -> Result<(), ContextError> {
-        self.to_send.union_with(&ctx.fetch_dirty()?);
+    pub(crate) fn absorb_dirty(&mut self, run: &mut Run) -> Result<(), ContextError> {
+        self.to_send.union_with(&run.sync_dirty()?);
         Ok(())
     }
 
@@ -527,8 +539,9 @@ pub(crate) struct QemuState {
 impl QemuState {
     /// Adds the pages the guest dirtied meanwhile, and restarts the bandwidth and auto-converge
     /// measurements, which a pause without sending would distort (continuing after a pause).
-    pub(crate) fn absorb_dirty(&mut self, ctx: &mut dyn MigrationContext) -> Result<(), ContextError> {
-        self.remaining.union_with(&ctx.fetch_dirty()?);
+    pub(crate) fn absorb_dirty(&mut self, run: &mut Run) -> Result<(), ContextError> {
+        self.remaining.union_with(&run.sync_dirty()?);
+        let ctx = run.ctx();
         (self.win_t, self.win_bytes, self.iter_t) = (ctx.now(), ctx.bytes_sent(), ctx.now());
         (self.period_t, self.period_bytes, self.period_dirty) = (ctx.now(), ctx.bytes_sent(), 0);
         Ok(())
@@ -652,7 +665,7 @@ impl Precopy {
             i = end;
             if run.ctx.deadline_passed() {
                 // Pages of this round not yet visited are still owed.
-                let mut owed = run.ctx.fetch_dirty()?;
+                let mut owed = run.sync_dirty()?;
                 unvisited(st, i, &mut owed);
                 return Ok(Step::TimedOut(self.on_timeout(run, owed)?));
             }
@@ -684,7 +697,7 @@ impl Precopy {
             run.stop_and_copy(PageBitmap::new(n))?;
             return Ok(Step::Stopped(outcome));
         }
-        st.to_send = run.ctx.fetch_dirty()?;
+        st.to_send = run.sync_dirty()?;
         st.sent_last_iter = sent_this;
         if let (Some((min, max, inc)), true) = (self.rate_limit, round_time > 0.0) {
             let dirty_rate = st.to_send.count() as f64 * page_size / round_time;
@@ -781,7 +794,7 @@ impl Precopy {
             }
             if test_now && (st.remaining.count() as f64) * page_size < st.threshold_bytes {
                 // Exact pending: sync the dirty log first.
-                let dirty = run.ctx.fetch_dirty()?;
+                let dirty = run.sync_dirty()?;
                 st.period_dirty += dirty.count();
                 st.remaining.union_with(&dirty);
                 let pending = st.remaining.count() as f64 * page_size;
@@ -798,14 +811,14 @@ impl Precopy {
                 }
             }
             if run.ctx.deadline_passed() {
-                let dirty = run.ctx.fetch_dirty()?;
+                let dirty = run.sync_dirty()?;
                 st.remaining.union_with(&dirty);
                 return Ok(Step::TimedOut(self.on_timeout(run, st.take_remaining())?));
             }
         }
         run.ctx.end_round();
         // End of a pass over the bitmap: sync.
-        let dirty = run.ctx.fetch_dirty()?;
+        let dirty = run.sync_dirty()?;
         st.period_dirty += dirty.count();
         st.remaining.union_with(&dirty);
         let pending = st.remaining.count() as f64 * page_size;
@@ -858,7 +871,7 @@ impl Precopy {
         let mut bandwidth = self.send_pass(run, &first)?;
         let mut passes = 0;
         loop {
-            let dirty = run.ctx.fetch_dirty()?;
+            let dirty = run.sync_dirty()?;
             let estimate = dirty.count() as f64 * page_size / bandwidth.max(1.0);
             if estimate <= self.downtime_limit {
                 run.stop_and_copy(dirty)?;

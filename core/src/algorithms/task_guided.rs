@@ -166,10 +166,10 @@ impl Engine {
     }
 
     /// Continues after a pause: adds what the guest dirtied meanwhile.
-    fn absorb_dirty(&mut self, ctx: &mut dyn MigrationContext) -> Result<(), ContextError> {
+    fn absorb_dirty(&mut self, run: &mut Run<'_>) -> Result<(), ContextError> {
         match self {
-            Engine::Xen(st) => st.absorb_dirty(ctx),
-            Engine::Qemu(st) => st.absorb_dirty(ctx),
+            Engine::Xen(st) => st.absorb_dirty(run),
+            Engine::Qemu(st) => st.absorb_dirty(run),
         }
     }
 
@@ -244,7 +244,7 @@ impl Algorithm for TaskGuided {
             run.ctx().coordinator(CoordinatorState::Approved, &reason);
             let mut e = match engine.take() {
                 Some(mut e) => {
-                    e.absorb_dirty(run.ctx())?;
+                    e.absorb_dirty(&mut run)?;
                     e
                 }
                 None => Engine::start(&self.precopy, &mut run)?,

@@ -10,8 +10,13 @@
 //! median kept), both with
 //! `max-bandwidth` out of the way. From them come the sending thread's rate
 //! (`host.send_rate`), the zero check's rate (`host.zero_scan_rate`), the device state QEMU
-//! sends in the downtime (`vm.state_size`) and the destination's time from the last byte to a
-//! running guest (`vm.resume_overhead`). Nothing is fitted to the runs being compared.
+//! sends in the downtime (`vm.state_size`), the destination's time from the last byte to a
+//! running guest (`vm.resume_overhead`), and, from the same filled guests migrated with
+//! `postcopy-ram` set, the destination's rate of placing pages into memory it has just
+//! discarded (`host.first_touch_rate`, which the post-copy comparisons use: QEMU's destination
+//! discards its RAM when such a migration starts). A probe of the kernel's `madvise` gives what
+//! the destination's discard costs at the switch to post-copy (`host.discard_range_time`,
+//! `host.discard_page_time`). Nothing is fitted to the runs being compared.
 //!
 //! [`simulated_scenario`] then makes the scenario: the guest's memory, its first 4 MiB (the
 //! guest program and page tables, zero but for a few pages) as free memory at the top, the
@@ -53,22 +58,35 @@ pub struct HostModel {
     pub resume_overhead_s: f64,
     /// Loopback TCP's bandwidth, bytes per second (the "link").
     pub link_bandwidth: f64,
+    /// Bytes per second the destination places pages into memory it has not touched, with a
+    /// CPU to itself: measured on filled idle guests migrated with `postcopy-ram` set (QEMU's
+    /// destination then discards its RAM when the migration starts, preallocated or not) and
+    /// post-copy never started.
+    pub first_touch_rate: f64,
+    /// Seconds per range and per page the kernel takes to discard ranges of touched guest
+    /// memory, as QEMU's destination does at the switch to post-copy ([`measure_discard`]).
+    pub discard_range_s: f64,
+    /// See `discard_range_s`.
+    pub discard_page_s: f64,
 }
 
 /// The idle 512 MiB guest the calibration runs: `zero` is the fraction of zero pages.
+/// Post-copy is never started in it (`[params.postcopy-qemu]`: more passes than an idle guest
+/// needs), so that a run with `postcopy-ram` set is a pre-copy into a discarded destination.
 fn calibration_scenario(zero: f64, memory: u64) -> Result<Scenario, QemuError> {
     let text = format!(
         "name = \"qemu-calibration\"\n[vm]\nmemory = \"{memory}\"\ncontent = {{ zero = {zero}, text = 0.0, structured = 0.0, random = {} }}\n\
-         [workload]\npattern = \"idle\"\n[migration]\ntimeout = \"60 s\"\n[params.precopy]\nmax_bandwidth = \"{UNCAPPED}\"\ndowntime_limit = \"1 ms\"\n",
+         [workload]\npattern = \"idle\"\n[migration]\ntimeout = \"60 s\"\n[params.precopy]\nmax_bandwidth = \"{UNCAPPED}\"\ndowntime_limit = \"1 ms\"\n\
+         [params.postcopy-qemu]\nprecopy_passes = 10000\n",
         1.0 - zero,
         memory = ByteSize(memory),
     );
     Scenario::from_toml_str(&text).map_err(|e| QemuError::host("building the calibration scenario", e.to_string()))
 }
 
-fn calibration_run(zero: f64, memory: u64, options: &QemuOptions) -> Result<QemuReport, QemuError> {
+fn calibration_run(zero: f64, memory: u64, algorithm: &str, options: &QemuOptions) -> Result<QemuReport, QemuError> {
     let s = calibration_scenario(zero, memory)?;
-    let c = config::config_for(&s, "precopy-qemu")?;
+    let c = config::config_for(&s, algorithm)?;
     let r = run::migrate(&s, &c, options)?;
     if !r.report.completed {
         return Err(QemuError::host("calibrating", format!("the idle guest's migration did not complete: {}", r.report.stop_reason)));
@@ -99,10 +117,10 @@ pub const CALIBRATION_RUNS: usize = 3;
 /// nothing): 1.0 to 1.5 GB/s against 0.33 to 0.6 GB/s, measured. The compared runs come back to
 /// back, so the calibration does too.
 pub fn calibrate(memory: u64, options: &QemuOptions, link_bandwidth: f64, cores: u32) -> Result<HostModel, QemuError> {
-    let (mut send, mut zero, mut state, mut resume) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    calibration_run(0.0, memory, options)?;
+    let (mut send, mut zero, mut state, mut resume, mut touch) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    calibration_run(0.0, memory, "precopy-qemu", options)?;
     for _ in 0..CALIBRATION_RUNS {
-        let filled = calibration_run(0.0, memory, options)?;
+        let filled = calibration_run(0.0, memory, "precopy-qemu", options)?;
         let ram = &filled.qemu.ram;
         send.push(ram.transferred.saturating_sub(ram.downtime_bytes) as f64 / live_seconds(&filled));
         // The idle guest dirtied nothing: its downtime carried the state and the sections'
@@ -111,10 +129,19 @@ pub fn calibrate(memory: u64, options: &QemuOptions, link_bandwidth: f64, cores:
         resume.push((d.guest_seen_downtime_s.unwrap_or(0.0) - d.downtime_s.unwrap_or(0.0)).max(0.0));
         state.push(ram.downtime_bytes as f64);
     }
+    // The same filled guests into a destination that discarded its memory: QEMU's
+    // `postcopy-ram` capability does that when the migration starts (`postcopy-ram.c`,
+    // `init_range()`), whether or not post-copy ever begins.
     for _ in 0..CALIBRATION_RUNS {
-        let zeros = calibration_run(1.0, memory, options)?;
+        let fresh = calibration_run(0.0, memory, "postcopy-qemu", options)?;
+        let ram = &fresh.qemu.ram;
+        touch.push((ram.normal * 4096) as f64 / live_seconds(&fresh));
+    }
+    for _ in 0..CALIBRATION_RUNS {
+        let zeros = calibration_run(1.0, memory, "precopy-qemu", options)?;
         zero.push((zeros.qemu.ram.duplicate * 4096) as f64 / live_seconds(&zeros));
     }
+    let (discard_range_s, discard_page_s) = measure_discard(DISCARD_PROBE_BYTES)?;
     // The calibration guests' one vCPU spins all the time, beside one sending and one receiving
     // thread.
     let share = HostSpec { cores: Some(cores), ..HostSpec::default() }.thread_share(1.0);
@@ -125,7 +152,51 @@ pub fn calibrate(memory: u64, options: &QemuOptions, link_bandwidth: f64, cores:
         state_bytes: median(&state) as u64,
         resume_overhead_s: median(&resume),
         link_bandwidth,
+        first_touch_rate: median(&touch) / share,
+        discard_range_s,
+        discard_page_s,
     })
+}
+
+/// Memory [`measure_discard`] probes.
+const DISCARD_PROBE_BYTES: usize = 64 << 20;
+
+/// Measures what the destination's discard costs on this host, per range and per page: the
+/// switch to post-copy makes QEMU's destination call `madvise(MADV_DONTNEED)` once per range
+/// of stale pages (`loadvm_postcopy_ram_handle_discard()` → `ram_block_discard_range()`), on
+/// memory it filled with transparent huge pages during pre-copy and marked `MADV_NOHUGEPAGE`
+/// just before (`postcopy_ram_prepare_discard()`), so each range may split a huge page.
+///
+/// The probe does the same to `bytes` of memory twice, filled anew each time: once with every
+/// other page a range of its own, once with runs of 64 pages (the same pages discarded, 64
+/// times fewer ranges). The difference gives the cost per range, the rest the cost per page.
+/// The median of three probes is kept.
+pub fn measure_discard(bytes: usize) -> Result<(f64, f64), QemuError> {
+    use crate::kvm::vm::GuestMemory;
+    let pages = bytes / 4096;
+    let probe = |run: usize| -> Result<(f64, u64), QemuError> {
+        let failed = |e: crate::kvm::KvmError| QemuError::host("measuring the discard cost", e.to_string());
+        let memory = GuestMemory::new(bytes).map_err(failed)?;
+        memory.populate();
+        // The first call only switches huge pages off, as `postcopy_ram_prepare_discard()`.
+        memory.discard_pages(0, 0, false).map_err(failed)?;
+        let (start, mut ranges) = (std::time::Instant::now(), 0u64);
+        for first in (0..pages).step_by(2 * run) {
+            memory.discard_pages(first as u64, run.min(pages - first) as u64, true).map_err(failed)?;
+            ranges += 1;
+        }
+        Ok((start.elapsed().as_secs_f64(), ranges))
+    };
+    let (mut per_range, mut per_page) = (Vec::new(), Vec::new());
+    for _ in 0..CALIBRATION_RUNS {
+        let (single, single_ranges) = probe(1)?;
+        let (runs, runs_ranges) = probe(64)?;
+        // The same pages go in both (half of them); only the number of ranges differs.
+        let range_s = ((single - runs) / (single_ranges - runs_ranges) as f64).max(0.0);
+        per_range.push(range_s);
+        per_page.push(((runs - range_s * runs_ranges as f64) / (pages / 2) as f64).max(0.0));
+    }
+    Ok((median(&per_range), median(&per_page)))
 }
 
 /// The scenario the simulator runs for QEMU's run `real` of `scenario` on a host measured as
@@ -157,6 +228,11 @@ pub fn simulated_scenario(scenario: &Scenario, real: &QemuReport, host: &HostMod
         cores: Some(host.cores),
         // The QEMU peer's guest has one vCPU, and it spins between its paced accesses.
         busy_vcpus: 1,
+        // With `postcopy-ram` QEMU's destination discards its memory as the migration starts,
+        // preallocated or not; otherwise the comparisons preallocate it.
+        first_touch_rate: (real.qemu.config.mode == config::Mode::Postcopy).then_some(Bandwidth(host.first_touch_rate.clamp(1e3, 1.25e12))),
+        discard_range_time: Some(Seconds(host.discard_range_s.min(1.0))),
+        discard_page_time: Some(Seconds(host.discard_page_s.min(1.0))),
     };
     s.validate().map_err(|e| QemuError::host("building the simulated scenario", e.to_string()))?;
     Ok(s)
