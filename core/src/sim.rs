@@ -103,6 +103,20 @@ fn earlier_access(w: Option<(f64, u64)>, r: Option<(f64, u64)>) -> Option<(f64, 
     }
 }
 
+/// One transmission on the simulated link ([`SimContext::transmit`]).
+#[derive(Debug, Clone, Copy)]
+struct Transmission {
+    start: f64,
+    /// When the last byte left (the timeout, for a send cut there).
+    end: f64,
+    /// When the last byte arrives.
+    arrive: f64,
+    /// The share of the bytes that left: 1, or less for a send cut at the timeout.
+    share: f64,
+    /// Wire bytes that left.
+    bytes: u64,
+}
+
 /// A pending arrival at the destination.
 #[derive(Debug, Clone, Copy)]
 struct Arrival {
@@ -632,9 +646,15 @@ impl SimContext {
     }
 
     /// Transmits `bytes`, taking at least `cpu_s` (encoding pipelined with sending) plus the
-    /// sending threads' own work on the bytes (`host.send_rate`), and returns (start, end,
-    /// arrival).
-    fn transmit(&mut self, bytes: u64, channel: Channel, cpu_s: f64) -> (f64, f64, f64) {
+    /// sending threads' own work on the bytes (`host.send_rate`).
+    ///
+    /// This is the one place the clock runs ahead for a send, so it is where the scenario's
+    /// timeout holds: while the guest runs (on the source before the pause, on the destination
+    /// after the resume), a send that would cross the timeout ends at it, whatever the
+    /// bandwidth, and only the share of its bytes that left by then counts. The downtime is not
+    /// cut (the guest is paused: a stop-and-copy, forced at the timeout or begun before it, runs
+    /// to its end, as `migration.on_timeout = "force-stop"` says).
+    fn transmit(&mut self, bytes: u64, channel: Channel, cpu_s: f64) -> Transmission {
         let start = self.now;
         let bw = self.effective_bandwidth();
         let send_s = self.scenario.host.send_pace(self.running_vcpus()).map_or(0.0, |pace| bytes as f64 / pace);
@@ -644,10 +664,15 @@ impl SimContext {
         } else {
             0.0
         };
+        let (end, share) = if self.at != Where::Paused && start + duration > self.timeout {
+            let end = self.timeout.max(start);
+            (end, if duration > 0.0 { ((end - start) / duration).clamp(0.0, 1.0) } else { 0.0 })
+        } else {
+            (start + duration, 1.0)
+        };
+        let bytes = if share < 1.0 { (bytes as f64 * share) as u64 } else { bytes };
         self.bytes_sent += bytes;
-        let end = start + duration;
-        let arrive = end + queued + self.latency;
-        (start, end, arrive)
+        Transmission { start, end, arrive: end + queued + self.latency, share, bytes }
     }
 
     fn ensure_round(&mut self) {
@@ -702,11 +727,30 @@ impl SimContext {
             (Encoding::Zero, Some(pace)) => (pages.len() as u64 * self.page_size) as f64 / pace,
             _ => 0.0,
         };
-        let (start, end, arrive) = self.transmit(wire, channel, cpu_s + zero_scan_s);
-        self.deliver(pages, snapshot, arrive, channel);
-        self.rec.sent(start, end, arrive, channel, encoding, pages, payload, wire);
-        self.advance_to(end);
-        Ok(Sent { wire_bytes: wire, payload_bytes: payload })
+        let tx = self.transmit(wire, channel, cpu_s + zero_scan_s);
+        // Cut at the timeout: the pages that left whole arrive; the others never did, and are
+        // owed again (dirty) for a forced stop-and-copy to send.
+        let left = if tx.share < 1.0 { (pages.len() as f64 * tx.share) as usize } else { pages.len() };
+        let (sent, owed) = pages.split_at(left);
+        let payload = if tx.share < 1.0 { (payload as f64 * tx.share) as u64 } else { payload };
+        self.deliver(sent, snapshot.map(|s| &s[..left]), tx.arrive, channel);
+        self.owe_again(owed, tx.start);
+        self.rec.sent(tx.start, tx.end, tx.arrive, channel, encoding, sent, payload, tx.bytes);
+        self.advance_to(tx.end);
+        Ok(Sent { wire_bytes: tx.bytes, payload_bytes: payload })
+    }
+
+    /// Pages a send cut at the timeout did not deliver: dirty again while the dirty log is on
+    /// and the guest has not resumed on the destination (where an undelivered page stays
+    /// absent).
+    fn owe_again(&mut self, pages: &[u64], t: f64) {
+        if self.logging && !self.resumed {
+            for &p in pages {
+                if self.dirty.set(p) {
+                    self.rec.dirtied(t, p);
+                }
+            }
+        }
     }
 
     /// Whether the destination, decoding `data` for `page`, gets the source's current bytes (a
@@ -820,15 +864,17 @@ impl SimContext {
     /// Sends non-page data; `pages` is the page set it names (recorded at page detail).
     fn send_data(&mut self, what: DataKind, bytes: u64, pages: Option<&PageBitmap>) -> Sent {
         self.ensure_round();
-        let (start, end, arrive) = self.transmit(bytes, Channel::Bulk, 0.0);
-        self.last_arrival = self.last_arrival.max(arrive);
+        // (Cut at the timeout, the data counts the bytes that left; what it names takes effect
+        // all the same: it is a few bytes a page at most.)
+        let tx = self.transmit(bytes, Channel::Bulk, 0.0);
+        self.last_arrival = self.last_arrival.max(tx.arrive);
         let mut runs = PageRuns::default();
         if let Some(pages) = pages.filter(|_| self.rec.detail >= TraceDetail::Pages) {
             runs.0 = pages.runs().into_iter().map(|(first, count)| [first, count]).collect();
         }
-        self.rec.push(start, Event::DataSent { what, end, arrive, bytes, pages: runs });
-        self.advance_to(end);
-        Sent { wire_bytes: bytes, payload_bytes: 0 }
+        self.rec.push(tx.start, Event::DataSent { what, end: tx.end, arrive: tx.arrive, bytes: tx.bytes, pages: runs });
+        self.advance_to(tx.end);
+        Sent { wire_bytes: tx.bytes, payload_bytes: 0 }
     }
 
     /// Ends the run: lets in-flight pages arrive, checks the destination against the guest's
