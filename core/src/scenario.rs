@@ -497,13 +497,18 @@ fn toml_error(text: &str, e: &toml::de::Error) -> ScenarioError {
     let span = e.span();
     let field = span.as_ref().and_then(|s| toml_key_at(text, s.start));
     let literal = span.as_ref().map(|s| text[s.start.min(text.len())..s.end.min(text.len())].trim().to_string());
+    let message = e.message();
+    let too_large = ["integer", "too large", "overflow"].iter().any(|m| message.contains(m));
     match (field, literal) {
-        (Some(field), Some(literal)) if e.message().contains("integer") && literal.bytes().any(|b| b.is_ascii_digit()) => {
-            let hint = match quantity_range(&field) {
-                Some(range) => format!("accepted {range}; write sizes with a unit, e.g. \"1 GiB\""),
-                None => "accepted integers up to 9223372036854775807 (a larger seed in quotes)".to_string(),
+        (Some(field), Some(literal)) if too_large && literal.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') => {
+            let message = match (quantity_range(&field), field.as_str()) {
+                (Some(range), _) => format!("{literal} {OUT_OF_RANGE}: accepted {range}"),
+                (None, "seed") => format!(
+                    "{literal} is too large for a TOML integer (at most 9223372036854775807): write it in quotes, seed = \"{literal}\" (accepted 0 to 18446744073709551615)"
+                ),
+                (None, _) => format!("{literal} {OUT_OF_RANGE}: accepted a number TOML can hold (integers up to 9223372036854775807)"),
             };
-            field_err(field, format!("{literal} {OUT_OF_RANGE}: {hint}"))
+            field_err(field, message)
         }
         _ => ScenarioError::Syntax { format: "TOML", message: toml_syntax_message(text, e) },
     }

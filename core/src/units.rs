@@ -46,13 +46,14 @@ pub fn out_of_range_input(message: &str) -> Option<&str> {
 }
 
 /// A number for people: at most 6 significant digits, without trailing zeros, in exponent form
-/// when very large or very small (`0.9999`, not `0.9998999999999999`; `1e300`, not 301 digits).
+/// from a billion up and under 0.0001 (`0.9999`, not `0.9998999999999999`; `1e300`, not 301
+/// digits; `6e11`).
 pub fn short(v: f64) -> String {
     if !v.is_finite() || v == 0.0 {
         return if v == 0.0 { "0".into() } else { v.to_string() };
     }
     let a = v.abs();
-    if (1e-4..1e15).contains(&a) {
+    if (1e-4..1e9).contains(&a) {
         let decimals = (5 - a.log10().floor() as i32).max(0) as usize;
         trim_fraction(&format!("{v:.decimals$}")).to_string()
     } else {

@@ -136,6 +136,7 @@ pub fn run(base: &Scenario, vary: &Vary, algorithms: &[String]) -> anyhow::Resul
     let mut jobs = Vec::new();
     for value in &vary.values {
         let s = base.with_overrides(&[format!("{}={}", vary.key, value)]).map_err(|e| bad(format!("--vary {}={value}: {e}", vary.key)))?;
+        crate::input::check_cost(&s, TraceDetail::Summary).map_err(|e| bad(format!("--vary {}={value}: {e}", vary.key)))?;
         for a in algorithms {
             jobs.push((value.clone(), s.clone(), a.clone()));
         }
