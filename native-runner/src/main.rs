@@ -5,6 +5,7 @@
 
 mod assignment_cli;
 mod bench;
+mod corners;
 mod fidelity;
 mod input;
 mod kvm_bench;
@@ -241,6 +242,13 @@ enum Command {
         /// Run one case (SIZE_GIB ALGORITHM) in this process (used by bench itself)
         #[arg(long, num_args = 2, value_names = ["SIZE_GIB", "ALGORITHM"], hide = true)]
         one: Option<Vec<String>>,
+        /// Only run the slowest legal corners (the caps, the slowest link, the largest VM): wall
+        /// time and peak memory of each, in its own process
+        #[arg(long, conflicts_with_all = ["sizes", "algorithms", "codecs", "one"])]
+        corners: bool,
+        /// Run one corner in this process (used by bench itself)
+        #[arg(long, value_name = "NAME", hide = true)]
+        corner: Option<String>,
     },
 }
 
@@ -625,13 +633,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Assignment { command } => assignment(command),
         Command::Experiment { name, cases, json } => experiment(&name, cases, json),
+        Command::Bench { corner: Some(name), .. } => corners::run_one(&name),
+        Command::Bench { corners: true, json, .. } => print(&corners::run_all(json)?),
         Command::Bench { one: Some(one), .. } => {
             let gib: u64 = one[0].parse().map_err(|_| bad(format!("--one: '{}' is not a size in GiB", one[0])))?;
             input::check_algorithm("--one", &one[1])?;
             bench::run_one(gib, &one[1])
         }
         Command::Bench { codecs: true, json, .. } => print(&bench::codecs(json)?),
-        Command::Bench { sizes, algorithms, json, one: None, codecs: false } => {
+        Command::Bench { sizes, algorithms, json, .. } => {
             let names = input::algorithm_names("--algorithms", Some(&algorithms), vec![])?;
             bench::run_all(&sizes, &names, json)?;
             // The JSON stays the list of simulator cases; `--codecs --json` gives the codecs'.
