@@ -949,6 +949,40 @@ mod tests {
     }
 
     #[test]
+    fn messages_name_the_field_its_range_and_the_value_short() {
+        // Issue 13, defect 7.
+        let cases: &[(&str, &[&str], &str)] = &[
+            ("[workload]\npattern = \"uniform\"\nwrite_rate = 10\n[[workload.phases]]\nduration = \"500 ns\"", &[], "workload.phases[0].duration: 500 ns is out of range: accepted 1 us to 1000000000 s"),
+            ("", &["link.bandwidth=1e308 Gbit/s"], "link.bandwidth: '1e308 Gbit/s' is out of range: accepted more than 0 bit/s, up to 10 Tbit/s"),
+            ("", &["link.send_buffer=1 EiB"], "link.send_buffer: 1 EiB is out of range: accepted 0 B to 1 GiB"),
+            ("[link]\nsend_buffer = \"16 EiB\"", &[], "link.send_buffer: '16 EiB' is out of range: accepted 0 B to 1 GiB"),
+            ("[vm]\nmemory = 99999999999999999999999", &[], "vm.memory: 99999999999999999999999 is out of range: accepted from one page to 256 GiB"),
+            ("[[workload.phases]]\nduration = 1\n[[workload.phases]]\nwrite_rate = 1e999", &[], "workload.phases[1].write_rate: 1e999 is out of range: accepted 0 to 1e9 pages/s"),
+            ("seed = 18446744073709551616", &[], "seed: 18446744073709551616 is too large for a TOML integer"),
+            ("", &["seed=18446744073709551616"], "seed: '18446744073709551616' is out of range"),
+            ("[1, 2, 3]", &[], "scenario: a JSON document holding an array is not a scenario: expected a JSON object"),
+            ("", &["workload.hot_probability=1e300"], "workload.hot_probability: 1e300 is out of range: accepted 0 to 1"),
+            ("[vm.content]\nzero = 0.3333\ntext = 0.3333\nstructured = 0.3333\nrandom = 0", &[], "vm.content: fractions add up to 0.9999;"),
+        ];
+        for (text, overrides, prefix) in cases {
+            let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+            let e = Scenario::parse_with_overrides(text, &overrides).unwrap_err().to_string();
+            assert!(e.starts_with(prefix), "{text:?} {overrides:?} gave {e:?}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        // The largest seed is a seed, on the command line and quoted in a file.
+        let s = Scenario::parse_with_overrides("", &["seed=18446744073709551615".into()]).unwrap();
+        assert_eq!(s.seed, u64::MAX);
+        assert_eq!(Scenario::from_toml_str("seed = \"18446744073709551615\"").unwrap().seed, u64::MAX);
+        // An empty scenario file says what is missing; an empty text elsewhere is the defaults.
+        for text in ["", "  \n# only a comment\n", "{}"] {
+            let e = Scenario::parse_file_with_overrides(text, &[]).unwrap_err().to_string();
+            assert!(e.starts_with("scenario: the file is empty: a scenario sets at least one of name,"), "{e}");
+        }
+        assert!(Scenario::parse_with_overrides("", &[]).is_ok());
+    }
+
+    #[test]
     fn overrides_set_nested_fields_with_units_and_types() {
         let s = Scenario::parse_with_overrides(
             "",

@@ -1255,6 +1255,58 @@ mod tests {
         assert_eq!(hidden, fast);
     }
 
+    /// The idle scenario over a link of `bandwidth` with a 5 s timeout, `on_timeout` as given.
+    fn slow(bandwidth: &str, on_timeout: &str) -> Scenario {
+        Scenario::parse_with_overrides(
+            "",
+            &[
+                format!("link.bandwidth=\"{bandwidth}\""),
+                "migration.timeout=\"5 s\"".into(),
+                format!("migration.on_timeout=\"{on_timeout}\""),
+                "vm.memory=\"64 MiB\"".into(),
+                "workload.pattern=\"uniform\"".into(),
+                "workload.write_rate=100".into(),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_send_that_would_cross_the_timeout_ends_at_it() {
+        // Issue 13, defect 4: the timeout was checked between batches only, so a 1 Mbit/s run
+        // with a 5 s timeout reported 33.6 s, and at 1 bit/s 33,619,968 s of guest time were
+        // simulated.
+        for bandwidth in ["1 bit/s", "1 Mbit/s", "10 Mbit/s"] {
+            let s = slow(bandwidth, "cancel");
+            // Pre-copy cancelled at the timeout: the total is the timeout, and only the bytes
+            // that left by then count.
+            for algorithm in ["precopy-xen", "precopy-qemu", "tsmc", "mecom"] {
+                let r = crate::simulate(&s, Some(algorithm), TraceDetail::Pages).unwrap().report;
+                assert_eq!(r.total_time_s, 5.0, "{algorithm} at {bandwidth}");
+                assert!(r.bytes_sent as f64 <= s.link.bandwidth.0 * 5.0 + 1.0, "{algorithm} at {bandwidth}: {} bytes", r.bytes_sent);
+            }
+            // Post-copy and hybrid: the guest runs nowhere past the timeout; only the downtime
+            // (the CPU state, sent while the guest is paused) is not cut.
+            for algorithm in ["postcopy-push", "postcopy-bubbling", "hybrid"] {
+                let r = crate::simulate(&s, Some(algorithm), TraceDetail::Pages).unwrap().report;
+                assert!(r.total_time_s <= 5.0 + r.downtime_s + 1e-9, "{algorithm} at {bandwidth}: {r:?}");
+                assert!(!r.completed, "{algorithm} at {bandwidth}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_forced_stop_and_copy_after_a_cut_send_still_moves_every_page() {
+        // The pages of the send cut at the timeout are owed again: the forced stop-and-copy
+        // sends them, and the destination verifies.
+        for algorithm in ["precopy-xen", "precopy-qemu"] {
+            let run = crate::simulate(&slow("10 Mbit/s", "force-stop"), Some(algorithm), TraceDetail::Pages).unwrap();
+            let r = &run.report;
+            assert!(r.completed && r.verified, "{algorithm}: {r:?}");
+            assert!((r.preparation_time_s - 5.0).abs() < 1e-9, "{algorithm}: paused at {}", r.preparation_time_s);
+        }
+    }
+
     #[test]
     fn deltas_are_refused_after_resume_and_bad_cpu_time_is_an_error() {
         let s = idle(16);

@@ -411,6 +411,36 @@ mod tests {
     }
 
     #[test]
+    fn numbers_print_short() {
+        assert_eq!(short(0.9998999999999999), "0.9999");
+        assert_eq!(short(1e300), "1e300");
+        assert_eq!(short(-2.5e-7), "-2.5e-7");
+        assert_eq!(short(600.0), "600");
+        assert_eq!(short(123456.789), "123457");
+        assert_eq!(short(6e11), "6e11");
+        assert_eq!(short(0.0), "0");
+        assert_eq!(short(f64::NAN), "NaN");
+        // Display of a huge value stays short too.
+        assert_eq!(Bandwidth(1e300).to_string(), "8e291 Gbit/s");
+    }
+
+    #[test]
+    fn too_large_is_out_of_range_not_malformed() {
+        // Issue 13, defect 7: these were "not a bandwidth" and "not a size".
+        let e = "1e308 Gbit/s".parse::<Bandwidth>().unwrap_err();
+        assert_eq!(e.to_string(), "'1e308 Gbit/s' is out of range: accepted a finite bandwidth");
+        assert_eq!(out_of_range_input(&e.to_string()), Some("1e308 Gbit/s"));
+        assert_eq!("1 EiB".parse::<ByteSize>().unwrap().0, 1 << 60);
+        assert_eq!(ByteSize(1 << 60).to_string(), "1 EiB");
+        let e = "16 EiB".parse::<ByteSize>().unwrap_err().to_string();
+        assert_eq!(e, "'16 EiB' is out of range: accepted a size of 0 B up to 16 EiB");
+        // Malformed stays malformed.
+        assert!(matches!("1.5 B".parse::<ByteSize>(), Err(UnitError::NotA { .. })));
+        assert!(matches!("NaN s".parse::<Seconds>(), Err(UnitError::NotA { .. })));
+        assert_eq!(out_of_range_input("'x' is not a size: expected ..."), None);
+    }
+
+    #[test]
     fn error_names_the_kind_and_examples() {
         let e = "fast".parse::<Bandwidth>().unwrap_err().to_string();
         assert!(e.contains("'fast' is not a bandwidth"), "{e}");
