@@ -48,9 +48,10 @@ impl Cost {
         let w = &scenario.workload;
         let rate_of = |write: f64, read: f64| write + read;
         let base = rate_of(w.write_rate.0, w.read_rate.0);
-        let access_rate = w.phases.iter().fold(base, |max, p| {
-            max.max(rate_of(p.write_rate.unwrap_or(w.write_rate).0, p.read_rate.unwrap_or(w.read_rate).0))
-        });
+        let access_rate = w
+            .phases
+            .iter()
+            .fold(base, |max, p| max.max(rate_of(p.write_rate.unwrap_or(w.write_rate).0, p.read_rate.unwrap_or(w.read_rate).0)));
         let max_writes = w.phases.iter().fold(w.write_rate.0, |max, p| max.max(p.write_rate.unwrap_or(w.write_rate).0));
         let timeout = scenario.migration.timeout.0;
         let accesses = access_rate * timeout;
@@ -90,7 +91,12 @@ impl Limits {
     /// Checks `cost` (of `scenario`, at `detail`) against the caps.
     pub fn check(&self, scenario: &Scenario, detail: TraceDetail, cost: &Cost) -> Result<(), CostError> {
         if cost.pages > self.pages {
-            return Err(CostError::Pages { pages: cost.pages, memory: scenario.vm.memory, page_size: scenario.vm.page_size, cap: self.pages });
+            return Err(CostError::Pages {
+                pages: cost.pages,
+                memory: scenario.vm.memory,
+                page_size: scenario.vm.page_size,
+                cap: self.pages,
+            });
         }
         if cost.accesses > self.accesses {
             return Err(CostError::Accesses {

@@ -542,7 +542,10 @@ fn not_a_scenario(value: &Value) -> ScenarioError {
         Value::Null => "null",
         Value::Object(_) => "an object",
     };
-    field_err("scenario", format!("a JSON document holding {what} is not a scenario: expected a JSON object or TOML with the fields {SCENARIO_FIELDS}"))
+    field_err(
+        "scenario",
+        format!("a JSON document holding {what} is not a scenario: expected a JSON object or TOML with the fields {SCENARIO_FIELDS}"),
+    )
 }
 
 /// Turns an override value into JSON: a TOML literal if it parses as one, else a string.
@@ -752,10 +755,7 @@ impl Scenario {
 
         let l = &self.link;
         if !(l.bandwidth.0 > 0.0 && l.bandwidth.0 <= 1.25e12) {
-            return Err(field_err(
-                "link.bandwidth",
-                format!("{} {OUT_OF_RANGE}: accepted {}", l.bandwidth, accepted::BANDWIDTH),
-            ));
+            return Err(field_err("link.bandwidth", format!("{} {OUT_OF_RANGE}: accepted {}", l.bandwidth, accepted::BANDWIDTH)));
         }
         check_duration("link.latency", l.latency, 0.0, 10.0, accepted::LATENCY)?;
         if l.page_header.0 > 4096 {
@@ -952,12 +952,28 @@ mod tests {
     fn messages_name_the_field_its_range_and_the_value_short() {
         // Issue 13, defect 7.
         let cases: &[(&str, &[&str], &str)] = &[
-            ("[workload]\npattern = \"uniform\"\nwrite_rate = 10\n[[workload.phases]]\nduration = \"500 ns\"", &[], "workload.phases[0].duration: 500 ns is out of range: accepted 1 us to 1000000000 s"),
-            ("", &["link.bandwidth=1e308 Gbit/s"], "link.bandwidth: '1e308 Gbit/s' is out of range: accepted more than 0 bit/s, up to 10 Tbit/s"),
+            (
+                "[workload]\npattern = \"uniform\"\nwrite_rate = 10\n[[workload.phases]]\nduration = \"500 ns\"",
+                &[],
+                "workload.phases[0].duration: 500 ns is out of range: accepted 1 us to 1000000000 s",
+            ),
+            (
+                "",
+                &["link.bandwidth=1e308 Gbit/s"],
+                "link.bandwidth: '1e308 Gbit/s' is out of range: accepted more than 0 bit/s, up to 10 Tbit/s",
+            ),
             ("", &["link.send_buffer=1 EiB"], "link.send_buffer: 1 EiB is out of range: accepted 0 B to 1 GiB"),
             ("[link]\nsend_buffer = \"16 EiB\"", &[], "link.send_buffer: '16 EiB' is out of range: accepted 0 B to 1 GiB"),
-            ("[vm]\nmemory = 99999999999999999999999", &[], "vm.memory: 99999999999999999999999 is out of range: accepted from one page to 256 GiB"),
-            ("[[workload.phases]]\nduration = 1\n[[workload.phases]]\nwrite_rate = 1e999", &[], "workload.phases[1].write_rate: 1e999 is out of range: accepted 0 to 1e9 pages/s"),
+            (
+                "[vm]\nmemory = 99999999999999999999999",
+                &[],
+                "vm.memory: 99999999999999999999999 is out of range: accepted from one page to 256 GiB",
+            ),
+            (
+                "[[workload.phases]]\nduration = 1\n[[workload.phases]]\nwrite_rate = 1e999",
+                &[],
+                "workload.phases[1].write_rate: 1e999 is out of range: accepted 0 to 1e9 pages/s",
+            ),
             ("seed = 18446744073709551616", &[], "seed: 18446744073709551616 is too large for a TOML integer"),
             ("", &["seed=18446744073709551616"], "seed: '18446744073709551616' is out of range"),
             ("[1, 2, 3]", &[], "scenario: a JSON document holding an array is not a scenario: expected a JSON object"),

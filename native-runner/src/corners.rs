@@ -122,7 +122,10 @@ pub struct CornerResult {
 /// Runs the corner `name` in this process and prints its result as JSON.
 pub fn run_one(name: &str) -> anyhow::Result<()> {
     let corner = CORNERS.iter().find(|c| c.name == name).ok_or_else(|| {
-        crate::input::bad(format!("--corner: unknown corner '{name}': accepted {}", CORNERS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")))
+        crate::input::bad(format!(
+            "--corner: unknown corner '{name}': accepted {}",
+            CORNERS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+        ))
     })?;
     let set: Vec<String> = corner.set.iter().map(|s| s.to_string()).collect();
     let start = Instant::now();
@@ -153,7 +156,13 @@ fn run_corner(corner: &Corner, set: &[String]) -> anyhow::Result<String> {
     Ok(format!(
         "ran: {} simulated, {}{written}",
         secs(r.total_time_s),
-        if r.verified { "verified" } else if r.completed { "completed, not verified" } else { "not completed" }
+        if r.verified {
+            "verified"
+        } else if r.completed {
+            "completed, not verified"
+        } else {
+            "not completed"
+        }
     ))
 }
 

@@ -67,7 +67,8 @@ pub fn read_input(what: &str, path: &Path) -> Result<String, String> {
     if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err(refuse(format!("is more than {} MiB", MAX_INPUT_BYTES >> 20)));
     }
-    String::from_utf8(bytes).map_err(|e| format!("{what}: '{shown}' is not UTF-8 text (byte {}): accepted a TOML or JSON file", e.utf8_error().valid_up_to()))
+    String::from_utf8(bytes)
+        .map_err(|e| format!("{what}: '{shown}' is not UTF-8 text (byte {}): accepted a TOML or JSON file", e.utf8_error().valid_up_to()))
 }
 
 /// Loads SCENARIO (a file path, or a preset name) and applies `--set` overrides.

@@ -194,7 +194,17 @@ mod tests {
             ("link.send_buffer=64KiB..1MiB:5", true),
         ] {
             let v = parse_vary(spec, log).unwrap();
-            assert_eq!(v.values.len(), if spec.ends_with(":9") { 9 } else if spec.ends_with(":5") { 5 } else { 7 }, "{spec}");
+            assert_eq!(
+                v.values.len(),
+                if spec.ends_with(":9") {
+                    9
+                } else if spec.ends_with(":5") {
+                    5
+                } else {
+                    7
+                },
+                "{spec}"
+            );
             for value in &v.values {
                 let bytes = value.parse::<livemig_core::units::ByteSize>().unwrap().0;
                 assert_eq!(bytes % 4096, 0, "{spec}: {value}");

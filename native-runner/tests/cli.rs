@@ -1524,12 +1524,21 @@ fn issue13_defect7_messages_and_exit_codes() {
     let file = write(dir.path(), "seed.toml", "seed = 18446744073709551615\n");
     bounded_bad(&["simulate", &file], "seed:", "write it in quotes");
     // A duration in its own unit.
-    let file = write(dir.path(), "ns.toml", "[workload]\npattern = \"uniform\"\nwrite_rate = 10\n[[workload.phases]]\nduration = \"500 ns\"\n");
+    let file =
+        write(dir.path(), "ns.toml", "[workload]\npattern = \"uniform\"\nwrite_rate = 10\n[[workload.phases]]\nduration = \"500 ns\"\n");
     let line = bounded_bad(&["simulate", &file], "workload.phases[0].duration: 500 ns is out of range", "accepted 1 us");
     assert!(!line.contains("0.0000005"), "{line}");
     // Out of range, not "not a bandwidth/size", with the field's range.
-    bounded_bad(&["simulate", "idle-vm", "--set", "link.bandwidth=1e308 Gbit/s"], "link.bandwidth: '1e308 Gbit/s' is out of range", "accepted more than 0 bit/s, up to 10 Tbit/s");
-    bounded_bad(&["simulate", "idle-vm", "--set", "link.send_buffer=1 EiB"], "link.send_buffer: 1 EiB is out of range", "accepted 0 B to 1 GiB");
+    bounded_bad(
+        &["simulate", "idle-vm", "--set", "link.bandwidth=1e308 Gbit/s"],
+        "link.bandwidth: '1e308 Gbit/s' is out of range",
+        "accepted more than 0 bit/s, up to 10 Tbit/s",
+    );
+    bounded_bad(
+        &["simulate", "idle-vm", "--set", "link.send_buffer=1 EiB"],
+        "link.send_buffer: 1 EiB is out of range",
+        "accepted 0 B to 1 GiB",
+    );
     // A huge TOML integer names its field.
     let file = write(dir.path(), "big.toml", "[vm]\nmemory = 99999999999999999999999\n");
     bounded_bad(&["simulate", &file], "vm.memory: 99999999999999999999999 is out of range", "accepted from one page to 256 GiB");
@@ -1542,7 +1551,11 @@ fn issue13_defect7_messages_and_exit_codes() {
     bounded_clap_error(&["kvm", "receive", "--listen", "127.0.0.1:70000"], "port '70000' is out of range");
     bounded_clap_error(&["bench", "--sizes", "abc"], "accepted a whole number of GiB from 1 to 256");
     // Numbers print short.
-    let line = bounded_bad(&["simulate", "idle-vm", "--set", "workload.hot_probability=1e300"], "workload.hot_probability: 1e300", "accepted 0 to 1");
+    let line = bounded_bad(
+        &["simulate", "idle-vm", "--set", "workload.hot_probability=1e300"],
+        "workload.hot_probability: 1e300",
+        "accepted 0 to 1",
+    );
     assert!(line.len() < 200, "{line}");
     let file = write(dir.path(), "mix.toml", "[vm.content]\nzero = 0.3333\ntext = 0.3333\nstructured = 0.3333\nrandom = 0.0\n");
     bounded_bad(&["simulate", &file], "fractions add up to 0.9999;", "must add up to 1");
