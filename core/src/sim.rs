@@ -111,9 +111,8 @@ struct Transmission {
     end: f64,
     /// When the last byte arrives.
     arrive: f64,
-    /// The share of the bytes that left: 1, or less for a send cut at the timeout.
-    share: f64,
-    /// Wire bytes that left.
+    /// Wire bytes the link carried: all of them, or for a send cut at the timeout the share
+    /// carried by then.
     bytes: u64,
 }
 
@@ -651,9 +650,13 @@ impl SimContext {
     /// This is the one place the clock runs ahead for a send, so it is where the scenario's
     /// timeout holds: while the guest runs (on the source before the pause, on the destination
     /// after the resume), a send that would cross the timeout ends at it, whatever the
-    /// bandwidth, and only the share of its bytes that left by then counts. The downtime is not
-    /// cut (the guest is paused: a stop-and-copy, forced at the timeout or begun before it, runs
-    /// to its end, as `migration.on_timeout = "force-stop"` says).
+    /// bandwidth, and only the share of its bytes the link carried by then counts (so that a
+    /// bandwidth measured over it is the link's). Its pages count as arrived, so that what an
+    /// algorithm sent is what the destination has: a delta cache, a post-copy's set of pages
+    /// sent, a forced stop-and-copy all stay exact. The downtime is not
+    /// cut (the guest is paused, which costs nothing to simulate: a stop-and-copy, forced at the
+    /// timeout or begun before it, runs to its end, as `migration.on_timeout = "force-stop"`
+    /// says).
     fn transmit(&mut self, bytes: u64, channel: Channel, cpu_s: f64) -> Transmission {
         let start = self.now;
         let bw = self.effective_bandwidth();
@@ -664,15 +667,14 @@ impl SimContext {
         } else {
             0.0
         };
-        let (end, share) = if self.at != Where::Paused && start + duration > self.timeout {
+        let (end, bytes) = if self.at != Where::Paused && start + duration > self.timeout {
             let end = self.timeout.max(start);
-            (end, if duration > 0.0 { ((end - start) / duration).clamp(0.0, 1.0) } else { 0.0 })
+            (end, (bytes as f64 * (end - start) / duration) as u64)
         } else {
-            (start + duration, 1.0)
+            (start + duration, bytes)
         };
-        let bytes = if share < 1.0 { (bytes as f64 * share) as u64 } else { bytes };
         self.bytes_sent += bytes;
-        Transmission { start, end, arrive: end + queued + self.latency, share, bytes }
+        Transmission { start, end, arrive: end + queued + self.latency, bytes }
     }
 
     fn ensure_round(&mut self) {
@@ -728,29 +730,12 @@ impl SimContext {
             _ => 0.0,
         };
         let tx = self.transmit(wire, channel, cpu_s + zero_scan_s);
-        // Cut at the timeout: the pages that left whole arrive; the others never did, and are
-        // owed again (dirty) for a forced stop-and-copy to send.
-        let left = if tx.share < 1.0 { (pages.len() as f64 * tx.share) as usize } else { pages.len() };
-        let (sent, owed) = pages.split_at(left);
-        let payload = if tx.share < 1.0 { (payload as f64 * tx.share) as u64 } else { payload };
-        self.deliver(sent, snapshot.map(|s| &s[..left]), tx.arrive, channel);
-        self.owe_again(owed, tx.start);
-        self.rec.sent(tx.start, tx.end, tx.arrive, channel, encoding, sent, payload, tx.bytes);
+        // A send cut at the timeout: the payload in the same share as the wire bytes.
+        let payload = if tx.bytes < wire { (payload as f64 * tx.bytes as f64 / wire as f64) as u64 } else { payload };
+        self.deliver(pages, snapshot, tx.arrive, channel);
+        self.rec.sent(tx.start, tx.end, tx.arrive, channel, encoding, pages, payload, tx.bytes);
         self.advance_to(tx.end);
         Ok(Sent { wire_bytes: tx.bytes, payload_bytes: payload })
-    }
-
-    /// Pages a send cut at the timeout did not deliver: dirty again while the dirty log is on
-    /// and the guest has not resumed on the destination (where an undelivered page stays
-    /// absent).
-    fn owe_again(&mut self, pages: &[u64], t: f64) {
-        if self.logging && !self.resumed {
-            for &p in pages {
-                if self.dirty.set(p) {
-                    self.rec.dirtied(t, p);
-                }
-            }
-        }
     }
 
     /// Whether the destination, decoding `data` for `page`, gets the source's current bytes (a
@@ -864,8 +849,6 @@ impl SimContext {
     /// Sends non-page data; `pages` is the page set it names (recorded at page detail).
     fn send_data(&mut self, what: DataKind, bytes: u64, pages: Option<&PageBitmap>) -> Sent {
         self.ensure_round();
-        // (Cut at the timeout, the data counts the bytes that left; what it names takes effect
-        // all the same: it is a few bytes a page at most.)
         let tx = self.transmit(bytes, Channel::Bulk, 0.0);
         self.last_arrival = self.last_arrival.max(tx.arrive);
         let mut runs = PageRuns::default();
@@ -1279,7 +1262,7 @@ mod tests {
         for bandwidth in ["1 bit/s", "1 Mbit/s", "10 Mbit/s"] {
             let s = slow(bandwidth, "cancel");
             // Pre-copy cancelled at the timeout: the total is the timeout, and only the bytes
-            // that left by then count.
+            // the link carried by then count.
             for algorithm in ["precopy-xen", "precopy-qemu", "tsmc", "mecom"] {
                 let r = crate::simulate(&s, Some(algorithm), TraceDetail::Pages).unwrap().report;
                 assert_eq!(r.total_time_s, 5.0, "{algorithm} at {bandwidth}");
@@ -1297,9 +1280,9 @@ mod tests {
 
     #[test]
     fn a_forced_stop_and_copy_after_a_cut_send_still_moves_every_page() {
-        // The pages of the send cut at the timeout are owed again: the forced stop-and-copy
-        // sends them, and the destination verifies.
-        for algorithm in ["precopy-xen", "precopy-qemu"] {
+        // The pages of the send cut at the timeout arrive: the forced stop-and-copy sends what
+        // the guest dirtied, and the destination verifies, delta caches included.
+        for algorithm in ["precopy-xen", "precopy-qemu", "xbzrle", "delta", "mecom"] {
             let run = crate::simulate(&slow("10 Mbit/s", "force-stop"), Some(algorithm), TraceDetail::Pages).unwrap();
             let r = &run.report;
             assert!(r.completed && r.verified, "{algorithm}: {r:?}");

@@ -779,6 +779,13 @@ impl Precopy {
             if test_now {
                 st.iter_t = now;
             }
+            // At the timeout the timeout wins, as in the Xen loop: a send that would cross it
+            // ends at it (see the simulator), and no convergence test follows.
+            if run.ctx.deadline_passed() {
+                let dirty = run.ctx.fetch_dirty()?;
+                st.remaining.union_with(&dirty);
+                return Ok(Step::TimedOut(self.on_timeout(run, st.take_remaining())?));
+            }
             if test_now && (st.remaining.count() as f64) * page_size < st.threshold_bytes {
                 // Exact pending: sync the dirty log first.
                 let dirty = run.ctx.fetch_dirty()?;
@@ -796,11 +803,6 @@ impl Precopy {
                         crate::units::Seconds(self.downtime_limit)
                     ))));
                 }
-            }
-            if run.ctx.deadline_passed() {
-                let dirty = run.ctx.fetch_dirty()?;
-                st.remaining.union_with(&dirty);
-                return Ok(Step::TimedOut(self.on_timeout(run, st.take_remaining())?));
             }
         }
         run.ctx.end_round();
