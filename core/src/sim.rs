@@ -16,6 +16,10 @@
 //!   trip + transfer. Without a priority channel the reply also waits behind the link's
 //!   `send_buffer` of bulk data already queued in the socket.
 //!
+//! The scenario's timeout bounds the clock while the guest runs: a send that would cross it
+//! ends at it, whatever the bandwidth (`SimContext::transmit`), so the guest is never simulated
+//! past it; only the downtime, where the guest costs nothing, may end later.
+//!
 //! # Memory
 //!
 //! Per page the simulator keeps the source's version, the destination's version, the number of
