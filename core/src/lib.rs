@@ -9,6 +9,7 @@
 //! * [`sim`]: the simulator's context (virtual clock, simulated guest and link);
 //! * [`trace`] and [`report`]: what a run recorded, and its metrics;
 //! * [`model`]: the analytical pre-copy model for cross-checking;
+//! * [`cost`]: what a run may cost (accesses, pages, trace size), estimated up front, and its caps;
 //! * [`experiment`] and [`assignment`]: papers' evaluations and classroom assignments, as data.
 //!
 //! ```
@@ -31,6 +32,7 @@ pub mod bitmap;
 pub mod codec;
 pub mod content;
 pub mod context;
+pub mod cost;
 pub mod experiment;
 pub mod model;
 pub mod presets;

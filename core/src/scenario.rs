@@ -14,7 +14,7 @@
 //! when the algorithm is built ([`crate::algorithms::build`]).
 
 use crate::content::ContentMix;
-use crate::units::{Bandwidth, ByteSize, PageRate, Seconds};
+use crate::units::{short, Bandwidth, ByteSize, PageRate, Seconds, OUT_OF_RANGE};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -46,6 +46,55 @@ pub enum ScenarioError {
     Override(String),
 }
 
+/// The accepted ranges of the quantity fields, as messages print them ([`Scenario::validate`]
+/// checks them; a value too large for its quantity to hold at all gets the same text).
+mod accepted {
+    pub const PAGE_SIZE: &str = "a power of two from 512 B to 2 MiB";
+    pub const STATE_SIZE: &str = "0 B to 1 GiB";
+    pub const RESUME_OVERHEAD: &str = "0 s to 60 s";
+    pub const RATE: &str = "0 to 1e9 pages/s";
+    pub const BANDWIDTH: &str = "more than 0 bit/s, up to 10 Tbit/s";
+    pub const LATENCY: &str = "0 s to 10 s";
+    pub const PAGE_HEADER: &str = "0 B to 4 KiB";
+    pub const SEND_BUFFER: &str = "0 B to 1 GiB";
+    pub const HOST_RATE: &str = "8 kbit/s to 10 Tbit/s, or unset (no cost)";
+    pub const TIMEOUT: &str = "1 ms to 10000000 s";
+    pub const PHASE_DURATION: &str = "1 us to 1000000000 s";
+    pub const WORKING_SET: &str = "one page up to the used memory (vm.memory minus vm.free_memory)";
+}
+
+/// The accepted range of a quantity field, by its dotted path (a phase's fields as the
+/// workload's).
+fn quantity_range(path: &str) -> Option<&'static str> {
+    let path = match path.strip_prefix("workload.phases[") {
+        Some(rest) => {
+            let (_, field) = rest.split_once("].")?;
+            if field == "duration" {
+                return Some(accepted::PHASE_DURATION);
+            }
+            format!("workload.{field}")
+        }
+        None => path.to_string(),
+    };
+    Some(match path.as_str() {
+        "vm.memory" => "from one page to 256 GiB",
+        "vm.page_size" => accepted::PAGE_SIZE,
+        "vm.free_memory" => "whole pages, less than vm.memory",
+        "vm.state_size" => accepted::STATE_SIZE,
+        "vm.resume_overhead" => accepted::RESUME_OVERHEAD,
+        "workload.write_rate" | "workload.read_rate" => accepted::RATE,
+        "workload.working_set" | "workload.working_set_offset" => accepted::WORKING_SET,
+        "workload.write_size" => "1 B to the page size",
+        "link.bandwidth" => accepted::BANDWIDTH,
+        "link.latency" => accepted::LATENCY,
+        "link.page_header" => accepted::PAGE_HEADER,
+        "link.send_buffer" => accepted::SEND_BUFFER,
+        "host.send_rate" | "host.zero_scan_rate" => accepted::HOST_RATE,
+        "migration.timeout" => accepted::TIMEOUT,
+        _ => return None,
+    })
+}
+
 fn field_err(field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
     ScenarioError::Field { field: field.into(), message: message.into() }
 }
@@ -60,8 +109,9 @@ pub struct Scenario {
     /// One or two sentences for people.
     #[serde(default)]
     pub description: String,
-    /// Seed of every random choice; same scenario and seed give the same trace.
-    #[serde(default = "default_seed")]
+    /// Seed of every random choice; same scenario and seed give the same trace. Any `u64`; above
+    /// TOML's largest integer (2^63 - 1) write it in quotes.
+    #[serde(default = "default_seed", deserialize_with = "seed")]
     pub seed: u64,
     /// The virtual machine.
     #[serde(default)]
@@ -88,6 +138,38 @@ fn default_name() -> String {
 }
 fn default_seed() -> u64 {
     1
+}
+
+/// Deserialises a seed: a `u64`, or its decimal digits as a string (TOML integers stop at
+/// 2^63 - 1, and a `--set seed=...` above that arrives as text).
+fn seed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an integer from 0 to 18446744073709551615")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::custom(format!("{v} {OUT_OF_RANGE}: accepted an integer from 0 to 18446744073709551615")))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            Err(E::custom(format!("{} is not accepted: accepted an integer from 0 to 18446744073709551615", crate::units::short(v))))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
+            let digits = v.trim().replace('_', "");
+            match digits.parse::<u64>() {
+                Ok(n) if digits.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+                _ if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                    Err(E::custom(format!("'{v}' {OUT_OF_RANGE}: accepted an integer from 0 to 18446744073709551615")))
+                }
+                _ => Err(E::custom(format!("'{v}' is not an integer: accepted an integer from 0 to 18446744073709551615"))),
+            }
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// The virtual machine being migrated.
@@ -427,9 +509,59 @@ fn finite_or_text(v: &mut toml::Value) {
     }
 }
 
+/// The dotted path of the key whose value starts at byte `at` of a TOML text: the last table
+/// header before it (`[vm]`, `[[workload.phases]]` with its index) and the key of its line.
+/// None when the line holds no `key = value`.
+fn toml_key_at(text: &str, at: usize) -> Option<String> {
+    let at = at.min(text.len());
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let key = line.split_once('=')?.0.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
+        return None;
+    }
+    let mut table = String::new();
+    let mut arrays: BTreeMap<String, usize> = BTreeMap::new();
+    for l in text[..line_start].lines().map(str::trim) {
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split_once("]]")).map(|(n, _)| n.trim()) {
+            let index = arrays.entry(name.to_string()).and_modify(|i| *i += 1).or_insert(0);
+            table = format!("{name}[{index}]");
+        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.split_once(']')).map(|(n, _)| n.trim()) {
+            table = name.to_string();
+        }
+    }
+    Some(if table.is_empty() { key.to_string() } else { format!("{table}.{key}") })
+}
+
+/// A TOML syntax error as a scenario error: an integer too large for TOML (2^63 - 1) names its
+/// field and says how to write a large value instead; any other error keeps its line and column.
+fn toml_error(text: &str, e: &toml::de::Error) -> ScenarioError {
+    let span = e.span();
+    let field = span.as_ref().and_then(|s| toml_key_at(text, s.start));
+    let literal = span.as_ref().map(|s| text[s.start.min(text.len())..s.end.min(text.len())].trim().to_string());
+    let message = e.message();
+    let too_large = ["integer", "too large", "overflow"].iter().any(|m| message.contains(m));
+    match (field, literal) {
+        (Some(field), Some(literal)) if too_large && literal.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') => {
+            let message = match (quantity_range(&field), field.as_str()) {
+                (Some(range), _) => format!("{literal} {OUT_OF_RANGE}: accepted {range}"),
+                (None, "seed") => format!(
+                    "{literal} is too large for a TOML integer (at most 9223372036854775807): write it in quotes, seed = \"{literal}\" (accepted 0 to 18446744073709551615)"
+                ),
+                (None, _) => format!("{literal} {OUT_OF_RANGE}: accepted a number TOML can hold (integers up to 9223372036854775807)"),
+            };
+            field_err(field, message)
+        }
+        _ => ScenarioError::Syntax { format: "TOML", message: toml_syntax_message(text, e) },
+    }
+}
+
 fn json_of_toml(text: &str) -> Result<Value, ScenarioError> {
-    let table: toml::Table =
-        toml::from_str(text).map_err(|e| ScenarioError::Syntax { format: "TOML", message: toml_syntax_message(text, &e) })?;
+    let table: toml::Table = toml::from_str(text).map_err(|e| match json_of_json(text) {
+        // Valid JSON that is not an object (`[1, 2, 3]`, `42`): say what a scenario is.
+        Ok(value) => not_a_scenario(&value),
+        Err(_) => toml_error(text, &e),
+    })?;
     let mut table = toml::Value::Table(table);
     finite_or_text(&mut table);
     serde_json::to_value(table).map_err(|e| ScenarioError::Syntax { format: "TOML", message: e.to_string() })
@@ -437,6 +569,25 @@ fn json_of_toml(text: &str) -> Result<Value, ScenarioError> {
 
 fn json_of_json(text: &str) -> Result<Value, ScenarioError> {
     serde_json::from_str(text).map_err(|e| ScenarioError::Syntax { format: "JSON", message: e.to_string() })
+}
+
+/// The tables and fields a scenario is made of, for messages.
+const SCENARIO_FIELDS: &str = "name, description, seed, vm, workload, link, host, migration, params";
+
+/// The error for a JSON value that is not an object.
+fn not_a_scenario(value: &Value) -> ScenarioError {
+    let what = match value {
+        Value::Array(_) => "an array",
+        Value::String(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Null => "null",
+        Value::Object(_) => "an object",
+    };
+    field_err(
+        "scenario",
+        format!("a JSON document holding {what} is not a scenario: expected a JSON object or TOML with the fields {SCENARIO_FIELDS}"),
+    )
 }
 
 /// Turns an override value into JSON: a TOML literal if it parses as one, else a string.
@@ -492,17 +643,49 @@ impl Scenario {
 
     /// Parses TOML or JSON (JSON if the text starts with `{`), applies overrides, validates.
     pub fn parse_with_overrides(text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
-        let mut tree = if text.trim_start().starts_with('{') { json_of_json(text)? } else { json_of_toml(text)? };
+        let mut tree = Self::tree_of(text)?;
         apply_overrides(&mut tree, overrides)?;
         Self::from_tree(tree)
     }
 
+    /// [`Self::parse_with_overrides`] for the text of a scenario file, which must set something:
+    /// an empty file (or one of comments only, or `{}`) is an error saying what is missing,
+    /// where an empty text elsewhere means every default.
+    pub fn parse_file_with_overrides(text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+        let mut tree = Self::tree_of(text)?;
+        if tree.as_object().is_some_and(|o| o.is_empty()) {
+            return Err(field_err(
+                "scenario",
+                format!("the file is empty: a scenario sets at least one of {SCENARIO_FIELDS}, e.g. [vm] memory = \"1 GiB\""),
+            ));
+        }
+        apply_overrides(&mut tree, overrides)?;
+        Self::from_tree(tree)
+    }
+
+    /// The value tree of a TOML or JSON text (JSON if it starts with `{`).
+    fn tree_of(text: &str) -> Result<Value, ScenarioError> {
+        if text.trim_start().starts_with('{') {
+            json_of_json(text)
+        } else {
+            json_of_toml(text)
+        }
+    }
+
     /// Deserialises and validates a scenario from a JSON value tree.
     pub fn from_tree(tree: Value) -> Result<Scenario, ScenarioError> {
+        if !tree.is_object() {
+            return Err(not_a_scenario(&tree));
+        }
         let scenario: Scenario = serde_path_to_error::deserialize(tree).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner().to_string();
-            field_err(if path == "." { "scenario".to_string() } else { path }, inner)
+            // A quantity too large to hold at all: name the field's own range.
+            let message = match (crate::units::out_of_range_input(&inner), quantity_range(&path)) {
+                (Some(input), Some(range)) => format!("'{input}' {OUT_OF_RANGE}: accepted {range}"),
+                _ => inner,
+            };
+            field_err(if path == "." { "scenario".to_string() } else { path }, message)
         })?;
         scenario.validate()?;
         Ok(scenario)
@@ -535,7 +718,7 @@ impl Scenario {
         let vm = &self.vm;
         let ps = vm.page_size.0;
         if !(512..=(2 << 20)).contains(&ps) || !ps.is_power_of_two() {
-            return Err(field_err("vm.page_size", format!("{} is not accepted: a power of two from 512 B to 2 MiB", vm.page_size)));
+            return Err(field_err("vm.page_size", format!("{} is not accepted: {}", vm.page_size, accepted::PAGE_SIZE)));
         }
         if vm.memory.0 < ps || vm.memory.0 > MAX_MEMORY {
             return Err(field_err(
@@ -553,16 +736,16 @@ impl Scenario {
             ));
         }
         if vm.state_size.0 > 1 << 30 {
-            return Err(field_err("vm.state_size", format!("{} is out of range: accepted 0 B to 1 GiB", vm.state_size)));
+            return Err(field_err("vm.state_size", format!("{} {OUT_OF_RANGE}: accepted {}", vm.state_size, accepted::STATE_SIZE)));
         }
-        check_range("vm.resume_overhead", vm.resume_overhead.0, 0.0, 60.0, "0 s to 60 s")?;
+        check_duration("vm.resume_overhead", vm.resume_overhead, 0.0, 60.0, accepted::RESUME_OVERHEAD)?;
         let c = &vm.content;
         for (name, v) in [("zero", c.zero), ("text", c.text), ("structured", c.structured), ("random", c.random)] {
             check_range(&format!("vm.content.{name}"), v, 0.0, 1.0, "a fraction from 0 to 1")?;
         }
         let sum = c.zero + c.text + c.structured + c.random;
         if (sum - 1.0).abs() > 1e-6 {
-            return Err(field_err("vm.content", format!("fractions add up to {sum}; they must add up to 1")));
+            return Err(field_err("vm.content", format!("fractions add up to {}; they must add up to 1", short(sum))));
         }
 
         let used = self.used_pages() * ps;
@@ -589,7 +772,7 @@ impl Scenario {
             let prefix = format!("workload.phases[{i}]");
             let last = i + 1 == w.phases.len();
             match p.duration {
-                Some(d) => check_range(&format!("{prefix}.duration"), d.0, 1e-6, 1e9, "more than 0 s")?,
+                Some(d) => check_duration(&format!("{prefix}.duration"), d, 1e-6, 1e9, accepted::PHASE_DURATION)?,
                 None if w.repeat || !last => {
                     return Err(field_err(
                         format!("{prefix}.duration"),
@@ -614,17 +797,14 @@ impl Scenario {
 
         let l = &self.link;
         if !(l.bandwidth.0 > 0.0 && l.bandwidth.0 <= 1.25e12) {
-            return Err(field_err(
-                "link.bandwidth",
-                format!("{} is out of range: accepted more than 0 bit/s, up to 10 Tbit/s", l.bandwidth),
-            ));
+            return Err(field_err("link.bandwidth", format!("{} {OUT_OF_RANGE}: accepted {}", l.bandwidth, accepted::BANDWIDTH)));
         }
-        check_range("link.latency", l.latency.0, 0.0, 10.0, "0 s to 10 s")?;
+        check_duration("link.latency", l.latency, 0.0, 10.0, accepted::LATENCY)?;
         if l.page_header.0 > 4096 {
-            return Err(field_err("link.page_header", format!("{} is out of range: accepted 0 B to 4 KiB", l.page_header)));
+            return Err(field_err("link.page_header", format!("{} {OUT_OF_RANGE}: accepted {}", l.page_header, accepted::PAGE_HEADER)));
         }
         if l.send_buffer.0 > 1 << 30 {
-            return Err(field_err("link.send_buffer", format!("{} is out of range: accepted 0 B to 1 GiB", l.send_buffer)));
+            return Err(field_err("link.send_buffer", format!("{} {OUT_OF_RANGE}: accepted {}", l.send_buffer, accepted::SEND_BUFFER)));
         }
         let h = &self.host;
         for (field, rate) in
@@ -632,7 +812,7 @@ impl Scenario {
         {
             if let Some(r) = rate {
                 if !(r.0 >= 1e3 && r.0 <= 1.25e12) {
-                    return Err(field_err(field, format!("{r} is out of range: accepted 8 kbit/s to 10 Tbit/s, or unset (no cost)")));
+                    return Err(field_err(field, format!("{r} {OUT_OF_RANGE}: accepted {}", accepted::HOST_RATE)));
                 }
             }
         }
@@ -655,7 +835,7 @@ impl Scenario {
         if h.busy_vcpus > 4096 {
             return Err(field_err("host.busy_vcpus", format!("{} is out of range: accepted an integer from 0 to 4096", h.busy_vcpus)));
         }
-        check_range("migration.timeout", self.migration.timeout.0, 1e-3, 1e7, "1 ms to 10,000,000 s")?;
+        check_duration("migration.timeout", self.migration.timeout, 1e-3, 1e7, accepted::TIMEOUT)?;
         if crate::algorithms::find(&self.migration.algorithm).is_none() {
             return Err(field_err(
                 "migration.algorithm",
@@ -692,9 +872,18 @@ impl Scenario {
     }
 }
 
+/// Checks that `v` is in `lo..=hi`; the message prints the value short.
 fn check_range(field: &str, v: f64, lo: f64, hi: f64, accepted: &str) -> Result<(), ScenarioError> {
     if v.is_nan() || v < lo || v > hi {
-        return Err(field_err(field, format!("{v} is out of range: accepted {accepted}")));
+        return Err(field_err(field, format!("{} {OUT_OF_RANGE}: accepted {accepted}", short(v))));
+    }
+    Ok(())
+}
+
+/// [`check_range`] for a duration, printed in its own unit (`500 ns`, not `0.0000005`).
+fn check_duration(field: &str, v: Seconds, lo: f64, hi: f64, accepted: &str) -> Result<(), ScenarioError> {
+    if v.0.is_nan() || v.0 < lo || v.0 > hi {
+        return Err(field_err(field, format!("{v} {OUT_OF_RANGE}: accepted {accepted}")));
     }
     Ok(())
 }
@@ -714,7 +903,7 @@ fn check_phase_fields(
 ) -> Result<(), ScenarioError> {
     for (name, r) in [("write_rate", write_rate), ("read_rate", read_rate)] {
         if r.0.is_nan() || r.0 < 0.0 || r.0 > 1e9 {
-            return Err(field_err(format!("{prefix}.{name}"), format!("{r} is out of range: accepted 0 to 1e9 pages/s")));
+            return Err(field_err(format!("{prefix}.{name}"), format!("{r} {OUT_OF_RANGE}: accepted {}", accepted::RATE)));
         }
     }
     if pattern == AccessPattern::Idle && (write_rate.0 > 0.0 || read_rate.0 > 0.0) {
@@ -806,6 +995,56 @@ mod tests {
         let e = Scenario::from_toml_str("[vm]\nmemory = \"1 GiB\"\n[link\n").unwrap_err().to_string();
         assert!(e.starts_with("malformed TOML scenario: line 3, column 6: "), "{e}");
         assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn messages_name_the_field_its_range_and_the_value_short() {
+        // Issue 13, defect 7.
+        let cases: &[(&str, &[&str], &str)] = &[
+            (
+                "[workload]\npattern = \"uniform\"\nwrite_rate = 10\n[[workload.phases]]\nduration = \"500 ns\"",
+                &[],
+                "workload.phases[0].duration: 500 ns is out of range: accepted 1 us to 1000000000 s",
+            ),
+            (
+                "",
+                &["link.bandwidth=1e308 Gbit/s"],
+                "link.bandwidth: '1e308 Gbit/s' is out of range: accepted more than 0 bit/s, up to 10 Tbit/s",
+            ),
+            ("", &["link.send_buffer=1 EiB"], "link.send_buffer: 1 EiB is out of range: accepted 0 B to 1 GiB"),
+            ("[link]\nsend_buffer = \"16 EiB\"", &[], "link.send_buffer: '16 EiB' is out of range: accepted 0 B to 1 GiB"),
+            (
+                "[vm]\nmemory = 99999999999999999999999",
+                &[],
+                "vm.memory: 99999999999999999999999 is out of range: accepted from one page to 256 GiB",
+            ),
+            (
+                "[[workload.phases]]\nduration = 1\n[[workload.phases]]\nwrite_rate = 1e999",
+                &[],
+                "workload.phases[1].write_rate: 1e999 is out of range: accepted 0 to 1e9 pages/s",
+            ),
+            ("seed = 18446744073709551616", &[], "seed: 18446744073709551616 is too large for a TOML integer"),
+            ("", &["seed=18446744073709551616"], "seed: '18446744073709551616' is out of range"),
+            ("[1, 2, 3]", &[], "scenario: a JSON document holding an array is not a scenario: expected a JSON object"),
+            ("", &["workload.hot_probability=1e300"], "workload.hot_probability: 1e300 is out of range: accepted 0 to 1"),
+            ("[vm.content]\nzero = 0.3333\ntext = 0.3333\nstructured = 0.3333\nrandom = 0", &[], "vm.content: fractions add up to 0.9999;"),
+        ];
+        for (text, overrides, prefix) in cases {
+            let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+            let e = Scenario::parse_with_overrides(text, &overrides).unwrap_err().to_string();
+            assert!(e.starts_with(prefix), "{text:?} {overrides:?} gave {e:?}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        // The largest seed is a seed, on the command line and quoted in a file.
+        let s = Scenario::parse_with_overrides("", &["seed=18446744073709551615".into()]).unwrap();
+        assert_eq!(s.seed, u64::MAX);
+        assert_eq!(Scenario::from_toml_str("seed = \"18446744073709551615\"").unwrap().seed, u64::MAX);
+        // An empty scenario file says what is missing; an empty text elsewhere is the defaults.
+        for text in ["", "  \n# only a comment\n", "{}"] {
+            let e = Scenario::parse_file_with_overrides(text, &[]).unwrap_err().to_string();
+            assert!(e.starts_with("scenario: the file is empty: a scenario sets at least one of name,"), "{e}");
+        }
+        assert!(Scenario::parse_with_overrides("", &[]).is_ok());
     }
 
     #[test]

@@ -16,6 +16,10 @@
 //!   trip + transfer. Without a priority channel the reply also waits behind the link's
 //!   `send_buffer` of bulk data already queued in the socket.
 //!
+//! The scenario's timeout bounds the clock while the guest runs: a send that would cross it
+//! ends at it, whatever the bandwidth (`SimContext::transmit`), so the guest is never simulated
+//! past it; only the downtime, where the guest costs nothing, may end later.
+//!
 //! # Memory
 //!
 //! Per page the simulator keeps the source's version, the destination's version, the number of
@@ -101,6 +105,19 @@ fn earlier_access(w: Option<(f64, u64)>, r: Option<(f64, u64)>) -> Option<(f64, 
         (None, Some(r)) => Some((r.0, r.1, AccessKind::Read)),
         (None, None) => None,
     }
+}
+
+/// One transmission on the simulated link ([`SimContext::transmit`]).
+#[derive(Debug, Clone, Copy)]
+struct Transmission {
+    start: f64,
+    /// When the last byte left (the timeout, for a send cut there).
+    end: f64,
+    /// When the last byte arrives.
+    arrive: f64,
+    /// Wire bytes the link carried: all of them, or for a send cut at the timeout the share
+    /// carried by then.
+    bytes: u64,
 }
 
 /// A pending arrival at the destination.
@@ -637,9 +654,19 @@ impl SimContext {
 
     /// Transmits `bytes`, taking at least `cpu_s` (encoding pipelined with sending) plus the
     /// sending threads' own work on the bytes (`host.send_rate`), and at least `receive_s`, the
-    /// destination's work on them (pipelined too: a slower receiver holds the sender back), and
-    /// returns (start, end, arrival).
-    fn transmit(&mut self, bytes: u64, channel: Channel, cpu_s: f64, receive_s: f64) -> (f64, f64, f64) {
+    /// destination's work on them (pipelined too: a slower receiver holds the sender back).
+    ///
+    /// This is the one place the clock runs ahead for a send, so it is where the scenario's
+    /// timeout holds: while the guest runs (on the source before the pause, on the destination
+    /// after the resume), a send that would cross the timeout ends at it, whatever the
+    /// bandwidth, and only the share of its bytes the link carried by then counts (so that a
+    /// bandwidth measured over it is the link's). Its pages count as arrived, so that what an
+    /// algorithm sent is what the destination has: a delta cache, a post-copy's set of pages
+    /// sent, a forced stop-and-copy all stay exact. The downtime is not
+    /// cut (the guest is paused, which costs nothing to simulate: a stop-and-copy, forced at the
+    /// timeout or begun before it, runs to its end, as `migration.on_timeout = "force-stop"`
+    /// says).
+    fn transmit(&mut self, bytes: u64, channel: Channel, cpu_s: f64, receive_s: f64) -> Transmission {
         let start = self.now;
         let bw = self.effective_bandwidth();
         let send_s = self.scenario.host.send_pace(self.running_vcpus()).map_or(0.0, |pace| bytes as f64 / pace);
@@ -649,10 +676,14 @@ impl SimContext {
         } else {
             0.0
         };
+        let (end, bytes) = if self.at != Where::Paused && start + duration > self.timeout {
+            let end = self.timeout.max(start);
+            (end, (bytes as f64 * (end - start) / duration) as u64)
+        } else {
+            (start + duration, bytes)
+        };
         self.bytes_sent += bytes;
-        let end = start + duration;
-        let arrive = end + queued + self.latency;
-        (start, end, arrive)
+        Transmission { start, end, arrive: end + queued + self.latency, bytes }
     }
 
     fn ensure_round(&mut self) {
@@ -708,11 +739,13 @@ impl SimContext {
             _ => 0.0,
         };
         let touch_s = self.first_touch_seconds(pages, encoding);
-        let (start, end, arrive) = self.transmit(wire, channel, cpu_s + zero_scan_s, touch_s);
-        self.deliver(pages, snapshot, arrive, channel);
-        self.rec.sent(start, end, arrive, channel, encoding, pages, payload, wire);
-        self.advance_to(end);
-        Ok(Sent { wire_bytes: wire, payload_bytes: payload })
+        let tx = self.transmit(wire, channel, cpu_s + zero_scan_s, touch_s);
+        // A send cut at the timeout: the payload in the same share as the wire bytes.
+        let payload = if tx.bytes < wire { (payload as f64 * tx.bytes as f64 / wire as f64) as u64 } else { payload };
+        self.deliver(pages, snapshot, tx.arrive, channel);
+        self.rec.sent(tx.start, tx.end, tx.arrive, channel, encoding, pages, payload, tx.bytes);
+        self.advance_to(tx.end);
+        Ok(Sent { wire_bytes: tx.bytes, payload_bytes: payload })
     }
 
     /// The destination's time to write `pages` (sent as `encoding`) into memory it has not
@@ -847,15 +880,15 @@ impl SimContext {
     /// `receive_s` is the destination's work on it.
     fn send_data(&mut self, what: DataKind, bytes: u64, pages: Option<&PageBitmap>, receive_s: f64) -> Sent {
         self.ensure_round();
-        let (start, end, arrive) = self.transmit(bytes, Channel::Bulk, 0.0, receive_s);
-        self.last_arrival = self.last_arrival.max(arrive);
+        let tx = self.transmit(bytes, Channel::Bulk, 0.0, receive_s);
+        self.last_arrival = self.last_arrival.max(tx.arrive);
         let mut runs = PageRuns::default();
         if let Some(pages) = pages.filter(|_| self.rec.detail >= TraceDetail::Pages) {
             runs.0 = pages.runs().into_iter().map(|(first, count)| [first, count]).collect();
         }
-        self.rec.push(start, Event::DataSent { what, end, arrive, bytes, pages: runs });
-        self.advance_to(end);
-        Sent { wire_bytes: bytes, payload_bytes: 0 }
+        self.rec.push(tx.start, Event::DataSent { what, end: tx.end, arrive: tx.arrive, bytes: tx.bytes, pages: runs });
+        self.advance_to(tx.end);
+        Sent { wire_bytes: tx.bytes, payload_bytes: 0 }
     }
 
     /// Ends the run: lets in-flight pages arrive, checks the destination against the guest's
@@ -1238,6 +1271,58 @@ mod tests {
         // Encoding faster than the wire costs nothing extra.
         let (_, hidden, _) = migrate_with(256, 1e-6, full_or_zero);
         assert_eq!(hidden, fast);
+    }
+
+    /// The idle scenario over a link of `bandwidth` with a 5 s timeout, `on_timeout` as given.
+    fn slow(bandwidth: &str, on_timeout: &str) -> Scenario {
+        Scenario::parse_with_overrides(
+            "",
+            &[
+                format!("link.bandwidth=\"{bandwidth}\""),
+                "migration.timeout=\"5 s\"".into(),
+                format!("migration.on_timeout=\"{on_timeout}\""),
+                "vm.memory=\"64 MiB\"".into(),
+                "workload.pattern=\"uniform\"".into(),
+                "workload.write_rate=100".into(),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_send_that_would_cross_the_timeout_ends_at_it() {
+        // Issue 13, defect 4: the timeout was checked between batches only, so a 1 Mbit/s run
+        // with a 5 s timeout reported 33.6 s, and at 1 bit/s 33,619,968 s of guest time were
+        // simulated.
+        for bandwidth in ["1 bit/s", "1 Mbit/s", "10 Mbit/s"] {
+            let s = slow(bandwidth, "cancel");
+            // Pre-copy cancelled at the timeout: the total is the timeout, and only the bytes
+            // the link carried by then count.
+            for algorithm in ["precopy-xen", "precopy-qemu", "tsmc", "mecom"] {
+                let r = crate::simulate(&s, Some(algorithm), TraceDetail::Pages).unwrap().report;
+                assert_eq!(r.total_time_s, 5.0, "{algorithm} at {bandwidth}");
+                assert!(r.bytes_sent as f64 <= s.link.bandwidth.0 * 5.0 + 1.0, "{algorithm} at {bandwidth}: {} bytes", r.bytes_sent);
+            }
+            // Post-copy and hybrid: the guest runs nowhere past the timeout; only the downtime
+            // (the CPU state, sent while the guest is paused) is not cut.
+            for algorithm in ["postcopy-push", "postcopy-bubbling", "hybrid"] {
+                let r = crate::simulate(&s, Some(algorithm), TraceDetail::Pages).unwrap().report;
+                assert!(r.total_time_s <= 5.0 + r.downtime_s + 1e-9, "{algorithm} at {bandwidth}: {r:?}");
+                assert!(!r.completed, "{algorithm} at {bandwidth}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_forced_stop_and_copy_after_a_cut_send_still_moves_every_page() {
+        // The pages of the send cut at the timeout arrive: the forced stop-and-copy sends what
+        // the guest dirtied, and the destination verifies, delta caches included.
+        for algorithm in ["precopy-xen", "precopy-qemu", "xbzrle", "delta", "mecom"] {
+            let run = crate::simulate(&slow("10 Mbit/s", "force-stop"), Some(algorithm), TraceDetail::Pages).unwrap();
+            let r = &run.report;
+            assert!(r.completed && r.verified, "{algorithm}: {r:?}");
+            assert!((r.preparation_time_s - 5.0).abs() < 1e-9, "{algorithm}: paused at {}", r.preparation_time_s);
+        }
     }
 
     #[test]

@@ -11,14 +11,65 @@ use std::fmt;
 
 /// A quantity string that could not be parsed; says what was expected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("'{input}' is not a {kind}: expected {expected}")]
-pub struct UnitError {
-    /// The text that failed to parse.
-    pub input: String,
-    /// What kind of quantity was expected ("size", "bandwidth", ...).
-    pub kind: &'static str,
-    /// Examples of accepted forms.
-    pub expected: &'static str,
+pub enum UnitError {
+    /// Not a number with a known unit.
+    #[error("'{input}' is not a {kind}: expected {expected}")]
+    NotA {
+        /// The text that failed to parse.
+        input: String,
+        /// What kind of quantity was expected ("size", "bandwidth", ...).
+        kind: &'static str,
+        /// Examples of accepted forms.
+        expected: &'static str,
+    },
+    /// A number with a known unit, too large (or too small) for the quantity to hold: e.g.
+    /// `"1e308 Gbit/s"`, `"16 EiB"`.
+    #[error("'{input}' {OUT_OF_RANGE}: accepted {accepted}")]
+    OutOfRange {
+        /// The text as written.
+        input: String,
+        /// What the quantity can hold (a field accepts less: see its own range).
+        accepted: &'static str,
+    },
+}
+
+/// The words of an out-of-range message ([`UnitError::OutOfRange`] and the scenario's range
+/// checks alike).
+pub const OUT_OF_RANGE: &str = "is out of range";
+
+/// The text as written of an [`UnitError::OutOfRange`] message (`'TEXT' is out of range: ...`),
+/// so that a caller who knows the field can name the field's own range instead.
+pub fn out_of_range_input(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix('\'')?;
+    let (input, tail) = rest.split_once(&format!("' {OUT_OF_RANGE}: ") as &str)?;
+    (!tail.is_empty()).then_some(input)
+}
+
+/// A number for people: at most 6 significant digits, without trailing zeros, in exponent form
+/// from a billion up and under 0.0001 (`0.9999`, not `0.9998999999999999`; `1e300`, not 301
+/// digits; `6e11`).
+pub fn short(v: f64) -> String {
+    if !v.is_finite() || v == 0.0 {
+        return if v == 0.0 { "0".into() } else { v.to_string() };
+    }
+    let a = v.abs();
+    if (1e-4..1e9).contains(&a) {
+        let decimals = (5 - a.log10().floor() as i32).max(0) as usize;
+        trim_fraction(&format!("{v:.decimals$}")).to_string()
+    } else {
+        let text = format!("{v:.5e}");
+        let (mantissa, exponent) = text.split_once('e').expect("exponent form");
+        format!("{}e{exponent}", trim_fraction(mantissa))
+    }
+}
+
+/// `1.500000` to `1.5`, `2.000` to `2` (text without a point is left as it is).
+fn trim_fraction(text: &str) -> &str {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
+    }
 }
 
 fn split_number(s: &str) -> Option<(f64, &str)> {
@@ -41,7 +92,7 @@ fn split_number(s: &str) -> Option<(f64, &str)> {
 }
 
 fn parse_with(s: &str, kind: &'static str, expected: &'static str, units: &[(&str, f64)]) -> Result<f64, UnitError> {
-    let err = || UnitError { input: s.to_string(), kind, expected };
+    let err = || UnitError::NotA { input: s.to_string(), kind, expected };
     let (number, unit) = split_number(s).ok_or_else(err)?;
     let factor = units
         .iter()
@@ -49,11 +100,11 @@ fn parse_with(s: &str, kind: &'static str, expected: &'static str, units: &[(&st
         .or_else(|| units.iter().find(|(name, _)| *name == unit))
         .map(|(_, f)| *f)
         .ok_or_else(err)?;
-    let value = number * factor;
-    if !value.is_finite() {
+    if !number.is_finite() {
         return Err(err());
     }
-    Ok(value)
+    // A finite number in a known unit that overflows is a value, just too large.
+    Ok(number * factor)
 }
 
 const SIZE_UNITS: &[(&str, f64)] = &[
@@ -64,11 +115,15 @@ const SIZE_UNITS: &[(&str, f64)] = &[
     ("MiB", 1024.0 * 1024.0),
     ("GiB", 1024.0 * 1024.0 * 1024.0),
     ("TiB", 1024.0 * 1024.0 * 1024.0 * 1024.0),
+    ("PiB", 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0),
+    ("EiB", 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0),
     ("KB", 1e3),
     ("kB", 1e3),
     ("MB", 1e6),
     ("GB", 1e9),
     ("TB", 1e12),
+    ("PB", 1e15),
+    ("EB", 1e18),
 ];
 const SIZE_EXPECTED: &str = "a size such as \"4096\", \"64 B\", \"4 KiB\", \"1 GiB\" or \"1.5 GB\"";
 
@@ -111,13 +166,18 @@ fn fmt_scaled(f: &mut fmt::Formatter<'_>, value: f64, units: &[(&str, f64)]) -> 
         }
     }
     let scaled = value / chosen.1;
-    let text = format!("{scaled:.6}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
+    // Six decimals read back to the same value for every scenario worth writing; values far
+    // outside any field's range print short rather than with hundreds of digits.
+    let text = if scaled != 0.0 && !(1e-4..1e15).contains(&scaled.abs()) {
+        short(scaled)
+    } else {
+        trim_fraction(&format!("{scaled:.6}")).to_string()
+    };
     write!(f, "{text} {}", chosen.0)
 }
 
 macro_rules! quantity {
-    ($(#[$doc:meta])* $name:ident, $inner:ty, $kind:literal, $units:ident, $expected:ident, $display:expr) => {
+    ($(#[$doc:meta])* $name:ident, $inner:ty, $kind:literal, $units:ident, $expected:ident, $holds:literal, $display:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
         pub struct $name(pub $inner);
@@ -126,7 +186,12 @@ macro_rules! quantity {
             type Err = UnitError;
             fn from_str(s: &str) -> Result<Self, UnitError> {
                 let v = parse_with(s, $kind, $expected, $units)?;
-                Self::from_base(v).ok_or_else(|| UnitError { input: s.to_string(), kind: $kind, expected: $expected })
+                // Too large for the type is out of range; anything else (negative or fractional
+                // bytes) is malformed.
+                Self::from_base(v).ok_or_else(|| match Self::in_bounds(v) {
+                    true => UnitError::NotA { input: s.to_string(), kind: $kind, expected: $expected },
+                    false => UnitError::OutOfRange { input: s.to_string(), accepted: $holds },
+                })
             }
         }
 
@@ -155,7 +220,13 @@ macro_rules! quantity {
                         v.parse().map_err(|e: UnitError| E::custom(e))
                     }
                     fn visit_f64<E: de::Error>(self, v: f64) -> Result<$name, E> {
-                        $name::from_base(v).ok_or_else(|| E::custom(format!("{v} is not a {}: expected {}", $kind, $expected)))
+                        $name::from_base(v).ok_or_else(|| {
+                            let input = short(v);
+                            E::custom(match $name::in_bounds(v) {
+                                true => UnitError::NotA { input, kind: $kind, expected: $expected },
+                                false => UnitError::OutOfRange { input, accepted: $holds },
+                            })
+                        })
                     }
                     fn visit_i64<E: de::Error>(self, v: i64) -> Result<$name, E> {
                         self.visit_f64(v as f64)
@@ -172,10 +243,12 @@ macro_rules! quantity {
 
 quantity!(
     /// A size in bytes (`"4 KiB"`, `"1 GiB"`, `4096`).
-    ByteSize, u64, "size", SIZE_UNITS, SIZE_EXPECTED,
+    ByteSize, u64, "size", SIZE_UNITS, SIZE_EXPECTED, "a size of 0 B up to 16 EiB",
     |f: &mut fmt::Formatter<'_>, v: f64| {
         let v = v as u64;
-        for (name, factor) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        for (name, factor) in
+            [("EiB", 1u64 << 60), ("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+        {
             if v >= factor && v % factor == 0 {
                 return write!(f, "{} {name}", v / factor);
             }
@@ -185,17 +258,17 @@ quantity!(
 );
 quantity!(
     /// A bandwidth in bytes per second (`"1 Gbit/s"`, `"128 MiB/s"`).
-    Bandwidth, f64, "bandwidth", BANDWIDTH_UNITS, BANDWIDTH_EXPECTED,
+    Bandwidth, f64, "bandwidth", BANDWIDTH_UNITS, BANDWIDTH_EXPECTED, "a finite bandwidth",
     |f: &mut fmt::Formatter<'_>, v: f64| fmt_scaled(f, v, &[("bit/s", 1.0 / 8.0), ("kbit/s", 1e3 / 8.0), ("Mbit/s", 1e6 / 8.0), ("Gbit/s", 1e9 / 8.0)])
 );
 quantity!(
     /// A duration in seconds (`"300 ms"`, `"1.5 s"`).
-    Seconds, f64, "duration", DURATION_UNITS, DURATION_EXPECTED,
+    Seconds, f64, "duration", DURATION_UNITS, DURATION_EXPECTED, "a finite duration",
     |f: &mut fmt::Formatter<'_>, v: f64| fmt_scaled(f, v, &[("ns", 1e-9), ("us", 1e-6), ("ms", 1e-3), ("s", 1.0)])
 );
 quantity!(
     /// A rate of page accesses per second (`"20000 pages/s"`).
-    PageRate, f64, "page rate", RATE_UNITS, RATE_EXPECTED,
+    PageRate, f64, "page rate", RATE_UNITS, RATE_EXPECTED, "a finite page rate",
     |f: &mut fmt::Formatter<'_>, v: f64| fmt_scaled(f, v, &[("pages/s", 1.0)])
 );
 
@@ -237,7 +310,11 @@ pub(crate) fn opt_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>,
 
 impl ByteSize {
     fn from_base(v: f64) -> Option<Self> {
-        (v >= 0.0 && v.fract() == 0.0 && v <= u64::MAX as f64).then_some(ByteSize(v as u64))
+        (v >= 0.0 && v.fract() == 0.0 && Self::in_bounds(v)).then_some(ByteSize(v as u64))
+    }
+    /// Whether `v` bytes fit the type (`u64::MAX as f64` is 2^64, one past the largest).
+    fn in_bounds(v: f64) -> bool {
+        v < u64::MAX as f64
     }
     /// The size in bytes.
     pub fn bytes(self) -> u64 {
@@ -249,6 +326,10 @@ impl Bandwidth {
     fn from_base(v: f64) -> Option<Self> {
         v.is_finite().then_some(Bandwidth(v))
     }
+    /// Whether `v` is finite (a NaN is not a quantity; an infinity is out of range).
+    fn in_bounds(v: f64) -> bool {
+        v.is_finite()
+    }
     /// Bytes per second.
     pub fn bytes_per_s(self) -> f64 {
         self.0
@@ -259,6 +340,10 @@ impl Seconds {
     fn from_base(v: f64) -> Option<Self> {
         v.is_finite().then_some(Seconds(v))
     }
+    /// Whether `v` is finite (a NaN is not a quantity; an infinity is out of range).
+    fn in_bounds(v: f64) -> bool {
+        v.is_finite()
+    }
     /// The duration in seconds.
     pub fn secs(self) -> f64 {
         self.0
@@ -268,6 +353,10 @@ impl Seconds {
 impl PageRate {
     fn from_base(v: f64) -> Option<Self> {
         v.is_finite().then_some(PageRate(v))
+    }
+    /// Whether `v` is finite (a NaN is not a quantity; an infinity is out of range).
+    fn in_bounds(v: f64) -> bool {
+        v.is_finite()
     }
     /// Pages per second.
     pub fn per_s(self) -> f64 {
@@ -319,6 +408,36 @@ mod tests {
         assert_eq!(b.to_string().parse::<Bandwidth>().unwrap(), b);
         let d: Seconds = "300 ms".parse().unwrap();
         assert_eq!(d.to_string(), "300 ms");
+    }
+
+    #[test]
+    fn numbers_print_short() {
+        assert_eq!(short(0.9998999999999999), "0.9999");
+        assert_eq!(short(1e300), "1e300");
+        assert_eq!(short(-2.5e-7), "-2.5e-7");
+        assert_eq!(short(600.0), "600");
+        assert_eq!(short(123456.789), "123457");
+        assert_eq!(short(6e11), "6e11");
+        assert_eq!(short(0.0), "0");
+        assert_eq!(short(f64::NAN), "NaN");
+        // Display of a huge value stays short too.
+        assert_eq!(Bandwidth(1e300).to_string(), "8e291 Gbit/s");
+    }
+
+    #[test]
+    fn too_large_is_out_of_range_not_malformed() {
+        // Issue 13, defect 7: these were "not a bandwidth" and "not a size".
+        let e = "1e308 Gbit/s".parse::<Bandwidth>().unwrap_err();
+        assert_eq!(e.to_string(), "'1e308 Gbit/s' is out of range: accepted a finite bandwidth");
+        assert_eq!(out_of_range_input(&e.to_string()), Some("1e308 Gbit/s"));
+        assert_eq!("1 EiB".parse::<ByteSize>().unwrap().0, 1 << 60);
+        assert_eq!(ByteSize(1 << 60).to_string(), "1 EiB");
+        let e = "16 EiB".parse::<ByteSize>().unwrap_err().to_string();
+        assert_eq!(e, "'16 EiB' is out of range: accepted a size of 0 B up to 16 EiB");
+        // Malformed stays malformed.
+        assert!(matches!("1.5 B".parse::<ByteSize>(), Err(UnitError::NotA { .. })));
+        assert!(matches!("NaN s".parse::<Seconds>(), Err(UnitError::NotA { .. })));
+        assert_eq!(out_of_range_input("'x' is not a size: expected ..."), None);
     }
 
     #[test]

@@ -6,17 +6,18 @@
 //! malformed assignment or answers file, an unknown task, scenario or algorithm, an answer of
 //! the wrong type).
 
-use crate::input::bad;
+use crate::input::{bad, read_input};
 use livemig_core::assignment::{assignment, Answers, Assignment, Grade, ASSIGNMENTS};
 use std::path::Path;
 
 /// Loads NAME (bundled) or FILE; a scenario `path` is read relative to the assignment file.
 pub fn load(arg: &str) -> anyhow::Result<Assignment> {
     let path = Path::new(arg);
-    if path.is_file() {
-        let text = std::fs::read_to_string(path).map_err(|e| bad(format!("ASSIGNMENT: cannot read '{arg}': {e}")))?;
+    // Anything at the path (a file, a link, a device) is what the user meant, not a name.
+    if path.symlink_metadata().is_ok() {
+        let text = read_input("ASSIGNMENT", path).map_err(bad)?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let loader = move |p: &str| std::fs::read_to_string(dir.join(p)).map_err(|e| format!("{}: {e}", dir.join(p).display()));
+        let loader = move |p: &str| read_input("scenario file", &dir.join(p));
         return Assignment::from_toml_str(&text, arg, &loader).map_err(|e| bad(e.to_string()));
     }
     if ASSIGNMENTS.iter().any(|a| a.0 == arg) {
@@ -134,8 +135,7 @@ fn grade_text(g: &Grade) -> String {
 pub fn check(a: &Assignment, files: &[String], json: bool) -> anyhow::Result<(String, bool, usize)> {
     let mut results: Vec<Result<Grade, String>> = Vec::new();
     for f in files {
-        let graded = std::fs::read_to_string(f)
-            .map_err(|e| format!("ANSWERS: cannot read '{f}': {e}"))
+        let graded = read_input("ANSWERS", Path::new(f))
             .and_then(|text| Answers::from_toml_str(&text, f).map_err(|e| e.to_string()))
             .and_then(|answers| a.grade(&answers).map_err(|e| e.to_string()));
         results.push(graded);

@@ -41,7 +41,8 @@ pub struct CaseResult {
     pub verified: bool,
 }
 
-fn peak_rss() -> u64 {
+/// Peak resident memory of this process (`VmHWM`), in bytes.
+pub fn peak_rss() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -1,6 +1,7 @@
 //! Loading scenarios named on the command line, and the distinction between bad input (exit 2)
 //! and failures of the run itself (exit 1).
 
+use livemig_core::cost::{Cost, Limits};
 use livemig_core::presets::{preset_text, PRESETS};
 use livemig_core::Scenario;
 use std::path::Path;
@@ -22,22 +23,70 @@ pub fn bad(msg: impl Into<String>) -> anyhow::Error {
     BadInput(msg.into()).into()
 }
 
+/// The largest input file `livemig` reads (a scenario, an assignment, an answers file, a
+/// scenario an assignment names): 16 MiB, hundreds of times any real one.
+pub const MAX_INPUT_BYTES: u64 = 16 << 20;
+
+/// What kind of file a non-regular file is, for messages.
+pub fn file_kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Reads the input file `path` given as `what` (e.g. `SCENARIO`) as text, with a bound: a
+/// regular file (a symbolic link to one is followed), at most [`MAX_INPUT_BYTES`], UTF-8. A
+/// device, FIFO or directory is refused before it is opened, so `/dev/zero` or a FIFO with no
+/// writer cannot tie the run up. The error is the one-line message.
+pub fn read_input(what: &str, path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let shown = path.display();
+    let refuse = |why: String| format!("{what}: '{shown}' {why}: accepted a regular file of up to {} MiB", MAX_INPUT_BYTES >> 20);
+    let meta = std::fs::metadata(path).map_err(|e| format!("{what}: cannot read '{shown}': {e}"))?;
+    if !meta.is_file() {
+        return Err(refuse(format!("is {}", file_kind(meta.file_type()))));
+    }
+    if meta.len() > MAX_INPUT_BYTES {
+        return Err(refuse(format!("is {} bytes", meta.len())));
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("{what}: cannot read '{shown}': {e}"))?;
+    let mut bytes = Vec::new();
+    // The file may have grown since: read one byte past the bound to know.
+    file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes).map_err(|e| format!("{what}: cannot read '{shown}': {e}"))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(refuse(format!("is more than {} MiB", MAX_INPUT_BYTES >> 20)));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| format!("{what}: '{shown}' is not UTF-8 text (byte {}): accepted a TOML or JSON file", e.utf8_error().valid_up_to()))
+}
+
 /// Loads SCENARIO (a file path, or a preset name) and applies `--set` overrides.
 pub fn load_scenario(arg: &str, overrides: &[String]) -> anyhow::Result<Scenario> {
     let path = Path::new(arg);
-    let (text, origin) = if path.exists() {
-        let text = std::fs::read_to_string(path).map_err(|e| bad(format!("SCENARIO: cannot read '{arg}': {e}")))?;
-        (text, arg.to_string())
-    } else if let Some(text) = preset_text(arg) {
-        (text.to_string(), format!("preset {arg}"))
-    } else {
+    // Anything at the path (a file, a link, a device) is what the user meant, not a preset.
+    if path.symlink_metadata().is_ok() {
+        let text = read_input("SCENARIO", path).map_err(bad)?;
+        return Scenario::parse_file_with_overrides(&text, overrides).map_err(|e| bad(format!("{arg}: {e}")));
+    }
+    let Some(text) = preset_text(arg) else {
         let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
         return Err(bad(format!(
             "SCENARIO: no file '{arg}' and no preset of that name: accepted a TOML or JSON file, or one of {}",
             names.join(", ")
         )));
     };
-    Scenario::parse_with_overrides(&text, overrides).map_err(|e| bad(format!("{origin}: {e}")))
+    Scenario::parse_with_overrides(text, overrides).map_err(|e| bad(format!("preset {arg}: {e}")))
 }
 
 /// Resolves the algorithm names given to `flag` (e.g. `--algorithms`), checking each exists.
@@ -63,12 +112,44 @@ pub fn check_algorithm(flag: &str, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs a simulation, turning core input errors into bad input.
+/// The caps of this process's simulations (`--max-accesses`, `--max-pages`,
+/// `--max-trace-size`), set once from the command line.
+static LIMITS: std::sync::OnceLock<Limits> = std::sync::OnceLock::new();
+
+/// Sets the caps every [`simulate`] checks (the defaults until then).
+pub fn set_limits(limits: Limits) {
+    let _ = LIMITS.set(limits);
+}
+
+/// Accesses above which a run within the caps still says, once, how many it may take.
+const NOTE_ACCESSES: f64 = 2e8;
+
+/// Refuses, as bad input, a run whose estimated cost ([`Cost`]) is over a cap; says once on
+/// standard error when a run within the caps may still take long.
+pub fn check_cost(scenario: &Scenario, detail: livemig_core::trace::TraceDetail) -> anyhow::Result<()> {
+    static NOTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let limits = LIMITS.get().copied().unwrap_or_default();
+    let cost = Cost::of(scenario, detail);
+    limits.check(scenario, detail, &cost).map_err(|e| bad(e.to_string()))?;
+    if cost.accesses > NOTE_ACCESSES && !NOTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "livemig: note: {}: up to {} guest accesses to simulate (the cap is {}: --max-accesses)",
+            scenario.name,
+            livemig_core::units::short(cost.accesses.round()),
+            livemig_core::units::short(limits.accesses)
+        );
+    }
+    Ok(())
+}
+
+/// Runs a simulation (within the caps: [`check_cost`]), turning core input errors into bad
+/// input.
 pub fn simulate(
     scenario: &Scenario,
     algorithm: Option<&str>,
     detail: livemig_core::trace::TraceDetail,
 ) -> anyhow::Result<livemig_core::Run> {
+    check_cost(scenario, detail)?;
     livemig_core::simulate(scenario, algorithm, detail).map_err(|e| match e {
         livemig_core::Error::Context(_) => anyhow::Error::new(e),
         other => bad(other.to_string()),

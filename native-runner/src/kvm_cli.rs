@@ -1,7 +1,6 @@
 //! `livemig kvm ...`: migrations of a real KVM guest (see `livemig_runner::kvm`).
 
 use crate::input::{bad, check_algorithm, load_scenario};
-use anyhow::Context;
 use livemig_core::trace::TraceDetail;
 use livemig_core::units::ByteSize;
 use livemig_core::Scenario;
@@ -54,6 +53,9 @@ pub fn kvm_migrate(
     trace: Option<&str>,
     options: KvmOptions,
 ) -> anyhow::Result<(KvmRun, Scenario)> {
+    if let Some(path) = trace {
+        crate::output::check_output("--trace", path)?;
+    }
     let memory = memory.map(parse_memory).transpose()?;
     let mut s = load_scenario(scenario, set)?;
     if let Some(a) = algorithm {
@@ -77,19 +79,10 @@ pub fn kvm_migrate(
         other => anyhow::Error::new(other),
     })?;
     if let Some(path) = trace {
-        let json = serde_json::to_string(&run.trace)?;
-        if path == "-" {
-            println!("{json}");
-        } else {
-            let tmp = format!("{path}.partial");
-            let written = std::fs::write(&tmp, json.as_bytes())
-                .with_context(|| format!("writing {tmp}"))
-                .and_then(|()| std::fs::rename(&tmp, path).with_context(|| format!("renaming {tmp} to {path}")));
-            if let Err(e) = written {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(e);
-            }
-        }
+        crate::output::write_output("--trace", path, |w| {
+            serde_json::to_writer(&mut *w, &run.trace)?;
+            Ok(writeln!(w)?)
+        })?;
     }
     Ok((run, s))
 }

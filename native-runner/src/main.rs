@@ -5,6 +5,7 @@
 
 mod assignment_cli;
 mod bench;
+mod corners;
 mod fidelity;
 mod input;
 mod kvm_bench;
@@ -28,6 +29,56 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Caps on what one simulation may cost (see `livemig_core::cost`): a run over one is refused
+/// before it starts, with its estimate.
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Most guest accesses one simulation may take (the fastest phase's writes and reads a
+    /// second over migration.timeout)
+    #[arg(long, global = true, value_name = "N", default_value = "1e9", value_parser = positive_number)]
+    max_accesses: f64,
+    /// Most pages a simulated VM may have (vm.memory / vm.page_size)
+    #[arg(long, global = true, value_name = "N", default_value_t = livemig_core::cost::Limits::DEFAULT_PAGES, value_parser = clap::value_parser!(u64).range(1..))]
+    max_pages: u64,
+    /// Largest trace `livemig trace` may write, estimated from the detail, the pages and the rates
+    #[arg(long, global = true, value_name = "SIZE", default_value = "512MiB", value_parser = size_arg)]
+    max_trace_size: u64,
+}
+
+/// Clap's value parser for a number above 0 (`1e9`, `2000000`).
+fn positive_number(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err("accepted a number above 0, e.g. 1e9".into()),
+    }
+}
+
+/// Clap's value parser for a size (`512MiB`, `2 GiB`).
+fn size_arg(text: &str) -> Result<u64, String> {
+    text.parse::<livemig_core::units::ByteSize>().map(|b| b.0).map_err(|e| e.to_string())
+}
+
+/// Clap's value parser for a network address, HOST:PORT with a port from 0 to 65535.
+fn host_port(text: &str) -> Result<String, String> {
+    let accepted = "accepted HOST:PORT with a port from 0 to 65535, e.g. 127.0.0.1:4444";
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| format!("no port: {accepted}"))?;
+    if host.is_empty() {
+        return Err(format!("no host: {accepted}"));
+    }
+    port.parse::<u16>().map_err(|_| format!("port '{port}' is out of range: {accepted}"))?;
+    Ok(text.to_string())
+}
+
+/// Clap's value parser for `bench --sizes`: a whole number of GiB from 1 to 256.
+fn bench_size(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(g) if (1..=256).contains(&g) => Ok(g),
+        _ => Err("accepted a whole number of GiB from 1 to 256".into()),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -118,8 +169,9 @@ enum Command {
         /// Algorithm (default: the scenario's migration.algorithm)
         #[arg(long, short)]
         algorithm: Option<String>,
-        /// Output file, or - for standard output
-        #[arg(long, short)]
+        /// Output file (a regular file: never a device, FIFO, directory or symbolic link), or -
+        /// for standard output
+        #[arg(long, short, value_parser = output::output_path)]
         output: String,
         /// How much to record
         #[arg(long, value_enum, default_value = "pages")]
@@ -175,8 +227,8 @@ enum Command {
     /// Measure simulator speed and memory for growing VMs (each case in its own process), then
     /// codec throughput
     Bench {
-        /// VM sizes in GiB, comma-separated
-        #[arg(long, default_value = "1,4,16,64", value_delimiter = ',')]
+        /// VM sizes in GiB (1 to 256), comma-separated
+        #[arg(long, default_value = "1,4,16,64", value_delimiter = ',', value_parser = bench_size)]
         sizes: Vec<u64>,
         /// Comma-separated algorithms
         #[arg(long, default_value = "precopy-xen,postcopy-bubbling")]
@@ -190,6 +242,13 @@ enum Command {
         /// Run one case (SIZE_GIB ALGORITHM) in this process (used by bench itself)
         #[arg(long, num_args = 2, value_names = ["SIZE_GIB", "ALGORITHM"], hide = true)]
         one: Option<Vec<String>>,
+        /// Only run the slowest legal corners (the caps, the slowest link, the largest VM): wall
+        /// time and peak memory of each, in its own process
+        #[arg(long, conflicts_with_all = ["sizes", "algorithms", "codecs", "one"])]
+        corners: bool,
+        /// Run one corner in this process (used by bench itself)
+        #[arg(long, value_name = "NAME", hide = true)]
+        corner: Option<String>,
     },
 }
 
@@ -239,7 +298,7 @@ struct KvmRunArgs {
     #[arg(long)]
     memory: Option<String>,
     /// Write the run's trace (JSON, the `livemig trace` format) to FILE, or - for stdout
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = output::output_path)]
     trace: Option<String>,
     /// Print JSON (the report schema)
     #[arg(long)]
@@ -256,7 +315,7 @@ enum KvmCommand {
     /// Like `migrate`, but to a `livemig kvm receive` in another process over TCP
     Send {
         /// Address of the receiver, e.g. 127.0.0.1:4444
-        #[arg(long, value_name = "ADDR")]
+        #[arg(long, value_name = "ADDR", value_parser = host_port)]
         to: String,
         #[command(flatten)]
         run: KvmRunArgs,
@@ -272,7 +331,7 @@ enum KvmCommand {
         #[arg(long)]
         memory: Option<String>,
         /// Write the real run's trace (JSON, the `livemig trace` format) to FILE
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", value_parser = output::output_path)]
         trace: Option<String>,
         /// Print JSON: { "real": Report, "simulated": Report, "difference": {...} }
         #[arg(long)]
@@ -297,7 +356,7 @@ enum KvmCommand {
     /// Receive one migration over TCP (the destination VM runs in this process), then exit
     Receive {
         /// Address to listen on, e.g. 127.0.0.1:4444 (port 0: any free port, printed)
-        #[arg(long, value_name = "ADDR")]
+        #[arg(long, value_name = "ADDR", value_parser = host_port)]
         listen: String,
     },
 }
@@ -455,6 +514,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Trace { scenario, algorithm, output, detail } => {
+            output::check_output("--output", &output)?;
             let s = load_scenario(&scenario.scenario, &scenario.set)?;
             if let Some(a) = &algorithm {
                 input::check_algorithm("--algorithm", a)?;
@@ -465,20 +525,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Detail::Accesses => TraceDetail::Accesses,
             };
             let run = input::simulate(&s, algorithm.as_deref(), detail)?;
-            let json = serde_json::to_string(&run.trace)?;
-            if output == "-" {
-                print(&format!("{json}\n"))
-            } else {
-                // Write to a temporary file and rename, so a failure never leaves half a trace
-                // (and remove the temporary file if either step fails).
-                let tmp = format!("{output}.partial");
-                let written = std::fs::write(&tmp, json.as_bytes())
-                    .with_context(|| format!("writing {tmp}"))
-                    .and_then(|()| std::fs::rename(&tmp, &output).with_context(|| format!("renaming {tmp} to {output}")));
-                if let Err(e) = written {
-                    let _ = std::fs::remove_file(&tmp);
-                    return Err(e);
-                }
+            // Serialised straight into the file (never as one string in memory).
+            output::write_output("--output", &output, |w| {
+                serde_json::to_writer(&mut *w, &run.trace)?;
+                Ok(writeln!(w)?)
+            })?;
+            if output != "-" {
                 eprintln!(
                     "wrote {output}: {} events, {} {} on {}",
                     run.trace.events.len(),
@@ -486,8 +538,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     run.trace.algorithm,
                     s.name
                 );
-                Ok(())
             }
+            Ok(())
         }
         Command::Kvm { command: KvmCommand::Migrate { run } } => {
             kvm_run(&run.scenario, run.algorithm.as_deref(), run.memory.as_deref(), run.trace.as_deref(), run.json, None)
@@ -499,6 +551,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if trace.as_deref() == Some("-") {
                 return Err(bad("--trace: '-' is not accepted here: accepted a file path"));
             }
+            if let Some(t) = &trace {
+                output::check_output("--trace", &format!("{t}.scenario.json"))?;
+            }
             let options = livemig_runner::kvm::context::KvmOptions::default();
             let (run, s) =
                 kvm_cli::kvm_migrate(&scenario.scenario, &scenario.set, Some(&algorithm), memory.as_deref(), trace.as_deref(), options)?;
@@ -509,8 +564,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let mut text = kvm_cli::crosscheck_text(&run.report, &sim.report);
                 if let Some(t) = &trace {
                     let scenario_path = format!("{t}.scenario.json");
-                    std::fs::write(&scenario_path, serde_json::to_string_pretty(&s)?)
-                        .with_context(|| format!("writing {scenario_path}"))?;
+                    output::write_output("--trace", &scenario_path, |w| {
+                        serde_json::to_writer_pretty(&mut *w, &s)?;
+                        Ok(())
+                    })?;
                     text += &format!(
                         "real trace written to {t}; the scenario as run is in {scenario_path}; the simulated trace: livemig trace {scenario_path} -a {algorithm} -o FILE\n"
                     );
@@ -576,17 +633,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Assignment { command } => assignment(command),
         Command::Experiment { name, cases, json } => experiment(&name, cases, json),
+        Command::Bench { corner: Some(name), .. } => corners::run_one(&name),
+        Command::Bench { corners: true, json, .. } => print(&corners::run_all(json)?),
         Command::Bench { one: Some(one), .. } => {
             let gib: u64 = one[0].parse().map_err(|_| bad(format!("--one: '{}' is not a size in GiB", one[0])))?;
             input::check_algorithm("--one", &one[1])?;
             bench::run_one(gib, &one[1])
         }
         Command::Bench { codecs: true, json, .. } => print(&bench::codecs(json)?),
-        Command::Bench { sizes, algorithms, json, one: None, codecs: false } => {
+        Command::Bench { sizes, algorithms, json, .. } => {
             let names = input::algorithm_names("--algorithms", Some(&algorithms), vec![])?;
-            if let Some(&bad_size) = sizes.iter().find(|&&g| g == 0 || g > 256) {
-                return Err(bad(format!("--sizes: {bad_size} is out of range: accepted 1 to 256 (GiB)")));
-            }
             bench::run_all(&sizes, &names, json)?;
             // The JSON stays the list of simulator cases; `--codecs --json` gives the codecs'.
             if json {
@@ -716,6 +772,8 @@ fn model(args: &ScenarioArgs) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let l = &cli.limits;
+    input::set_limits(livemig_core::cost::Limits { accesses: l.max_accesses, pages: l.max_pages, trace_bytes: l.max_trace_size });
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,4 +1,16 @@
-//! Tables for people, CSV and JSON for programs.
+//! Tables for people, CSV and JSON for programs, and the files they are written to.
+//!
+//! # Output files
+//!
+//! Every file `livemig` writes (`trace -o`, `kvm ... --trace`) goes through [`check_output`]
+//! before any work and [`write_output`] after it:
+//!
+//! * the target is a regular file, or does not exist yet (in a directory that does): a device,
+//!   a FIFO, a directory or a socket is refused, and so is a symbolic link (it is not
+//!   followed: write to the file it names instead);
+//! * an empty path is refused when the arguments are parsed ([`output_path`]);
+//! * the file is written to a temporary file beside the target and renamed over it at the
+//!   end, so a failure never leaves half a file, and the temporary file is removed.
 
 use comfy_table::{presets::UTF8_BORDERS_ONLY, CellAlignment, Table};
 use livemig_core::experiment::UnknownSpec;
@@ -263,4 +275,74 @@ pub fn experiment_text(e: &livemig_core::experiment::ExperimentResult, with_case
         out += &format!("notes: {}\n", e.notes);
     }
     out
+}
+
+/// Clap's value parser for an output path (`-o FILE`, `--trace FILE`): not empty.
+pub fn output_path(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("empty: accepted a file path, or - for standard output".into());
+    }
+    Ok(text.to_string())
+}
+
+/// Checks, before any work, that `path` (given to `flag`) may be written: see the module's
+/// rules. `-` (standard output) is always accepted.
+pub fn check_output(flag: &str, path: &str) -> anyhow::Result<()> {
+    use crate::input::bad;
+    if path == "-" {
+        return Ok(());
+    }
+    let target = std::path::Path::new(path);
+    let refuse = |why: &str| bad(format!("{flag}: '{path}' {why}: accepted a regular file (new or replaced), or - for standard output"));
+    match target.symlink_metadata() {
+        Ok(m) if m.file_type().is_symlink() => return Err(refuse("is a symbolic link, which livemig does not follow")),
+        Ok(m) if !m.is_file() => return Err(refuse(&format!("is {}", crate::input::file_kind(m.file_type())))),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(bad(format!("{flag}: cannot write '{path}': {e}"))),
+    }
+    let dir = parent_dir(target);
+    match dir.metadata() {
+        Ok(m) if m.is_dir() => Ok(()),
+        _ => Err(refuse(&format!("is not in an existing directory ('{}')", dir.display()))),
+    }
+}
+
+/// The directory a file path is in (`.` for a bare name).
+fn parent_dir(path: &std::path::Path) -> &std::path::Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    }
+}
+
+/// Writes `path` (checked by [`check_output`]; `-` is standard output) with `write`, through a
+/// buffer: into a temporary file beside it, then renamed over it, so that a failure leaves
+/// neither half a file nor the temporary one. The target is checked again just before the
+/// rename.
+pub fn write_output(flag: &str, path: &str, write: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    if path == "-" {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        write(&mut out)?;
+        return match out.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.context("writing to standard output"),
+        };
+    }
+    let target = std::path::Path::new(path);
+    let tmp = tempfile::Builder::new()
+        .prefix(".livemig-")
+        .suffix(".partial")
+        .permissions(std::fs::Permissions::from_mode(0o644))
+        .tempfile_in(parent_dir(target))
+        .with_context(|| format!("creating a temporary file beside {path}"))?;
+    let mut out = std::io::BufWriter::new(tmp);
+    write(&mut out)?;
+    let tmp = out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("writing {path}"))?;
+    check_output(flag, path)?;
+    tmp.persist(target).map_err(|e| e.error).with_context(|| format!("writing {path}"))?;
+    Ok(())
 }

@@ -67,20 +67,59 @@ pub fn parse_vary(spec: &str, log: bool) -> anyhow::Result<Vary> {
         return Err(bad(format!("--vary '{spec}': FROM and TO must be finite numbers{}", if log { " above 0 for --log" } else { "" })));
     }
     let integers = ua.is_empty() && !from.contains('.') && !to.contains('.');
-    let mut values = Vec::with_capacity(steps);
-    for i in 0..steps {
-        let f = i as f64 / (steps - 1) as f64;
-        let v = if log { a * (b / a).powf(f) } else { a + (b - a) * f };
-        let text = if integers {
-            format!("{}", v.round() as i64)
-        } else {
-            let t = format!("{v:.6}");
-            t.trim_end_matches('0').trim_end_matches('.').to_string()
-        };
-        values.push(if ua.is_empty() { text } else { format!("{text} {ua}") });
-    }
+    let points: Vec<f64> = (0..steps)
+        .map(|i| {
+            let f = i as f64 / (steps - 1) as f64;
+            if log {
+                a * (b / a).powf(f)
+            } else {
+                a + (b - a) * f
+            }
+        })
+        .collect();
+    let mut values = match size_unit(&ua) {
+        Some(unit) => size_values(&points, unit),
+        None => points
+            .iter()
+            .map(|&v| {
+                let text = if integers { format!("{}", v.round() as i64) } else { livemig_core::units::short(v) };
+                if ua.is_empty() {
+                    text
+                } else {
+                    format!("{text} {ua}")
+                }
+            })
+            .collect(),
+    };
     values.dedup();
     Ok(Vary { key: key.trim().to_string(), values })
+}
+
+/// Bytes in one `unit`, when it is a unit of size (`MiB`, `GB`, ...).
+fn size_unit(unit: &str) -> Option<f64> {
+    if unit.is_empty() {
+        return None;
+    }
+    format!("1 {unit}").parse::<livemig_core::units::ByteSize>().ok().map(|b| b.0 as f64)
+}
+
+/// The largest page size: sizes swept between page-aligned ends stay page-aligned.
+const SIZE_GRAIN_MAX: u64 = 2 << 20;
+
+/// Sizes `points` (in `unit` bytes each) as the scenario parser reads them: whole bytes, in
+/// multiples of a grain, written with the size's own units (`1.125 GiB` is `1152 MiB`). The
+/// grain is the largest power of two that divides both ends (so that ends in whole pages give
+/// values in whole pages), at most [`SIZE_GRAIN_MAX`] and at most the smallest step, so that
+/// no two values merge.
+fn size_values(points: &[f64], unit: f64) -> Vec<String> {
+    use livemig_core::units::ByteSize;
+    let bytes: Vec<f64> = points.iter().map(|p| p * unit).collect();
+    let (first, last) = (bytes[0].round() as u64, bytes[bytes.len() - 1].round() as u64);
+    let aligned = |b: u64| if b == 0 { u64::MAX } else { 1u64 << b.trailing_zeros() };
+    let min_step = bytes.windows(2).map(|w| (w[1] - w[0]).abs()).fold(f64::INFINITY, f64::min);
+    let step_grain = if min_step >= 1.0 { 1u64 << (min_step as u64).ilog2() } else { 1 };
+    let grain = aligned(first).min(aligned(last)).min(SIZE_GRAIN_MAX).min(step_grain).max(1);
+    bytes.iter().map(|&b| ByteSize(((b / grain as f64).round() as u64).saturating_mul(grain)).to_string()).collect()
 }
 
 /// One finished run of a sweep.
@@ -97,6 +136,7 @@ pub fn run(base: &Scenario, vary: &Vary, algorithms: &[String]) -> anyhow::Resul
     let mut jobs = Vec::new();
     for value in &vary.values {
         let s = base.with_overrides(&[format!("{}={}", vary.key, value)]).map_err(|e| bad(format!("--vary {}={value}: {e}", vary.key)))?;
+        crate::input::check_cost(&s, TraceDetail::Summary).map_err(|e| bad(format!("--vary {}={value}: {e}", vary.key)))?;
         for a in algorithms {
             jobs.push((value.clone(), s.clone(), a.clone()));
         }
@@ -137,9 +177,42 @@ mod tests {
         let v = parse_vary("link.bandwidth=100Mbit/s..10Gbit/s:3", true).unwrap();
         assert_eq!(v.values, vec!["100 Mbit/s", "1000 Mbit/s", "10000 Mbit/s"]);
         let v = parse_vary("vm.memory=512MiB..1GiB:3", false).unwrap();
-        assert_eq!(v.values, vec!["512 MiB", "768 MiB", "1024 MiB"]);
+        assert_eq!(v.values, vec!["512 MiB", "768 MiB", "1 GiB"]);
         let v = parse_vary("seed=1..5:5", false).unwrap();
         assert_eq!(v.values, vec!["1", "2", "3", "4", "5"]);
+    }
+
+    #[test]
+    fn swept_sizes_are_whole_pages_the_parser_accepts() {
+        // Issue 13, defect 6: `1.166667 GiB` was generated, and rejected as not a size.
+        let base = Scenario::from_toml_str("").unwrap();
+        for (spec, log) in [
+            ("vm.memory=1GiB..2GiB:7", false),
+            ("vm.memory=1GiB..2GiB:7", true),
+            ("workload.working_set=100MiB..200MiB:7", false),
+            ("workload.working_set=1MiB..1000MiB:9", true),
+            ("link.send_buffer=64KiB..1MiB:5", true),
+        ] {
+            let v = parse_vary(spec, log).unwrap();
+            assert_eq!(
+                v.values.len(),
+                if spec.ends_with(":9") {
+                    9
+                } else if spec.ends_with(":5") {
+                    5
+                } else {
+                    7
+                },
+                "{spec}"
+            );
+            for value in &v.values {
+                let bytes = value.parse::<livemig_core::units::ByteSize>().unwrap().0;
+                assert_eq!(bytes % 4096, 0, "{spec}: {value}");
+                base.with_overrides(&[format!("{}={value}", v.key)]).unwrap_or_else(|e| panic!("{spec}: {value}: {e}"));
+            }
+        }
+        let v = parse_vary("vm.memory=1GiB..2GiB:7", false).unwrap();
+        assert_eq!(v.values[1], "1194 MiB");
     }
 
     #[test]

@@ -773,7 +773,7 @@ fn bad_vm_over_the_supported_size() {
         let line = bad_input(&["simulate", "idle-vm", "--set", &format!("vm.memory={value}")], "vm.memory", "to 256 GiB");
         assert!(line.contains("out of range"), "{line}");
     }
-    bad_input(&["simulate", "idle-vm", "--set", "vm.memory=1e30"], "vm.memory", "a size such as");
+    bad_input(&["simulate", "idle-vm", "--set", "vm.memory=1e30"], "vm.memory: '1e30' is out of range", "to 256 GiB");
     bad_input(&["sweep", "idle-vm", "--vary", "vm.memory=128GiB..512GiB:4"], "vm.memory", "to 256 GiB");
     bad_trace(&["idle-vm", "--set", "vm.memory=257 GiB"], "vm.memory", "to 256 GiB");
 }
@@ -808,7 +808,7 @@ fn bad_missing_file_or_unknown_preset() {
     bad_input(&["simulate", "idle-v"], "SCENARIO", "one of idle-vm");
     bad_input(&["sweep", "no-such-preset", "--vary", "seed=1..2:2"], "SCENARIO", "one of idle-vm");
     bad_input(&["presets", "idle-v"], "NAME", "accepted idle-vm, web-server");
-    bad_input(&["simulate", dir.path().to_str().unwrap()], "SCENARIO", "cannot read");
+    bad_input(&["simulate", dir.path().to_str().unwrap()], "SCENARIO", "is a directory: accepted a regular file");
     bad_trace(&[missing], "SCENARIO", "one of idle-vm");
 }
 
@@ -852,27 +852,24 @@ fn bad_out_of_range_fields_name_the_field() {
         ("workload.working_set=2 GiB", "workload.working_set", "accepted one page up to the used memory"),
         ("vm.free_memory=1 GiB", "vm.free_memory", "less than vm.memory"),
         ("workload.pattern=zigzag", "workload.pattern", "expected one of `idle`"),
-        ("seed=-1", "seed", "expected u64"),
+        ("seed=-1", "seed", "accepted an integer from 0 to 18446744073709551615"),
     ] {
         bad_input(&["simulate", "idle-vm", "--set", set], field, accepted);
     }
 }
 
 #[test]
-fn trace_to_an_unwritable_place_fails_and_leaves_nothing() {
+fn trace_to_an_unwritable_place_is_refused_before_the_run_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    // The output "file" is a directory: writing the .partial works, renaming over it fails.
+    // The output "file" is a directory: refused as bad input before the simulation runs.
     let target = dir.path().join("out");
     std::fs::create_dir(&target).unwrap();
     std::fs::write(target.join("keep"), "x").unwrap();
-    let out = livemig().args(["trace", "memtester", "-o", target.to_str().unwrap()]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "a failed write is a run failure: {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(!dir.path().join("out.partial").exists(), "the temporary file is removed");
+    bad_input(&["trace", "memtester", "-o", target.to_str().unwrap()], "--output", "is a directory");
+    assert_eq!(std::fs::read_to_string(target.join("keep")).unwrap(), "x");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "nothing else is left");
     let missing_dir = dir.path().join("no").join("such").join("t.json");
-    livemig().args(["trace", "memtester", "-o", missing_dir.to_str().unwrap()]).assert().code(1);
+    bad_input(&["trace", "memtester", "-o", missing_dir.to_str().unwrap()], "--output", "existing directory");
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -1359,4 +1356,207 @@ fn fidelity_holds_the_simulator_against_the_closed_form_in_one_table() {
     assert!(judged.iter().all(|l| l["ok"] == true && l["case"].as_str().unwrap().contains("assumptions")), "{f}");
     let text = ok(&["fidelity", "--no-kvm", "--no-qemu", "--no-papers"]);
     assert!(text.contains("3 of 3 comparisons with a target are within it."), "{text}");
+}
+
+// ---- issue 13: bounded time and memory, bounded inputs, outputs that never clobber, sweeps,
+// messages. Every command here runs under a deadline, so that a regression fails rather than
+// hangs.
+
+/// The deadline of one command in these tests.
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs `livemig ARGS` under [`DEADLINE`] and returns (exit status, stdout, stderr).
+fn bounded(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = livemig().args(args).timeout(DEADLINE).output().expect("livemig runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "livemig {args:?} panicked: {stderr}");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+/// [`bad_input`] under [`DEADLINE`]: exit 2, one line naming `field` and containing `accepted`.
+fn bounded_bad(args: &[&str], field: &str, accepted: &str) -> String {
+    let (code, stdout, stderr) = bounded(args);
+    assert_eq!(code, Some(2), "livemig {args:?}: exit status; stderr: {stderr}");
+    assert!(stdout.is_empty(), "livemig {args:?} printed on stdout: {stdout}");
+    assert_eq!(stderr.lines().count(), 1, "livemig {args:?}: stderr is not one line: {stderr:?}");
+    assert!(stderr.starts_with("livemig: "), "livemig {args:?}: {stderr}");
+    assert!(stderr.contains(field), "livemig {args:?}: the error does not name {field:?}: {stderr}");
+    assert!(stderr.contains(accepted), "livemig {args:?}: the error does not say {accepted:?}: {stderr}");
+    stderr
+}
+
+/// A clap error under [`DEADLINE`]: exit 2 and `text` on standard error.
+fn bounded_clap_error(args: &[&str], text: &str) {
+    let (code, stdout, stderr) = bounded(args);
+    assert_eq!(code, Some(2), "livemig {args:?}: exit status; stderr: {stderr}");
+    assert!(stdout.is_empty(), "livemig {args:?} printed on stdout: {stdout}");
+    assert!(stderr.contains(text), "livemig {args:?}: the error does not say {text:?}: {stderr}");
+}
+
+fn mkfifo(path: &Path) {
+    let ok = std::process::Command::new("mkfifo").arg(path).status().expect("mkfifo runs").success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+#[test]
+fn issue13_defect1_a_trace_over_the_size_cap_is_refused_up_front_and_leaves_nothing() {
+    // This used to build the whole trace as one string and abort after using 5 GB.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("d.json");
+    let start = std::time::Instant::now();
+    bounded_bad(
+        &["trace", "web-server", "--detail", "accesses", "-a", "postcopy-demand", "-o", file.to_str().unwrap()],
+        "--detail accesses",
+        "--max-trace-size",
+    );
+    assert!(start.elapsed().as_secs_f64() < 5.0, "refused after {:?}", start.elapsed());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "files left behind");
+    // Within the cap the trace is streamed to its file and reads back.
+    let (code, _, stderr) = bounded(&["trace", "idle-vm", "-a", "postcopy", "--detail", "accesses", "-o", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let trace = livemig_core::Trace::from_json(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert!(livemig_core::Report::from_trace(&trace).verified);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temporary files left behind");
+}
+
+#[test]
+fn issue13_defect2_inputs_are_bounded_regular_files() {
+    for device in ["/dev/zero", "/dev/urandom", "/dev/null"] {
+        bounded_bad(&["simulate", device], "SCENARIO", "a character device");
+        bounded_bad(&["assignment", "check", "precopy-convergence", device], "ANSWERS", "a character device");
+        bounded_bad(&["assignment", "show", device], "ASSIGNMENT", "a character device");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    mkfifo(&fifo);
+    bounded_bad(&["simulate", fifo.to_str().unwrap()], "SCENARIO", "is a FIFO");
+    bounded_bad(&["simulate", dir.path().to_str().unwrap()], "SCENARIO", "is a directory");
+    // Over 16 MiB: refused, whatever it holds.
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, format!("name = \"big\"\n{}", "#\n".repeat(8 << 20))).unwrap();
+    bounded_bad(&["simulate", big.to_str().unwrap()], "SCENARIO", "up to 16 MiB");
+    // An empty scenario file (or one of comments only) says what is missing.
+    for text in ["", "# nothing here\n", "{}"] {
+        let file = write(dir.path(), "empty.toml", text);
+        bounded_bad(&["simulate", &file], "the file is empty", "vm, workload, link");
+    }
+}
+
+#[test]
+fn issue13_defect3_outputs_never_clobber_what_is_not_a_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // An empty path is refused when the arguments are parsed, before any work.
+    bounded_clap_error(&["trace", "idle-vm", "-o", ""], "empty: accepted a file path");
+    bounded_clap_error(&["kvm", "migrate", "idle-vm", "--trace", ""], "empty: accepted a file path");
+    // A FIFO, a symbolic link and a directory are refused and left as they were.
+    let fifo = dir.path().join("fifo");
+    mkfifo(&fifo);
+    bounded_bad(&["trace", "idle-vm", "-o", fifo.to_str().unwrap()], "--output", "is a FIFO");
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&std::fs::symlink_metadata(&fifo).unwrap().file_type()));
+    let kept = write(dir.path(), "kept.txt", "keep me");
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&kept, &link).unwrap();
+    bounded_bad(&["trace", "idle-vm", "-o", link.to_str().unwrap()], "--output", "symbolic link");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "keep me");
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    bounded_bad(&["trace", "idle-vm", "-o", sub.to_str().unwrap()], "--output", "is a directory");
+    bounded_bad(&["trace", "idle-vm", "-o", dir.path().join("no/such/dir.json").to_str().unwrap()], "--output", "existing directory");
+    // Nothing but the test's own files is left.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["fifo", "kept.txt", "link", "sub"]);
+}
+
+#[test]
+fn issue13_defect4_the_timeout_bounds_every_run() {
+    // A send that would cross the timeout ends at it, whatever the bandwidth.
+    for bandwidth in ["link.bandwidth=1Mbit/s", "link.bandwidth=1 bit/s"] {
+        let (code, stdout, stderr) = bounded(&["simulate", "idle-vm", "--set", bandwidth, "--set", "migration.timeout=5s", "--json"]);
+        assert_eq!(code, Some(0), "{stderr}");
+        let r: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(f(&r, "total_time_s"), 5.0, "{bandwidth}: {r}");
+        assert!(!b(&r, "converged"), "{bandwidth}");
+    }
+    // Legal but enormous: refused up front, naming the estimate and the cap's flag.
+    let start = std::time::Instant::now();
+    bounded_bad(
+        &["simulate", "web-server", "-a", "precopy-xen", "--set", "workload.pattern=uniform", "--set", "workload.write_rate=1e9"],
+        "guest accesses",
+        "--max-accesses",
+    );
+    bounded_bad(
+        &["simulate", "idle-vm", "--set", "vm.memory=256GiB", "--set", "vm.page_size=512B", "--set", "link.bandwidth=10 Tbit/s"],
+        "536870912 pages",
+        "--max-pages",
+    );
+    assert!(start.elapsed().as_secs_f64() < 5.0, "refused after {:?}", start.elapsed());
+    // The caps are options: raised, a run goes through.
+    bounded_bad(&["simulate", "idle-vm", "--max-pages", "1000"], "262144 pages, over the cap of 1000 pages", "--max-pages");
+    let (code, _, stderr) = bounded(&["simulate", "idle-vm", "--max-pages", "262144", "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn issue13_defect6_sweeps_accept_the_values_they_generate() {
+    for vary in [
+        vec!["--vary", "vm.memory=1GiB..2GiB:7"],
+        vec!["--vary", "workload.working_set=100MiB..200MiB:7"],
+        vec!["--vary", "vm.memory=1GiB..2GiB:4", "--log"],
+    ] {
+        let mut args = vec!["sweep", "web-server", "--algorithms", "precopy-xen", "--csv"];
+        args.extend(vary.iter().copied());
+        let (code, stdout, stderr) = bounded(&args);
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        let rows = stdout.lines().count() - 1;
+        assert_eq!(rows, if args.contains(&"--log") { 4 } else { 7 }, "{args:?}: {stdout}");
+    }
+}
+
+#[test]
+fn issue13_defect7_messages_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    // A valid u64 seed, on the command line and quoted in a file.
+    let (code, stdout, stderr) = bounded(&["simulate", "idle-vm", "--set", "seed=18446744073709551615", "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("\"seed\": 18446744073709551615"), "{stdout}");
+    let file = write(dir.path(), "seed.toml", "seed = 18446744073709551615\n");
+    bounded_bad(&["simulate", &file], "seed:", "write it in quotes");
+    // A duration in its own unit.
+    let file =
+        write(dir.path(), "ns.toml", "[workload]\npattern = \"uniform\"\nwrite_rate = 10\n[[workload.phases]]\nduration = \"500 ns\"\n");
+    let line = bounded_bad(&["simulate", &file], "workload.phases[0].duration: 500 ns is out of range", "accepted 1 us");
+    assert!(!line.contains("0.0000005"), "{line}");
+    // Out of range, not "not a bandwidth/size", with the field's range.
+    bounded_bad(
+        &["simulate", "idle-vm", "--set", "link.bandwidth=1e308 Gbit/s"],
+        "link.bandwidth: '1e308 Gbit/s' is out of range",
+        "accepted more than 0 bit/s, up to 10 Tbit/s",
+    );
+    bounded_bad(
+        &["simulate", "idle-vm", "--set", "link.send_buffer=1 EiB"],
+        "link.send_buffer: 1 EiB is out of range",
+        "accepted 0 B to 1 GiB",
+    );
+    // A huge TOML integer names its field.
+    let file = write(dir.path(), "big.toml", "[vm]\nmemory = 99999999999999999999999\n");
+    bounded_bad(&["simulate", &file], "vm.memory: 99999999999999999999999 is out of range", "accepted from one page to 256 GiB");
+    // JSON that is not an object says what was expected.
+    let file = write(dir.path(), "array.json", "[1,2,3]\n");
+    let line = bounded_bad(&["simulate", &file], "an array is not a scenario", "expected a JSON object");
+    assert!(!line.contains("malformed TOML"), "{line}");
+    // The same mistake, the same exit status, for both ends of a KVM migration.
+    bounded_clap_error(&["kvm", "send", "idle-vm", "--to", "127.0.0.1:70000"], "port '70000' is out of range");
+    bounded_clap_error(&["kvm", "receive", "--listen", "127.0.0.1:70000"], "port '70000' is out of range");
+    bounded_clap_error(&["bench", "--sizes", "abc"], "accepted a whole number of GiB from 1 to 256");
+    // Numbers print short.
+    let line = bounded_bad(
+        &["simulate", "idle-vm", "--set", "workload.hot_probability=1e300"],
+        "workload.hot_probability: 1e300",
+        "accepted 0 to 1",
+    );
+    assert!(line.len() < 200, "{line}");
+    let file = write(dir.path(), "mix.toml", "[vm.content]\nzero = 0.3333\ntext = 0.3333\nstructured = 0.3333\nrandom = 0.0\n");
+    bounded_bad(&["simulate", &file], "fractions add up to 0.9999;", "must add up to 1");
 }

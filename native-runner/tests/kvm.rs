@@ -238,6 +238,26 @@ fn cli_kvm_migrate_rejects_bad_input_naming_the_field() {
 }
 
 #[test]
+fn cli_kvm_migrate_stops_a_paced_send_at_the_timeout() {
+    // Issue 13, defect 4: at 1 bit/s the paced send slept far past the timeout (the run did
+    // not end in 60 s). Now it ends at the timeout, cancelled (a failed run: exit 1).
+    if kvm().is_none() {
+        return;
+    }
+    let args =
+        ["kvm", "migrate", "idle-vm", "--memory", "16MiB", "--set", "link.bandwidth=1 bit/s", "--set", "migration.timeout=2s", "--json"];
+    let start = std::time::Instant::now();
+    let out = livemig().args(args).timeout(Duration::from_secs(30)).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(start.elapsed() < Duration::from_secs(15), "took {:?}", start.elapsed());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let total = report["total_time_s"].as_f64().unwrap();
+    assert!((2.0..2.5).contains(&total), "total {total}: {report}");
+    assert_eq!(report["completed"], false);
+}
+
+#[test]
 fn pacing_holds_the_rate_and_a_throttle_slows_the_guest() {
     let Some(kvm) = kvm() else { return };
     let s = scenario("16 MiB", "pattern = \"uniform\"\nwrite_rate = 5000\nread_rate = 0");

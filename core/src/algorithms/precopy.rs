@@ -792,6 +792,13 @@ impl Precopy {
             if test_now {
                 st.iter_t = now;
             }
+            // At the timeout the timeout wins, as in the Xen loop: a send that would cross it
+            // ends at it (see the simulator), and no convergence test follows.
+            if run.ctx.deadline_passed() {
+                let dirty = run.sync_dirty()?;
+                st.remaining.union_with(&dirty);
+                return Ok(Step::TimedOut(self.on_timeout(run, st.take_remaining())?));
+            }
             if test_now && (st.remaining.count() as f64) * page_size < st.threshold_bytes {
                 // Exact pending: sync the dirty log first.
                 let dirty = run.sync_dirty()?;
@@ -809,11 +816,6 @@ impl Precopy {
                         crate::units::Seconds(self.downtime_limit)
                     ))));
                 }
-            }
-            if run.ctx.deadline_passed() {
-                let dirty = run.sync_dirty()?;
-                st.remaining.union_with(&dirty);
-                return Ok(Step::TimedOut(self.on_timeout(run, st.take_remaining())?));
             }
         }
         run.ctx.end_round();

@@ -334,11 +334,23 @@ impl KvmContext {
 
     /// Occupies the link for `bytes` (blocking until they have left) and returns (start, end,
     /// arrival) in seconds since the start.
+    ///
+    /// As in the simulator, the scenario's timeout cuts the wait: a send that would cross it
+    /// ends at it, however slow the link (the pages themselves already went through the real
+    /// channel; only the pacing is cut). Unlike the simulator, the wait in the downtime is cut
+    /// too, and past the timeout sends do not wait at all: a real run never outlives its
+    /// timeout by more than its real work (a forced stop-and-copy then moves at the channel's
+    /// own speed rather than the scenario's link).
     fn transmit(&mut self, bytes: u64) -> (f64, f64, f64) {
         let bw = self.rate_limit.map_or(self.bandwidth, |r| r.min(self.bandwidth));
         let now = Instant::now();
         let start = self.link_free.max(now);
-        let end = start + Duration::from_secs_f64(bytes as f64 / bw);
+        let paced = Duration::try_from_secs_f64(bytes as f64 / bw).ok().and_then(|d| start.checked_add(d));
+        let deadline = self.start + Duration::from_secs_f64(self.timeout);
+        let end = match paced {
+            Some(end) if end <= deadline => end,
+            _ => deadline.max(start),
+        };
         self.link_free = end;
         let now = Instant::now();
         if end > now {
