@@ -63,8 +63,8 @@ pub fn LinkView(props: &LinkProps) -> Html {
                 ctx.move_to(0.0, y);
                 ctx.line_to(w, y);
                 ctx.stroke();
-                ctx.set_fill_style_str("#64748b");
-                ctx.set_font("11px sans-serif");
+                ctx.set_fill_style_str("#475569");
+                ctx.set_font("12px sans-serif");
                 let _ = ctx.fill_text(label, 4.0, y - 6.0);
             }
             for f in &flights {
