@@ -89,6 +89,17 @@ describe('presentation mode', () => {
         assert.ok(l.cellPx >= 6, `cells of ${l.cellPx} px`);
         // Large type.
         assert.ok(l.titleFont >= 24 && l.captionFont >= 17, `phase title ${l.titleFont} px, caption ${l.captionFont} px`);
+        // At the end the outcome line joins the metrics: still all on screen, no scroll bar.
+        await page.keyboard.press('End');
+        await page.getByTestId('outcome').waitFor({ state: 'visible' });
+        await page.waitForTimeout(200);
+        const end = await layout(page);
+        assert.ok(end.scroll.height <= end.viewport.height && end.scroll.width <= end.viewport.width, `no scroll bar at the end: ${JSON.stringify(end.scroll)}`);
+        for (const k of ['source', 'link', 'destination', 'caption', 'controls', 'metrics']) {
+          assert.ok(inside(end[k], end.viewport), `${k} wholly on screen at the end: ${JSON.stringify(end[k])}`);
+        }
+        assert.ok(inside(await page.getByTestId('outcome').boundingBox().then((b) => ({ left: b.x, top: b.y, right: b.x + b.width, bottom: b.y + b.height })), end.viewport), 'the outcome is on screen');
+        await page.screenshot({ path: join(SHOTS, `present-${width}x${height}-end.png`) });
         await assertNoErrors(page, errors);
       } finally {
         await context.close();
