@@ -7,6 +7,7 @@
 
 use crate::components::assignments::{AssignmentsView, Session};
 use crate::components::presentation::PresentView;
+use crate::components::race::RaceView;
 use crate::components::{
     charts::Charts, compare::CompareView, controls::Controls, export::ExportBar, grid::HostGrid, lessons::LessonsView,
 };
@@ -115,7 +116,7 @@ pub fn App() -> Html {
             let each: Vec<String> = soft.iter().map(|e| format!("{e}. {}", e.fallback())).collect();
             (s, Some(format!("This link could not be read: {}", each.join(" "))))
         }
-        Err(e) => (ShareState::default(), Some(format!("This link could not be read: {e}. {}", e.fallback()))),
+        Err(e) => (ShareState::default(), Some(format!("This link could not be read: {e}. Showing the default scenario instead."))),
     });
     let share = use_state(|| initial.0.clone());
     let link_error = use_state(|| initial.1.clone());
@@ -276,12 +277,16 @@ pub fn App() -> Html {
     };
     let present_ref = use_mut_ref(|| share.present);
     *present_ref.borrow_mut() = share.present;
+    // The race view drives its own clock with the same keys.
+    let racing_ref = use_mut_ref(|| share.view == View::Race);
+    *racing_ref.borrow_mut() = share.view == View::Race;
 
     // Keyboard (see `keys`): space, arrows, Home, End, p; in presentation mode also Esc, PageUp/Down.
     {
         let act = act.clone();
         let set_present = set_present.clone();
         let present_ref = present_ref.clone();
+        let racing_ref = racing_ref.clone();
         use_effect_with((), move |_| {
             let doc = gloo::utils::document();
             // Not passive: the handler calls preventDefault (space would scroll the page).
@@ -300,6 +305,9 @@ pub fn App() -> Html {
                 let presenting = *present_ref.borrow();
                 let modifier = e.ctrl_key() || e.alt_key() || e.meta_key();
                 let Some(c) = keys::command(&e.key(), e.shift_key(), modifier, target, presenting) else { return };
+                if matches!(c, KeyCommand::Player(_)) && *racing_ref.borrow() {
+                    return;
+                }
                 e.prevent_default();
                 match c {
                     KeyCommand::Player(a) => act.emit(a),
@@ -353,6 +361,7 @@ pub fn App() -> Html {
             View::Sweep => "Sweep",
             View::Lessons => "Lessons",
             View::Assignments => "Assignments",
+            View::Race => "Race",
         };
         html! {
             <button role="tab" class={classes!("tab", (share.view == v).then_some("active"))} aria-selected={(share.view == v).to_string()}
@@ -374,6 +383,7 @@ pub fn App() -> Html {
         View::Lessons => {
             html! { <LessonsView share={(*share).clone()} set_share={set_share.clone()} loaded={(*loaded).clone()} status={*status} act={act.clone()} /> }
         }
+        View::Race => html! { <RaceView share={(*share).clone()} /> },
         View::Assignments => html! {
             <AssignmentsView share={(*share).clone()} set_share={set_share.clone()} loaded={(*loaded).clone()} status={*status} act={act.clone()}
                 session={assignment_session.clone()} />
@@ -386,9 +396,14 @@ pub fn App() -> Html {
                 { for banner }
                 { for run_banner }
                 <PresentView loaded={(*loaded).clone()} status={*status} act={act.clone()} reduced_motion={*reduced_motion}
-                    algorithm={loaded.as_ref().map(|l| l.scenario.migration.algorithm.clone()).unwrap_or_default()}
+                    algorithm={if share.view == View::Race {
+                        crate::race::racers(&share.compare).join(" vs ")
+                    } else {
+                        loaded.as_ref().map(|l| l.scenario.migration.algorithm.clone()).unwrap_or_default()
+                    }}
                     scenario={loaded.as_ref().map(|l| l.scenario.name.clone()).unwrap_or_default()}
-                    on_exit={set_present.reform(|_| false)} />
+                    on_exit={set_present.reform(|_| false)}
+                    race={(share.view == View::Race).then(|| (*share).clone())} />
             </div>
         };
     }

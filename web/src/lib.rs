@@ -23,6 +23,7 @@ pub mod markdown;
 pub mod page_marks;
 pub mod panic_panel;
 pub mod playback;
+pub mod race;
 pub mod series;
 pub mod share;
 pub mod sim_job;

@@ -10,8 +10,8 @@
 //!   opened from a file);
 //! * `set` (repeatable): a change to the scenario, `path=value`, exactly as `livemig --set`;
 //! * `alg`: the algorithm; `seed`: the seed; `step`: how far the run has been played (effects);
-//! * `view`: `play`, `compare`, `sweep`, `lessons` or `assignments`; `cmp`: algorithms compared
-//!   (comma separated); `lesson`: a lesson id; `sweep`: a sweep ([`crate::sweep_spec::SweepSpec`]);
+//! * `view`: `play`, `compare`, `sweep`, `lessons`, `assignments` or `race`; `cmp`: algorithms
+//!   compared or raced (comma separated; a race takes 2 to 4); `lesson`: a lesson id; `sweep`: a sweep ([`crate::sweep_spec::SweepSpec`]);
 //!   `assignment`: a bundled assignment's name, or the URL of an assignment file to fetch;
 //! * `present`: `1` opens presentation mode (the hosts and the link fill the screen), `0` or
 //!   absent does not.
@@ -54,16 +54,19 @@ pub enum View {
     Lessons,
     /// Classroom assignments.
     Assignments,
+    /// Two to four algorithms animated side by side on one clock.
+    Race,
 }
 
 impl View {
     /// All views with their URL names.
-    pub const ALL: [(View, &'static str); 5] = [
+    pub const ALL: [(View, &'static str); 6] = [
         (View::Play, "play"),
         (View::Compare, "compare"),
         (View::Sweep, "sweep"),
         (View::Lessons, "lessons"),
         (View::Assignments, "assignments"),
+        (View::Race, "race"),
     ];
     /// URL name.
     pub fn name(self) -> &'static str {
@@ -136,6 +139,7 @@ impl ShareError {
         match self.key.as_str() {
             "view" => "Showing the Play view instead.",
             "present" => "Showing the run without presentation mode.",
+            "cmp" => "Racing the first four.",
             _ => "Showing the default scenario instead.",
         }
     }
@@ -233,6 +237,11 @@ impl ShareState {
         }
         if let Some(src) = source {
             s.source = src;
+        }
+        if s.view == View::Race && s.compare.len() > *crate::race::LANES.end() {
+            let n = s.compare.len();
+            soft.push(bad("cmp", format!("a race takes 2 to 4 algorithms, this link names {n}")));
+            s.compare.truncate(*crate::race::LANES.end());
         }
         // Check the scenario now, so a bad link says so before anything runs.
         s.scenario()?;
@@ -390,6 +399,9 @@ mod tests {
         let (s, soft) = ShareState::from_query_lenient("?present=1&view=lessons").unwrap();
         assert!(s.present && soft.is_empty() && s.view == View::Lessons);
         assert!(s.to_query().contains("present=1"));
+        let (s, soft) = ShareState::from_query_lenient("?view=race&cmp=precopy-xen,tsmc,mecom,delta,hybrid").unwrap();
+        assert_eq!((s.view, s.compare.len(), soft[0].key.as_str()), (View::Race, 4, "cmp"));
+        assert!(soft[0].to_string().contains("2 to 4"), "{}", soft[0]);
         // Any other bad parameter still rejects the whole link.
         assert_eq!(ShareState::from_query_lenient("?present=1&seed=x").unwrap_err().key, "seed");
     }

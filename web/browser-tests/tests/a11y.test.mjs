@@ -56,6 +56,8 @@ const VIEWS = [
   ],
   ['lessons', '?v=1&view=lessons&lesson=precopy-convergence', '[data-testid=lesson]', null],
   ['assignments', '?v=1&view=assignments&assignment=precopy-convergence', '[data-testid=assignment-title]', null],
+  ['race', '?v=1&preset=idle-vm&view=race&cmp=precopy-xen,postcopy-bubbling', '[data-testid=race] canvas.grid', null],
+  ['race, presented', '?v=1&preset=idle-vm&view=race&cmp=precopy-xen,postcopy-bubbling&present=1', '[data-testid=race] canvas.grid', null],
   ['presentation mode', '?v=1&preset=web-server&alg=postcopy-bubbling&present=1', '[data-testid=presentation]', (page) => runToEnd(page)],
 ];
 

@@ -30,6 +30,9 @@ pub struct GridProps {
     /// Presentation mode (larger cells).
     #[prop_or_default]
     pub present: bool,
+    /// Show the legend (a race shows one legend for every lane instead).
+    #[prop_or(true)]
+    pub legend: bool,
 }
 
 /// Watches `node`'s size (CSS pixels, rounded) into `size`, for as long as the component lives.
@@ -134,12 +137,14 @@ pub fn HostGrid(props: &GridProps) -> Html {
                     style={format!("width:{css_w}px;height:{css_h}px")} data-cell-px={cell.to_string()}
                     role="img" aria-label={format!("{title} memory, {cell_note}")} />
             </div>
+            if props.legend {
             <ul class="legend" aria-label={format!("{title} legend")}>
                 { for kinds.iter().map(|&k| {
                     let n = counts.iter().find(|(c, _)| *c == k).map_or(0, |c| c.1);
                     html! { <li><Swatch kind={k} />{format!("{}: {} ({n})", page_marks::mark_name(k), k.label())}</li> }
                 }) }
             </ul>
+            }
             { for (!props.present).then(|| html! { <p class="cell-note" data-testid={format!("{testid}-cells")}>{cell_note.clone()}</p> }) }
         </figure>
     }

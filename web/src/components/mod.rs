@@ -10,5 +10,6 @@ pub mod lessons;
 pub mod link;
 pub mod metrics;
 pub mod presentation;
+pub mod race;
 pub mod scenario_form;
 pub mod sweep;

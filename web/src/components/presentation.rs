@@ -6,8 +6,9 @@
 //! drive the player (see [`crate::keys`]).
 
 use crate::app::{Loaded, PlayerAction, PlayerStatus};
-use crate::components::{controls::Controls, grid::HostGrid, link::LinkView, metrics::Metrics};
+use crate::components::{controls::Controls, grid::HostGrid, link::LinkView, metrics::Metrics, race::RaceView};
 use crate::playback::Side;
+use crate::share::ShareState;
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -28,6 +29,9 @@ pub struct PresentProps {
     pub scenario: String,
     /// Leave presentation mode.
     pub on_exit: Callback<()>,
+    /// A race to present instead of the single run (the link's state).
+    #[prop_or_default]
+    pub race: Option<ShareState>,
 }
 
 /// The whole screen in presentation mode.
@@ -42,6 +46,9 @@ pub fn PresentView(props: &PresentProps) -> Html {
             <button class="present-exit" data-testid="present-exit" onclick={exit}>{"Leave (Esc)"}</button>
         </header>
     };
+    if let Some(share) = &props.race {
+        return html! { <>{bar}<main class="present-main"><RaceView share={share.clone()} present=true /></main></> };
+    }
     let Some(l) = props.loaded.clone() else {
         return html! { <>{bar}<main class="present-main"><p>{"Nothing to play: leave presentation mode and fix the scenario."}</p></main></> };
     };
