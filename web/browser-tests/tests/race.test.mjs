@@ -58,6 +58,30 @@ describe('the race view', () => {
     });
   }
 
+  it('four lanes presented at 1024x768: every grid on screen, no scroll bar', async () => {
+    const cmp = 'precopy-xen,precopy-qemu,postcopy-bubbling,tsmc';
+    const { page, context, errors } = await openApp(browser, server, `?v=1&preset=web-server&view=race&cmp=${cmp}&present=1`, {
+      viewport: { width: 1024, height: 768 },
+      waitFor: '[data-testid=race] [data-testid=grid-source] canvas',
+    });
+    try {
+      await page.getByTestId('race-scrubber').evaluate((el) => {
+        el.value = '500';
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+      });
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(SHOTS, 'race4-1024x768.png') });
+      const scroll = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]);
+      assert.ok(scroll[0] <= 1024 && scroll[1] <= 768, `no scroll bar: ${scroll}`);
+      const grids = await box(page, '.lane canvas.grid');
+      assert.equal(grids.length, 8);
+      for (const g of grids) assert.ok(g.left >= 0 && g.top >= 0 && g.right <= 1024 && g.bottom <= 768 && g.width > 50 && g.height > 30, `grid on screen: ${JSON.stringify(g)}`);
+      await assertNoErrors(page, errors);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('one clock: the keyboard drives every lane, and at the end the downtimes are the CLI\'s', async () => {
     const { page, context, errors } = await openApp(browser, server, QUERY, { waitFor: '[data-testid=race] [data-testid=grid-source] canvas' });
     try {

@@ -125,8 +125,9 @@ pub fn HostGrid(props: &GridProps) -> Html {
     let counts = props.loaded.playback.borrow().counts(props.side);
     let ppc = grid.pages_per_cell;
     let cell_note = if ppc == 1 { "1 cell = 1 page".to_string() } else { format!("1 cell = {ppc} pages") };
-    let css_w = grid.cols * cell;
-    let css_h = grid.rows * cell;
+    // Until the frame has been measured (or while it has no room), the canvas takes no space.
+    let measured = width >= f64::from(min_cell) && height >= f64::from(min_cell);
+    let (css_w, css_h) = if measured { (grid.cols * cell, grid.rows * cell) } else { (0, 0) };
     html! {
         <figure class="host" data-testid={testid}>
             <figcaption><strong>{title}</strong>{" "}<span class="badge">{running_here}</span>

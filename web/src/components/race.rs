@@ -202,7 +202,7 @@ pub fn RaceView(props: &RaceProps) -> Html {
     html! {
         <section class={classes!("race", props.present.then_some("race-present"))} data-testid="race" aria-label="race">
             { controls(&c, &act) }
-            <div class="lanes" style={format!("grid-template-columns: repeat({}, minmax(0, 1fr))", lanes.len())}>
+            <div class={classes!("lanes", (lanes.len() > 2).then_some("many"))} style={format!("grid-template-columns: repeat({}, minmax(0, 1fr))", lanes.len())}>
                 { for lanes.iter().map(|l| lane(l, &c, tick, props.present)) }
             </div>
             <ul class="legend race-legend" aria-label="legend">
