@@ -115,7 +115,7 @@ describe('the race view', () => {
     try {
       await page.getByTestId('compare-race').click();
       await page.locator('[data-testid=race] canvas.grid').first().waitFor({ state: 'visible', timeout: 60_000 });
-      assert.deepEqual(await page.locator('.lane h3').evaluateAll((hs) => hs.map((h) => h.firstChild.textContent)), ['precopy-xen', 'tsmc']);
+      assert.deepEqual(await page.locator('.lane h2').evaluateAll((hs) => hs.map((h) => h.firstChild.textContent)), ['precopy-xen', 'tsmc']);
       assert.match(page.url(), /view=race/);
       await assertNoErrors(page, errors);
     } finally {

@@ -283,8 +283,8 @@ fn lane(l: &Lane, c: &Clock, tick: u64, present: bool) -> Html {
     let finished = m.finish.is_some_and(|f| c.now >= f);
     html! {
         <article class="lane" data-testid={format!("lane-{}", l.algorithm)}>
-            <h3>{l.algorithm.clone()}{" "}<span class="lane-family">{family}</span>
-                { for finished.then(|| html! { <span class="lane-done" data-testid="lane-finished">{"finished"}</span> }) }</h3>
+            <h2>{l.algorithm.clone()}{" "}<span class="lane-family">{family}</span>
+                { for finished.then(|| html! { <span class="lane-done" data-testid="lane-finished">{"finished"}</span> }) }</h2>
             <p class="lane-phase"><strong data-testid="lane-phase">{phase.title}</strong>{" "}{phase.caption}</p>
             <div class="lane-hosts">
                 <HostGrid loaded={l.loaded.clone()} side={Side::Source} tick={tick} present={present} legend={false} />
