@@ -6,10 +6,13 @@
 //! in step so that copying it shares the run.
 
 use crate::components::assignments::{AssignmentsView, Session};
+use crate::components::presentation::PresentView;
+use crate::components::race::RaceView;
 use crate::components::{
     charts::Charts, compare::CompareView, controls::Controls, export::ExportBar, grid::HostGrid, lessons::LessonsView,
 };
 use crate::components::{link::LinkView, metrics::Metrics, scenario_form::ScenarioForm, sweep::SweepView};
+use crate::keys::{self, KeyCommand, KeyTarget};
 use crate::playback::{Playback, Side};
 use crate::share::{ShareState, View};
 use livemig_core::trace::{Trace, TraceDetail};
@@ -106,8 +109,13 @@ pub enum PlayerAction {
 #[component]
 pub fn App() -> Html {
     // The link decides the first state; a bad link shows a message and falls back to the default.
-    let initial = use_memo((), |_| match ShareState::from_query(&location_query()) {
-        Ok(s) => (s, None),
+    // A bad `view` or `present` falls back alone, keeping the rest of the link.
+    let initial = use_memo((), |_| match ShareState::from_query_lenient(&location_query()) {
+        Ok((s, soft)) if soft.is_empty() => (s, None),
+        Ok((s, soft)) => {
+            let each: Vec<String> = soft.iter().map(|e| format!("{e}. {}", e.fallback())).collect();
+            (s, Some(format!("This link could not be read: {}", each.join(" "))))
+        }
         Err(e) => (ShareState::default(), Some(format!("This link could not be read: {e}. Showing the default scenario instead."))),
     });
     let share = use_state(|| initial.0.clone());
@@ -258,34 +266,54 @@ pub fn App() -> Html {
         });
     }
 
-    // Keyboard: space plays/pauses, arrows step (shift: by round), Home restarts, End jumps.
+    // Presentation mode on or off (the link says which).
+    let set_present = {
+        let share = share.clone();
+        Callback::from(move |on: bool| {
+            if share.present != on {
+                share.set(ShareState { present: on, ..(*share).clone() });
+            }
+        })
+    };
+    let present_ref = use_mut_ref(|| share.present);
+    *present_ref.borrow_mut() = share.present;
+    // The race view drives its own clock with the same keys.
+    let racing_ref = use_mut_ref(|| share.view == View::Race);
+    *racing_ref.borrow_mut() = share.view == View::Race;
+
+    // Keyboard (see `keys`): space, arrows, Home, End, p; in presentation mode also Esc, PageUp/Down.
     {
         let act = act.clone();
+        let set_present = set_present.clone();
+        let present_ref = present_ref.clone();
+        let racing_ref = racing_ref.clone();
         use_effect_with((), move |_| {
             let doc = gloo::utils::document();
             // Not passive: the handler calls preventDefault (space would scroll the page).
             let options = gloo::events::EventListenerOptions::enable_prevent_default();
             let listener = gloo::events::EventListener::new_with_options(&doc, "keydown", options, move |e| {
                 let Some(e) = wasm_bindgen::JsCast::dyn_ref::<web_sys::KeyboardEvent>(e) else { return };
-                let typing = e
-                    .target()
-                    .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
-                    .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA" | "BUTTON"));
-                if typing && e.key() != "Escape" {
+                let target = match e.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok()) {
+                    Some(el) => match el.tag_name().as_str() {
+                        "INPUT" | "SELECT" | "TEXTAREA" => KeyTarget::Field,
+                        "BUTTON" | "SUMMARY" | "A" => KeyTarget::Button,
+                        _ if el.has_attribute("contenteditable") => KeyTarget::Field,
+                        _ => KeyTarget::Page,
+                    },
+                    None => KeyTarget::Page,
+                };
+                let presenting = *present_ref.borrow();
+                let modifier = e.ctrl_key() || e.alt_key() || e.meta_key();
+                let Some(c) = keys::command(&e.key(), e.shift_key(), modifier, target, presenting) else { return };
+                if matches!(c, KeyCommand::Player(_)) && *racing_ref.borrow() {
                     return;
                 }
-                let a = match e.key().as_str() {
-                    " " => PlayerAction::PlayPause,
-                    "ArrowRight" if e.shift_key() => PlayerAction::StepRound(true),
-                    "ArrowLeft" if e.shift_key() => PlayerAction::StepRound(false),
-                    "ArrowRight" => PlayerAction::StepEvent(true),
-                    "ArrowLeft" => PlayerAction::StepEvent(false),
-                    "Home" => PlayerAction::Restart,
-                    "End" => PlayerAction::End,
-                    _ => return,
-                };
                 e.prevent_default();
-                act.emit(a);
+                match c {
+                    KeyCommand::Player(a) => act.emit(a),
+                    KeyCommand::TogglePresent => set_present.emit(!presenting),
+                    KeyCommand::LeavePresent => set_present.emit(false),
+                }
             });
             move || drop(listener)
         });
@@ -333,6 +361,7 @@ pub fn App() -> Html {
             View::Sweep => "Sweep",
             View::Lessons => "Lessons",
             View::Assignments => "Assignments",
+            View::Race => "Race",
         };
         html! {
             <button role="tab" class={classes!("tab", (share.view == v).then_some("active"))} aria-selected={(share.view == v).to_string()}
@@ -354,11 +383,30 @@ pub fn App() -> Html {
         View::Lessons => {
             html! { <LessonsView share={(*share).clone()} set_share={set_share.clone()} loaded={(*loaded).clone()} status={*status} act={act.clone()} /> }
         }
+        View::Race => html! { <RaceView share={(*share).clone()} /> },
         View::Assignments => html! {
             <AssignmentsView share={(*share).clone()} set_share={set_share.clone()} loaded={(*loaded).clone()} status={*status} act={act.clone()}
                 session={assignment_session.clone()} />
         },
     };
+
+    if share.present {
+        return html! {
+            <div class="app presenting" data-testid="presentation">
+                { for banner }
+                { for run_banner }
+                <PresentView loaded={(*loaded).clone()} status={*status} act={act.clone()} reduced_motion={*reduced_motion}
+                    algorithm={if share.view == View::Race {
+                        crate::race::racers(&share.compare).join(" vs ")
+                    } else {
+                        loaded.as_ref().map(|l| l.scenario.migration.algorithm.clone()).unwrap_or_default()
+                    }}
+                    scenario={loaded.as_ref().map(|l| l.scenario.name.clone()).unwrap_or_default()}
+                    on_exit={set_present.reform(|_| false)}
+                    race={(share.view == View::Race).then(|| (*share).clone())} />
+            </div>
+        };
+    }
 
     html! {
         <div class="app">
@@ -366,6 +414,8 @@ pub fn App() -> Html {
                 <h1>{"LiveMig Lab"}</h1>
                 <span class="subtitle">{"live virtual-machine migration, page by page"}</span>
                 <nav class="tabs" role="tablist">{ for tabs }</nav>
+                <button class="present-btn" data-testid="present" title="Presentation mode (P): the hosts fill the screen"
+                    onclick={set_present.reform(|_| true)}>{"Present"}</button>
             </header>
             { for banner }
             { for run_banner }

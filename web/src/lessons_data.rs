@@ -482,6 +482,7 @@ impl Lesson {
             lesson: Some(self.id.to_string()),
             sweep: current.sweep.clone(),
             assignment: current.assignment.clone(),
+            present: current.present,
         }
     }
 

@@ -6,19 +6,24 @@
 //! * [`playback`]: page states of both hosts at any moment of a trace (scrubbing, stepping);
 //! * [`share`]: the versioned URL that reproduces a run;
 //! * [`sim_job`] and [`worker_pool`]: simulations as messages, run in Web Workers, one per core;
+//! * [`keys`]: the keyboard map; [`page_marks`]: the page states' colours and marks;
 //! * [`app`] and [`components`]: the yew user interface.
 //!
-//! The modules without a browser dependency ([`playback`], [`share`]) are unit-tested natively.
+//! The modules without a browser dependency ([`playback`], [`share`], [`keys`], [`page_marks`])
+//! are unit-tested natively.
 
 #![deny(missing_docs)]
 
 pub mod app;
 pub mod assignment_page;
 pub mod components;
+pub mod keys;
 pub mod lessons_data;
 pub mod markdown;
+pub mod page_marks;
 pub mod panic_panel;
 pub mod playback;
+pub mod race;
 pub mod series;
 pub mod share;
 pub mod sim_job;

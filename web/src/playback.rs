@@ -74,17 +74,18 @@ pub enum CellKind {
 }
 
 impl CellKind {
-    /// Colour as RGB (chosen to stay distinguishable with the common colour-vision deficiencies).
+    /// Colour as RGB: the Okabe–Ito palette, which stays distinct for the common colour-vision
+    /// deficiencies; every state also has a mark ([`crate::page_marks`]).
     pub fn rgb(self) -> [u8; 3] {
         match self {
-            CellKind::NotSent | CellKind::Absent => [0xd5, 0xdb, 0xe1],
-            CellKind::Sent | CellKind::Present => [0x2e, 0x9e, 0x5b],
-            CellKind::Dirty => [0xf5, 0x9e, 0x0b],
-            CellKind::InFlight => [0x25, 0x63, 0xeb],
-            CellKind::Zero => [0xfd, 0xf2, 0x9b],
-            CellKind::Compressed => [0x8b, 0x3f, 0xc9],
-            CellKind::Delta => [0x0e, 0xa5, 0xb5],
-            CellKind::Faulted => [0xdc, 0x26, 0x26],
+            CellKind::NotSent | CellKind::Absent => [0xe4, 0xe7, 0xeb],
+            CellKind::Sent | CellKind::Present => [0x00, 0x9e, 0x73],
+            CellKind::Dirty => [0xe6, 0x9f, 0x00],
+            CellKind::InFlight => [0x00, 0x72, 0xb2],
+            CellKind::Zero => [0xf0, 0xe4, 0x42],
+            CellKind::Compressed => [0xcc, 0x79, 0xa7],
+            CellKind::Delta => [0x56, 0xb4, 0xe9],
+            CellKind::Faulted => [0xd5, 0x5e, 0x00],
         }
     }
     /// CSS colour.
@@ -225,6 +226,8 @@ pub struct Playback {
     state: State,
     now: f64,
     family: &'static str,
+    /// The destination states this run ever shows, in legend order.
+    dest_kinds: Vec<CellKind>,
 }
 
 fn check_runs(index: usize, runs: &livemig_core::trace::PageRuns, page_count: u64) -> Result<(), PlaybackError> {
@@ -278,6 +281,7 @@ impl Playback {
         }
         keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let family = livemig_core::algorithms::find(&trace.algorithm).map_or("", |a| a.family);
+        let dest_kinds = Self::dest_kinds_of(&trace);
         let state = State {
             next: 0,
             src: vec![SourcePage::NotSent as u8; page_count as usize],
@@ -302,6 +306,7 @@ impl Playback {
             now: 0.0,
             trace,
             family,
+            dest_kinds,
         };
         p.build_checkpoints();
         Ok(p)
@@ -323,6 +328,40 @@ impl Playback {
             }
         }
         self.state = self.checkpoints[0].clone();
+    }
+
+    /// The destination states that some moment of `trace` shows.
+    fn dest_kinds_of(trace: &Trace) -> Vec<CellKind> {
+        let (mut zero, mut compressed, mut delta, mut faulted) = (false, false, false, false);
+        for e in &trace.events {
+            match &e.event {
+                Event::PagesSent { encoding: Encoding::Zero, .. } => zero = true,
+                Event::PagesSent { encoding: Encoding::Delta, .. } => delta = true,
+                Event::PagesSent { encoding: Encoding::Full, .. } => {}
+                Event::PagesSent { .. } => compressed = true,
+                Event::DataSent { what: DataKind::FreePageList, .. } => zero = true,
+                Event::FaultRaised { .. } => faulted = true,
+                _ => {}
+            }
+        }
+        CellKind::DEST
+            .into_iter()
+            .filter(|k| match k {
+                CellKind::Zero => zero,
+                CellKind::Compressed => compressed,
+                CellKind::Delta => delta,
+                CellKind::Faulted => faulted,
+                _ => true,
+            })
+            .collect()
+    }
+
+    /// The states a grid of `side` shows at some moment of this run, in legend order.
+    pub fn kinds_in_run(&self, side: Side) -> &[CellKind] {
+        match side {
+            Side::Source => &CellKind::SOURCE,
+            Side::Destination => &self.dest_kinds,
+        }
     }
 
     /// The trace being played.
@@ -749,6 +788,41 @@ impl Grid {
         let rows = cells.div_ceil(cols);
         Grid { pages_per_cell, cells, cols: cols as u32, rows: rows as u32 }
     }
+
+    /// The grid for `page_count` pages that best fills a `width` x `height` box (CSS pixels):
+    /// the fewest pages per cell (a power of two) whose cells, at least `min_cell` pixels
+    /// square, fit in the box, then the largest cell size (at most `max_cell`) that still fits.
+    /// Returns the grid and its cell size in pixels. A box too small for even one cell gets a
+    /// one-cell-per-pixel grid of the old shape.
+    pub fn fit(page_count: u64, width: f64, height: f64, min_cell: u32, max_cell: u32) -> (Grid, u32) {
+        let page_count = page_count.max(1);
+        let min_cell = min_cell.max(1);
+        let max_cell = max_cell.max(min_cell);
+        let across = |cell: u32| -> (u64, u64) {
+            let c = f64::from(cell);
+            ((width / c).floor().max(0.0) as u64, (height / c).floor().max(0.0) as u64)
+        };
+        let (w, h) = across(min_cell);
+        if w == 0 || h == 0 {
+            return (Grid::new(page_count, page_count.min(32_768)), 1);
+        }
+        let room = w * h;
+        let mut pages_per_cell = 1u64;
+        while page_count.div_ceil(pages_per_cell) > room {
+            pages_per_cell *= 2;
+        }
+        let cells = page_count.div_ceil(pages_per_cell);
+        let cell = (min_cell..=max_cell).rev().find(|&c| {
+            let (w, h) = across(c);
+            w * h >= cells
+        });
+        let cell = cell.unwrap_or(min_cell);
+        let (w, _) = across(cell);
+        // As many columns as fit, but no more than the cells need on a rectangle of the box's shape.
+        let cols = w.clamp(1, cells);
+        let rows = cells.div_ceil(cols);
+        (Grid { pages_per_cell, cells, cols: cols as u32, rows: rows as u32 }, cell)
+    }
 }
 
 #[cfg(test)]
@@ -870,6 +944,41 @@ mod tests {
         let mut bad = (*t).clone();
         bad.page_count = 0;
         assert_eq!(Playback::new(Rc::new(bad)).unwrap_err(), PlaybackError::TooManyPages(0));
+    }
+
+    #[test]
+    fn the_legend_lists_the_states_a_run_shows() {
+        let p = Playback::new(run("web-server", "precopy-xen")).unwrap();
+        assert!(!p.kinds_in_run(Side::Destination).contains(&CellKind::Faulted));
+        assert_eq!(p.kinds_in_run(Side::Source), &CellKind::SOURCE);
+        let p = Playback::new(run("web-server", "postcopy-demand")).unwrap();
+        assert!(p.kinds_in_run(Side::Destination).contains(&CellKind::Faulted));
+        let p = Playback::new(run("web-server", "mecom")).unwrap();
+        assert!(p.kinds_in_run(Side::Destination).contains(&CellKind::Compressed));
+    }
+
+    #[test]
+    fn a_grid_fits_its_box() {
+        // 1 GiB of 4 KiB pages in a projector-sized panel.
+        for (w, h) in [(400.0, 330.0), (600.0, 520.0), (820.0, 760.0), (300.0, 150.0)] {
+            let (g, cell) = Grid::fit(262_144, w, h, 6, 32);
+            assert!(g.pages_per_cell.is_power_of_two());
+            assert!(g.cols as u64 * g.rows as u64 >= g.cells);
+            assert!(f64::from(g.cols * cell) <= w && f64::from(g.rows * cell) <= h, "{w}x{h}: {g:?} at {cell}");
+            assert!(cell >= 6);
+            // Half the pages per cell would not fit.
+            if g.pages_per_cell > 1 {
+                let finer = 262_144u64.div_ceil(g.pages_per_cell / 2);
+                assert!(finer > ((w / 6.0).floor() * (h / 6.0).floor()) as u64, "{w}x{h}: {g:?}");
+            }
+        }
+        // A small VM gets one page a cell, as large as the box allows.
+        let (g, cell) = Grid::fit(1000, 400.0, 200.0, 3, 24);
+        assert_eq!(g.pages_per_cell, 1);
+        assert!(cell > 3 && g.cols * cell <= 400 && g.rows * cell <= 200, "{g:?} at {cell}");
+        // No room: still a grid, never a panic.
+        let (g, cell) = Grid::fit(1000, 0.0, 0.0, 3, 24);
+        assert!(g.cells >= 1 && cell == 1);
     }
 
     #[test]

@@ -10,9 +10,14 @@
 //!   opened from a file);
 //! * `set` (repeatable): a change to the scenario, `path=value`, exactly as `livemig --set`;
 //! * `alg`: the algorithm; `seed`: the seed; `step`: how far the run has been played (effects);
-//! * `view`: `play`, `compare`, `sweep`, `lessons` or `assignments`; `cmp`: algorithms compared
-//!   (comma separated); `lesson`: a lesson id; `sweep`: a sweep ([`crate::sweep_spec::SweepSpec`]);
-//!   `assignment`: a bundled assignment's name, or the URL of an assignment file to fetch.
+//! * `view`: `play`, `compare`, `sweep`, `lessons`, `assignments` or `race`; `cmp`: algorithms
+//!   compared or raced (comma separated; a race takes 2 to 4); `lesson`: a lesson id; `sweep`: a sweep ([`crate::sweep_spec::SweepSpec`]);
+//!   `assignment`: a bundled assignment's name, or the URL of an assignment file to fetch;
+//! * `present`: `1` opens presentation mode (the hosts and the link fill the screen), `0` or
+//!   absent does not.
+//!
+//! A bad `view` or `present` is not fatal: [`ShareState::from_query_lenient`] keeps the rest of
+//! the link, uses the default for that parameter and returns the error for one message.
 //!
 //! A link always reproduces the same run: the simulation is deterministic for a seed.
 
@@ -23,7 +28,8 @@ use livemig_core::Scenario;
 pub const SHARE_VERSION: u32 = 1;
 
 /// The URL parameters this build reads.
-pub const KEYS: &[&str] = &["v", "preset", "scenario", "set", "alg", "seed", "step", "view", "cmp", "lesson", "sweep", "assignment"];
+pub const KEYS: &[&str] =
+    &["v", "preset", "scenario", "set", "alg", "seed", "step", "view", "cmp", "lesson", "sweep", "assignment", "present"];
 
 /// Where the scenario comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,16 +54,19 @@ pub enum View {
     Lessons,
     /// Classroom assignments.
     Assignments,
+    /// Two to four algorithms animated side by side on one clock.
+    Race,
 }
 
 impl View {
     /// All views with their URL names.
-    pub const ALL: [(View, &'static str); 5] = [
+    pub const ALL: [(View, &'static str); 6] = [
         (View::Play, "play"),
         (View::Compare, "compare"),
         (View::Sweep, "sweep"),
         (View::Lessons, "lessons"),
         (View::Assignments, "assignments"),
+        (View::Race, "race"),
     ];
     /// URL name.
     pub fn name(self) -> &'static str {
@@ -88,6 +97,8 @@ pub struct ShareState {
     pub sweep: Option<String>,
     /// Assignment open: a bundled name, or a URL to fetch.
     pub assignment: Option<String>,
+    /// Presentation mode: the hosts and the link fill the screen, the form and export hide.
+    pub present: bool,
 }
 
 impl Default for ShareState {
@@ -103,6 +114,7 @@ impl Default for ShareState {
             lesson: None,
             sweep: None,
             assignment: None,
+            present: false,
         }
     }
 }
@@ -121,11 +133,35 @@ fn bad(key: &str, message: impl Into<String>) -> ShareError {
     ShareError { key: key.into(), message: message.into() }
 }
 
+impl ShareError {
+    /// What the playground shows instead, for the parameters it can fall back on alone.
+    pub fn fallback(&self) -> &'static str {
+        match self.key.as_str() {
+            "view" => "Showing the Play view instead.",
+            "present" => "Showing the run without presentation mode.",
+            "cmp" => "Racing the first four.",
+            _ => "Showing the default scenario instead.",
+        }
+    }
+}
+
 impl ShareState {
-    /// Reads a query string (with or without the leading `?`).
+    /// Reads a query string (with or without the leading `?`); any bad parameter is an error.
     pub fn from_query(query: &str) -> Result<ShareState, ShareError> {
+        let (s, soft) = ShareState::from_query_lenient(query)?;
+        match soft.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(s),
+        }
+    }
+
+    /// Reads a query string, falling back on the default for a bad `view` or `present` alone:
+    /// those errors are returned beside the state (the rest of the link is kept). Any other bad
+    /// parameter is an error for the whole link.
+    pub fn from_query_lenient(query: &str) -> Result<(ShareState, Vec<ShareError>), ShareError> {
         let query = query.strip_prefix('?').unwrap_or(query);
         let mut s = ShareState::default();
+        let mut soft = Vec::new();
         let mut source: Option<ScenarioSource> = None;
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
             let value = value.into_owned();
@@ -175,12 +211,15 @@ impl ShareState {
                 "step" => {
                     s.step = Some(value.parse().map_err(|_| bad("step", format!("'{value}' is not a whole number of steps (0 or more)")))?)
                 }
-                "view" => {
-                    s.view =
-                        View::ALL.iter().find(|(_, n)| *n == value).map(|(v, _)| *v).ok_or_else(|| {
-                            bad("view", format!("unknown view '{value}': accepted {}", View::ALL.map(|(_, n)| n).join(", ")))
-                        })?
-                }
+                "view" => match View::ALL.iter().find(|(_, n)| *n == value) {
+                    Some(&(v, _)) => s.view = v,
+                    None => soft.push(bad("view", format!("unknown view '{value}': accepted {}", View::ALL.map(|(_, n)| n).join(", ")))),
+                },
+                "present" => match value.as_str() {
+                    "1" => s.present = true,
+                    "0" => s.present = false,
+                    _ => soft.push(bad("present", format!("'{value}' is not 1 (presentation mode) or 0"))),
+                },
                 "cmp" => {
                     s.compare = value.split(',').filter(|a| !a.is_empty()).map(str::to_string).collect();
                     if let Some(a) = s.compare.iter().find(|a| livemig_core::algorithms::find(a).is_none()) {
@@ -199,9 +238,14 @@ impl ShareState {
         if let Some(src) = source {
             s.source = src;
         }
+        if s.view == View::Race && s.compare.len() > *crate::race::LANES.end() {
+            let n = s.compare.len();
+            soft.push(bad("cmp", format!("a race takes 2 to 4 algorithms, this link names {n}")));
+            s.compare.truncate(*crate::race::LANES.end());
+        }
         // Check the scenario now, so a bad link says so before anything runs.
         s.scenario()?;
-        Ok(s)
+        Ok((s, soft))
     }
 
     /// Writes the query string (starting with `?`).
@@ -235,6 +279,9 @@ impl ShareState {
         }
         if let Some(a) = &self.assignment {
             q.append_pair("assignment", a);
+        }
+        if self.present {
+            q.append_pair("present", "1");
         }
         if let Some(step) = self.step {
             q.append_pair("step", &step.to_string());
@@ -287,6 +334,7 @@ mod tests {
             lesson: None,
             sweep: Some("link.bandwidth=0.1..10Gbit/s/8".into()),
             assignment: Some("tsmc-data-sent".into()),
+            present: true,
         };
         let q = s.to_query();
         assert!(q.starts_with("?v=1&preset=slow-wan&"), "{q}");
@@ -331,11 +379,30 @@ mod tests {
             ("?scenario=bm90IHRvbWw", "scenario", ""),
             ("?colour=red", "colour", "accepted v, preset"),
             ("?preset=idle-vm&preset=web-server", "preset", "once"),
+            ("?present=yes", "present", "not 1"),
         ];
         for (q, key, needle) in cases {
             let e = ShareState::from_query(q).unwrap_err();
             assert_eq!(e.key, key, "{q}: {e}");
             assert!(e.to_string().contains(needle), "{q}: {e}");
         }
+    }
+
+    #[test]
+    fn a_bad_view_or_present_falls_back_alone() {
+        let (s, soft) = ShareState::from_query_lenient("?preset=idle-vm&alg=tsmc&view=3d&present=2").unwrap();
+        assert_eq!(s.source, ScenarioSource::Preset("idle-vm".into()));
+        assert_eq!(s.algorithm.as_deref(), Some("tsmc"));
+        assert_eq!((s.view, s.present), (View::Play, false));
+        assert_eq!(soft.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["view", "present"]);
+        assert!(soft[1].fallback().contains("without presentation"));
+        let (s, soft) = ShareState::from_query_lenient("?present=1&view=lessons").unwrap();
+        assert!(s.present && soft.is_empty() && s.view == View::Lessons);
+        assert!(s.to_query().contains("present=1"));
+        let (s, soft) = ShareState::from_query_lenient("?view=race&cmp=precopy-xen,tsmc,mecom,delta,hybrid").unwrap();
+        assert_eq!((s.view, s.compare.len(), soft[0].key.as_str()), (View::Race, 4, "cmp"));
+        assert!(soft[0].to_string().contains("2 to 4"), "{}", soft[0]);
+        // Any other bad parameter still rejects the whole link.
+        assert_eq!(ShareState::from_query_lenient("?present=1&seed=x").unwrap_err().key, "seed");
     }
 }

@@ -276,11 +276,11 @@ fn setup_browser() -> Result<()> {
     let npm = version_of("npm").context("npm is not installed (it comes with Node)")?;
     println!("node {node}, npm {npm}");
 
-    step(&format!("set-up: npm packages of {BROWSER_TESTS} (playwright-core; no browser download)"));
+    step(&format!("set-up: npm packages of {BROWSER_TESTS} (playwright-core, axe-core; no browser download)"));
     let dir = Path::new(BROWSER_TESTS);
     let lock = std::fs::read(dir.join("package-lock.json")).context("reading web/browser-tests/package-lock.json")?;
     let stamp = dir.join("node_modules/.livemig-package-lock.json");
-    let installed = dir.join("node_modules/playwright-core/package.json").exists();
+    let installed = ["playwright-core", "axe-core"].iter().all(|p| dir.join("node_modules").join(p).join("package.json").exists());
     if installed && std::fs::read(&stamp).is_ok_and(|s| s == lock) {
         println!("node_modules up to date with package-lock.json");
     } else {

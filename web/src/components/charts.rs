@@ -35,7 +35,7 @@ const MAX_POINTS: usize = 1200;
 const MIB: f64 = 1024.0 * 1024.0;
 
 const INK: RGBColor = RGBColor(0x0f, 0x17, 0x2a);
-const MUTED: RGBColor = RGBColor(0x64, 0x74, 0x8b);
+const MUTED: RGBColor = RGBColor(0x47, 0x55, 0x69);
 const BLUE: RGBColor = RGBColor(0x25, 0x63, 0xeb);
 const RED: RGBColor = RGBColor(0xdc, 0x26, 0x26);
 const TEAL: RGBColor = RGBColor(0x0e, 0xa5, 0xb5);

@@ -519,6 +519,14 @@ pub fn CompareView(props: &CompareProps) -> Html {
         let set_share = props.set_share.clone();
         Callback::from(move |names: Vec<String>| set_share.emit(ShareState { compare: names, ..share.clone() }))
     };
+    let on_race = {
+        let share = props.share.clone();
+        let set_share = props.set_share.clone();
+        let selected = selected.clone();
+        Callback::from(move |_: MouseEvent| {
+            set_share.emit(ShareState { compare: selected.clone(), view: crate::share::View::Race, step: None, ..share.clone() })
+        })
+    };
     let on_compare = {
         let start = start.clone();
         let selected = selected.clone();
@@ -648,6 +656,8 @@ pub fn CompareView(props: &CompareProps) -> Html {
             <div class="actions">
                 <button type="button" class="primary" onclick={on_compare} disabled={selected.is_empty() || scenario.is_err() || progress.is_some()}
                     data-testid="compare-run">{format!("Compare {} algorithms", selected.len())}</button>
+                <button type="button" onclick={on_race} disabled={!crate::race::LANES.contains(&selected.len()) || scenario.is_err()}
+                    title="Animate 2 to 4 of them side by side on one clock" data-testid="compare-race">{"Race them"}</button>
             </div>
             { for running }
             { for table }

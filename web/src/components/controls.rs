@@ -49,9 +49,9 @@ pub fn Controls(props: &ControlsProps) -> Html {
         <section class="controls" aria-label="player controls">
             { button("|◀ Restart", "Restart (Home)", "restart", PlayerAction::Restart) }
             { button("« Round", "Previous round (Shift+←)", "round-back", PlayerAction::StepRound(false)) }
-            { button("‹ Step", "Previous event (←)", "step-back", PlayerAction::StepEvent(false)) }
+            { button("‹ Step", "Step back: previous event (←)", "step-back", PlayerAction::StepEvent(false)) }
             { button(if props.status.playing { "❚❚ Pause" } else { "▶ Play" }, "Play / pause (space)", "play", PlayerAction::PlayPause) }
-            { button("Step ›", "Next event (→)", "step", PlayerAction::StepEvent(true)) }
+            { button("Step ›", "Step: next event (→)", "step", PlayerAction::StepEvent(true)) }
             { button("Round »", "Next round (Shift+→)", "round", PlayerAction::StepRound(true)) }
             { button("End ▶|", "End (End)", "end", PlayerAction::End) }
             <label class="speed">{"Speed "}

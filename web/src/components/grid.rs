@@ -1,14 +1,22 @@
-//! One host's memory as a grid of cells, drawn into a canvas one pixel per cell (`ImageData`)
-//! and scaled up by CSS, so a 1 GiB VM (262,144 pages) costs one pass over its page states.
+//! One host's memory as a grid of cells. The grid measures the box it is given (a
+//! `ResizeObserver`) and picks its cell size and pages per cell from it ([`Grid::fit`]): a wide
+//! projector screen gets larger cells and fewer pages per cell than a narrow panel. Cells are
+//! painted into an `ImageData` at their real pixel size, each with its state's colour and mark
+//! ([`crate::page_marks`]), so a 1 GiB VM (262,144 pages) costs one pass over its page states.
 
 use crate::app::Loaded;
+use crate::page_marks;
 use crate::playback::{CellKind, Grid, Side, VmAt};
+use std::cell::RefCell;
 use std::rc::Rc;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{Clamped, JsCast};
 use yew::prelude::*;
 
-/// Cells a grid has at most: larger VMs group several pages per cell.
-pub const MAX_CELLS: u64 = 32_768;
+/// Smallest and largest cell, in CSS pixels, on the normal page.
+pub const CELL_PX: (u32, u32) = (3, 24);
+/// Smallest and largest cell, in CSS pixels, in presentation mode (readable from the back of a room).
+pub const PRESENT_CELL_PX: (u32, u32) = (6, 40);
 
 /// Props of [`HostGrid`].
 #[derive(Properties, PartialEq)]
@@ -19,33 +27,94 @@ pub struct GridProps {
     pub side: Side,
     /// Redraw when this changes.
     pub tick: u64,
+    /// Presentation mode (larger cells).
+    #[prop_or_default]
+    pub present: bool,
+    /// Show the legend (a race shows one legend for every lane instead).
+    #[prop_or(true)]
+    pub legend: bool,
+}
+
+/// Watches `node`'s size (CSS pixels, rounded) into `size`, for as long as the component lives.
+#[hook]
+fn use_box_size(node: NodeRef) -> (f64, f64) {
+    let size = use_state(|| (0.0f64, 0.0f64));
+    {
+        let size = size.clone();
+        use_effect_with(node, move |node| {
+            let mut observer = None;
+            if let Some(el) = node.cast::<web_sys::Element>() {
+                let measure = {
+                    let el = el.clone();
+                    let size = size.clone();
+                    move || {
+                        let r = el.get_bounding_client_rect();
+                        let next = (r.width().floor(), r.height().floor());
+                        if *size != next {
+                            size.set(next);
+                        }
+                    }
+                };
+                measure();
+                let cb = Closure::<dyn FnMut()>::new(measure);
+                if let Ok(o) = web_sys::ResizeObserver::new(cb.as_ref().unchecked_ref()) {
+                    o.observe(&el);
+                    observer = Some((o, cb));
+                }
+            }
+            move || {
+                if let Some((o, _cb)) = observer {
+                    o.disconnect();
+                }
+            }
+        });
+    }
+    *size
 }
 
 /// A host panel: title, page grid and legend.
 #[component]
 pub fn HostGrid(props: &GridProps) -> Html {
     let canvas = use_node_ref();
+    let frame = use_node_ref();
     let pixels = use_mut_ref(Vec::<u8>::new);
-    let grid = Grid::new(props.loaded.playback.borrow().trace().page_count, MAX_CELLS);
+    let (width, height) = use_box_size(frame.clone());
+    let (min_cell, max_cell) = if props.present { PRESENT_CELL_PX } else { CELL_PX };
+    let page_count = props.loaded.playback.borrow().trace().page_count;
+    let (grid, cell) = Grid::fit(page_count, width, height, min_cell, max_cell);
+    let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(1.0);
+    let device_cell = ((f64::from(cell) * dpr).round() as u32).max(1);
     {
         let canvas = canvas.clone();
         let loaded = props.loaded.clone();
         let side = props.side;
-        use_effect_with((props.tick, Rc::as_ptr(&props.loaded)), move |_| {
+        let pixels: Rc<RefCell<Vec<u8>>> = pixels.clone();
+        use_effect_with((props.tick, Rc::as_ptr(&props.loaded), grid, device_cell), move |_| {
             if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
                 let mut px = pixels.borrow_mut();
-                loaded.playback.borrow().paint(side, &grid, &mut px);
+                let kinds = loaded.playback.borrow().cell_kinds_of(side, grid.pages_per_cell);
+                page_marks::paint_cells(&kinds, grid.cols, grid.rows, device_cell, &mut px);
                 if let Some(ctx) = c.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok()) {
-                    if let Ok(img) = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&px[..]), grid.cols, grid.rows) {
+                    if let Ok(img) = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
+                        Clamped(&px[..]),
+                        grid.cols * device_cell,
+                        grid.rows * device_cell,
+                    ) {
                         let _ = ctx.put_image_data(&img, 0.0, 0.0);
                     }
                 }
             }
         });
     }
-    let (title, kinds, testid): (&str, &[CellKind], &str) = match props.side {
-        Side::Source => ("Source host", &CellKind::SOURCE, "grid-source"),
-        Side::Destination => ("Destination host", &CellKind::DEST, "grid-destination"),
+    let (title, testid) = match props.side {
+        Side::Source => ("Source host", "grid-source"),
+        Side::Destination => ("Destination host", "grid-destination"),
+    };
+    // In presentation mode the legend lists only the states this run shows (it has less room).
+    let kinds: Vec<CellKind> = match (props.present, props.side) {
+        (true, side) => props.loaded.playback.borrow().kinds_in_run(side).to_vec(),
+        (false, Side::Source) => CellKind::SOURCE.to_vec(),
+        (false, Side::Destination) => CellKind::DEST.to_vec(),
     };
     let vm_at = props.loaded.playback.borrow().vm_at();
     let running_here = match (props.side, vm_at) {
@@ -56,19 +125,52 @@ pub fn HostGrid(props: &GridProps) -> Html {
     let counts = props.loaded.playback.borrow().counts(props.side);
     let ppc = grid.pages_per_cell;
     let cell_note = if ppc == 1 { "1 cell = 1 page".to_string() } else { format!("1 cell = {ppc} pages") };
+    // Until the frame has been measured (or while it has no room), the canvas takes no space.
+    let measured = width >= f64::from(min_cell) && height >= f64::from(min_cell);
+    let (css_w, css_h) = if measured { (grid.cols * cell, grid.rows * cell) } else { (0, 0) };
     html! {
         <figure class="host" data-testid={testid}>
-            <figcaption><strong>{title}</strong>{" "}<span class="badge">{running_here}</span></figcaption>
-            <canvas ref={canvas} class="grid" width={grid.cols.to_string()} height={grid.rows.to_string()}
-                style={format!("aspect-ratio: {} / {}", grid.cols, grid.rows)}
-                role="img" aria-label={format!("{title} memory, {cell_note}")} />
-            <ul class="legend">
-                { for kinds.iter().map(|k| {
-                    let n = counts.iter().find(|(c, _)| c == k).map_or(0, |c| c.1);
-                    html! { <li><span class="swatch" style={format!("background:{}", k.css())}></span>{format!("{} ({n})", k.label())}</li> }
+            <figcaption><strong>{title}</strong>{" "}<span class="badge">{running_here}</span>
+                { for props.present.then(|| html! { <span class="cell-note" data-testid={format!("{testid}-cells")}>{cell_note.clone()}</span> }) }
+            </figcaption>
+            <div class="grid-frame" ref={frame}>
+                <canvas ref={canvas} class="grid" width={(grid.cols * device_cell).to_string()} height={(grid.rows * device_cell).to_string()}
+                    style={format!("width:{css_w}px;height:{css_h}px")} data-cell-px={cell.to_string()}
+                    role="img" aria-label={format!("{title} memory, {cell_note}")} />
+            </div>
+            if props.legend {
+            <ul class="legend" aria-label={format!("{title} legend")}>
+                { for kinds.iter().map(|&k| {
+                    let n = counts.iter().find(|(c, _)| *c == k).map_or(0, |c| c.1);
+                    html! { <li><Swatch kind={k} />{format!("{}: {} ({n})", page_marks::mark_name(k), k.label())}</li> }
                 }) }
             </ul>
-            <p class="cell-note" data-testid={format!("{testid}-cells")}>{cell_note}</p>
+            }
+            { for (!props.present).then(|| html! { <p class="cell-note" data-testid={format!("{testid}-cells")}>{cell_note.clone()}</p> }) }
         </figure>
+    }
+}
+
+/// Props of [`Swatch`].
+#[derive(Properties, PartialEq)]
+pub struct SwatchProps {
+    /// The state shown.
+    pub kind: CellKind,
+}
+
+/// A legend square: the state's colour with its mark, as the grid draws it.
+#[component]
+pub fn Swatch(props: &SwatchProps) -> Html {
+    const SIZE: u32 = 14;
+    let k = props.kind;
+    let [r, g, b] = page_marks::ink(k);
+    let ink = format!("rgb({r},{g},{b})");
+    html! {
+        <svg class="swatch" width={SIZE.to_string()} height={SIZE.to_string()} viewBox={format!("0 0 {SIZE} {SIZE}")} aria-hidden="true" focusable="false">
+            <rect width={SIZE.to_string()} height={SIZE.to_string()} fill={k.css()} />
+            { for page_marks::swatch_rects(k, SIZE).into_iter().map(|(x, y, w)| html! {
+                <rect x={x.to_string()} y={y.to_string()} width={w.to_string()} height="1" fill={ink.clone()} />
+            }) }
+        </svg>
     }
 }

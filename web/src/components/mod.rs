@@ -9,5 +9,7 @@ pub mod grid;
 pub mod lessons;
 pub mod link;
 pub mod metrics;
+pub mod presentation;
+pub mod race;
 pub mod scenario_form;
 pub mod sweep;
