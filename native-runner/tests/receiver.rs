@@ -194,7 +194,7 @@ fn a_second_resume_is_refused() {
     assert!(!matches!(answer, Ok(Some((Kind::Resumed, _)))), "a second Resume was answered");
     let (code, stderr) = finish_within(child, Duration::from_secs(5));
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("Resume") && stderr.contains("expected Pages or Finish"), "{stderr}");
+    assert!(stderr.contains("unexpected Resume message: expected Finish"), "{stderr}");
 }
 
 #[test]
@@ -228,4 +228,37 @@ fn a_message_before_hello_is_refused_without_reading_its_payload() {
     let (code, stderr) = finish_within(child, Duration::from_secs(5));
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("Pages") && stderr.contains("expected Hello"), "{stderr}");
+}
+
+#[test]
+fn a_cpu_state_inconsistent_with_the_guest_is_refused_naming_the_field() {
+    if !have_kvm() {
+        return;
+    }
+    let s = small_scenario();
+    let layout = Layout::new(s.page_count(), s.used_pages());
+    let planner = Planner::new(&s, layout);
+    let good = MigratedState::from_bytes(&source(&s).state).unwrap();
+    good.check(&planner, 60.0).unwrap();
+    let refused_for = |change: &dyn Fn(&mut MigratedState)| {
+        let mut bad = good.clone();
+        change(&mut bad);
+        bad.check(&planner, 60.0).unwrap_err().to_string()
+    };
+    let cases: [(&dyn Fn(&mut MigratedState), &str); 10] = [
+        (&|m| m.vcpu.sregs.cr0 &= !(1 << 31), "State.sregs.cr0: 0x50033: accepted PE and PG set"),
+        (&|m| m.vcpu.sregs.efer = 0, "State.sregs.efer: 0x0: accepted LME and LMA set"),
+        (&|m| m.vcpu.sregs.cr3 = 0x1000, "State.sregs.cr3: 0x1000: accepted 0xfa000"),
+        (&|m| m.vcpu.sregs.cs.l = 0, "State.sregs.cs:"),
+        (&|m| m.vcpu.sregs.ss.present = 0, "State.sregs.ss:"),
+        (&|m| m.vcpu.regs.rip = 0, "State.regs.rip: 0x0: accepted 0xfe000 to"),
+        (&|m| m.vcpu.regs.rsp = 1 << 40, "State.regs.rsp:"),
+        (&|m| m.vcpu.events.exception.pending = 1, "State.events:"),
+        (&|m| m.plan.guest_time = f64::NAN, "State.plan.guest_time: NaN: accepted 0 to 60 s"),
+        (&|m| m.plan.batch = 1 << 40, "State.plan.batch: 1099511627776: accepted"),
+    ];
+    for (change, expected) in cases {
+        let e = refused_for(change);
+        assert!(e.starts_with(expected), "expected {expected:?}, got {e:?}");
+    }
 }

@@ -12,7 +12,7 @@
 use super::dest::{runs_of, Destination, Fault, LocalDestination, MigratedState, Msg, Switchover};
 use super::guest::{Layout, Planner};
 use super::vm::{GuestMemory, PAGE};
-use super::wire::{self, Continuation, Hello, Kind, WireError};
+use super::wire::{self, Continuation, Hello, Kind, Limits, Stage, TimedStream, WireError};
 use super::KvmError;
 use livemig_core::bitmap::PageBitmap;
 use livemig_core::context::{ContextError, EncodedBatch, Encoding};
@@ -258,13 +258,32 @@ pub struct Served {
     pub continuation: Option<Continuation>,
 }
 
+/// How a receiver bounds its peer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReceiveOptions {
+    /// How long each frame may take to arrive, from the moment the receiver starts waiting for
+    /// it ([`wire::DEFAULT_READ_TIMEOUT`] by default).
+    pub read_timeout: Duration,
+}
+
+impl Default for ReceiveOptions {
+    fn default() -> Self {
+        ReceiveOptions { read_timeout: wire::DEFAULT_READ_TIMEOUT }
+    }
+}
+
+/// Nominal guest seconds a source may have run before its state is sent, beyond the scenario's
+/// migration timeout: its warm-up (half a second by default) with room to spare.
+pub const WARMUP_ALLOWANCE_S: f64 = 60.0;
+
 /// Serves one migration on `listener`: accepts a connection, receives the guest, switches over
-/// and answers the continuation check. Errors (a bad or truncated message, a KVM failure) are
-/// sent to the peer as an `Error` message when possible and returned.
-pub fn serve(listener: &TcpListener) -> Result<Served, KvmError> {
+/// and answers the continuation check. Errors (a bad, late, out-of-order or out-of-range
+/// message, a KVM failure) are sent to the peer as an `Error` message when possible and
+/// returned.
+pub fn serve(listener: &TcpListener, options: &ReceiveOptions) -> Result<Served, KvmError> {
     let (stream, _) = listener.accept().map_err(|e| KvmError::Setup(format!("accept: {e}")))?;
     let writer = Arc::new(Mutex::new(BufWriter::new(stream.try_clone().map_err(|e| KvmError::Setup(e.to_string()))?)));
-    let mut reader = BufReader::with_capacity(1 << 20, stream);
+    let mut reader = BufReader::with_capacity(1 << 20, TimedStream::new(stream, options.read_timeout));
     let result = serve_stream(&mut reader, &writer);
     if let Err(e) = &result {
         let _ = wire::write_frame(&mut *writer.lock().expect("writer lock"), Kind::Error, e.to_string().as_bytes());
@@ -273,23 +292,47 @@ pub fn serve(listener: &TcpListener) -> Result<Served, KvmError> {
 }
 
 type SharedWriter = Arc<Mutex<BufWriter<TcpStream>>>;
+type Reader = BufReader<TimedStream>;
 
-fn serve_stream(reader: &mut BufReader<TcpStream>, writer: &SharedWriter) -> Result<Served, KvmError> {
+/// Reads the next frame within the read timeout. Its kind must be one `stage` accepts and its
+/// length within `limits`, both checked on the header, before any of the payload is read.
+fn next_frame(reader: &mut Reader, stage: Stage, limits: &Limits) -> Result<(Kind, Vec<u8>), WireError> {
+    reader.get_mut().arm();
+    let limit = reader.get_ref().limit();
+    let late = |e: WireError| if wire::timed_out(&e) { WireError::Timeout(limit) } else { e };
+    let header = wire::read_header(reader)
+        .map_err(late)?
+        .ok_or(WireError::Truncated("the sender closed the connection before Finish"))?;
+    if header.kind == Kind::Error {
+        // The peer's reason, bounded like a Hello.
+        if header.len > wire::MAX_HELLO {
+            return Err(WireError::TooLong(header.len));
+        }
+    } else {
+        stage.next(header.kind, false)?;
+        limits.check(header)?;
+    }
+    let payload = wire::read_payload(reader, header).map_err(late)?;
+    Ok((header.kind, payload))
+}
+
+fn serve_stream(reader: &mut Reader, writer: &SharedWriter) -> Result<Served, KvmError> {
     let w = |e: WireError| KvmError::Guest(format!("migration stream: {e}"));
     let c = |e: ContextError| KvmError::Guest(e.to_string());
-    let (kind, payload) = wire::read_frame(reader).map_err(w)?.ok_or_else(|| w(WireError::Truncated("no Hello")))?;
-    if kind != Kind::Hello {
-        return Err(w(WireError::Unexpected { got: kind, expected: "Hello" }));
-    }
+    let mut limits = Limits::new(0, MigratedState::wire_bytes());
+    let (kind, payload) = next_frame(reader, Stage::AwaitHello, &limits).map_err(w)?;
     let hello: Hello = serde_json::from_slice(&payload).map_err(|e| w(WireError::Malformed { kind, reason: e.to_string() }))?;
+    let mut stage = Stage::AwaitHello.next(kind, hello.postcopy).map_err(w)?;
     let scenario = hello.scenario;
     scenario.validate().map_err(|e| w(WireError::Malformed { kind, reason: e.to_string() }))?;
     if scenario.vm.page_size.0 != PAGE as u64 || scenario.vm.memory.0 > super::guest::MAX_MEMORY {
         return Err(w(WireError::Malformed { kind, reason: "the scenario's memory is not supported on KVM".into() }));
     }
     let n = scenario.page_count();
+    limits.pages = n;
+    let max_guest_time = scenario.migration.timeout.0 + WARMUP_ALLOWANCE_S;
     let planner = Planner::new(&scenario, Layout::new(n, scenario.used_pages()));
-    let mut dest = LocalDestination::new(&scenario, planner, hello.prefill, hello.postcopy)?;
+    let mut dest = LocalDestination::new(&scenario, planner.clone(), hello.prefill, hello.postcopy)?;
     // Post-copy: forward the destination guest's page faults as they happen.
     if let Some(faults) = dest.take_faults() {
         let writer = writer.clone();
@@ -308,9 +351,8 @@ fn serve_stream(reader: &mut BufReader<TcpStream>, writer: &SharedWriter) -> Res
     }
     let mut served = Served { scenario: scenario.name.clone(), records: 0, continuation: None };
     loop {
-        let Some((kind, payload)) = wire::read_frame(reader).map_err(w)? else {
-            return Err(w(WireError::Truncated("the sender closed the connection before Finish")));
-        };
+        let (kind, payload) = next_frame(reader, stage, &limits).map_err(w)?;
+        stage = stage.next(kind, hello.postcopy).map_err(w)?;
         match kind {
             Kind::Pages => {
                 let records = wire::parse_records(&payload, n).map_err(w)?;
@@ -340,6 +382,7 @@ fn serve_stream(reader: &mut BufReader<TcpStream>, writer: &SharedWriter) -> Res
             Kind::State => {
                 let s = MigratedState::from_bytes(&payload)
                     .ok_or_else(|| w(WireError::Malformed { kind, reason: format!("{} bytes of state", payload.len()) }))?;
+                s.check(&planner, max_guest_time).map_err(|e| w(e.into()))?;
                 dest.deliver(Msg::State(Box::new(s))).map_err(c)?;
             }
             Kind::Resume => {
@@ -364,11 +407,7 @@ fn serve_stream(reader: &mut BufReader<TcpStream>, writer: &SharedWriter) -> Res
                 wire::write_frame(&mut *writer.lock().expect("writer lock"), Kind::Resumed, &out).map_err(w)?;
             }
             Kind::Finish => {
-                let batches = payload
-                    .get(..8)
-                    .filter(|_| payload.len() == 8)
-                    .map(|b| u64::from_le_bytes(b.try_into().expect("8")))
-                    .ok_or_else(|| w(WireError::Malformed { kind, reason: "expected a u64".into() }))?;
+                let batches = wire::parse_finish(&payload).map_err(w)?;
                 let cont = dest.finish(batches)?;
                 wire::write_frame(
                     &mut *writer.lock().expect("writer lock"),
@@ -379,7 +418,7 @@ fn serve_stream(reader: &mut BufReader<TcpStream>, writer: &SharedWriter) -> Res
                 served.continuation = Some(cont);
                 return Ok(served);
             }
-            other => return Err(w(WireError::Unexpected { got: other, expected: "Pages, Discard, State, Resume or Finish" })),
+            other => unreachable!("the stage machine accepted a {other:?} message"),
         }
     }
 }
