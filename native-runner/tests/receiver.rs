@@ -62,8 +62,7 @@ fn finish_within(mut child: Child, limit: Duration) -> (Option<i32>, String) {
 
 /// A 1 MiB guest writing 1000 pages/s.
 fn small_scenario() -> Scenario {
-    Scenario::from_toml_str("[vm]\nmemory = \"1 MiB\"\n[workload]\npattern = \"sequential\"\nwrite_rate = 1000\nread_rate = 0\n")
-        .unwrap()
+    Scenario::from_toml_str("[vm]\nmemory = \"1 MiB\"\n[workload]\npattern = \"sequential\"\nwrite_rate = 1000\nread_rate = 0\n").unwrap()
 }
 
 /// A sender's view of a real migration of `s`'s guest: its memory as page records and the

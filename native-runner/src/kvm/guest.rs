@@ -28,9 +28,9 @@
 //!   the guest's state is a pure function of the plans it ran, so a fresh guest run for the same
 //!   number of batches without pacing reproduces the memory exactly: the continuation check.
 
+use super::wire::OutOfRange;
 use livemig_core::scenario::{AccessPattern, PhaseTag, Scenario};
 use livemig_core::workload::Workload;
-use super::wire::OutOfRange;
 
 /// The guest loop (see `guest.S`).
 pub const GUEST_CODE: &[u8] = &[

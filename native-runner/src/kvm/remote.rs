@@ -300,9 +300,7 @@ fn next_frame(reader: &mut Reader, stage: Stage, limits: &Limits) -> Result<(Kin
     reader.get_mut().arm();
     let limit = reader.get_ref().limit();
     let late = |e: WireError| if wire::timed_out(&e) { WireError::Timeout(limit) } else { e };
-    let header = wire::read_header(reader)
-        .map_err(late)?
-        .ok_or(WireError::Truncated("the sender closed the connection before Finish"))?;
+    let header = wire::read_header(reader).map_err(late)?.ok_or(WireError::Truncated("the sender closed the connection before Finish"))?;
     if header.kind == Kind::Error {
         // The peer's reason, bounded like a Hello.
         if header.len > wire::MAX_HELLO {

@@ -304,7 +304,11 @@ impl VcpuState {
         }
         let code = layout.code..layout.code + GUEST_CODE.len() as u64;
         if !code.contains(&r.rip) {
-            return Err(OutOfRange::new("State.regs.rip", hex(r.rip), format!("{} to {} (the guest's code)", hex(code.start), hex(code.end - 1))));
+            return Err(OutOfRange::new(
+                "State.regs.rip",
+                hex(r.rip),
+                format!("{} to {} (the guest's code)", hex(code.start), hex(code.end - 1)),
+            ));
         }
         if r.rsp <= layout.params || r.rsp > layout.stack_top() {
             let accepted = format!("{} to {} (the guest's stack)", hex(layout.params + 1), hex(layout.stack_top()));
@@ -312,7 +316,10 @@ impl VcpuState {
         }
         let e = &self.events;
         if e.exception.injected != 0 || e.exception.pending != 0 || e.nmi.injected != 0 || e.nmi.pending != 0 {
-            let shown = format!("exception {} (injected {}, pending {}), nmi injected {} pending {}", e.exception.nr, e.exception.injected, e.exception.pending, e.nmi.injected, e.nmi.pending);
+            let shown = format!(
+                "exception {} (injected {}, pending {}), nmi injected {} pending {}",
+                e.exception.nr, e.exception.injected, e.exception.pending, e.nmi.injected, e.nmi.pending
+            );
             return Err(OutOfRange::new("State.events", shown, "none pending or injected (the guest takes no exceptions)"));
         }
         Ok(())

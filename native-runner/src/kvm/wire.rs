@@ -420,9 +420,8 @@ fn kind_length_field(kind: Kind) -> &'static str {
 
 /// Parses a `Finish` payload: the batches to run on, 1 to [`MAX_FINISH_BATCHES`].
 pub fn parse_finish(payload: &[u8]) -> Result<u64, WireError> {
-    let bytes: [u8; 8] = payload
-        .try_into()
-        .map_err(|_| OutOfRange::new("Finish length", format!("{} bytes", payload.len()), "8 bytes (batches: u64)"))?;
+    let bytes: [u8; 8] =
+        payload.try_into().map_err(|_| OutOfRange::new("Finish length", format!("{} bytes", payload.len()), "8 bytes (batches: u64)"))?;
     let batches = u64::from_le_bytes(bytes);
     if !(1..=MAX_FINISH_BATCHES).contains(&batches) {
         return Err(OutOfRange::new("Finish.batches", batches, format!("1 to {MAX_FINISH_BATCHES}")).into());
