@@ -17,7 +17,7 @@ use super::KvmError;
 use livemig_core::bitmap::PageBitmap;
 use livemig_core::context::{ContextError, EncodedBatch, Encoding};
 use livemig_core::Scenario;
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Read};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -294,15 +294,19 @@ pub fn serve(listener: &TcpListener, options: &ReceiveOptions) -> Result<Served,
 type SharedWriter = Arc<Mutex<BufWriter<TcpStream>>>;
 type Reader = BufReader<TimedStream>;
 
-/// Reads the next frame within the read timeout. Its kind must be one `stage` accepts and its
-/// length within `limits`, both checked on the header, before any of the payload is read.
+/// Reads the next frame within the read timeout (see [`read_message`]).
 fn next_frame(reader: &mut Reader, stage: Stage, limits: &Limits) -> Result<(Kind, Vec<u8>), WireError> {
     reader.get_mut().arm();
     let limit = reader.get_ref().limit();
-    let late = |e: WireError| if wire::timed_out(&e) { WireError::Timeout(limit) } else { e };
-    let header = wire::read_header(reader).map_err(late)?.ok_or(WireError::Truncated("the sender closed the connection before Finish"))?;
+    read_message(reader, stage, limits).map_err(|e| if wire::timed_out(&e) { WireError::Timeout(limit) } else { e })
+}
+
+/// Reads the next frame the receiver accepts at `stage`: its kind must be one `stage` accepts
+/// and its length within `limits`, both checked on the header, before any of the payload is
+/// read. An `Error` frame (its text bounded like a `Hello`) becomes [`WireError::Peer`].
+pub fn read_message(reader: &mut impl Read, stage: Stage, limits: &Limits) -> Result<(Kind, Vec<u8>), WireError> {
+    let header = wire::read_header(reader)?.ok_or(WireError::Truncated("the sender closed the connection before Finish"))?;
     if header.kind == Kind::Error {
-        // The peer's reason, bounded like a Hello.
         if header.len > wire::MAX_HELLO {
             return Err(WireError::TooLong(header.len));
         }
@@ -310,8 +314,22 @@ fn next_frame(reader: &mut Reader, stage: Stage, limits: &Limits) -> Result<(Kin
         stage.next(header.kind, false)?;
         limits.check(header)?;
     }
-    let payload = wire::read_payload(reader, header).map_err(late)?;
+    let payload = wire::read_payload(reader, header)?;
     Ok((header.kind, payload))
+}
+
+/// Parses and checks a `State` payload for `planner`'s guest (see [`MigratedState::check`]).
+pub fn parse_state(payload: &[u8], planner: &Planner, max_guest_time: f64) -> Result<MigratedState, WireError> {
+    let s = MigratedState::from_bytes(payload)
+        .ok_or_else(|| WireError::Malformed { kind: Kind::State, reason: format!("{} bytes of state", payload.len()) })?;
+    s.check(planner, max_guest_time)?;
+    Ok(s)
+}
+
+/// The most nominal guest seconds a source of `scenario` can have run when it sends its state:
+/// the scenario's migration timeout plus [`WARMUP_ALLOWANCE_S`].
+pub fn max_guest_time(scenario: &Scenario) -> f64 {
+    scenario.migration.timeout.0 + WARMUP_ALLOWANCE_S
 }
 
 fn serve_stream(reader: &mut Reader, writer: &SharedWriter) -> Result<Served, KvmError> {
@@ -328,7 +346,7 @@ fn serve_stream(reader: &mut Reader, writer: &SharedWriter) -> Result<Served, Kv
     }
     let n = scenario.page_count();
     limits.pages = n;
-    let max_guest_time = scenario.migration.timeout.0 + WARMUP_ALLOWANCE_S;
+    let max_guest_time = max_guest_time(&scenario);
     let planner = Planner::new(&scenario, Layout::new(n, scenario.used_pages()));
     let mut dest = LocalDestination::new(&scenario, planner.clone(), hello.prefill, hello.postcopy)?;
     // Post-copy: forward the destination guest's page faults as they happen.
@@ -378,9 +396,7 @@ fn serve_stream(reader: &mut Reader, writer: &SharedWriter) -> Result<Served, Kv
                 dest.deliver(Msg::Discard(pages)).map_err(c)?;
             }
             Kind::State => {
-                let s = MigratedState::from_bytes(&payload)
-                    .ok_or_else(|| w(WireError::Malformed { kind, reason: format!("{} bytes of state", payload.len()) }))?;
-                s.check(&planner, max_guest_time).map_err(|e| w(e.into()))?;
+                let s = parse_state(&payload, &planner, max_guest_time).map_err(w)?;
                 dest.deliver(Msg::State(Box::new(s))).map_err(c)?;
             }
             Kind::Resume => {
