@@ -229,6 +229,9 @@ fn a_message_before_hello_is_refused_without_reading_its_payload() {
     assert!(stderr.contains("Pages") && stderr.contains("expected Hello"), "{stderr}");
 }
 
+/// A change made to a valid state.
+type Change = dyn Fn(&mut MigratedState);
+
 #[test]
 fn a_cpu_state_inconsistent_with_the_guest_is_refused_naming_the_field() {
     if !have_kvm() {
@@ -244,7 +247,7 @@ fn a_cpu_state_inconsistent_with_the_guest_is_refused_naming_the_field() {
         change(&mut bad);
         bad.check(&planner, 60.0).unwrap_err().to_string()
     };
-    let cases: [(&dyn Fn(&mut MigratedState), &str); 10] = [
+    let cases: [(&Change, &str); 10] = [
         (&|m| m.vcpu.sregs.cr0 &= !(1 << 31), "State.sregs.cr0: 0x50033: accepted PE and PG set"),
         (&|m| m.vcpu.sregs.efer = 0, "State.sregs.efer: 0x0: accepted LME and LMA set"),
         (&|m| m.vcpu.sregs.cr3 = 0x1000, "State.sregs.cr3: 0x1000: accepted 0xfa000"),
