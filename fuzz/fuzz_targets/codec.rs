@@ -6,7 +6,7 @@ use livemig_core::codec::{lz4, wkdm, xbzrle};
 
 const PAGE: usize = 4096;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+livemig_fuzz::fuzz_target!(|data: &[u8]| {
     let Some((&pick, encoded)) = data.split_first() else { return };
     let mut page: Vec<u8> = (0..PAGE).map(|i| (i * 7 % 251) as u8).collect();
     let _ = match pick % 3 {

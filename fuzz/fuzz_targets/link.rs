@@ -6,7 +6,7 @@
 #[path = "../../web/src/share.rs"]
 mod share;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+livemig_fuzz::fuzz_target!(|data: &[u8]| {
     let Some(text) = livemig_fuzz::text(data) else { return };
     if let Ok(state) = share::ShareState::from_query(text) {
         let again = share::ShareState::from_query(&state.to_query()).expect("a link this build wrote reads back");

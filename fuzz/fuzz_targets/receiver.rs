@@ -9,7 +9,7 @@ use livemig_runner::kvm::guest::{Layout, Planner, MAX_MEMORY};
 use livemig_runner::kvm::remote;
 use livemig_runner::kvm::wire::{self, Hello, Kind, Limits, Stage};
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+livemig_fuzz::fuzz_target!(|data: &[u8]| {
     let mut reader = data;
     let mut stage = Stage::AwaitHello;
     let mut limits = Limits::new(0, MigratedState::wire_bytes());

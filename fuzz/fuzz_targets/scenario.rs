@@ -2,7 +2,7 @@
 #![no_main]
 use livemig_core::Scenario;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+livemig_fuzz::fuzz_target!(|data: &[u8]| {
     let Some(text) = livemig_fuzz::text(data) else { return };
     for parsed in [Scenario::from_toml_str(text), Scenario::from_json_str(text)] {
         if let Ok(s) = parsed {

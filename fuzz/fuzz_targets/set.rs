@@ -3,7 +3,7 @@
 #![no_main]
 use livemig_core::units::{Bandwidth, ByteSize, PageRate, Seconds};
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+livemig_fuzz::fuzz_target!(|data: &[u8]| {
     let Some(text) = livemig_fuzz::text(data) else { return };
     let mut lines = text.lines();
     let presets = livemig_core::presets::PRESETS;

@@ -27,7 +27,7 @@ mod sweep;
 #[path = "../../web/src/sweep_spec.rs"]
 mod sweep_spec;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+livemig_fuzz::fuzz_target!(|data: &[u8]| {
     let Some(text) = livemig_fuzz::text(data) else { return };
     let log = text.len() % 2 == 1;
     if let Ok(v) = sweep::parse_vary(text, log) {

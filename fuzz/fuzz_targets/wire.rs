@@ -4,7 +4,7 @@
 #![no_main]
 use livemig_runner::kvm::wire::{self, Kind};
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+livemig_fuzz::fuzz_target!(|data: &[u8]| {
     let Some((size, mut rest)) = data.split_first_chunk::<2>() else { return };
     // 1 to 65536 pages (up to 256 MiB): the page-range checks matter, the size does not.
     let pages = u16::from_le_bytes(*size) as u64 + 1;

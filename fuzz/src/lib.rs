@@ -8,6 +8,10 @@
 //! allocator below refuses any allocation beyond it, which aborts the run ("memory allocation of
 //! N bytes failed") and libFuzzer records the input as a crash. libFuzzer's own `-rss_limit_mb`
 //! (set by `cargo xtask fuzz`) bounds the whole process besides.
+//!
+//! Targets are declared with this crate's [`fuzz_target!`], which links this allocator in (a
+//! target that never names this crate would not be, and its inputs would go unbounded) and
+//! checks once that it is the one in use.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -83,6 +87,36 @@ unsafe impl GlobalAlloc for Bounded {
 
 #[global_allocator]
 static ALLOCATOR: Bounded = Bounded;
+
+pub use libfuzzer_sys;
+
+/// Checks, once per process, that [`Bounded`] is the global allocator: an allocation over the
+/// bound must be refused.
+pub fn check_bound() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let layout = Layout::from_size_align(MAX_HEAP + 1, 1).expect("a valid layout");
+        // SAFETY: a non-zero size; a pointer returned is freed at once with its layout. (The
+        // pointer escapes through `black_box`, so the compiler cannot elide the allocation.)
+        let p = std::hint::black_box(unsafe { std::alloc::alloc(std::hint::black_box(layout)) });
+        if !p.is_null() {
+            // SAFETY: allocated just above with `layout`.
+            unsafe { std::alloc::dealloc(p, layout) };
+            panic!("the fuzz harness's allocator is not in use: the memory bound is not enforced");
+        }
+    });
+}
+
+/// `libfuzzer_sys::fuzz_target!` with the memory bound of this crate checked and enforced.
+#[macro_export]
+macro_rules! fuzz_target {
+    (|$data:ident: &[u8]| $body:block) => {
+        $crate::libfuzzer_sys::fuzz_target!(|$data: &[u8]| {
+            $crate::check_bound();
+            $body
+        });
+    };
+}
 
 /// The input as text, if it is UTF-8 (the text parsers take `&str`).
 pub fn text(data: &[u8]) -> Option<&str> {

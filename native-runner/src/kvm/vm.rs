@@ -766,7 +766,15 @@ fn run_loop(s: &Shared, vcpu: &Mutex<VcpuFd>, mem: &GuestMemory, planner: &Plann
 
 #[cfg(test)]
 mod tests {
-    use super::{GuestMemory, PAGE};
+    use super::{GuestMemory, VcpuState, PAGE};
+    use crate::kvm::guest::Layout;
+
+    #[test]
+    fn an_all_zero_cpu_state_cannot_run_the_guest() {
+        let zero = VcpuState::from_bytes(&vec![0u8; VcpuState::wire_bytes() as usize]).unwrap();
+        let e = zero.check_guest(&Layout::new(256, 256)).unwrap_err();
+        assert_eq!(e.to_string(), "State.sregs.cr0: 0x0: accepted PE and PG set (the guest runs in 64-bit long mode)");
+    }
 
     #[test]
     fn page_copies_move_exactly_the_pages_asked_for() {
