@@ -16,12 +16,13 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Whether `/dev/kvm` opens; prints the skip line when it does not.
+/// Whether `/dev/kvm` opens; prints the skip line when it does not (straight to standard
+/// error, which the test harness does not capture, so a skipped test never passes silently).
 fn have_kvm() -> bool {
     match livemig_runner::kvm::open_kvm() {
         Ok(_) => true,
         Err(e) => {
-            eprintln!("skipping: {e}");
+            let _ = writeln!(std::io::stderr(), "skipping: {e}");
             false
         }
     }
