@@ -12,7 +12,7 @@
 use super::dest::{runs_of, Destination, Fault, LocalDestination, MigratedState, Msg, Switchover};
 use super::guest::{Layout, Planner};
 use super::vm::{GuestMemory, PAGE};
-use super::wire::{self, Continuation, Hello, Kind, Limits, Stage, TimedStream, WireError};
+use super::wire::{self, Continuation, Hello, Kind, Limits, OutOfRange, Stage, TimedStream, WireError};
 use super::KvmError;
 use livemig_core::bitmap::PageBitmap;
 use livemig_core::context::{ContextError, EncodedBatch, Encoding};
@@ -69,12 +69,17 @@ impl RemoteDestination {
         let mut reader = BufReader::new(stream.try_clone().map_err(|e| KvmError::Setup(e.to_string()))?);
         let (atx, answers) = mpsc::channel();
         let (ftx, faults) = mpsc::channel();
+        let pages = scenario.page_count();
         std::thread::Builder::new()
             .name("from-receiver".into())
             .spawn(move || loop {
                 match wire::read_frame(&mut reader) {
                     Ok(Some((Kind::Fault, p))) if p.len() == 9 => {
                         let page = u64::from_le_bytes(p[..8].try_into().expect("8 bytes"));
+                        if page >= pages {
+                            let _ = atx.send(Err(OutOfRange::new("Fault.page", page, format!("0 to {}", pages - 1)).to_string()));
+                            break;
+                        }
                         let _ = ftx.send(Fault { page, write: p[8] != 0, at: Instant::now() });
                     }
                     Ok(Some(frame)) => {
@@ -244,6 +249,10 @@ fn parse_resumed(p: &[u8], pages: u64) -> Result<Resumed, WireError> {
     let digests = p[8..end].chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8"))).collect();
     let plan = super::guest::PlanState::from_bytes(p[end..plan_end].try_into().expect("plan bytes"));
     let tail: ResumedTail = serde_json::from_slice(&p[plan_end..]).map_err(|e| bad(e.to_string()))?;
+    if let Some([first, count]) = tail.absent.iter().find(|[f, c]| *c == 0 || f.checked_add(*c).is_none_or(|end| end > pages)) {
+        let accepted = format!("non-empty runs inside the guest's {pages} pages");
+        return Err(OutOfRange::new("Resumed.absent", format!("[{first}, {count}]"), accepted).into());
+    }
     Ok(Resumed { digests, plan, errors: tail.errors, check_s: tail.check_s, absent: tail.absent })
 }
 
@@ -434,5 +443,29 @@ fn serve_stream(reader: &mut Reader, writer: &SharedWriter) -> Result<Served, Kv
             }
             other => unreachable!("the stage machine accepted a {other:?} message"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `Resumed` payload for a guest of `pages` pages with these absent runs.
+    fn resumed(pages: u64, absent: Vec<[u64; 2]>) -> Vec<u8> {
+        let mut out = pages.to_le_bytes().to_vec();
+        (0..pages).for_each(|_| out.extend_from_slice(&0u64.to_le_bytes()));
+        out.extend_from_slice(&super::super::guest::PlanState::start().to_bytes());
+        out.extend_from_slice(&serde_json::to_vec(&ResumedTail { errors: vec![], check_s: 0.0, absent }).unwrap());
+        out
+    }
+
+    #[test]
+    fn a_resumed_answer_with_absent_runs_outside_the_guest_is_refused() {
+        assert_eq!(parse_resumed(&resumed(16, vec![[0, 4], [10, 6]]), 16).unwrap().absent.len(), 2);
+        for bad in [[10, 7], [u64::MAX, 2], [3, 0]] {
+            let e = parse_resumed(&resumed(16, vec![bad]), 16).err().unwrap().to_string();
+            assert_eq!(e, format!("Resumed.absent: [{}, {}]: accepted non-empty runs inside the guest's 16 pages", bad[0], bad[1]));
+        }
+        assert!(parse_resumed(&resumed(16, vec![]), 17).is_err(), "16 checksums for 17 pages");
     }
 }
