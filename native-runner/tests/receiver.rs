@@ -28,9 +28,22 @@ fn have_kvm() -> bool {
     }
 }
 
+/// A receiver process, killed if a test fails before waiting for it (it would otherwise stay
+/// in `accept`).
+struct Receiver(Child);
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts `livemig kvm receive` on a free port with `extra` arguments; returns it and its
 /// address.
-fn receiver(extra: &[&str]) -> (Child, String) {
+fn receiver(extra: &[&str]) -> (Receiver, String) {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("livemig"))
         .args(["kvm", "receive", "--listen", "127.0.0.1:0"])
         .args(extra)
@@ -40,13 +53,15 @@ fn receiver(extra: &[&str]) -> (Child, String) {
         .unwrap();
     let mut line = String::new();
     std::io::BufReader::new(child.stderr.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let child = Receiver(child);
     let addr = line.trim().strip_prefix("livemig: listening on ").unwrap_or_else(|| panic!("{line}")).to_string();
     (child, addr)
 }
 
 /// Waits for `child` at most `limit`; kills it and fails if it is still running then. Returns
 /// its exit code and standard error.
-fn finish_within(mut child: Child, limit: Duration) -> (Option<i32>, String) {
+fn finish_within(mut receiver: Receiver, limit: Duration) -> (Option<i32>, String) {
+    let child = &mut receiver.0;
     let t = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if t.elapsed() > limit {
