@@ -358,7 +358,21 @@ enum KvmCommand {
         /// Address to listen on, e.g. 127.0.0.1:4444 (port 0: any free port, printed)
         #[arg(long, value_name = "ADDR", value_parser = host_port)]
         listen: String,
+        /// Longest wait for each message of the migration (e.g. 60, 30s, 2min: 1 ms to 1 day);
+        /// a sender silent for longer is cut off
+        #[arg(long, value_name = "DURATION", default_value = "60 s", value_parser = parse_read_timeout)]
+        read_timeout: std::time::Duration,
     },
+}
+
+/// Parses `kvm receive --read-timeout`: a duration (a bare number is seconds), 1 ms to 1 day.
+fn parse_read_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let accepted = "accepted 1 ms to 1 day, e.g. 60, 30s or 2min";
+    let secs = text.parse::<livemig_core::units::Seconds>().map_err(|e| format!("{e}: {accepted}"))?.0;
+    if !(1e-3..=86_400.0).contains(&secs) {
+        return Err(format!("'{text}' is out of range: {accepted}"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 fn print(text: &str) -> anyhow::Result<()> {
@@ -589,11 +603,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Kvm { command: KvmCommand::BenchSink { addr } } => kvm_bench::sink(&addr),
-        Command::Kvm { command: KvmCommand::Receive { listen } } => {
+        Command::Kvm { command: KvmCommand::Receive { listen, read_timeout } } => {
             let listener = std::net::TcpListener::bind(&listen)
                 .map_err(|e| bad(format!("--listen: cannot listen on '{listen}': {e}: accepted HOST:PORT")))?;
             eprintln!("livemig: listening on {}", listener.local_addr()?);
-            let served = livemig_runner::kvm::remote::serve(&listener)?;
+            let options = livemig_runner::kvm::remote::ReceiveOptions { read_timeout };
+            let served = livemig_runner::kvm::remote::serve(&listener, &options)?;
             let c = served.continuation.expect("a served migration ends with its continuation check");
             print(&format!(
                 "received {} ({} page records); the guest ran on to batch {}: {}\n",

@@ -14,7 +14,12 @@
 //! * `cargo xtask perf [ARGS]`: the release build of the playground, then
 //!   `web/browser-tests/perf.mjs` (ARGS go to it): wasm size, first render, frame times.
 //!
+//! * `cargo xtask fuzz [--time SECS] [TARGET...]`: coverage-guided fuzzing of the parsers and
+//!   decoders, SECS seconds per target (see [`fuzz`]).
+//!
 //! Each step prints what it runs; the first failing step stops the run with its exit status.
+
+mod fuzz;
 
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, BufReader, IsTerminal, Write};
@@ -63,7 +68,11 @@ commands:
                   only the playground's release build and its browser tests (ARGS go to `node --test`,
                   e.g. tests/player.test.mjs)
   perf [ARGS]     the playground's release build, then its performance table (ARGS go to perf.mjs:
-                  --seconds 5 --speed 4 --loads 5 --query '?v=1&...' --json)";
+                  --seconds 5 --speed 4 --loads 5 --query '?v=1&...' --json)
+  fuzz [--time SECS] [TARGET...]
+                  coverage-guided fuzzing (libFuzzer, stable Rust) of the parsers and decoders, SECS
+                  seconds per target (default 60; targets: scenario set vary link assignment answers
+                  trace codec wire receiver); prints executions, time and findings per target";
 
 fn main() {
     if let Err(e) = real_main() {
@@ -84,6 +93,7 @@ fn real_main() -> Result<()> {
         Some("serve") => serve(rest),
         Some("browser-test") => browser_test(rest),
         Some("perf") => perf(rest),
+        Some("fuzz") => fuzz::fuzz(rest),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);

@@ -6,7 +6,7 @@
 use super::guest::{PlanState, Planner};
 use super::uffd::{Supplied, Uffd};
 use super::vm::{GuestMemory, Runner, VcpuState, Vm, PAGE};
-use super::wire::Continuation;
+use super::wire::{Continuation, OutOfRange};
 use super::KvmError;
 use livemig_core::bitmap::PageBitmap;
 use livemig_core::context::{ContextError, EncodedBatch};
@@ -70,6 +70,13 @@ impl MigratedState {
         let mut b = self.vcpu.to_bytes();
         b.extend_from_slice(&self.plan.to_bytes());
         b
+    }
+    /// Checks a state received from a peer before it is loaded: the vCPU can run `planner`'s
+    /// guest ([`VcpuState::check_guest`]) and the plan is consistent with its workload and at
+    /// most `max_guest_time` nominal seconds ([`PlanState::check`]).
+    pub fn check(&self, planner: &Planner, max_guest_time: f64) -> Result<(), OutOfRange> {
+        self.vcpu.check_guest(&planner.layout())?;
+        self.plan.check(planner, max_guest_time)
     }
     /// Parses [`MigratedState::to_bytes`].
     pub fn from_bytes(b: &[u8]) -> Option<MigratedState> {
@@ -591,7 +598,10 @@ impl Destination for LocalDestination {
             return Err(KvmError::Guest("the destination never resumed".into()));
         };
         let (writes, guest_time, _) = self.progress().expect("running");
-        let target = runner.progress().batches.load(Ordering::Relaxed) + batches.max(1);
+        let done = runner.progress().batches.load(Ordering::Relaxed);
+        let target = done
+            .checked_add(batches.max(1))
+            .ok_or_else(|| KvmError::Guest(format!("batch {done} + {batches} more is past the largest batch number")))?;
         runner.resume(Some(target));
         let plan = runner.wait_parked(Duration::from_secs(600))?;
         let (mismatches, ok) = compare_with_reference(&self.kvm, &self.vm, &self.scenario, &self.planner, self.prefill, plan.batch)?;

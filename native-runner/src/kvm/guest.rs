@@ -28,6 +28,7 @@
 //!   the guest's state is a pure function of the plans it ran, so a fresh guest run for the same
 //!   number of batches without pacing reproduces the memory exactly: the continuation check.
 
+use super::wire::OutOfRange;
 use livemig_core::scenario::{AccessPattern, PhaseTag, Scenario};
 use livemig_core::workload::Workload;
 
@@ -173,6 +174,40 @@ impl PlanState {
     /// The state before the first batch.
     pub fn start() -> PlanState {
         PlanState { phase: usize::MAX, ..Default::default() }
+    }
+    /// Checks a plan state received from a peer against `planner`'s guest: nominal time finite
+    /// and at most `max_guest_time`, the batch count consistent with it (each batch stands for
+    /// [`BATCH_SECONDS`] to [`IDLE_BATCH_SECONDS`]), at most [`MAX_BATCH`] writes and reads a
+    /// batch, carried credits within a batch, and a phase of the workload. Bounding the batch
+    /// count bounds the reference run of the continuation check, which replays every batch.
+    pub fn check(&self, planner: &Planner, max_guest_time: f64) -> Result<(), OutOfRange> {
+        if !(self.guest_time.is_finite() && (0.0..=max_guest_time).contains(&self.guest_time)) {
+            return Err(OutOfRange::new("State.plan.guest_time", self.guest_time, format!("0 to {max_guest_time} s")));
+        }
+        let (low, high) = (self.guest_time / IDLE_BATCH_SECONDS, self.guest_time / BATCH_SECONDS);
+        let batch = self.batch as f64;
+        if batch < low.floor() - 1.0 || batch > high.ceil() + 1.0 {
+            let accepted = format!("{:.0} to {:.0} for {} guest seconds", (low.floor() - 1.0).max(0.0), high.ceil() + 1.0, self.guest_time);
+            return Err(OutOfRange::new("State.plan.batch", self.batch, accepted));
+        }
+        let most = self.batch.saturating_mul(MAX_BATCH);
+        for (field, v) in [("State.plan.writes", self.writes), ("State.plan.reads", self.reads)] {
+            if v > most {
+                return Err(OutOfRange::new(field, v, format!("0 to {most} ({MAX_BATCH} a batch)")));
+            }
+        }
+        for (field, v) in [("State.plan.write_credit", self.write_credit), ("State.plan.read_credit", self.read_credit)] {
+            if !(v.is_finite() && (0.0..=MAX_BATCH as f64).contains(&v)) {
+                return Err(OutOfRange::new(field, v, format!("0 to {MAX_BATCH}")));
+            }
+        }
+        let phases = planner.phases().len();
+        let phase_ok = if self.batch == 0 { self.phase == usize::MAX } else { self.phase < phases };
+        if !phase_ok {
+            let accepted = if self.batch == 0 { format!("{} before the first batch", usize::MAX) } else { format!("0 to {}", phases - 1) };
+            return Err(OutOfRange::new("State.plan.phase", self.phase, accepted));
+        }
+        Ok(())
     }
     /// Bytes of [`PlanState::to_bytes`].
     pub const BYTES: usize = 56;

@@ -12,12 +12,12 @@
 use super::dest::{runs_of, Destination, Fault, LocalDestination, MigratedState, Msg, Switchover};
 use super::guest::{Layout, Planner};
 use super::vm::{GuestMemory, PAGE};
-use super::wire::{self, Continuation, Hello, Kind, WireError};
+use super::wire::{self, Continuation, Hello, Kind, Limits, OutOfRange, Stage, TimedStream, WireError};
 use super::KvmError;
 use livemig_core::bitmap::PageBitmap;
 use livemig_core::context::{ContextError, EncodedBatch, Encoding};
 use livemig_core::Scenario;
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Read};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -69,12 +69,17 @@ impl RemoteDestination {
         let mut reader = BufReader::new(stream.try_clone().map_err(|e| KvmError::Setup(e.to_string()))?);
         let (atx, answers) = mpsc::channel();
         let (ftx, faults) = mpsc::channel();
+        let pages = scenario.page_count();
         std::thread::Builder::new()
             .name("from-receiver".into())
             .spawn(move || loop {
                 match wire::read_frame(&mut reader) {
                     Ok(Some((Kind::Fault, p))) if p.len() == 9 => {
                         let page = u64::from_le_bytes(p[..8].try_into().expect("8 bytes"));
+                        if page >= pages {
+                            let _ = atx.send(Err(OutOfRange::new("Fault.page", page, format!("0 to {}", pages - 1)).to_string()));
+                            break;
+                        }
                         let _ = ftx.send(Fault { page, write: p[8] != 0, at: Instant::now() });
                     }
                     Ok(Some(frame)) => {
@@ -244,6 +249,10 @@ fn parse_resumed(p: &[u8], pages: u64) -> Result<Resumed, WireError> {
     let digests = p[8..end].chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8"))).collect();
     let plan = super::guest::PlanState::from_bytes(p[end..plan_end].try_into().expect("plan bytes"));
     let tail: ResumedTail = serde_json::from_slice(&p[plan_end..]).map_err(|e| bad(e.to_string()))?;
+    if let Some([first, count]) = tail.absent.iter().find(|[f, c]| *c == 0 || f.checked_add(*c).is_none_or(|end| end > pages)) {
+        let accepted = format!("non-empty runs inside the guest's {pages} pages");
+        return Err(OutOfRange::new("Resumed.absent", format!("[{first}, {count}]"), accepted).into());
+    }
     Ok(Resumed { digests, plan, errors: tail.errors, check_s: tail.check_s, absent: tail.absent })
 }
 
@@ -258,13 +267,32 @@ pub struct Served {
     pub continuation: Option<Continuation>,
 }
 
+/// How a receiver bounds its peer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReceiveOptions {
+    /// How long each frame may take to arrive, from the moment the receiver starts waiting for
+    /// it ([`wire::DEFAULT_READ_TIMEOUT`] by default).
+    pub read_timeout: Duration,
+}
+
+impl Default for ReceiveOptions {
+    fn default() -> Self {
+        ReceiveOptions { read_timeout: wire::DEFAULT_READ_TIMEOUT }
+    }
+}
+
+/// Nominal guest seconds a source may have run before its state is sent, beyond the scenario's
+/// migration timeout: its warm-up (half a second by default) with room to spare.
+pub const WARMUP_ALLOWANCE_S: f64 = 60.0;
+
 /// Serves one migration on `listener`: accepts a connection, receives the guest, switches over
-/// and answers the continuation check. Errors (a bad or truncated message, a KVM failure) are
-/// sent to the peer as an `Error` message when possible and returned.
-pub fn serve(listener: &TcpListener) -> Result<Served, KvmError> {
+/// and answers the continuation check. Errors (a bad, late, out-of-order or out-of-range
+/// message, a KVM failure) are sent to the peer as an `Error` message when possible and
+/// returned.
+pub fn serve(listener: &TcpListener, options: &ReceiveOptions) -> Result<Served, KvmError> {
     let (stream, _) = listener.accept().map_err(|e| KvmError::Setup(format!("accept: {e}")))?;
     let writer = Arc::new(Mutex::new(BufWriter::new(stream.try_clone().map_err(|e| KvmError::Setup(e.to_string()))?)));
-    let mut reader = BufReader::with_capacity(1 << 20, stream);
+    let mut reader = BufReader::with_capacity(1 << 20, TimedStream::new(stream, options.read_timeout));
     let result = serve_stream(&mut reader, &writer);
     if let Err(e) = &result {
         let _ = wire::write_frame(&mut *writer.lock().expect("writer lock"), Kind::Error, e.to_string().as_bytes());
@@ -273,23 +301,63 @@ pub fn serve(listener: &TcpListener) -> Result<Served, KvmError> {
 }
 
 type SharedWriter = Arc<Mutex<BufWriter<TcpStream>>>;
+type Reader = BufReader<TimedStream>;
 
-fn serve_stream(reader: &mut BufReader<TcpStream>, writer: &SharedWriter) -> Result<Served, KvmError> {
+/// Reads the next frame within the read timeout (see [`read_message`]).
+fn next_frame(reader: &mut Reader, stage: Stage, limits: &Limits) -> Result<(Kind, Vec<u8>), WireError> {
+    reader.get_mut().arm();
+    let limit = reader.get_ref().limit();
+    read_message(reader, stage, limits).map_err(|e| if wire::timed_out(&e) { WireError::Timeout(limit) } else { e })
+}
+
+/// Reads the next frame the receiver accepts at `stage`: its kind must be one `stage` accepts
+/// and its length within `limits`, both checked on the header, before any of the payload is
+/// read. An `Error` frame (its text bounded like a `Hello`) becomes [`WireError::Peer`].
+pub fn read_message(reader: &mut impl Read, stage: Stage, limits: &Limits) -> Result<(Kind, Vec<u8>), WireError> {
+    let header = wire::read_header(reader)?.ok_or(WireError::Truncated("the sender closed the connection before Finish"))?;
+    if header.kind == Kind::Error {
+        if header.len > wire::MAX_HELLO {
+            return Err(WireError::TooLong(header.len));
+        }
+    } else {
+        stage.next(header.kind, false)?;
+        limits.check(header)?;
+    }
+    let payload = wire::read_payload(reader, header)?;
+    Ok((header.kind, payload))
+}
+
+/// Parses and checks a `State` payload for `planner`'s guest (see [`MigratedState::check`]).
+pub fn parse_state(payload: &[u8], planner: &Planner, max_guest_time: f64) -> Result<MigratedState, WireError> {
+    let s = MigratedState::from_bytes(payload)
+        .ok_or_else(|| WireError::Malformed { kind: Kind::State, reason: format!("{} bytes of state", payload.len()) })?;
+    s.check(planner, max_guest_time)?;
+    Ok(s)
+}
+
+/// The most nominal guest seconds a source of `scenario` can have run when it sends its state:
+/// the scenario's migration timeout plus [`WARMUP_ALLOWANCE_S`].
+pub fn max_guest_time(scenario: &Scenario) -> f64 {
+    scenario.migration.timeout.0 + WARMUP_ALLOWANCE_S
+}
+
+fn serve_stream(reader: &mut Reader, writer: &SharedWriter) -> Result<Served, KvmError> {
     let w = |e: WireError| KvmError::Guest(format!("migration stream: {e}"));
     let c = |e: ContextError| KvmError::Guest(e.to_string());
-    let (kind, payload) = wire::read_frame(reader).map_err(w)?.ok_or_else(|| w(WireError::Truncated("no Hello")))?;
-    if kind != Kind::Hello {
-        return Err(w(WireError::Unexpected { got: kind, expected: "Hello" }));
-    }
+    let mut limits = Limits::new(0, MigratedState::wire_bytes());
+    let (kind, payload) = next_frame(reader, Stage::AwaitHello, &limits).map_err(w)?;
     let hello: Hello = serde_json::from_slice(&payload).map_err(|e| w(WireError::Malformed { kind, reason: e.to_string() }))?;
+    let mut stage = Stage::AwaitHello.next(kind, hello.postcopy).map_err(w)?;
     let scenario = hello.scenario;
     scenario.validate().map_err(|e| w(WireError::Malformed { kind, reason: e.to_string() }))?;
     if scenario.vm.page_size.0 != PAGE as u64 || scenario.vm.memory.0 > super::guest::MAX_MEMORY {
         return Err(w(WireError::Malformed { kind, reason: "the scenario's memory is not supported on KVM".into() }));
     }
     let n = scenario.page_count();
+    limits.pages = n;
+    let max_guest_time = max_guest_time(&scenario);
     let planner = Planner::new(&scenario, Layout::new(n, scenario.used_pages()));
-    let mut dest = LocalDestination::new(&scenario, planner, hello.prefill, hello.postcopy)?;
+    let mut dest = LocalDestination::new(&scenario, planner.clone(), hello.prefill, hello.postcopy)?;
     // Post-copy: forward the destination guest's page faults as they happen.
     if let Some(faults) = dest.take_faults() {
         let writer = writer.clone();
@@ -308,9 +376,8 @@ fn serve_stream(reader: &mut BufReader<TcpStream>, writer: &SharedWriter) -> Res
     }
     let mut served = Served { scenario: scenario.name.clone(), records: 0, continuation: None };
     loop {
-        let Some((kind, payload)) = wire::read_frame(reader).map_err(w)? else {
-            return Err(w(WireError::Truncated("the sender closed the connection before Finish")));
-        };
+        let (kind, payload) = next_frame(reader, stage, &limits).map_err(w)?;
+        stage = stage.next(kind, hello.postcopy).map_err(w)?;
         match kind {
             Kind::Pages => {
                 let records = wire::parse_records(&payload, n).map_err(w)?;
@@ -338,8 +405,7 @@ fn serve_stream(reader: &mut BufReader<TcpStream>, writer: &SharedWriter) -> Res
                 dest.deliver(Msg::Discard(pages)).map_err(c)?;
             }
             Kind::State => {
-                let s = MigratedState::from_bytes(&payload)
-                    .ok_or_else(|| w(WireError::Malformed { kind, reason: format!("{} bytes of state", payload.len()) }))?;
+                let s = parse_state(&payload, &planner, max_guest_time).map_err(w)?;
                 dest.deliver(Msg::State(Box::new(s))).map_err(c)?;
             }
             Kind::Resume => {
@@ -364,11 +430,7 @@ fn serve_stream(reader: &mut BufReader<TcpStream>, writer: &SharedWriter) -> Res
                 wire::write_frame(&mut *writer.lock().expect("writer lock"), Kind::Resumed, &out).map_err(w)?;
             }
             Kind::Finish => {
-                let batches = payload
-                    .get(..8)
-                    .filter(|_| payload.len() == 8)
-                    .map(|b| u64::from_le_bytes(b.try_into().expect("8")))
-                    .ok_or_else(|| w(WireError::Malformed { kind, reason: "expected a u64".into() }))?;
+                let batches = wire::parse_finish(&payload).map_err(w)?;
                 let cont = dest.finish(batches)?;
                 wire::write_frame(
                     &mut *writer.lock().expect("writer lock"),
@@ -379,7 +441,31 @@ fn serve_stream(reader: &mut BufReader<TcpStream>, writer: &SharedWriter) -> Res
                 served.continuation = Some(cont);
                 return Ok(served);
             }
-            other => return Err(w(WireError::Unexpected { got: other, expected: "Pages, Discard, State, Resume or Finish" })),
+            other => unreachable!("the stage machine accepted a {other:?} message"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `Resumed` payload for a guest of `pages` pages with these absent runs.
+    fn resumed(pages: u64, absent: Vec<[u64; 2]>) -> Vec<u8> {
+        let mut out = pages.to_le_bytes().to_vec();
+        (0..pages).for_each(|_| out.extend_from_slice(&0u64.to_le_bytes()));
+        out.extend_from_slice(&super::super::guest::PlanState::start().to_bytes());
+        out.extend_from_slice(&serde_json::to_vec(&ResumedTail { errors: vec![], check_s: 0.0, absent }).unwrap());
+        out
+    }
+
+    #[test]
+    fn a_resumed_answer_with_absent_runs_outside_the_guest_is_refused() {
+        assert_eq!(parse_resumed(&resumed(16, vec![[0, 4], [10, 6]]), 16).unwrap().absent.len(), 2);
+        for bad in [[10, 7], [u64::MAX, 2], [3, 0]] {
+            let e = parse_resumed(&resumed(16, vec![bad]), 16).err().unwrap().to_string();
+            assert_eq!(e, format!("Resumed.absent: [{}, {}]: accepted non-empty runs inside the guest's 16 pages", bad[0], bad[1]));
+        }
+        assert!(parse_resumed(&resumed(16, vec![]), 17).is_err(), "16 checksums for 17 pages");
     }
 }

@@ -15,6 +15,7 @@
 #![allow(unsafe_code)]
 
 use super::guest::{param, BatchPlan, Layout, PlanState, Planner, BATCH_PORT, GUEST_CODE};
+use super::wire::OutOfRange;
 use super::KvmError;
 use kvm_bindings::{kvm_fpu, kvm_mp_state, kvm_regs, kvm_segment, kvm_sregs, kvm_userspace_memory_region, kvm_vcpu_events};
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
@@ -24,6 +25,19 @@ use std::time::{Duration, Instant};
 
 /// Page size the KVM backend supports.
 pub const PAGE: usize = 4096;
+
+/// CR0: protected mode.
+const CR0_PE: u64 = 1;
+/// CR0: paging.
+const CR0_PG: u64 = 1 << 31;
+/// CR4: physical address extension (needed by long mode).
+const CR4_PAE: u64 = 1 << 5;
+/// EFER: long mode enabled.
+const EFER_LME: u64 = 1 << 8;
+/// EFER: long mode active.
+const EFER_LMA: u64 = 1 << 10;
+/// RFLAGS: the reserved bit that is always 1.
+const RFLAGS_FIXED: u64 = 1 << 1;
 
 /// An anonymous mapping used as guest memory.
 #[derive(Debug)]
@@ -260,6 +274,73 @@ impl VcpuState {
             events: take_pod(bytes, &mut at),
             mp_state: take_pod(bytes, &mut at),
         })
+    }
+    /// Checks that this state can run the guest of `layout` as [`Vm::boot`] set it up, before
+    /// it is loaded into a vCPU: runnable, 64-bit long mode with paging (CR0.PE|PG, CR4.PAE,
+    /// EFER.LME|LMA) over the guest's own page tables (CR3) and GDT, user code and stack
+    /// segments at CPL3, no pending exception, and `rip`/`rsp` inside the guest's code
+    /// and stack pages. The guest never changes any of these, so a state that differs did not
+    /// come from it (an all-zero state fails at the first check).
+    pub fn check_guest(&self, layout: &Layout) -> Result<(), OutOfRange> {
+        let hex = |v: u64| format!("{v:#x}");
+        let s = &self.sregs;
+        let need = |field: &'static str, value: u64, mask: u64, what: &str| {
+            if value & mask == mask {
+                Ok(())
+            } else {
+                Err(OutOfRange::new(field, hex(value), format!("{what} set (the guest runs in 64-bit long mode)")))
+            }
+        };
+        if self.mp_state.mp_state != kvm_bindings::KVM_MP_STATE_RUNNABLE {
+            return Err(OutOfRange::new("State.mp_state", self.mp_state.mp_state, "0 (runnable)"));
+        }
+        need("State.sregs.cr0", s.cr0, CR0_PE | CR0_PG, "PE and PG")?;
+        need("State.sregs.cr4", s.cr4, CR4_PAE, "PAE")?;
+        need("State.sregs.efer", s.efer, EFER_LME | EFER_LMA, "LME and LMA")?;
+        if s.cr3 & !0xfff != layout.tables {
+            return Err(OutOfRange::new("State.sregs.cr3", hex(s.cr3), format!("{} (the guest's page tables)", hex(layout.tables))));
+        }
+        let gdt = layout.tables + 3 * PAGE as u64;
+        if s.gdt.base != gdt {
+            return Err(OutOfRange::new("State.sregs.gdt.base", hex(s.gdt.base), format!("{} (the guest's GDT)", hex(gdt))));
+        }
+        let cs = &s.cs;
+        if cs.present != 1 || cs.s != 1 || cs.type_ & 0x8 == 0 || cs.l != 1 || cs.db != 0 || cs.dpl != 3 {
+            let shown = format!("present {} s {} type {:#x} l {} db {} dpl {}", cs.present, cs.s, cs.type_, cs.l, cs.db, cs.dpl);
+            return Err(OutOfRange::new("State.sregs.cs", shown, "a present 64-bit user code segment (l 1, db 0, dpl 3)"));
+        }
+        let ss = &s.ss;
+        if ss.present != 1 || ss.s != 1 || ss.type_ & 0xa != 0x2 || ss.dpl != 3 {
+            let shown = format!("present {} s {} type {:#x} dpl {}", ss.present, ss.s, ss.type_, ss.dpl);
+            return Err(OutOfRange::new("State.sregs.ss", shown, "a present writable user data segment (dpl 3)"));
+        }
+        let r = &self.regs;
+        // Only the fixed bit: IOPL 3 is what boot sets, but this machine's PVM reports the
+        // flags of a running guest as 0x6 (its `out` exits regardless), so IOPL is not checked.
+        if r.rflags & RFLAGS_FIXED == 0 {
+            return Err(OutOfRange::new("State.regs.rflags", hex(r.rflags), "bit 1 set (it always is)"));
+        }
+        let code = layout.code..layout.code + GUEST_CODE.len() as u64;
+        if !code.contains(&r.rip) {
+            return Err(OutOfRange::new(
+                "State.regs.rip",
+                hex(r.rip),
+                format!("{} to {} (the guest's code)", hex(code.start), hex(code.end - 1)),
+            ));
+        }
+        if r.rsp <= layout.params || r.rsp > layout.stack_top() {
+            let accepted = format!("{} to {} (the guest's stack)", hex(layout.params + 1), hex(layout.stack_top()));
+            return Err(OutOfRange::new("State.regs.rsp", hex(r.rsp), accepted));
+        }
+        let e = &self.events;
+        if e.exception.injected != 0 || e.exception.pending != 0 || e.nmi.injected != 0 || e.nmi.pending != 0 {
+            let shown = format!(
+                "exception {} (injected {}, pending {}), nmi injected {} pending {}",
+                e.exception.nr, e.exception.injected, e.exception.pending, e.nmi.injected, e.nmi.pending
+            );
+            return Err(OutOfRange::new("State.events", shown, "none pending or injected (the guest takes no exceptions)"));
+        }
+        Ok(())
     }
     /// Reads the state of a stopped vCPU.
     pub fn get(vcpu: &VcpuFd) -> Result<VcpuState, KvmError> {
@@ -703,7 +784,15 @@ fn run_loop(s: &Shared, vcpu: &Mutex<VcpuFd>, mem: &GuestMemory, planner: &Plann
 
 #[cfg(test)]
 mod tests {
-    use super::{GuestMemory, PAGE};
+    use super::{GuestMemory, VcpuState, PAGE};
+    use crate::kvm::guest::Layout;
+
+    #[test]
+    fn an_all_zero_cpu_state_cannot_run_the_guest() {
+        let zero = VcpuState::from_bytes(&vec![0u8; VcpuState::wire_bytes() as usize]).unwrap();
+        let e = zero.check_guest(&Layout::new(256, 256)).unwrap_err();
+        assert_eq!(e.to_string(), "State.sregs.cr0: 0x0: accepted PE and PG set (the guest runs in 64-bit long mode)");
+    }
 
     #[test]
     fn page_copies_move_exactly_the_pages_asked_for() {

@@ -34,10 +34,29 @@
 //!
 //! A frame with a bad magic, an unknown version or kind, a length over the limit, a truncated
 //! payload, or a payload that does not parse is an error ([`WireError`]), never a panic.
+//!
+//! # What a receiver accepts
+//!
+//! A receiver must not be tied up by its peer, so besides parsing it checks:
+//!
+//! * **Order** ([`Stage`]): `Hello` once, first; then `Pages`, `Discard` (post-copy only) and
+//!   `State` (once) in any order; `Resume` once, after `State`; then `Pages` (post-copy only) and
+//!   `Finish` once, which ends the session. Anything else (a repeated `Resume`, a `State` after
+//!   it, a receiver's message) is refused on its header, before its payload is read.
+//! * **Lengths** ([`Limits`]): each kind's payload is bounded by what the migration announced in
+//!   `Hello` can need (e.g. `Pages` by the guest's size), and a payload is read as it arrives,
+//!   never allocated whole from the header's claim.
+//! * **Counts**: page records and discarded runs lie inside the guest; `Finish.batches` is 1 to
+//!   [`MAX_FINISH_BATCHES`].
+//! * **Time** ([`TimedStream`]): each frame must arrive whole within the receiver's read
+//!   timeout of the moment it starts waiting for it (`livemig kvm receive --read-timeout`,
+//!   [`DEFAULT_READ_TIMEOUT`] by default).
 
 use livemig_core::context::Encoding;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 /// The protocol version this build speaks.
 pub const VERSION: u16 = 2;
@@ -47,6 +66,16 @@ pub const MAGIC: [u8; 4] = *b"LMIG";
 pub const MAX_PAYLOAD: u64 = 256 << 20;
 /// Page size on the wire.
 pub const PAGE: usize = 4096;
+/// Largest `Hello` payload (a scenario's JSON is a few KiB).
+pub const MAX_HELLO: u64 = 1 << 20;
+/// Most batches a `Finish` may ask the destination to run on, paced (the sender asks for 100:
+/// 0.2 s of a busy guest, 1 s of an idle one; 1,000 idle batches take 10 s). The reference VM
+/// then replays every batch from boot, unpaced.
+pub const MAX_FINISH_BATCHES: u64 = 1_000;
+/// How long a receiver waits for a frame by default.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bytes of one page record's header.
+pub const RECORD_HEADER: u64 = 17;
 
 /// Message kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +161,31 @@ pub enum WireError {
         /// What the protocol expects.
         expected: &'static str,
     },
+    /// A frame did not arrive whole in time.
+    #[error("no complete message within {} s (the receiver's --read-timeout): the sender stopped sending", .0.as_secs_f64())]
+    Timeout(Duration),
+    /// A field with a value outside what the migration can need.
+    #[error(transparent)]
+    Range(#[from] OutOfRange),
+}
+
+/// A field whose value is outside the accepted range; the message names both.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {value}: accepted {accepted}")]
+pub struct OutOfRange {
+    /// The field, e.g. `Finish.batches` or `State.sregs.cr0`.
+    pub field: &'static str,
+    /// The value received, shortly formatted.
+    pub value: String,
+    /// What is accepted.
+    pub accepted: String,
+}
+
+impl OutOfRange {
+    /// A value of `field` outside `accepted`.
+    pub fn new(field: &'static str, value: impl std::fmt::Display, accepted: impl Into<String>) -> OutOfRange {
+        OutOfRange { field, value: value.to_string(), accepted: accepted.into() }
+    }
 }
 
 /// Writes one frame.
@@ -147,13 +201,17 @@ pub fn write_frame(w: &mut impl Write, kind: Kind, payload: &[u8]) -> Result<(),
     Ok(())
 }
 
-fn read_full(r: &mut impl Read, buf: &mut [u8], what: &'static str) -> Result<(), WireError> {
-    r.read_exact(buf).map_err(|e| if e.kind() == std::io::ErrorKind::UnexpectedEof { WireError::Truncated(what) } else { WireError::Io(e) })
+/// A frame's header: its kind and payload length (already checked against [`MAX_PAYLOAD`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// The message kind.
+    pub kind: Kind,
+    /// Payload bytes announced.
+    pub len: u64,
 }
 
-/// Reads one frame: its kind and payload. `Ok(None)` when the stream ends cleanly before a
-/// frame.
-pub fn read_frame(r: &mut impl Read) -> Result<Option<(Kind, Vec<u8>)>, WireError> {
+/// Reads and checks one frame header. `Ok(None)` when the stream ends cleanly before it.
+pub fn read_header(r: &mut impl Read) -> Result<Option<Header>, WireError> {
     let mut header = [0u8; 16];
     let mut got = 0;
     while got < header.len() {
@@ -165,6 +223,11 @@ pub fn read_frame(r: &mut impl Read) -> Result<Option<(Kind, Vec<u8>)>, WireErro
             Err(e) => return Err(e.into()),
         }
     }
+    parse_header(&header).map(Some)
+}
+
+/// Checks a 16-byte frame header.
+pub fn parse_header(header: &[u8; 16]) -> Result<Header, WireError> {
     let magic: [u8; 4] = header[0..4].try_into().expect("4 bytes");
     if magic != MAGIC {
         return Err(WireError::Magic(magic));
@@ -179,12 +242,192 @@ pub fn read_frame(r: &mut impl Read) -> Result<Option<(Kind, Vec<u8>)>, WireErro
     if len > MAX_PAYLOAD {
         return Err(WireError::TooLong(len));
     }
-    let mut payload = vec![0u8; len as usize];
-    read_full(r, &mut payload, "payload")?;
-    if kind == Kind::Error {
+    Ok(Header { kind, len })
+}
+
+/// Reads the payload of `header`, growing the buffer as bytes arrive (a header's claim alone
+/// allocates at most 1 MiB). An `Error` payload becomes [`WireError::Peer`].
+pub fn read_payload(r: &mut impl Read, header: Header) -> Result<Vec<u8>, WireError> {
+    let mut payload = Vec::with_capacity(header.len.min(1 << 20) as usize);
+    let got = r.take(header.len).read_to_end(&mut payload)?;
+    if (got as u64) < header.len {
+        return Err(WireError::Truncated("payload"));
+    }
+    if header.kind == Kind::Error {
         return Err(WireError::Peer(String::from_utf8_lossy(&payload).into_owned()));
     }
-    Ok(Some((kind, payload)))
+    Ok(payload)
+}
+
+/// Reads one frame: its kind and payload. `Ok(None)` when the stream ends cleanly before a
+/// frame.
+pub fn read_frame(r: &mut impl Read) -> Result<Option<(Kind, Vec<u8>)>, WireError> {
+    let Some(header) = read_header(r)? else { return Ok(None) };
+    let payload = read_payload(r, header)?;
+    Ok(Some((header.kind, payload)))
+}
+
+/// A TCP stream whose reads must finish by a deadline: [`TimedStream::arm`] sets it, each read
+/// waits at most until then, and one after it fails with `TimedOut` (see [`WireError::Timeout`]).
+#[derive(Debug)]
+pub struct TimedStream {
+    stream: TcpStream,
+    limit: Duration,
+    deadline: Option<Instant>,
+}
+
+impl TimedStream {
+    /// Wraps `stream`; each armed deadline is `limit` from the moment it is armed.
+    pub fn new(stream: TcpStream, limit: Duration) -> TimedStream {
+        TimedStream { stream, limit, deadline: None }
+    }
+    /// Starts the clock for the next frame.
+    pub fn arm(&mut self) {
+        self.deadline = Some(Instant::now() + self.limit);
+    }
+    /// The time each frame is given.
+    pub fn limit(&self) -> Duration {
+        self.limit
+    }
+}
+
+impl Read for TimedStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(std::io::ErrorKind::TimedOut.into());
+            }
+            self.stream.set_read_timeout(Some(left))?;
+        }
+        self.stream.read(buf)
+    }
+}
+
+/// Whether `e` is a read that ran out of time (`TimedOut`, or `WouldBlock` from a socket
+/// timeout).
+pub fn timed_out(e: &WireError) -> bool {
+    matches!(e, WireError::Io(io) if matches!(io.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock))
+}
+
+/// Where a receiver is in the protocol (see the module's "What a receiver accepts").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Nothing received yet: only `Hello`.
+    AwaitHello,
+    /// Between `Hello` and `Resume`.
+    Receiving {
+        /// The migration is post-copy (`Hello.postcopy`): `Discard` is allowed.
+        postcopy: bool,
+        /// `State` has arrived.
+        state: bool,
+    },
+    /// After `Resume`: post-copy pages, then `Finish`.
+    Resumed {
+        /// The migration is post-copy: pages may still arrive.
+        postcopy: bool,
+    },
+    /// After `Finish`: nothing more.
+    Finished,
+}
+
+impl Stage {
+    /// The stage after a message of `kind`, or why it is refused here. `postcopy` is
+    /// `Hello.postcopy`, read only on `Hello`.
+    pub fn next(self, kind: Kind, postcopy: bool) -> Result<Stage, WireError> {
+        let next = match (self, kind) {
+            (Stage::AwaitHello, Kind::Hello) => Some(Stage::Receiving { postcopy, state: false }),
+            (Stage::Receiving { .. }, Kind::Pages) => Some(self),
+            (Stage::Receiving { postcopy: true, .. }, Kind::Discard) => Some(self),
+            (Stage::Receiving { postcopy, state: false }, Kind::State) => Some(Stage::Receiving { postcopy, state: true }),
+            (Stage::Receiving { postcopy, state: true }, Kind::Resume) => Some(Stage::Resumed { postcopy }),
+            (Stage::Resumed { postcopy: true }, Kind::Pages) => Some(self),
+            (Stage::Resumed { .. }, Kind::Finish) => Some(Stage::Finished),
+            _ => None,
+        };
+        next.ok_or(WireError::Unexpected { got: kind, expected: self.expected() })
+    }
+
+    /// The messages accepted here, for errors.
+    pub fn expected(self) -> &'static str {
+        match self {
+            Stage::AwaitHello => "Hello",
+            Stage::Receiving { postcopy: false, state: false } => "Pages or State",
+            Stage::Receiving { postcopy: false, state: true } => "Pages or Resume",
+            Stage::Receiving { postcopy: true, state: false } => "Pages, Discard or State",
+            Stage::Receiving { postcopy: true, state: true } => "Pages, Discard or Resume",
+            Stage::Resumed { postcopy: true } => "Pages or Finish",
+            Stage::Resumed { postcopy: false } => "Finish",
+            Stage::Finished => "nothing after Finish",
+        }
+    }
+}
+
+/// The largest payload of each kind a receiver accepts for a guest of `pages` pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Pages in the guest (0 before `Hello`).
+    pub pages: u64,
+    /// Bytes of a `State` payload (exact).
+    pub state: u64,
+}
+
+impl Limits {
+    /// The limits for a guest of `pages` pages whose `State` is `state` bytes.
+    pub fn new(pages: u64, state: u64) -> Limits {
+        Limits { pages, state }
+    }
+
+    /// Checks a header's length against what its kind can need: `Hello` up to [`MAX_HELLO`];
+    /// `Pages` up to every page at its largest encoding with its record header, within
+    /// [`MAX_PAYLOAD`];
+    /// `Discard` up to one run per page; `State` exactly; `Resume` empty; `Finish` 8 bytes.
+    pub fn check(&self, header: Header) -> Result<(), WireError> {
+        let (low, high, accepted) = match header.kind {
+            Kind::Hello => (1, MAX_HELLO, format!("1 to {MAX_HELLO} bytes")),
+            Kind::Pages => {
+                let per_page = livemig_core::codec::max_compressed_len(PAGE) as u64 + RECORD_HEADER;
+                let max = self.pages.saturating_mul(per_page).min(MAX_PAYLOAD);
+                (RECORD_HEADER, max, format!("{RECORD_HEADER} to {max} bytes for a guest of {} pages", self.pages))
+            }
+            Kind::Discard => {
+                let max = self.pages.saturating_mul(16).min(MAX_PAYLOAD);
+                (16, max, format!("16 to {max} bytes for a guest of {} pages", self.pages))
+            }
+            Kind::State => (self.state, self.state, format!("{} bytes", self.state)),
+            Kind::Resume => (0, 0, "0 bytes".into()),
+            Kind::Finish => (8, 8, "8 bytes".into()),
+            _ => (0, MAX_PAYLOAD, format!("up to {MAX_PAYLOAD} bytes")),
+        };
+        if header.len < low || header.len > high {
+            return Err(OutOfRange::new(kind_length_field(header.kind), format!("{} bytes", header.len), accepted).into());
+        }
+        Ok(())
+    }
+}
+
+/// The field name of a kind's payload length, for errors.
+fn kind_length_field(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Hello => "Hello length",
+        Kind::Pages => "Pages length",
+        Kind::Discard => "Discard length",
+        Kind::State => "State length",
+        Kind::Resume => "Resume length",
+        Kind::Finish => "Finish length",
+        _ => "message length",
+    }
+}
+
+/// Parses a `Finish` payload: the batches to run on, 1 to [`MAX_FINISH_BATCHES`].
+pub fn parse_finish(payload: &[u8]) -> Result<u64, WireError> {
+    let bytes: [u8; 8] =
+        payload.try_into().map_err(|_| OutOfRange::new("Finish length", format!("{} bytes", payload.len()), "8 bytes (batches: u64)"))?;
+    let batches = u64::from_le_bytes(bytes);
+    if !(1..=MAX_FINISH_BATCHES).contains(&batches) {
+        return Err(OutOfRange::new("Finish.batches", batches, format!("1 to {MAX_FINISH_BATCHES}")).into());
+    }
+    Ok(batches)
 }
 
 /// The `Hello` payload.
@@ -375,5 +618,75 @@ mod tests {
             assert!(e.contains("Discard") && e.contains("accepted"), "{bad:?}: {e}");
         }
         assert!(parse_discard(&[0u8; 15], 128).unwrap_err().to_string().contains("multiple of 16"));
+    }
+
+    #[test]
+    fn the_stage_machine_refuses_out_of_order_and_repeated_messages() {
+        use Kind::*;
+        let run = |kinds: &[Kind], postcopy: bool| {
+            kinds.iter().try_fold(Stage::AwaitHello, |st, &k| st.next(k, postcopy)).map_err(|e| e.to_string())
+        };
+        assert_eq!(run(&[Hello, Pages, State, Pages, Resume, Finish], false), Ok(Stage::Finished));
+        assert_eq!(run(&[Hello, Discard, Pages, State, Resume, Pages, Pages, Finish], true), Ok(Stage::Finished));
+        for (kinds, postcopy, expected) in [
+            (&[Pages][..], false, "unexpected Pages message: expected Hello"),
+            (&[Hello, Hello], false, "unexpected Hello message: expected Pages or State"),
+            (&[Hello, Resume], false, "unexpected Resume message: expected Pages or State"),
+            (&[Hello, State, State], false, "unexpected State message: expected Pages or Resume"),
+            (&[Hello, State, Resume, Resume], false, "unexpected Resume message: expected Finish"),
+            (&[Hello, State, Resume, Resume], true, "unexpected Resume message: expected Pages or Finish"),
+            (&[Hello, State, Resume, Pages], false, "unexpected Pages message: expected Finish"),
+            (&[Hello, State, Resume, State], true, "unexpected State message: expected Pages or Finish"),
+            (&[Hello, Discard], false, "unexpected Discard message: expected Pages or State"),
+            (&[Hello, State, Resume, Finish, Finish], false, "unexpected Finish message: expected nothing after Finish"),
+            (&[Hello, Resumed], false, "unexpected Resumed message"),
+            (&[Hello, Fault], true, "unexpected Fault message"),
+        ] {
+            let e = run(kinds, postcopy).unwrap_err();
+            assert!(e.starts_with(expected), "{kinds:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn payload_lengths_are_checked_against_the_guest_before_reading() {
+        let l = Limits::new(256, 1000);
+        let h = |kind, len| Header { kind, len };
+        assert!(l.check(h(Kind::Pages, 256 * (4096 + 17))).is_ok());
+        let e = l.check(h(Kind::Pages, 200 << 20)).unwrap_err().to_string();
+        assert!(e.starts_with("Pages length: 209715200 bytes: accepted 17 to ") && e.ends_with("for a guest of 256 pages"), "{e}");
+        assert!(l.check(h(Kind::State, 1000)).is_ok());
+        assert_eq!(l.check(h(Kind::State, 999)).unwrap_err().to_string(), "State length: 999 bytes: accepted 1000 bytes");
+        assert!(l.check(h(Kind::Resume, 1)).is_err());
+        assert!(l.check(h(Kind::Finish, 16)).is_err());
+        assert!(l.check(h(Kind::Discard, 257 * 16)).is_err());
+        assert!(l.check(h(Kind::Hello, MAX_HELLO + 1)).is_err());
+        // A header's claim is not allocated: 200 MiB announced, 3 bytes sent.
+        let mut frame = Vec::new();
+        write_frame(&mut frame, Kind::Pages, &[1, 2, 3]).unwrap();
+        frame[8..16].copy_from_slice(&(200u64 << 20).to_le_bytes());
+        assert!(matches!(read_frame(&mut &frame[..]), Err(WireError::Truncated("payload"))));
+    }
+
+    #[test]
+    fn finish_batches_are_bounded() {
+        assert_eq!(parse_finish(&100u64.to_le_bytes()).unwrap(), 100);
+        for bad in [0, MAX_FINISH_BATCHES + 1, 1 << 40, u64::MAX] {
+            let e = parse_finish(&bad.to_le_bytes()).unwrap_err().to_string();
+            assert_eq!(e, format!("Finish.batches: {bad}: accepted 1 to {MAX_FINISH_BATCHES}"));
+        }
+        assert!(parse_finish(&[0; 7]).unwrap_err().to_string().starts_with("Finish length: 7 bytes"));
+    }
+
+    #[test]
+    fn a_timed_stream_gives_up_at_its_deadline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let mut timed = TimedStream::new(server, Duration::from_millis(200));
+        timed.arm();
+        let t = Instant::now();
+        let e = read_frame(&mut timed).unwrap_err();
+        assert!(timed_out(&e), "{e}");
+        assert!((Duration::from_millis(190)..Duration::from_secs(2)).contains(&t.elapsed()), "{:?}", t.elapsed());
     }
 }

@@ -12,6 +12,11 @@
 //!
 //! Every read has a deadline: a QEMU that stops answering gives [`QmpError::Timeout`], never a
 //! hang. Bytes that are not JSON give [`QmpError::Protocol`], a closed socket [`QmpError::Closed`].
+//! What a peer can make the client hold is bounded: a line of at most [`MAX_LINE`] bytes
+//! ([`QmpError::LineTooLong`]) and at most [`MAX_EVENTS`] unread events
+//! ([`QmpError::TooManyEvents`]). A JSON object that lacks what QMP promises (a greeting without
+//! its version, an error without its class and description, an event without its timestamp)
+//! is [`QmpError::Malformed`], naming the field.
 
 use serde_json::{json, Value};
 use std::io::{ErrorKind, Read, Write};
@@ -44,9 +49,45 @@ pub enum QmpError {
         /// QEMU's message.
         desc: String,
     },
+    /// A line longer than [`MAX_LINE`] bytes (no newline within it).
+    #[error("a QMP line longer than {MAX_LINE} bytes: accepted up to {MAX_LINE}")]
+    LineTooLong,
+    /// More than [`MAX_EVENTS`] events arrived without being taken.
+    #[error("more than {MAX_EVENTS} unread QMP events: accepted up to {MAX_EVENTS}")]
+    TooManyEvents,
+    /// A QMP message without a field QMP promises, or with one of the wrong type.
+    #[error("malformed QMP message: {field}: {found}: accepted {accepted}")]
+    Malformed {
+        /// The field, e.g. `QMP.version.qemu.major`.
+        field: &'static str,
+        /// What was there, shortly quoted.
+        found: String,
+        /// What is accepted.
+        accepted: &'static str,
+    },
     /// A socket error.
     #[error("QMP socket: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Longest QMP line read (QEMU's answers are a few KiB; `query-migrate` under 2 KiB).
+pub const MAX_LINE: usize = 1 << 20;
+/// Most events kept unread (a migration raises a few dozen).
+pub const MAX_EVENTS: usize = 10_000;
+
+/// `value[field]` as a u64, or [`QmpError::Malformed`] naming `name`.
+fn field_u64(value: &Value, name: &'static str, accepted: &'static str) -> Result<u64, QmpError> {
+    value.as_u64().ok_or_else(|| QmpError::Malformed { field: name, found: quote(&value.to_string()), accepted })
+}
+
+/// `value` as a number, or [`QmpError::Malformed`] naming `name`.
+fn field_f64(value: &Value, name: &'static str, accepted: &'static str) -> Result<f64, QmpError> {
+    value.as_f64().ok_or_else(|| QmpError::Malformed { field: name, found: quote(&value.to_string()), accepted })
+}
+
+/// `value` as a string, or [`QmpError::Malformed`] naming `name`.
+fn field_str<'a>(value: &'a Value, name: &'static str) -> Result<&'a str, QmpError> {
+    value.as_str().ok_or_else(|| QmpError::Malformed { field: name, found: quote(&value.to_string()), accepted: "a string" })
 }
 
 /// An asynchronous event.
@@ -95,12 +136,18 @@ impl Qmp {
             if let Some(g) = msg.get("QMP") {
                 break g.clone();
             }
-            if !self.stash_event(&msg) {
+            if !self.stash_event(&msg)? {
                 return Err(QmpError::Protocol(format!("expected the QMP greeting, got {}", quote(&msg.to_string()))));
             }
         };
         let v = &greeting["version"]["qemu"];
-        let version = format!("{}.{}.{}", v["major"], v["minor"], v["micro"]);
+        let number = "a whole number";
+        let version = format!(
+            "{}.{}.{}",
+            field_u64(&v["major"], "QMP.version.qemu.major", number)?,
+            field_u64(&v["minor"], "QMP.version.qemu.minor", number)?,
+            field_u64(&v["micro"], "QMP.version.qemu.micro", number)?
+        );
         self.execute_until("qmp_capabilities", json!({}), deadline)?;
         Ok(version)
     }
@@ -128,7 +175,7 @@ impl Qmp {
         })?;
         loop {
             let reply = self.read_message(deadline)?;
-            if self.stash_event(&reply) {
+            if self.stash_event(&reply)? {
                 continue;
             }
             // An answer to an earlier command that timed out: not ours, drop it.
@@ -141,8 +188,8 @@ impl Qmp {
             if let Some(err) = reply.get("error") {
                 return Err(QmpError::Command {
                     command: command.to_string(),
-                    class: err["class"].as_str().unwrap_or("?").to_string(),
-                    desc: err["desc"].as_str().unwrap_or("?").to_string(),
+                    class: field_str(&err["class"], "error.class")?.to_string(),
+                    desc: field_str(&err["desc"], "error.desc")?.to_string(),
                 });
             }
             return Err(QmpError::Protocol(format!("unexpected answer to {command}: {}", quote(&reply.to_string()))));
@@ -156,7 +203,7 @@ impl Qmp {
         loop {
             match self.read_message_until(deadline, true) {
                 Ok(Some(msg)) => {
-                    if !self.stash_event(&msg) {
+                    if !self.stash_event(&msg)? {
                         // A late answer to a command that timed out: nothing waits for it.
                         if msg.get("return").is_none() && msg.get("error").is_none() {
                             return Err(QmpError::Protocol(format!("unexpected message: {}", quote(&msg.to_string()))));
@@ -174,20 +221,27 @@ impl Qmp {
         std::mem::take(&mut self.events)
     }
 
-    /// Keeps `msg` if it is an event; says whether it was.
-    fn stash_event(&mut self, msg: &Value) -> bool {
-        let Some(name) = msg.get("event").and_then(Value::as_str) else {
-            return false;
+    /// Keeps `msg` if it is an event; says whether it was. An event without a numeric
+    /// timestamp, or one beyond [`MAX_EVENTS`] unread, is an error.
+    fn stash_event(&mut self, msg: &Value) -> Result<bool, QmpError> {
+        let Some(name) = msg.get("event") else {
+            return Ok(false);
         };
+        let name = field_str(name, "event")?;
         let ts = &msg["timestamp"];
-        let qemu_time = ts["seconds"].as_f64().unwrap_or(0.0) + ts["microseconds"].as_f64().unwrap_or(0.0) * 1e-6;
+        let seconds = "a number of seconds";
+        let qemu_time = field_f64(&ts["seconds"], "timestamp.seconds", seconds)?
+            + field_f64(&ts["microseconds"], "timestamp.microseconds", "a number of microseconds")? * 1e-6;
+        if self.events.len() >= MAX_EVENTS {
+            return Err(QmpError::TooManyEvents);
+        }
         self.events.push(QmpEvent {
             name: name.to_string(),
             data: msg.get("data").cloned().unwrap_or(Value::Null),
             qemu_time,
             received: Instant::now(),
         });
-        true
+        Ok(true)
     }
 
     fn read_message(&mut self, deadline: Instant) -> Result<Value, QmpError> {
@@ -220,6 +274,9 @@ impl Qmp {
                     return Ok(None);
                 }
                 return Err(QmpError::Timeout { after: started.elapsed() });
+            }
+            if self.pending.len() > MAX_LINE {
+                return Err(QmpError::LineTooLong);
             }
             self.stream.set_read_timeout(Some(left))?;
             let mut chunk = [0u8; 16 << 10];
@@ -256,4 +313,70 @@ fn quote(text: &str) -> String {
     format!("'{q}'")
 }
 
-// The client's tests (against a fake QEMU on a socket pair) are in native-runner/tests/qemu.rs.
+// The client's tests against a fake QEMU are in native-runner/tests/qemu.rs; those of its
+// bounds and malformed messages are here.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client whose peer has already written `bytes` (and stays connected).
+    fn peer_wrote(bytes: &[u8]) -> (Qmp, UnixStream) {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        theirs.write_all(bytes).unwrap();
+        (Qmp::from_stream(ours), theirs)
+    }
+
+    const GREETING: &str = r#"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}"#;
+
+    #[test]
+    fn a_line_without_end_is_refused_at_the_bound_not_buffered_on() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let writer = std::thread::spawn(move || {
+            let chunk = vec![b' '; 64 << 10];
+            // Until the client hangs up; at most 4 MiB.
+            for _ in 0..64 {
+                if theirs.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        });
+        let t = Instant::now();
+        let e = Qmp::from_stream(ours).handshake(Duration::from_secs(5)).unwrap_err();
+        assert!(matches!(e, QmpError::LineTooLong), "{e:?}");
+        assert_eq!(e.to_string(), format!("a QMP line longer than {MAX_LINE} bytes: accepted up to {MAX_LINE}"));
+        assert!(t.elapsed() < Duration::from_secs(2));
+        writer.join().unwrap();
+    }
+
+    #[test]
+    fn malformed_greetings_errors_and_events_name_the_field() {
+        let (mut q, _peer) = peer_wrote(b"{\"QMP\": {\"capabilities\": []}}\n");
+        let e = q.handshake(Duration::from_secs(1)).unwrap_err().to_string();
+        assert_eq!(e, "malformed QMP message: QMP.version.qemu.major: 'null': accepted a whole number");
+        let (mut q, _peer) = peer_wrote(format!("{GREETING}\n{{\"error\": {{\"class\": 7}}, \"id\": 1}}\n").as_bytes());
+        let e = q.handshake(Duration::from_secs(1)).unwrap_err().to_string();
+        assert_eq!(e, "malformed QMP message: error.class: '7': accepted a string");
+        let (mut q, _peer) = peer_wrote(format!("{GREETING}\n{{\"event\": \"STOP\"}}\n").as_bytes());
+        let e = q.handshake(Duration::from_secs(1)).unwrap_err().to_string();
+        assert_eq!(e, "malformed QMP message: timestamp.seconds: 'null': accepted a number of seconds");
+    }
+
+    #[test]
+    fn unread_events_are_bounded() {
+        let event = r#"{"event": "X", "timestamp": {"seconds": 1, "microseconds": 0}}"#;
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let writer = std::thread::spawn(move || {
+            for _ in 0..=MAX_EVENTS {
+                if writeln!(theirs, "{event}").is_err() {
+                    break;
+                }
+            }
+            theirs
+        });
+        let mut q = Qmp::from_stream(ours);
+        let e = q.poll_events(Duration::from_secs(5)).unwrap_err();
+        assert!(matches!(e, QmpError::TooManyEvents), "{e:?}");
+        assert_eq!(q.take_events().len(), MAX_EVENTS);
+        drop(writer.join().unwrap());
+    }
+}

@@ -1,0 +1,15 @@
+//! The playground's link decoder (`web/src/share.rs`, compiled in here: it is pure Rust over the
+//! core), and the link it writes back must read the same.
+#![no_main]
+
+#[allow(dead_code, missing_docs)]
+#[path = "../../web/src/share.rs"]
+mod share;
+
+livemig_fuzz::fuzz_target!(|data: &[u8]| {
+    let Some(text) = livemig_fuzz::text(data) else { return };
+    if let Ok(state) = share::ShareState::from_query(text) {
+        let again = share::ShareState::from_query(&state.to_query()).expect("a link this build wrote reads back");
+        assert_eq!(again, state);
+    }
+});
