@@ -293,15 +293,7 @@ pub fn App() -> Html {
             let options = gloo::events::EventListenerOptions::enable_prevent_default();
             let listener = gloo::events::EventListener::new_with_options(&doc, "keydown", options, move |e| {
                 let Some(e) = wasm_bindgen::JsCast::dyn_ref::<web_sys::KeyboardEvent>(e) else { return };
-                let target = match e.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok()) {
-                    Some(el) => match el.tag_name().as_str() {
-                        "INPUT" | "SELECT" | "TEXTAREA" => KeyTarget::Field,
-                        "BUTTON" | "SUMMARY" | "A" => KeyTarget::Button,
-                        _ if el.has_attribute("contenteditable") => KeyTarget::Field,
-                        _ => KeyTarget::Page,
-                    },
-                    None => KeyTarget::Page,
-                };
+                let target = KeyTarget::of_event(e);
                 let presenting = *present_ref.borrow();
                 let modifier = e.ctrl_key() || e.alt_key() || e.meta_key();
                 let Some(c) = keys::command(&e.key(), e.shift_key(), modifier, target, presenting) else { return };

@@ -38,6 +38,23 @@ pub enum KeyTarget {
     Field,
 }
 
+impl KeyTarget {
+    /// Where `e` was pressed: in a form field (an editable element included), on a button or
+    /// link-like control, or elsewhere on the page.
+    pub fn of_event(e: &web_sys::KeyboardEvent) -> KeyTarget {
+        let element = e.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok());
+        match element {
+            Some(el) => match el.tag_name().as_str() {
+                "INPUT" | "SELECT" | "TEXTAREA" => KeyTarget::Field,
+                "BUTTON" | "SUMMARY" | "A" => KeyTarget::Button,
+                _ if el.has_attribute("contenteditable") => KeyTarget::Field,
+                _ => KeyTarget::Page,
+            },
+            None => KeyTarget::Page,
+        }
+    }
+}
+
 /// The command for `key` (the DOM's `KeyboardEvent.key`), or `None` when the key is not the
 /// player's (the browser then does what it usually does).
 pub fn command(key: &str, shift: bool, modifier: bool, target: KeyTarget, presenting: bool) -> Option<KeyCommand> {

@@ -139,19 +139,7 @@ pub fn paint_cells(kinds: &[CellKind], cols: u32, rows: u32, cell: u32, rgba: &m
     let width = (cols * cell) as usize;
     rgba.clear();
     rgba.resize(width * (rows * cell) as usize * 4, 0xff);
-    let all = [
-        CellKind::NotSent,
-        CellKind::Sent,
-        CellKind::Dirty,
-        CellKind::InFlight,
-        CellKind::Absent,
-        CellKind::Present,
-        CellKind::Zero,
-        CellKind::Compressed,
-        CellKind::Delta,
-        CellKind::Faulted,
-    ];
-    let tiles: Vec<(CellKind, Vec<u8>)> = all.iter().map(|&k| (k, tile(k, cell))).collect();
+    let tiles: Vec<(CellKind, Vec<u8>)> = CellKind::ALL.iter().map(|&k| (k, tile(k, cell))).collect();
     let row_bytes = (cell * 4) as usize;
     for (i, k) in kinds.iter().enumerate().take((cols * rows) as usize) {
         let Some((_, t)) = tiles.iter().find(|(tk, _)| tk == k) else { continue };
@@ -189,18 +177,7 @@ pub fn swatch_rects(kind: CellKind, size: u32) -> Vec<(u32, u32, u32)> {
 mod tests {
     use super::*;
 
-    const ALL: [CellKind; 10] = [
-        CellKind::NotSent,
-        CellKind::Sent,
-        CellKind::Dirty,
-        CellKind::InFlight,
-        CellKind::Absent,
-        CellKind::Present,
-        CellKind::Zero,
-        CellKind::Compressed,
-        CellKind::Delta,
-        CellKind::Faulted,
-    ];
+    const ALL: [CellKind; 10] = CellKind::ALL;
 
     /// Every state a grid shows differs from the others of the same grid by its mark, or (for
     /// the unmarked ones) by lightness.

@@ -74,6 +74,20 @@ pub enum CellKind {
 }
 
 impl CellKind {
+    /// Every state, in the legend's order.
+    pub const ALL: [CellKind; 10] = [
+        CellKind::NotSent,
+        CellKind::Sent,
+        CellKind::Dirty,
+        CellKind::InFlight,
+        CellKind::Absent,
+        CellKind::Present,
+        CellKind::Zero,
+        CellKind::Compressed,
+        CellKind::Delta,
+        CellKind::Faulted,
+    ];
+
     /// Colour as RGB: the Okabe–Ito palette, which stays distinct for the common colour-vision
     /// deficiencies; every state also has a mark ([`crate::page_marks`]).
     pub fn rgb(self) -> [u8; 3] {
