@@ -58,6 +58,7 @@ mod accepted {
     pub const PAGE_HEADER: &str = "0 B to 4 KiB";
     pub const SEND_BUFFER: &str = "0 B to 1 GiB";
     pub const HOST_RATE: &str = "8 kbit/s to 10 Tbit/s, or unset (no cost)";
+    pub const DISCARD_TIME: &str = "0 s to 1 s, or unset (no cost)";
     pub const TIMEOUT: &str = "1 ms to 10000000 s";
     pub const PHASE_DURATION: &str = "1 us to 1000000000 s";
     pub const WORKING_SET: &str = "one page up to the used memory (vm.memory minus vm.free_memory)";
@@ -89,7 +90,8 @@ fn quantity_range(path: &str) -> Option<&'static str> {
         "link.latency" => accepted::LATENCY,
         "link.page_header" => accepted::PAGE_HEADER,
         "link.send_buffer" => accepted::SEND_BUFFER,
-        "host.send_rate" | "host.zero_scan_rate" => accepted::HOST_RATE,
+        "host.send_rate" | "host.zero_scan_rate" | "host.first_touch_rate" => accepted::HOST_RATE,
+        "host.discard_range_time" | "host.discard_page_time" => accepted::DISCARD_TIME,
         "migration.timeout" => accepted::TIMEOUT,
         _ => return None,
     })
@@ -829,7 +831,7 @@ impl Scenario {
         }
         for (field, time) in [("host.discard_range_time", h.discard_range_time), ("host.discard_page_time", h.discard_page_time)] {
             if let Some(t) = time {
-                check_range(field, t.0, 0.0, 1.0, "0 s to 1 s, or unset (no cost)")?;
+                check_range(field, t.0, 0.0, 1.0, accepted::DISCARD_TIME)?;
             }
         }
         if h.busy_vcpus > 4096 {

@@ -153,12 +153,18 @@ fn bad_host_values_name_the_field_and_the_range() {
         ("host.send_threads=1000", "host.send_threads"),
         ("host.threads=2", "host"),
         ("host.first_touch_rate=0 bit/s", "host.first_touch_rate"),
+        ("host.first_touch_rate=1e308 Gbit/s", "host.first_touch_rate"),
         ("host.discard_range_time=2 s", "host.discard_range_time"),
         ("host.discard_page_time=-1 s", "host.discard_page_time"),
     ] {
         let err = Scenario::parse_with_overrides("", &[set.to_string()]).unwrap_err().to_string();
         assert!(err.starts_with(field), "{set}: {err}");
         assert!(err.contains("accepted") || err.contains("expected"), "{set}: {err}");
+    }
+    // A rate too large to hold gets the same range as its twins, not a generic one.
+    for field in ["host.send_rate", "host.first_touch_rate"] {
+        let err = Scenario::parse_with_overrides("", &[format!("{field}=1e308 Gbit/s")]).unwrap_err().to_string();
+        assert!(err.contains("8 kbit/s to 10 Tbit/s"), "{field}: {err}");
     }
 }
 
