@@ -318,9 +318,10 @@ fn receive(
             }
             Msg::Zero(pages) => pages.iter().for_each(|&p| put(p, None, &mut written, &mut errors, &mut dropped)),
             Msg::Discard(pages) => match &uffd {
-                Some(u) => {
+                // The pages go missing again: the next touch faults to the userfaultfd.
+                Some(_) => {
                     for (first, count) in pages.runs() {
-                        match u.discard(base + first * PAGE as u64, count * PAGE as u64) {
+                        match mem.discard_pages(first, count) {
                             Ok(()) => {
                                 let mut present = present.lock().expect("present lock");
                                 (first..first + count).for_each(|p| {

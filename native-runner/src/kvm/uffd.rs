@@ -137,19 +137,6 @@ impl Uffd {
         }
     }
 
-    /// Makes the pages of `[start, start + len)` missing again (TSMC's dirty bitmap, QEMU's
-    /// post-copy "discard"): `madvise(MADV_DONTNEED)` drops them from the anonymous mapping, so
-    /// the next touch faults to this userfaultfd and the next `copy` supplies them. Only for a
-    /// range registered here, and only while no vCPU runs on it.
-    pub fn discard(&self, start: u64, len: u64) -> Result<(), String> {
-        // SAFETY: MADV_DONTNEED on a page-aligned range of this process's anonymous guest
-        // mapping (checked by the kernel): its contents are dropped, nothing is unmapped.
-        if unsafe { libc::madvise(start as *mut libc::c_void, len as usize, libc::MADV_DONTNEED) } < 0 {
-            return Err(last_err("madvise(MADV_DONTNEED)"));
-        }
-        Ok(())
-    }
-
     /// Waits up to `timeout_ms` for a page fault; returns the faulting host address and whether
     /// it was a write.
     pub fn next_fault(&self, timeout_ms: i32) -> Result<Option<(u64, bool)>, String> {

@@ -179,22 +179,23 @@ impl GuestMemory {
         unsafe { copy_streaming(source.ptr.add(offset), self.ptr.add(offset), len) }
     }
     /// Drops the contents of pages `first .. first + count` (`madvise(MADV_DONTNEED)`): they
-    /// read as zeros and their memory is untouched again, as a post-copy destination's discard
-    /// leaves them. With `keep_huge_pages` false the kernel is first told not to back the
-    /// mapping with huge pages any more (QEMU's destination does so before its first discard).
-    pub fn discard_pages(&self, first: u64, count: u64, keep_huge_pages: bool) -> Result<(), KvmError> {
+    /// read as zeros and their memory is untouched again (a post-copy destination's discard; on
+    /// a range registered with userfaultfd the next touch faults to it).
+    pub fn discard_pages(&self, first: u64, count: u64) -> Result<(), KvmError> {
         let (offset, len) = (first as usize * PAGE, count as usize * PAGE);
         self.check(offset, len);
-        if !keep_huge_pages {
-            // SAFETY: advice on the whole mapping this struct owns; it changes no contents.
-            unsafe { libc::madvise(self.ptr as *mut libc::c_void, self.len, libc::MADV_NOHUGEPAGE) };
-        }
         // SAFETY: a page-aligned range inside the mapping (checked); its contents are dropped,
         // nothing is unmapped.
         if unsafe { libc::madvise(self.ptr.add(offset) as *mut libc::c_void, len, libc::MADV_DONTNEED) } != 0 {
             return Err(KvmError::Setup(format!("madvise(MADV_DONTNEED): {}", std::io::Error::last_os_error())));
         }
         Ok(())
+    }
+    /// Tells the kernel not to back the mapping with huge pages from now on (QEMU's destination
+    /// does so before its first discard). Advice only: failure changes nothing.
+    pub fn forbid_huge_pages(&self) {
+        // SAFETY: advice on the whole mapping this struct owns; it changes no contents.
+        unsafe { libc::madvise(self.ptr as *mut libc::c_void, self.len, libc::MADV_NOHUGEPAGE) };
     }
     /// Zeroes page `page`.
     pub fn zero_page(&self, page: u64) {
