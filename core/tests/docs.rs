@@ -1,9 +1,9 @@
 //! Keeps the docs true to the code.
 //!
 //! * Every entry of the algorithm registry has a row in `docs/algorithms/README.md`; the page
-//!   that row links to exists; and every parameter the entry reads (its own and its base's)
-//!   appears in that page on a line that also holds the parameter's declared default (the row
-//!   of the page's parameter table).
+//!   that row links to exists; and every parameter the entry reads (its own and its base's) has
+//!   a row in that page's parameter table (a line starting `` | `name` | ``) that holds the
+//!   parameter's declared default.
 //! * Every `docs/` Markdown page cited in the Rust sources of `core/`, `native-runner/`, `web/`
 //!   and `xtask/` exists.
 //!
@@ -47,10 +47,10 @@ fn every_algorithm_has_a_page_listing_its_parameters_and_defaults() {
         let text = read(&path);
         let base = info.base.map(|(_, specs)| specs).unwrap_or(&[]);
         for spec in base.iter().chain(info.params) {
-            let name = format!("`{}`", spec.name);
-            if !text.lines().any(|l| l.contains(&name) && l.contains(spec.default)) {
+            let row = format!("| `{}` |", spec.name);
+            if !text.lines().any(|l| l.trim_start().starts_with(&row) && l.contains(spec.default)) {
                 missing.push(format!(
-                    "{}: docs/algorithms/{page} has no line with {name} and its default {:?}",
+                    "{}: docs/algorithms/{page} has no table row `{row} ...` with its default {:?}",
                     info.name, spec.default
                 ));
             }
