@@ -375,7 +375,7 @@ pub fn App() -> Html {
         View::Lessons => {
             html! { <LessonsView share={(*share).clone()} set_share={set_share.clone()} loaded={(*loaded).clone()} status={*status} act={act.clone()} /> }
         }
-        View::Race => html! { <RaceView share={(*share).clone()} /> },
+        View::Race => html! { <RaceView share={(*share).clone()} set_share={set_share.clone()} /> },
         View::Assignments => html! {
             <AssignmentsView share={(*share).clone()} set_share={set_share.clone()} loaded={(*loaded).clone()} status={*status} act={act.clone()}
                 session={assignment_session.clone()} />
