@@ -3,13 +3,14 @@
 //! projector screen gets larger cells and fewer pages per cell than a narrow panel. Cells are
 //! painted into an `ImageData` at their real pixel size, each with its state's colour and mark
 //! ([`crate::page_marks`]), so a 1 GiB VM (262,144 pages) costs one pass over its page states;
-//! from one frame to the next only the cells whose state changed are painted again, and only
-//! the rows holding them are copied to the canvas. The page counts of the legend are computed
+//! from one frame to the next only the cells whose pages changed are counted again
+//! ([`crate::playback::CellCache`]), only the cells whose state changed are painted again, and
+//! only the rows holding them are copied to the canvas. The page counts of the legend are computed
 //! only when the legend is shown (a race shows one legend for all its lanes, without counts).
 
 use crate::app::Loaded;
 use crate::page_marks;
-use crate::playback::{CellKind, Grid, Side, VmAt};
+use crate::playback::{CellCache, CellKind, Grid, Side, VmAt};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
@@ -83,6 +84,8 @@ pub fn HostGrid(props: &GridProps) -> Html {
     let pixels = use_mut_ref(Vec::<u8>::new);
     // What the canvas shows now: the cells' states, and the grid and cell size they were painted at.
     let shown = use_mut_ref(|| (Vec::<CellKind>::new(), None::<(Grid, u32)>));
+    // The page states behind the cells last computed (only changed cells are counted again).
+    let cells = use_mut_ref(CellCache::default);
     let (width, height) = use_box_size(frame.clone());
     let (min_cell, max_cell) = if props.present { PRESENT_CELL_PX } else { CELL_PX };
     let page_count = props.loaded.playback.borrow().trace().page_count;
@@ -95,10 +98,11 @@ pub fn HostGrid(props: &GridProps) -> Html {
         let side = props.side;
         let pixels: Rc<RefCell<Vec<u8>>> = pixels.clone();
         let shown = shown.clone();
+        let cells = cells.clone();
         use_effect_with((props.tick, Rc::as_ptr(&props.loaded), grid, device_cell), move |_| {
             if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
                 let mut px = pixels.borrow_mut();
-                let kinds = loaded.playback.borrow().cell_kinds_of(side, grid.pages_per_cell);
+                let kinds = loaded.playback.borrow().cell_kinds_cached(side, grid.pages_per_cell, &mut cells.borrow_mut());
                 let mut shown = shown.borrow_mut();
                 // A new grid or cell size (the canvas was resized, and so cleared): paint it all.
                 let before: &[CellKind] = if shown.1 == Some((grid, device_cell)) { &shown.0 } else { &[] };
