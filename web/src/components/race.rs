@@ -316,11 +316,14 @@ pub fn RaceView(props: &RaceProps) -> Html {
     let moment_text = if here.is_empty() || c.now == 0.0 {
         "Every racer starts at 0 s. Step (→) goes to the next moment something happens to any racer.".to_string()
     } else {
-        format!(
-            "At {}: {}.",
-            seconds(c.now),
-            here.iter().map(|m| m.describe(names.get(m.lane).copied().unwrap_or("?"))).collect::<Vec<_>>().join("; ")
-        )
+        // The moment's own time: after a scrub or while playing, the clock has moved on since.
+        let t = here[0].t;
+        let what = here.iter().map(|m| m.describe(names.get(m.lane).copied().unwrap_or("?"))).collect::<Vec<_>>().join("; ");
+        if t == c.now {
+            format!("At {}: {what}.", seconds(t))
+        } else {
+            format!("Last at {}: {what}.", seconds(t))
+        }
     };
     let lesson = props.share.lesson.as_deref().and_then(crate::lessons_data::find).filter(|l| !l.watch.is_empty());
     let back = match (lesson, &props.set_share) {
