@@ -10,7 +10,7 @@
 
 use crate::app::Loaded;
 use crate::page_marks;
-use crate::playback::{CellCache, CellKind, Grid, Side, VmAt};
+use crate::playback::{CellKind, Grid, Side, VmAt};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
@@ -84,8 +84,6 @@ pub fn HostGrid(props: &GridProps) -> Html {
     let pixels = use_mut_ref(Vec::<u8>::new);
     // What the canvas shows now: the cells' states, and the grid and cell size they were painted at.
     let shown = use_mut_ref(|| (Vec::<CellKind>::new(), None::<(Grid, u32)>));
-    // The page states behind the cells last computed (only changed cells are counted again).
-    let cells = use_mut_ref(CellCache::default);
     let (width, height) = use_box_size(frame.clone());
     let (min_cell, max_cell) = if props.present { PRESENT_CELL_PX } else { CELL_PX };
     let page_count = props.loaded.playback.borrow().trace().page_count;
@@ -98,11 +96,13 @@ pub fn HostGrid(props: &GridProps) -> Html {
         let side = props.side;
         let pixels: Rc<RefCell<Vec<u8>>> = pixels.clone();
         let shown = shown.clone();
-        let cells = cells.clone();
         use_effect_with((props.tick, Rc::as_ptr(&props.loaded), grid, device_cell), move |_| {
             if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
                 let mut px = pixels.borrow_mut();
-                let kinds = loaded.playback.borrow().cell_kinds_cached(side, grid.pages_per_cell, &mut cells.borrow_mut());
+                // The page states behind the cells last computed for this run and side (only the
+                // cells whose pages changed are counted again).
+                let cache = &loaded.cells[side as usize];
+                let kinds = loaded.playback.borrow().cell_kinds_cached(side, grid.pages_per_cell, &mut cache.borrow_mut());
                 let mut shown = shown.borrow_mut();
                 // A new grid or cell size (the canvas was resized, and so cleared): paint it all.
                 let before: &[CellKind] = if shown.1 == Some((grid, device_cell)) { &shown.0 } else { &[] };
