@@ -32,6 +32,10 @@ pub struct Loaded {
     pub report: livemig_core::Report,
     /// Whether the run came from a trace file rather than the simulator.
     pub from_file: bool,
+    /// The page states behind the source's and the destination's grid cells as last drawn
+    /// ([`crate::playback::CellCache`]): kept with the run, so that a grid drawn anew for the
+    /// same run (entering presentation mode) counts only the cells that changed.
+    pub cells: [RefCell<crate::playback::CellCache>; 2],
 }
 
 impl PartialEq for Loaded {
@@ -51,7 +55,7 @@ pub fn load_trace(trace: Trace, from_file: bool) -> Result<Rc<Loaded>, String> {
     let report = livemig_core::Report::from_trace(&trace);
     let scenario = trace.scenario.clone();
     let playback = Playback::new(Rc::new(trace)).map_err(|e| e.to_string())?;
-    Ok(Rc::new(Loaded { scenario, playback: RefCell::new(playback), report, from_file }))
+    Ok(Rc::new(Loaded { scenario, playback: RefCell::new(playback), report, from_file, cells: Default::default() }))
 }
 
 /// Animation speeds offered: multiples of the base pace (a whole run in about 20 s).
@@ -375,7 +379,7 @@ pub fn App() -> Html {
         View::Lessons => {
             html! { <LessonsView share={(*share).clone()} set_share={set_share.clone()} loaded={(*loaded).clone()} status={*status} act={act.clone()} /> }
         }
-        View::Race => html! { <RaceView share={(*share).clone()} /> },
+        View::Race => html! { <RaceView share={(*share).clone()} set_share={set_share.clone()} /> },
         View::Assignments => html! {
             <AssignmentsView share={(*share).clone()} set_share={set_share.clone()} loaded={(*loaded).clone()} status={*status} act={act.clone()}
                 session={assignment_session.clone()} />

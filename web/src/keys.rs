@@ -11,6 +11,11 @@
 //! | Esc | | leave presentation mode |
 //! | PageDown / PageUp, ↓ / ↑ | | one round forward / back (what a presenter remote sends) |
 //!
+//! In the race view the same keys drive the race's clock, where every step (→ / ←, with or
+//! without Shift, and PageDown / PageUp) goes to the next / previous moment something happens to
+//! any racer: a round starts, a downtime starts or ends, a racer finishes
+//! ([`crate::race::moments`]).
+//!
 //! Keys typed into a text field, a number field, a select or the scrubber are theirs, not the
 //! player's; on a focused button, space and Enter press the button.
 

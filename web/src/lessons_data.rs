@@ -6,6 +6,12 @@
 //! reports. No lesson stores its answer: the correct choice or number is computed from the runs
 //! every time, so a change in the core can never leave a lesson with a stale answer (the tests
 //! below check that each lesson still teaches what its explanation says).
+//!
+//! Every lesson names a race ([`Lesson::race`]): its scenario run by two to four algorithms side
+//! by side, which the lesson view opens in the race view or in presentation mode. Three lessons
+//! are built around their race ([`Lesson::watch`] says what to watch for in it): pre-copy against
+//! post-copy on a read-heavy server, Xen's stopping rule against QEMU's on a write-hot database,
+//! and TSMC against pre-copy on a guest that writes almost as fast as the link sends.
 
 use crate::share::{ScenarioSource, ShareState, View};
 use crate::sweep_spec::Quantity;
@@ -84,6 +90,10 @@ pub struct Lesson {
     pub observed: fn(&[Report]) -> String,
     /// Why it comes out that way.
     pub why: &'static str,
+    /// The algorithms raced on the lesson's scenario (two to four, the lesson's own first).
+    pub race: &'static [&'static str],
+    /// What to watch for in the race, for a lesson built around it (empty otherwise).
+    pub watch: &'static str,
 }
 
 /// A learner's answer.
@@ -161,6 +171,12 @@ fn four_way(first: bool, second: bool) -> usize {
 
 const MIB: f64 = (1u64 << 20) as f64;
 
+/// When the VM runs on the destination: the downtime's end (for post-copy, a few milliseconds
+/// after the start; for pre-copy, at the end).
+fn switch_over(r: &Report) -> f64 {
+    r.preparation_time_s + r.downtime_s
+}
+
 /// Every lesson, one or more per algorithm family.
 pub static LESSONS: &[Lesson] = &[
     Lesson {
@@ -189,6 +205,8 @@ pub static LESSONS: &[Lesson] = &[
         why: "1 GiB is 8.6 Gbit, so the first round alone takes about 8.6 s at 1 Gbit/s, plus a little for each page's header. An idle guest \
               dirties almost nothing meanwhile, so the later rounds and the stop-and-copy are tiny: for a quiet VM, pre-copy time is \
               about memory / bandwidth.",
+        race: &["precopy-xen", "precopy-qemu", "postcopy-bubbling"],
+        watch: "",
     },
     Lesson {
         id: "precopy-convergence",
@@ -228,6 +246,8 @@ pub static LESSONS: &[Lesson] = &[
               during the previous one and the dirty set never shrinks. Xen stops at its cap of three times the memory and pauses the VM \
               with the working set still dirty: the downtime is that set divided by the bandwidth. On a 10 Gbit/s link the link \
               outpaces the guest and the same algorithm converges in a few rounds with a pause of milliseconds.",
+        race: &["precopy-xen", "postcopy-bubbling", "tsmc"],
+        watch: "",
     },
     Lesson {
         id: "postcopy-bubbling",
@@ -262,6 +282,76 @@ pub static LESSONS: &[Lesson] = &[
         why: "A fault tells the source where the guest is working. Bubbling makes each fault a pivot and pushes its neighbours next, so \
               the pages the guest is about to touch arrive before it asks for them. Address-order push spends its first seconds on \
               pages far below the busy region, and the guest faults on its hot pages one by one.",
+        race: &["postcopy-bubbling", "postcopy-push"],
+        watch: "",
+    },
+    Lesson {
+        id: "race-precopy-postcopy",
+        family: "race",
+        title: "Race: pre-copy against post-copy on a read-heavy server",
+        text: "Pre-copy (Clark et al., Live Migration of Virtual Machines, NSDI 2005) copies memory while the VM runs on the source and \
+               switches over at the end; post-copy (Hines & Gopalan, VEE 2009) switches over first and copies afterwards, pushing pages \
+               around the ones the guest faults on. Here both migrate the same 1 GiB web server over 1 Gbit/s, from the same seed, on \
+               one clock. The guest reads 60,000 pages per second, 90% of them in a hot tenth of its 512 MiB page cache, and writes \
+               only 2,000.",
+        preset: "web-server",
+        overrides: &[],
+        algorithm: "postcopy-bubbling",
+        label: "post-copy (bubbling)",
+        variants: &[Variant { label: "Xen pre-copy", algorithm: "precopy-xen", overrides: &[] }],
+        prompt: "Which racer's VM will run on the destination first, and what will that cost its guest?",
+        question: Question::Choice {
+            choices: &[
+                "Post-copy's, within milliseconds; then its guest stalls on network faults until the pages it reads arrive",
+                "Post-copy's, within milliseconds; and its guest runs at full speed from then on",
+                "Pre-copy's: it starts copying at once, so it switches over first",
+                "Both at about the same time, once all the memory has been copied",
+            ],
+            correct: |r| {
+                let (post, pre) = (switch_over(&r[0]), switch_over(&r[1]));
+                if (ratio(post, pre) - 1.0).abs() <= 0.1 {
+                    3
+                } else if post < pre {
+                    if r[0].network_faults > 0 && r[0].fault_stall_s > 0.0 {
+                        0
+                    } else {
+                        1
+                    }
+                } else {
+                    2
+                }
+            },
+        },
+        observed: |r| {
+            format!(
+                "Post-copy's VM ran on the destination from {} on, after a pause of {}; pre-copy's paused at {}, for {}. Post-copy's guest \
+                 raised {} network faults and stalled {} in all (it did {} of work in {}); pre-copy's raised {} and stalled {}. \
+                 Post-copy finished at {} having sent {}, pre-copy at {} having sent {}.",
+                secs(switch_over(&r[0])),
+                secs(r[0].downtime_s),
+                secs(r[1].preparation_time_s),
+                secs(r[1].downtime_s),
+                r[0].network_faults,
+                secs(r[0].fault_stall_s),
+                secs(r[0].guest_progress_s),
+                secs(r[0].total_time_s),
+                r[1].network_faults,
+                secs(r[1].fault_stall_s),
+                secs(r[0].total_time_s),
+                mib(r[0].bytes_sent),
+                secs(r[1].total_time_s),
+                mib(r[1].bytes_sent)
+            )
+        },
+        why: "Post-copy pauses the VM only to send its CPU state, so its downtime ends a few milliseconds after the start. From then on \
+              every read of a page that has not arrived is a network fault that stalls the guest until the page comes: with 60,000 reads \
+              a second, thousands of faults and seconds of lost work. Pre-copy lets the guest run undisturbed on the source while it \
+              copies, and as this server writes little, its last round is tiny: its downtime is as short as post-copy's, but it comes at \
+              the end, more than 8 s later. Both move the same gigabyte over the same link, so they finish within a few percent of each other.",
+        race: &["precopy-xen", "postcopy-bubbling"],
+        watch: "Step (→) from moment to moment and watch each lane's timeline, where the orange bar is the downtime: whose VM resumes \
+                on the destination first? Then watch post-copy's destination grid for faulted pages (the ones its guest is waiting \
+                for), and pre-copy's source grid for the pages dirtied behind its copy.",
     },
     Lesson {
         id: "hybrid-working-set",
@@ -299,6 +389,8 @@ pub static LESSONS: &[Lesson] = &[
         why: "Sending the working set during the pause costs downtime: the VM runs nowhere while those pages cross the link. In \
               return the destination starts with the recently written pages in place, and every later fault brings its neighbours \
               along, so fewer accesses fault. Hybrid trades a few tens of milliseconds of downtime for fewer faults.",
+        race: &["hybrid", "postcopy-push"],
+        watch: "",
     },
     Lesson {
         id: "tsmc-data-sent",
@@ -330,6 +422,59 @@ pub static LESSONS: &[Lesson] = &[
               20,000 × 4.4 ≈ 88,000 pages (about 340 MiB), and stage 3 sends each of them once more: about 850 MiB in all. Xen pre-copy \
               re-sends the pages dirtied during every round, and with a write rate this close to the bandwidth it needs many rounds, \
               so it sends more than TSMC.",
+        race: &["tsmc", "precopy-xen"],
+        watch: "",
+    },
+    Lesson {
+        id: "race-tsmc-precopy",
+        family: "race",
+        title: "Race: TSMC against pre-copy when the guest writes almost as fast as the link",
+        text: "This guest (memtester) sweeps its 512 MiB, writing 30,000 distinct pages per second in address order: about 0.98 Gbit/s of \
+               4 KiB pages, on a 1 Gbit/s link. Xen's pre-copy (Clark et al., NSDI 2005) re-sends, round after round, the pages dirtied \
+               during the round before. TSMC (Song, Liu, Yin & Gao, 2014) sends every page once while the VM runs, pauses only to send \
+               the dirty bitmap and the CPU state, and after the switch-over sends each page dirtied meanwhile once more.",
+        preset: "memtester",
+        overrides: &["workload.write_rate=30000 pages/s"],
+        algorithm: "tsmc",
+        label: "TSMC",
+        variants: &[Variant { label: "Xen pre-copy", algorithm: "precopy-xen", overrides: &[] }],
+        prompt: "Which racer will finish first, and how will the two downtimes compare?",
+        question: Question::Choice {
+            choices: &[
+                "TSMC finishes first, and pre-copy's downtime is over ten times TSMC's",
+                "TSMC finishes first, and the two downtimes are within ten times of each other",
+                "Pre-copy finishes first, and its downtime is over ten times TSMC's",
+                "Pre-copy finishes first, and the two downtimes are within ten times of each other",
+            ],
+            correct: |r| four_way(r[0].total_time_s < r[1].total_time_s, r[1].downtime_s > 10.0 * r[0].downtime_s),
+        },
+        observed: |r| {
+            format!(
+                "TSMC paused at {} for {}, finished at {} and sent {} ({} pages a second time). Xen pre-copy ran {} rounds, \
+                 converged {} ({}), paused at {} for {}, finished at {} and sent {}.",
+                secs(r[0].preparation_time_s),
+                secs(r[0].downtime_s),
+                secs(r[0].total_time_s),
+                mib(r[0].bytes_sent),
+                r[0].duplicate_pages,
+                r[1].rounds,
+                if r[1].converged { "yes" } else { "no" },
+                r[1].stop_reason,
+                secs(r[1].preparation_time_s),
+                secs(r[1].downtime_s),
+                secs(r[1].total_time_s),
+                mib(r[1].bytes_sent)
+            )
+        },
+        why: "The guest dirties pages almost as fast as the link sends them, so each pre-copy round re-sends nearly as much as the one \
+              before and the dirty set hardly shrinks. Xen stops at its cap of three times the memory and copies the pages still dirty \
+              with the VM paused: a downtime of seconds. TSMC pauses after its single pass and sends only the bitmap of the pages \
+              dirtied meanwhile, a pause of a few milliseconds; it sends those pages once more after the switch-over. No page travels \
+              more than twice, so TSMC sends about twice the memory where Xen sends almost four times, and it finishes in about half \
+              the time.",
+        race: &["precopy-xen", "tsmc"],
+        watch: "Watch the source grids: pre-copy's dirty pages come back round after round, while TSMC pauses after one pass. Then \
+                compare the orange downtime bars on the timelines, and who finishes first.",
     },
     Lesson {
         id: "mecom-fast-link",
@@ -376,6 +521,8 @@ pub static LESSONS: &[Lesson] = &[
         why: "A compressed batch occupies the link for the longer of its wire time and its compression time. At 40 Gbit/s a 4 KiB page \
               crosses the wire in under a microsecond, while compressing it takes several: compression becomes the bottleneck, and \
               sending raw pages is faster although it moves twice the bytes. Compression pays off only when the link is the slow part.",
+        race: &["mecom", "precopy-xen"],
+        watch: "",
     },
     Lesson {
         id: "xbzrle-downtime",
@@ -410,6 +557,61 @@ pub static LESSONS: &[Lesson] = &[
         why: "The stop-and-copy round re-sends the hot pages the guest dirtied last. Each changed in a few 256-byte places, so its \
               delta is a fraction of 4 KiB: the final round moves fewer bytes and the VM stays paused for less time. XBZRLE does \
               nothing for the first, bulk round (every page is new then), so the total data sent changes far less than the downtime.",
+        race: &["xbzrle", "precopy-qemu"],
+        watch: "",
+    },
+    Lesson {
+        id: "race-xen-qemu",
+        family: "race",
+        title: "Race: Xen's stopping rule against QEMU's on a write-hot database",
+        text: "Xen and QEMU both migrate by iterative pre-copy, but they stop iterating by different rules. Xen (xc_domain_save.c) goes \
+               on while 50 pages or more are dirty, for at most 29 rounds or until it has sent three times the memory, and skips the \
+               pages dirtied again during a round. QEMU (migration/ram.c) stops as soon as what remains fits in its downtime limit: \
+               300 ms at the bandwidth it measured. This database (1 GiB here, so that the race runs quickly) writes 20,000 pages per \
+               second, 256 bytes at a time, 90% of them into a hot 5% of its 512 MiB working set; the link carries 1 Gbit/s.",
+        preset: "write-hot-database",
+        overrides: &["vm.memory=1GiB", "workload.working_set=512MiB"],
+        algorithm: "precopy-qemu",
+        label: "QEMU pre-copy",
+        variants: &[Variant { label: "Xen pre-copy", algorithm: "precopy-xen", overrides: &[] }],
+        prompt: "Which racer will finish first, and which will pause the VM for longer?",
+        question: Question::Choice {
+            choices: &[
+                "QEMU finishes first, and its downtime is the longer one",
+                "QEMU finishes first, and its downtime is no longer than Xen's",
+                "Xen finishes first, and QEMU's downtime is the longer one",
+                "Xen finishes first, and QEMU's downtime is no longer than Xen's",
+            ],
+            correct: |r| four_way(r[0].total_time_s < r[1].total_time_s, r[0].downtime_s > r[1].downtime_s),
+        },
+        observed: |r| {
+            let last = |r: &Report| r.per_round.last().map_or(0, |x| x.bytes_sent);
+            format!(
+                "QEMU paused at {} after {} rounds, sent the last {} with the VM stopped for {}, and finished at {} having sent {}. \
+                 Xen went on for {} rounds ({}), paused at {} for {}, and finished at {} having sent {}.",
+                secs(r[0].preparation_time_s),
+                r[0].rounds,
+                mib(last(&r[0])),
+                secs(r[0].downtime_s),
+                secs(r[0].total_time_s),
+                mib(r[0].bytes_sent),
+                r[1].rounds,
+                r[1].stop_reason,
+                secs(r[1].preparation_time_s),
+                secs(r[1].downtime_s),
+                secs(r[1].total_time_s),
+                mib(r[1].bytes_sent)
+            )
+        },
+        why: "The hot pages are written again during every round, so neither rule can wait for the guest to stop dirtying them. QEMU \
+              does not try: once the remainder fits in 300 ms at the measured bandwidth, it pauses the VM after a few rounds and sends \
+              that remainder, tens of megabytes, with the VM stopped, just under its limit. Xen keeps iterating, and because it skips \
+              the pages dirtied again during a round, what it leaves for the final round shrinks until fewer than 50 pages are dirty: a \
+              pause of about 10 ms, paid for with several times as many rounds, more data and a later finish. QEMU's rule bounds the \
+              downtime by a limit you choose; Xen's makes it as short as it can, at the cost of time.",
+        race: &["precopy-xen", "precopy-qemu"],
+        watch: "Step (→) goes from round to round: count each racer's rounds, and see who pauses first. Compare the orange downtime \
+                bars on the two timelines, and who finishes first.",
     },
     Lesson {
         id: "task-guided-timing",
@@ -455,6 +657,8 @@ pub static LESSONS: &[Lesson] = &[
               one begins, so the migration as a whole takes longer. But pre-copy then runs while the guest dirties little, and the \
               final stop-and-copy is tiny. The baseline copies during the heavy sweep, cannot converge, stops at Xen's cap of three \
               times the memory and pauses the VM for seconds.",
+        race: &["task-guided", "task-guided-baseline"],
+        watch: "",
     },
 ];
 
@@ -484,6 +688,16 @@ impl Lesson {
             assignment: current.assignment.clone(),
             present: current.present,
         }
+    }
+
+    /// The lesson's race: its scenario, run by [`Lesson::race`] side by side, presented or not.
+    pub fn race_share(&self, current: &ShareState, present: bool) -> ShareState {
+        ShareState { view: View::Race, compare: self.race.iter().map(|a| a.to_string()).collect(), present, ..self.share(current) }
+    }
+
+    /// The lesson's run in presentation mode.
+    pub fn present_share(&self, current: &ShareState) -> ShareState {
+        ShareState { present: true, ..self.share(current) }
     }
 
     /// The scenario played.
@@ -695,6 +909,102 @@ mod tests {
         assert_eq!(a, Prediction::Choice(0));
         assert!(ratio(r[0].bytes_sent as f64, r[1].bytes_sent as f64) > 0.8, "total data should change far less");
         assert_eq!(expect("task-guided-timing").0, Prediction::Choice(1));
+    }
+
+    /// Every claim of the three race lessons' texts, against the runs (the numbers are those of
+    /// `livemig compare <preset> --set ... --algorithms ...` for the same scenario).
+    #[test]
+    fn the_race_lessons_claims_hold() {
+        let of = |id: &str| {
+            let l = find(id).unwrap();
+            let r = reports(l);
+            assert!(!l.watch.is_empty(), "{id} is built around its race");
+            (l.answer(&r), r)
+        };
+        let mb = |b: u64| b as f64 / MIB;
+
+        // Pre-copy against post-copy on the read-heavy web server (r[0] post-copy, r[1] pre-copy).
+        let (a, r) = of("race-precopy-postcopy");
+        let (post, pre) = (&r[0], &r[1]);
+        assert_eq!(a, Prediction::Choice(0), "post-copy switches over first and its guest faults");
+        assert!(switch_over(post) < 0.05, "post-copy's downtime ends within milliseconds: {}", switch_over(post));
+        assert!(pre.preparation_time_s > 8.0, "pre-copy pauses more than 8 s later: {}", pre.preparation_time_s);
+        assert!(post.network_faults > 1000 && post.fault_stall_s > 1.0, "thousands of faults, seconds lost: {post:?}");
+        assert!(post.guest_progress_s < post.total_time_s - 1.0);
+        assert_eq!((pre.network_faults, pre.fault_stall_s), (0, 0.0), "pre-copy's guest runs undisturbed");
+        assert!(
+            pre.downtime_s <= 1.1 * post.downtime_s && pre.downtime_s < 0.02,
+            "as short as post-copy's: {} {}",
+            pre.downtime_s,
+            post.downtime_s
+        );
+        assert!((ratio(pre.total_time_s, post.total_time_s) - 1.0).abs() < 0.05, "finish within a few percent");
+        assert!((ratio(pre.bytes_sent as f64, post.bytes_sent as f64) - 1.0).abs() < 0.05, "the same gigabyte");
+
+        // Xen against QEMU on the write-hot database (r[0] QEMU, r[1] Xen).
+        let (a, r) = of("race-xen-qemu");
+        let (qemu, xen) = (&r[0], &r[1]);
+        assert_eq!(a, Prediction::Choice(0), "QEMU finishes first with the longer downtime");
+        assert!(qemu.rounds <= 4, "QEMU pauses after a few rounds: {}", qemu.rounds);
+        let last = qemu.per_round.last().unwrap();
+        assert!((10.0..100.0).contains(&mb(last.bytes_sent)), "tens of megabytes with the VM stopped: {}", mb(last.bytes_sent));
+        assert!(qemu.downtime_s > 0.1 && qemu.downtime_s < 0.3, "just under the 300 ms limit: {}", qemu.downtime_s);
+        assert!(xen.converged && xen.stop_reason.contains("under 50"), "{}", xen.stop_reason);
+        assert!(xen.downtime_s < 0.02, "about 10 ms: {}", xen.downtime_s);
+        assert!(xen.rounds >= 2 * qemu.rounds, "several times as many rounds: {} {}", xen.rounds, qemu.rounds);
+        assert!(xen.bytes_sent > qemu.bytes_sent && xen.total_time_s > qemu.total_time_s, "more data, a later finish");
+        assert!(xen.preparation_time_s > qemu.preparation_time_s, "QEMU pauses first");
+
+        // TSMC against Xen pre-copy on memtester at 30,000 pages/s (r[0] TSMC, r[1] Xen).
+        let (a, r) = of("race-tsmc-precopy");
+        let (tsmc, xen) = (&r[0], &r[1]);
+        let memory = mb(find("race-tsmc-precopy").unwrap().scenario().unwrap().vm.memory.0);
+        assert_eq!(memory, 512.0);
+        assert_eq!(a, Prediction::Choice(0), "TSMC finishes first, pre-copy's downtime over ten times");
+        assert!(!xen.converged && xen.stop_reason.contains("3x memory"), "Xen stops at its cap: {}", xen.stop_reason);
+        assert!(xen.downtime_s > 1.0, "a downtime of seconds: {}", xen.downtime_s);
+        let live: Vec<_> = xen.per_round.iter().filter(|x| x.kind == livemig_core::context::RoundKind::Live).collect();
+        assert!(
+            live.windows(2).all(|w| w[1].pages_sent as f64 > 0.9 * w[0].pages_sent as f64),
+            "each round nearly as much as the one before"
+        );
+        assert!(tsmc.downtime_s < 0.01, "a few milliseconds: {}", tsmc.downtime_s);
+        assert!((1.9..2.1).contains(&(mb(tsmc.bytes_sent) / memory)), "about twice the memory: {}", mb(tsmc.bytes_sent) / memory);
+        assert!((3.5..4.0).contains(&(mb(xen.bytes_sent) / memory)), "almost four times: {}", mb(xen.bytes_sent) / memory);
+        assert!(tsmc.pages_sent <= 2 * (memory * MIB / 4096.0) as u64, "no page more than twice");
+        assert!((0.4..0.6).contains(&(tsmc.total_time_s / xen.total_time_s)), "about half the time");
+    }
+
+    #[test]
+    fn every_lesson_races_two_to_four_algorithms_that_verify_on_its_scenario() {
+        for l in LESSONS {
+            assert!(crate::race::LANES.contains(&l.race.len()), "{}: {:?}", l.id, l.race);
+            assert!(l.race.contains(&l.algorithm), "{}: the race includes the lesson's own algorithm", l.id);
+            let race = l.race_share(&ShareState::default(), false);
+            assert_eq!(race.view, View::Race);
+            assert_eq!(crate::race::racers(&race.compare), l.race.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert_eq!(race.scenario().unwrap(), l.scenario().unwrap(), "{}: the race runs the lesson's scenario", l.id);
+            assert_eq!(ShareState::from_query(&race.to_query()).unwrap(), race, "{}", l.id);
+            assert!(l.race_share(&ShareState::default(), true).present);
+            assert!(l.present_share(&ShareState::default()).present);
+            let scenario = l.scenario().unwrap();
+            for a in l.race {
+                let r = livemig_core::simulate(&scenario, Some(a), TraceDetail::Summary).unwrap().report;
+                assert!(r.verified, "{} ({a}): {}", l.id, r.stop_reason);
+                // The race plays at page detail in the browser: keep every run under 4 GiB sent.
+                assert!(r.bytes_sent < 4 << 30, "{} ({a}): {} bytes", l.id, r.bytes_sent);
+            }
+        }
+        // The race lessons' runs are their race.
+        for id in ["race-precopy-postcopy", "race-xen-qemu", "race-tsmc-precopy"] {
+            let l = find(id).unwrap();
+            let mut runs: Vec<&str> = std::iter::once(l.algorithm).chain(l.variants.iter().map(|v| v.algorithm)).collect();
+            runs.sort();
+            let mut race = l.race.to_vec();
+            race.sort();
+            assert_eq!(runs, race, "{id}");
+            assert!(l.variants.iter().all(|v| v.overrides.is_empty()), "{id}");
+        }
     }
 
     #[test]

@@ -151,6 +151,38 @@ pub fn paint_cells(kinds: &[CellKind], cols: u32, rows: u32, cell: u32, rgba: &m
     }
 }
 
+/// Paints into `rgba` (as [`paint_cells`] did for `before`) only the cells whose state changed
+/// from `before` to `kinds`, and returns the rows of cells changed (`start..end`, empty when none
+/// did); when `before` or `rgba` do not fit the grid, paints every cell and returns every row.
+pub fn repaint_cells(kinds: &[CellKind], before: &[CellKind], cols: u32, rows: u32, cell: u32, rgba: &mut Vec<u8>) -> std::ops::Range<u32> {
+    let cell = cell.max(1);
+    let width = (cols * cell) as usize;
+    let fits = before.len() == kinds.len() && rgba.len() == width * (rows * cell) as usize * 4;
+    if !fits {
+        paint_cells(kinds, cols, rows, cell, rgba);
+        return 0..rows;
+    }
+    let n = kinds.len().min((cols * rows) as usize);
+    let Some(first) = (0..n).find(|&i| kinds[i] != before[i]) else { return 0..0 };
+    let last = (first..n).rev().find(|&i| kinds[i] != before[i]).unwrap_or(first);
+    let mut tiles: [Option<Vec<u8>>; CellKind::ALL.len()] = Default::default();
+    let row_bytes = (cell * 4) as usize;
+    for i in first..=last {
+        let k = kinds[i];
+        if k == before[i] {
+            continue;
+        }
+        let Some(slot) = CellKind::ALL.iter().position(|&x| x == k) else { continue };
+        let t = tiles[slot].get_or_insert_with(|| tile(k, cell));
+        let (cx, cy) = (i % cols as usize, i / cols as usize);
+        for y in 0..cell as usize {
+            let at = ((cy * cell as usize + y) * width + cx * cell as usize) * 4;
+            rgba[at..at + row_bytes].copy_from_slice(&t[y * row_bytes..(y + 1) * row_bytes]);
+        }
+    }
+    (first / cols as usize) as u32..(last / cols as usize + 1) as u32
+}
+
 /// The inked pixels of a `size` x `size` legend swatch of `kind`, as horizontal runs
 /// `(x, y, width)` (for SVG `<rect>`s).
 pub fn swatch_rects(kind: CellKind, size: u32) -> Vec<(u32, u32, u32)> {
@@ -178,6 +210,26 @@ mod tests {
     use super::*;
 
     const ALL: [CellKind; 10] = CellKind::ALL;
+
+    #[test]
+    fn repainting_the_changed_cells_gives_the_full_painting() {
+        let (cols, rows, cell) = (7u32, 5u32, 3u32);
+        let a: Vec<CellKind> = (0..33).map(|i| ALL[i % ALL.len()]).collect();
+        let mut b = a.clone();
+        b[9] = CellKind::Faulted;
+        b[10] = CellKind::InFlight;
+        b[24] = CellKind::Delta;
+        let (mut full, mut incremental) = (Vec::new(), Vec::new());
+        assert_eq!(repaint_cells(&a, &[], cols, rows, cell, &mut incremental), 0..rows, "nothing to start from: everything");
+        assert_eq!(repaint_cells(&a, &a, cols, rows, cell, &mut incremental), 0..0, "nothing changed");
+        assert_eq!(repaint_cells(&b, &a, cols, rows, cell, &mut incremental), 1..4, "rows of cells 9 to 24");
+        paint_cells(&b, cols, rows, cell, &mut full);
+        assert_eq!(full, incremental);
+        // A grid of another size is painted afresh.
+        assert_eq!(repaint_cells(&b, &a, cols + 1, rows, cell, &mut incremental), 0..rows);
+        paint_cells(&b, cols + 1, rows, cell, &mut full);
+        assert_eq!(full, incremental);
+    }
 
     /// Every state a grid shows differs from the others of the same grid by its mark, or (for
     /// the unmarked ones) by lightness.

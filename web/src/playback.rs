@@ -671,38 +671,61 @@ impl Playback {
         mask
     }
 
-    /// What each cell of a grid with `pages_per_cell` pages per cell shows on `side`.
-    ///
-    /// A cell shows "faulted" or "in flight" if any of its pages is, otherwise the state most of
-    /// its pages are in.
-    pub fn cell_kinds_of(&self, side: Side, pages_per_cell: u64) -> Vec<CellKind> {
-        let ppc = pages_per_cell.max(1) as usize;
-        let (states, kinds): (&[u8], &[CellKind]) = match side {
+    /// The page states of `side` and the cell kinds they map to, in the states' order.
+    fn side_states(&self, side: Side) -> (&[u8], &'static [CellKind]) {
+        match side {
             Side::Source => (&self.state.src, &[CellKind::NotSent, CellKind::Sent, CellKind::Dirty]),
             Side::Destination => (
                 &self.state.dst,
                 &[CellKind::Absent, CellKind::Present, CellKind::Zero, CellKind::Compressed, CellKind::Delta, CellKind::Faulted],
             ),
-        };
-        let cells = states.len().div_ceil(ppc);
-        let flying = self.in_flight_mask(ppc as u64, cells);
-        let mut out = Vec::with_capacity(cells);
-        for (c, chunk) in states.chunks(ppc).enumerate() {
-            let mut hist = [0u32; 6];
-            for &v in chunk {
-                hist[v as usize] += 1;
-            }
-            let kind = if side == Side::Destination && hist[DestPage::Faulted as usize] > 0 {
-                CellKind::Faulted
-            } else if flying[c] {
-                CellKind::InFlight
-            } else {
-                let best = (0..kinds.len()).max_by_key(|&k| (hist[k], std::cmp::Reverse(k))).unwrap_or(0);
-                kinds[best]
-            };
-            out.push(kind);
         }
-        out
+    }
+
+    /// What a cell of these page states shows, leaving aside the pages in flight: "faulted" on
+    /// the destination if any of its pages is, otherwise the state most of its pages are in.
+    fn chunk_kind(side: Side, chunk: &[u8], kinds: &[CellKind]) -> CellKind {
+        let mut hist = [0u32; 6];
+        for &v in chunk {
+            hist[v as usize] += 1;
+        }
+        if side == Side::Destination && hist[DestPage::Faulted as usize] > 0 {
+            CellKind::Faulted
+        } else {
+            let best = (0..kinds.len()).max_by_key(|&k| (hist[k], std::cmp::Reverse(k))).unwrap_or(0);
+            kinds[best]
+        }
+    }
+
+    /// What each cell of a grid with `pages_per_cell` pages per cell shows on `side`.
+    ///
+    /// A cell shows "faulted" or "in flight" if any of its pages is, otherwise the state most of
+    /// its pages are in.
+    pub fn cell_kinds_of(&self, side: Side, pages_per_cell: u64) -> Vec<CellKind> {
+        self.cell_kinds_cached(side, pages_per_cell, &mut CellCache::default())
+    }
+
+    /// [`Self::cell_kinds_of`], recomputing only the cells whose pages changed since `cache` was
+    /// last filled (for this side and cell size): an animation frame changes a few cells of a
+    /// big VM, and comparing page states a cell at a time is far cheaper than counting them.
+    pub fn cell_kinds_cached(&self, side: Side, pages_per_cell: u64, cache: &mut CellCache) -> Vec<CellKind> {
+        let ppc = pages_per_cell.max(1) as usize;
+        let (states, kinds) = self.side_states(side);
+        let cells = states.len().div_ceil(ppc);
+        if cache.key != Some((side, ppc)) || cache.states.len() != states.len() {
+            cache.key = Some((side, ppc));
+            cache.states = states.to_vec();
+            cache.base = states.chunks(ppc).map(|c| Self::chunk_kind(side, c, kinds)).collect();
+        } else {
+            for ((chunk, old), base) in states.chunks(ppc).zip(cache.states.chunks_mut(ppc)).zip(cache.base.iter_mut()) {
+                if chunk != old {
+                    old.copy_from_slice(chunk);
+                    *base = Self::chunk_kind(side, chunk, kinds);
+                }
+            }
+        }
+        let flying = self.in_flight_mask(ppc as u64, cells);
+        cache.base.iter().zip(flying).map(|(&b, f)| if f && b != CellKind::Faulted { CellKind::InFlight } else { b }).collect()
     }
 
     /// Paints `side` into an RGBA buffer of `grid.cols x grid.rows` pixels, one per cell.
@@ -777,6 +800,15 @@ impl Playback {
         };
         PhaseView { title, caption }
     }
+}
+
+/// What [`Playback::cell_kinds_cached`] keeps between frames: the page states it last read and
+/// each cell's kind then (pages in flight aside).
+#[derive(Debug, Clone, Default)]
+pub struct CellCache {
+    key: Option<(Side, usize)>,
+    states: Vec<u8>,
+    base: Vec<CellKind>,
 }
 
 /// How pages map onto a grid of cells.
@@ -881,6 +913,26 @@ mod tests {
             p.seek(p.duration());
             let kinds = p.cell_kinds_of(Side::Destination, 1);
             assert!(kinds.iter().all(|k| !matches!(k, CellKind::Absent | CellKind::Faulted | CellKind::InFlight)), "{a}");
+        }
+    }
+
+    #[test]
+    fn cached_cell_kinds_equal_the_counted_ones_forwards_backwards_and_at_other_sizes() {
+        for a in ["precopy-xen", "postcopy-bubbling", "tsmc"] {
+            let t = run("web-server", a);
+            let mut p = Playback::new(t).unwrap();
+            let (mut src, mut dst) = (CellCache::default(), CellCache::default());
+            let d = p.duration();
+            for (i, frac) in [0.0, 0.01, 0.2, 0.2, 0.21, 0.6, 0.3, 0.95, 1.0, 0.0].into_iter().enumerate() {
+                p.seek(d * frac);
+                // The cell size changes now and then (a resized window): the cache starts afresh.
+                let ppc = if i == 5 { 8 } else { 16 };
+                for (side, cache) in [(Side::Source, &mut src), (Side::Destination, &mut dst)] {
+                    assert_eq!(p.cell_kinds_cached(side, ppc, cache), p.cell_kinds_of(side, ppc), "{a} at {frac}, {side:?}");
+                }
+            }
+            // One cache used for the other side is refilled, not misread.
+            assert_eq!(p.cell_kinds_cached(Side::Destination, 16, &mut src), p.cell_kinds_of(Side::Destination, 16), "{a}");
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! This module holds what the race view needs without a browser: which algorithms race (from
 //! the link's `cmp`), the moments each lane marks on its timeline (downtime start and end,
-//! finish), and the shared clock (play, pause, step, scrub, speed).
+//! finish), the moments a step stops at (any racer's round start, downtime start or end, or
+//! finish: [`moments`]) and the shared clock (play, pause, step, scrub, speed).
 
 use livemig_core::trace::{Event, Trace};
 
@@ -10,8 +11,6 @@ use livemig_core::trace::{Event, Trace};
 pub const LANES: std::ops::RangeInclusive<usize> = 2..=4;
 /// The race shown when the link names fewer than two algorithms.
 pub const DEFAULT_RACE: [&str; 2] = ["precopy-xen", "postcopy-bubbling"];
-/// Steps a whole race has (a step moves the clock by this fraction of the longest run).
-pub const STEPS: f64 = 100.0;
 
 /// The algorithms that race for a link's `cmp`: the first four named, or the default pair when
 /// fewer than two are named.
@@ -48,6 +47,72 @@ impl Marks {
         }
         m
     }
+}
+
+/// What happens to a racer at a [`Moment`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MomentKind {
+    /// A round (of pre-copy, a push, a stage) starts; 1-based.
+    Round(u32),
+    /// The VM pauses on the source: downtime starts.
+    DowntimeStart,
+    /// The VM resumes on the destination: downtime ends.
+    DowntimeEnd,
+    /// The migration ends.
+    Finish,
+}
+
+/// A moment the race's Step stops at: something that happens to one racer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Moment {
+    /// Seconds of the run.
+    pub t: f64,
+    /// Index of the lane.
+    pub lane: usize,
+    /// What happens.
+    pub kind: MomentKind,
+}
+
+impl Moment {
+    /// In words, with the racer's name ("precopy-xen: round 3 starts").
+    pub fn describe(&self, racer: &str) -> String {
+        let what = match self.kind {
+            MomentKind::Round(n) => format!("round {n} starts"),
+            MomentKind::DowntimeStart => "VM paused, downtime starts".to_string(),
+            MomentKind::DowntimeEnd => "VM resumed on the destination, downtime ends".to_string(),
+            MomentKind::Finish => "migration finished".to_string(),
+        };
+        format!("{racer}: {what}")
+    }
+}
+
+/// Every racer's moments (round starts, downtime start and end, finish), by time (and lane, at
+/// the same time).
+pub fn moments<'a>(traces: impl IntoIterator<Item = &'a Trace>) -> Vec<Moment> {
+    let mut out = Vec::new();
+    for (lane, trace) in traces.into_iter().enumerate() {
+        for e in &trace.events {
+            let kind = match e.event {
+                Event::RoundStarted { round, .. } => MomentKind::Round(round),
+                Event::SourcePaused => MomentKind::DowntimeStart,
+                Event::DestinationResumed => MomentKind::DowntimeEnd,
+                Event::MigrationEnded { .. } => MomentKind::Finish,
+                _ => continue,
+            };
+            out.push(Moment { t: e.t, lane, kind });
+        }
+    }
+    out.sort_by(|a, b| a.t.total_cmp(&b.t).then(a.lane.cmp(&b.lane)));
+    out
+}
+
+/// The moments at the latest moment at or before `now` (several racers can share an instant),
+/// none before the first.
+pub fn moments_at(moments: &[Moment], now: f64) -> &[Moment] {
+    let end = moments.partition_point(|m| m.t <= now);
+    let Some(last) = end.checked_sub(1).map(|i| moments[i].t) else { return &[] };
+    let start = moments[..end].partition_point(|m| m.t < last);
+    &moments[start..end]
 }
 
 /// The race's one clock.
@@ -89,11 +154,17 @@ impl Clock {
         self.playing = !self.playing;
     }
 
-    /// One step (a hundredth of the longest run) forward or back; pauses.
-    pub fn step(&mut self, forward: bool) {
+    /// One step forward or back: to the next (previous) moment something happens to any racer
+    /// ([`moments`]), or to the end (start) when there is none; pauses.
+    pub fn step(&mut self, forward: bool, moments: &[Moment]) {
         self.playing = false;
-        let d = self.duration / STEPS;
-        self.now = if forward { self.now + d } else { self.now - d }.clamp(0.0, self.duration);
+        let now = self.now;
+        let to = if forward {
+            moments.iter().map(|m| m.t).find(|&t| t > now).unwrap_or(self.duration)
+        } else {
+            moments.iter().rev().map(|m| m.t).find(|&t| t < now).unwrap_or(0.0)
+        };
+        self.now = to.clamp(0.0, self.duration);
     }
 
     /// To a fraction (0..=1) of the longest run.
@@ -126,6 +197,39 @@ mod tests {
     }
 
     #[test]
+    fn steps_stop_at_every_racers_rounds_downtime_and_finish() {
+        let s = crate::test_scenarios::small("web-server");
+        let run = |a: &str| livemig_core::simulate(&s, Some(a), TraceDetail::Summary).unwrap().trace;
+        let (pre, post) = (run("precopy-xen"), run("postcopy-bubbling"));
+        let ms = moments([&pre, &post]);
+        assert!(ms.windows(2).all(|w| w[0].t <= w[1].t), "sorted by time");
+        for (lane, trace) in [&pre, &post].into_iter().enumerate() {
+            let m = Marks::of(trace);
+            let has = |k: MomentKind, t: Option<f64>| ms.iter().any(|x| x.lane == lane && x.kind == k && Some(x.t) == t);
+            assert!(has(MomentKind::DowntimeStart, m.downtime_start), "lane {lane}");
+            assert!(has(MomentKind::DowntimeEnd, m.downtime_end), "lane {lane}");
+            assert!(has(MomentKind::Finish, m.finish), "lane {lane}");
+        }
+        assert!(ms.iter().filter(|m| m.lane == 0 && matches!(m.kind, MomentKind::Round(_))).count() >= 2, "pre-copy's rounds");
+        // Stepping from the start visits every distinct moment, in order, then the end.
+        let duration = ms.last().unwrap().t;
+        let mut c = Clock::new(duration, 1.0);
+        let mut seen = vec![];
+        while c.now < duration {
+            c.step(true, &ms);
+            seen.push(c.now);
+            let here = moments_at(&ms, c.now);
+            assert!(!here.is_empty() && here.iter().all(|m| m.t == c.now));
+        }
+        let mut distinct: Vec<f64> = ms.iter().map(|m| m.t).filter(|&t| t > 0.0).collect();
+        distinct.dedup();
+        assert_eq!(seen, distinct);
+        assert!(moments_at(&ms, -1.0).is_empty());
+        assert_eq!(moments_at(&ms, duration).last().unwrap().kind, MomentKind::Finish);
+        assert_eq!(ms[0].describe("precopy-xen"), "precopy-xen: round 1 starts");
+    }
+
+    #[test]
     fn the_clock_plays_steps_and_scrubs() {
         let mut c = Clock::new(10.0, 1.0);
         c.tick(1.0);
@@ -137,10 +241,19 @@ mod tests {
         assert_eq!((c.now, c.playing), (10.0, false), "stops at the end");
         c.play_pause();
         assert_eq!((c.now, c.playing), (0.0, true), "plays again from the start");
-        c.step(true);
-        assert!(!c.playing && (c.now - 0.1).abs() < 1e-12);
-        c.step(false);
-        c.step(false);
+        let at = |t: f64, lane: usize| Moment { t, lane, kind: MomentKind::Round(1) };
+        let ms = [at(0.0, 0), at(2.0, 1), at(2.0, 0), at(7.5, 1)];
+        c.step(true, &ms);
+        assert_eq!((c.now, c.playing), (2.0, false), "to the next moment of any racer, paused");
+        c.step(true, &ms);
+        assert_eq!(c.now, 7.5, "moments at the same instant are one step");
+        c.step(true, &ms);
+        assert_eq!(c.now, 10.0, "after the last moment: the end");
+        c.step(false, &ms);
+        c.step(false, &ms);
+        assert_eq!(c.now, 2.0);
+        c.step(false, &ms);
+        c.step(false, &ms);
         assert_eq!(c.now, 0.0);
         c.scrub(0.5);
         assert_eq!(c.now, 5.0);

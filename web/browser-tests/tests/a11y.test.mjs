@@ -59,6 +59,23 @@ const VIEWS = [
   ['race', '?v=1&preset=idle-vm&view=race&cmp=precopy-xen,postcopy-bubbling', '[data-testid=race] canvas.grid', null],
   ['race, presented', '?v=1&preset=idle-vm&view=race&cmp=precopy-xen,postcopy-bubbling&present=1', '[data-testid=race] canvas.grid', null],
   ['presentation mode', '?v=1&preset=web-server&alg=postcopy-bubbling&present=1', '[data-testid=presentation]', (page) => runToEnd(page)],
+  ['a race lesson', '?v=1&view=lessons&lesson=race-xen-qemu', '[data-testid=lesson-race]', null],
+  [
+    'the race of a lesson, stepped to its end',
+    '?v=1&preset=write-hot-database&set=vm.memory%3D1GiB&set=workload.working_set%3D512MiB&view=race&cmp=precopy-xen,precopy-qemu&lesson=race-xen-qemu',
+    '[data-testid=race-watch]',
+    async (page) => {
+      await page.getByTestId('race-step').click();
+      await page.getByTestId('race-end').click();
+      await page.getByTestId('lane-finished').first().waitFor({ state: 'visible' });
+    },
+  ],
+  [
+    'the race of a lesson, presented',
+    '?v=1&preset=write-hot-database&set=vm.memory%3D1GiB&set=workload.working_set%3D512MiB&view=race&cmp=precopy-xen,precopy-qemu&lesson=race-xen-qemu&present=1',
+    '[data-testid=race-watch]',
+    null,
+  ],
 ];
 
 describe('accessibility (axe-core)', () => {

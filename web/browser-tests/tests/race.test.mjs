@@ -58,6 +58,57 @@ describe('the race view', () => {
     });
   }
 
+  for (const [width, height] of [
+    [1024, 768],
+    [1920, 1080],
+  ]) {
+    it(`a race lesson presented at ${width}x${height}: what to watch for, every lane's grids on screen, no scroll bar`, async () => {
+      const lesson = '?v=1&view=lessons&lesson=race-precopy-postcopy';
+      const { page, context, errors } = await openApp(browser, server, lesson, { viewport: { width, height }, waitFor: '[data-testid=lesson-race-present]' });
+      try {
+        await page.getByTestId('lesson-race-present').click();
+        await page.locator('[data-testid=race] canvas.grid').first().waitFor({ state: 'visible', timeout: 60_000 });
+        assert.match(page.url(), /view=race/);
+        assert.match(page.url(), /present=1/);
+        assert.match(page.url(), /lesson=race-precopy-postcopy/);
+        // Step to post-copy's switch-over and on to pre-copy's pause, as a lecturer would.
+        await page.locator('h1').click();
+        // The lesson's point: post-copy's VM resumes on the destination before anything else happens
+        // to pre-copy after its first round starts (within a step or two of the start).
+        const resumed = /postcopy-bubbling: VM resumed on the destination/;
+        for (let i = 0; i < 3 && !resumed.test(await page.getByTestId('race-moment').textContent()); i++) {
+          const before = await page.getByTestId('race-moment').textContent();
+          await page.keyboard.press('ArrowRight');
+          await until(async () => (await page.getByTestId('race-moment').textContent()) !== before, { message: 'a step' });
+          assert.doesNotMatch(await page.getByTestId('race-moment').textContent(), /precopy-xen/, 'nothing of pre-copy before the switch-over');
+        }
+        assert.match(await page.getByTestId('race-moment').textContent(), resumed);
+        await page.getByTestId('race-scrubber').evaluate((el) => {
+          el.value = '600';
+          el.dispatchEvent(new Event('input', { bubbles: true }));
+        });
+        await page.waitForTimeout(300);
+        mkdirSync(SHOTS, { recursive: true });
+        await page.screenshot({ path: join(SHOTS, `race-lesson-present-${width}x${height}.png`) });
+        const scroll = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]);
+        assert.ok(scroll[0] <= width && scroll[1] <= height, `no scroll bar: ${scroll}`);
+        const inside = (b) => b.left >= 0 && b.top >= 0 && b.right <= width + 0.5 && b.bottom <= height + 0.5;
+        for (const sel of ['[data-testid=race-watch]', '[data-testid=race-moment]', '.lane canvas.grid', '.lane .timeline', '.lane-metrics', '[data-testid=race-play]']) {
+          const boxes = await box(page, sel);
+          assert.ok(boxes.length > 0, `${sel} shown`);
+          for (const b of boxes) assert.ok(inside(b), `${sel} on screen: ${JSON.stringify(b)}`);
+        }
+        const grids = await box(page, '.lane canvas.grid');
+        assert.equal(grids.length, 4);
+        for (const g of grids) assert.ok(g.width > 50 && g.height > 50, `grid big enough: ${JSON.stringify(g)}`);
+        assert.match(await page.getByTestId('present-keys').textContent(), /next moment of any racer/);
+        await assertNoErrors(page, errors);
+      } finally {
+        await context.close();
+      }
+    });
+  }
+
   it('four lanes presented at 1024x768: every grid on screen, no scroll bar', async () => {
     const cmp = 'precopy-xen,precopy-qemu,postcopy-bubbling,tsmc';
     const { page, context, errors } = await openApp(browser, server, `?v=1&preset=web-server&view=race&cmp=${cmp}&present=1`, {

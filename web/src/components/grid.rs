@@ -2,7 +2,11 @@
 //! `ResizeObserver`) and picks its cell size and pages per cell from it ([`Grid::fit`]): a wide
 //! projector screen gets larger cells and fewer pages per cell than a narrow panel. Cells are
 //! painted into an `ImageData` at their real pixel size, each with its state's colour and mark
-//! ([`crate::page_marks`]), so a 1 GiB VM (262,144 pages) costs one pass over its page states.
+//! ([`crate::page_marks`]), so a 1 GiB VM (262,144 pages) costs one pass over its page states;
+//! from one frame to the next only the cells whose pages changed are counted again
+//! ([`crate::playback::CellCache`]), only the cells whose state changed are painted again, and
+//! only the rows holding them are copied to the canvas. The page counts of the legend are computed
+//! only when the legend is shown (a race shows one legend for all its lanes, without counts).
 
 use crate::app::Loaded;
 use crate::page_marks;
@@ -78,6 +82,8 @@ pub fn HostGrid(props: &GridProps) -> Html {
     let canvas = use_node_ref();
     let frame = use_node_ref();
     let pixels = use_mut_ref(Vec::<u8>::new);
+    // What the canvas shows now: the cells' states, and the grid and cell size they were painted at.
+    let shown = use_mut_ref(|| (Vec::<CellKind>::new(), None::<(Grid, u32)>));
     let (width, height) = use_box_size(frame.clone());
     let (min_cell, max_cell) = if props.present { PRESENT_CELL_PX } else { CELL_PX };
     let page_count = props.loaded.playback.borrow().trace().page_count;
@@ -89,20 +95,34 @@ pub fn HostGrid(props: &GridProps) -> Html {
         let loaded = props.loaded.clone();
         let side = props.side;
         let pixels: Rc<RefCell<Vec<u8>>> = pixels.clone();
+        let shown = shown.clone();
         use_effect_with((props.tick, Rc::as_ptr(&props.loaded), grid, device_cell), move |_| {
             if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
                 let mut px = pixels.borrow_mut();
-                let kinds = loaded.playback.borrow().cell_kinds_of(side, grid.pages_per_cell);
-                page_marks::paint_cells(&kinds, grid.cols, grid.rows, device_cell, &mut px);
-                if let Some(ctx) = c.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok()) {
-                    if let Ok(img) = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
-                        Clamped(&px[..]),
-                        grid.cols * device_cell,
-                        grid.rows * device_cell,
-                    ) {
-                        let _ = ctx.put_image_data(&img, 0.0, 0.0);
+                // The page states behind the cells last computed for this run and side (only the
+                // cells whose pages changed are counted again).
+                let cache = &loaded.cells[side as usize];
+                let kinds = loaded.playback.borrow().cell_kinds_cached(side, grid.pages_per_cell, &mut cache.borrow_mut());
+                let mut shown = shown.borrow_mut();
+                // A new grid or cell size (the canvas was resized, and so cleared): paint it all.
+                let before: &[CellKind] = if shown.1 == Some((grid, device_cell)) { &shown.0 } else { &[] };
+                let rows = page_marks::repaint_cells(&kinds, before, grid.cols, grid.rows, device_cell, &mut px);
+                if !rows.is_empty() {
+                    if let Some(ctx) =
+                        c.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
+                    {
+                        let row_bytes = (grid.cols * device_cell * 4) as usize;
+                        let (y0, y1) = ((rows.start * device_cell) as usize, (rows.end * device_cell) as usize);
+                        if let Ok(img) = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
+                            Clamped(&px[y0 * row_bytes..y1 * row_bytes]),
+                            grid.cols * device_cell,
+                            (y1 - y0) as u32,
+                        ) {
+                            let _ = ctx.put_image_data(&img, 0.0, y0 as f64);
+                        }
                     }
                 }
+                *shown = (kinds, Some((grid, device_cell)));
             }
         });
     }
@@ -122,7 +142,7 @@ pub fn HostGrid(props: &GridProps) -> Html {
         (_, VmAt::Paused) => "VM paused",
         _ => "",
     };
-    let counts = props.loaded.playback.borrow().counts(props.side);
+    let counts = if props.legend { props.loaded.playback.borrow().counts(props.side) } else { Vec::new() };
     let ppc = grid.pages_per_cell;
     let cell_note = if ppc == 1 { "1 cell = 1 page".to_string() } else { format!("1 cell = {ppc} pages") };
     // Until the frame has been measured (or while it has no room), the canvas takes no space.

@@ -7,6 +7,10 @@
 //! runs the answer depends on are simulated at summary detail. The feedback appears when the
 //! played run reaches its end (or at once, on request). Answers are never stored: they are
 //! computed from these runs.
+//!
+//! Every lesson opens its run in presentation mode and its race ([`Lesson::race`]) in the race
+//! view, presented or not: links that carry the lesson, so that the race shows what to watch for
+//! and leads back here.
 
 use crate::app::{Loaded, PlayView, PlayerAction, PlayerStatus};
 use crate::components::compare::{run_batch, use_batch_generation, Job, Progress};
@@ -344,6 +348,27 @@ pub fn LessonsView(props: &LessonsProps) -> Html {
         html! {}
     };
 
+    // Open the lesson's run as a race or in presentation mode: links (shareable), followed in place.
+    let open_link = |label: String, testid: &str, target: ShareState| {
+        let set_share = props.set_share.clone();
+        let href = target.to_query();
+        let onclick = Callback::from(move |e: MouseEvent| {
+            e.prevent_default();
+            set_share.emit(target.clone());
+        });
+        html! { <a class="button-link" href={href} data-testid={testid.to_string()} {onclick}>{label}</a> }
+    };
+    let open = html! {
+        <div class="lesson-open" role="group" aria-label="open this lesson's run">
+            { open_link(format!("Race {} ›", lesson.race.join(" vs ")), "lesson-race", lesson.race_share(&props.share, false)) }
+            { open_link("Present the race ›".to_string(), "lesson-race-present", lesson.race_share(&props.share, true)) }
+            { open_link("Present this run ›".to_string(), "lesson-present", lesson.present_share(&props.share)) }
+        </div>
+    };
+    let watch = (!lesson.watch.is_empty()).then(|| {
+        html! { <p class="lesson-watch" data-testid="lesson-watch"><strong>{"In the race: "}</strong>{lesson.watch}</p> }
+    });
+
     let scenario_note = {
         let mut parts = vec![format!("preset {}", lesson.preset)];
         parts.extend(lesson.overrides.iter().map(|o| o.to_string()));
@@ -360,6 +385,8 @@ pub fn LessonsView(props: &LessonsProps) -> Html {
                 <h3 data-testid="lesson-title">{lesson.title}</h3>
                 <p class="lesson-text">{lesson.text}</p>
                 <p class="muted small">{format!("Scenario: {scenario_note}.")}</p>
+                { for watch }
+                { open }
                 <div class="question">
                     <p class="prompt"><strong>{"Predict: "}</strong>{lesson.prompt}</p>
                     { answer_html }

@@ -42,7 +42,11 @@ pub fn PresentView(props: &PresentProps) -> Html {
         <header class="present-bar">
             <h1>{"LiveMig Lab"}</h1>
             <span class="present-run" data-testid="present-run">{format!("{} on {}", props.algorithm, props.scenario)}</span>
-            <span class="present-keys">{"Space play/pause · ← → step · PgUp PgDn round · Esc leave"}</span>
+            <span class="present-keys" data-testid="present-keys">{if props.race.is_some() {
+                "Space play/pause · ← → or PgUp PgDn: previous/next moment of any racer · Esc leave"
+            } else {
+                "Space play/pause · ← → step · PgUp PgDn round · Esc leave"
+            }}</span>
             <button class="present-exit" data-testid="present-exit" onclick={exit}>{"Leave (Esc)"}</button>
         </header>
     };
