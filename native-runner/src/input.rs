@@ -24,8 +24,9 @@ pub fn bad(msg: impl Into<String>) -> anyhow::Error {
 }
 
 /// The largest input file `livemig` reads (a scenario, an assignment, an answers file, a
-/// scenario an assignment names): 16 MiB, hundreds of times any real one.
-pub const MAX_INPUT_BYTES: u64 = 16 << 20;
+/// scenario an assignment names): 16 MiB, hundreds of times any real one (the playground's
+/// bound too).
+pub const MAX_INPUT_BYTES: u64 = livemig_core::scenario::MAX_INPUT_BYTES;
 
 /// What kind of file a non-regular file is, for messages.
 pub fn file_kind(t: std::fs::FileType) -> &'static str {
