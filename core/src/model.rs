@@ -1,4 +1,4 @@
-//! The geometric pre-copy model (ALGORITHMS.md §8.1) as a cross-check for the simulator.
+//! The geometric pre-copy model (docs/algorithms/analytical-model.md) as a cross-check for the simulator.
 //!
 //! With memory `V_mem` pages, transfer rate `R` and a dirty rate `D` of *distinct, clean* pages
 //! per second, round 0 sends `V_0 = V_mem` pages in `T_0 = V_0 / R`; round `i` sends what was

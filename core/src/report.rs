@@ -1,6 +1,6 @@
 //! Reports: the metrics of a migration, derived from its trace.
 //!
-//! Definitions follow Hines & Gopalan as used by TSMC (ALGORITHMS.md §0.2):
+//! Definitions follow Hines & Gopalan as used by TSMC (docs/algorithms/model.md):
 //! * `preparation_time_s`: start until the source is paused (the VM runs on the source);
 //! * `downtime_s`: source paused until the destination resumed (the VM runs nowhere);
 //! * `resume_time_s`: destination resumed until the last page is there (the post-copy tail);

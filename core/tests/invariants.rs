@@ -1,5 +1,5 @@
 //! Property tests of the simulator's and the algorithms' invariants over random scenarios
-//! (ALGORITHMS.md §0.3), plus the cross-check of the simulator against the geometric pre-copy
+//! (docs/algorithms/model.md), plus the cross-check of the simulator against the geometric pre-copy
 //! model (§8.1).
 //!
 //! Every property runs every entry of [`registry()`], so an algorithm added to the registry is
@@ -601,7 +601,7 @@ fn bitmap_of(pages: &livemig_core::trace::PageRuns, n: u64) -> PageBitmap {
 proptest! {
     #![proptest_config(config())]
 
-    /// TSMC (ALGORITHMS.md §0.3 (d), §4.2), for both readings of which stage-1 writes count:
+    /// TSMC (docs/algorithms/model.md, invariant (d); docs/algorithms/tsmc.md), for both readings of which stage-1 writes count:
     /// stage 1 sends a prefix of memory in address order (all of it unless the timeout cut it),
     /// each page once; the downtime carries the dirty bitmap S (N/8 bytes) and no page; S holds
     /// every page stage 1 did not reach; stage 3 sends only pages of S, each once; so no page
@@ -680,7 +680,7 @@ proptest! {
         }
     }
 
-    /// Hybrid (ALGORITHMS.md §3, §8.2): no page is sent twice (downtime copy, pushes and fault
+    /// Hybrid (docs/algorithms/hybrid.md, docs/algorithms/analytical-model.md): no page is sent twice (downtime copy, pushes and fault
     /// windows together); the pages copied in the downtime are the pages written during the
     /// working-set window (less the free pages it listed, capped at `ws_max_pages`); the
     /// downtime is exactly `(working set + state [+ free list]) / B` plus the latency and the
@@ -924,7 +924,7 @@ proptest! {
     #![proptest_config(config())]
 
     /// No destination access reads an absent page, and every fault is on an absent page
-    /// (ALGORITHMS.md §0.3 (a)), for every algorithm; see [`check_destination_accesses`].
+    /// (docs/algorithms/model.md, invariant (a)), for every algorithm; see [`check_destination_accesses`].
     #[test]
     fn destination_never_reads_an_absent_page(s in arb_scenario()) {
         for info in registry() {

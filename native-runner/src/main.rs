@@ -197,7 +197,7 @@ enum Command {
         #[command(subcommand)]
         command: AssignmentCommand,
     },
-    /// Compare Xen pre-copy in the simulator with the geometric model (ALGORITHMS.md §8)
+    /// Compare Xen pre-copy in the simulator with the geometric model (docs/algorithms/analytical-model.md)
     Model {
         #[command(flatten)]
         scenario: ScenarioArgs,

@@ -30,7 +30,7 @@ const ALGORITHMS: &[&str] = &[
     "student-template",
 ];
 
-/// Report fields DESIGN.md (Metrics) promises.
+/// Report fields docs/architecture.md (metrics) promises.
 const REPORT_FIELDS: &[&str] = &[
     "algorithm",
     "scenario",
@@ -51,7 +51,7 @@ const REPORT_FIELDS: &[&str] = &[
     "per_round",
 ];
 
-/// Fields of each `per_round` entry DESIGN.md promises.
+/// Fields of each `per_round` entry docs/architecture.md promises.
 const ROUND_FIELDS: &[&str] = &["start_s", "end_s", "pages_sent", "bytes_sent", "dirty_pages"];
 
 fn livemig() -> Command {
@@ -124,7 +124,7 @@ fn b(v: &Value, key: &str) -> bool {
     v[key].as_bool().unwrap_or_else(|| panic!("{key} is not a boolean in {v}"))
 }
 
-/// Checks a JSON report has every DESIGN.md field with the right type and consistent values.
+/// Checks a JSON report has every field docs/architecture.md lists with the right type and consistent values.
 fn check_report(r: &Value, algorithm: &str, scenario: &str) {
     for field in REPORT_FIELDS {
         assert!(r.get(field).is_some(), "report lacks {field}: {r}");

@@ -14,11 +14,15 @@
 //! * `cargo xtask perf [ARGS]`: the release build of the playground, then
 //!   `web/browser-tests/perf.mjs` (ARGS go to it): wasm size, first render, frame times.
 //!
+//! * `cargo xtask fingerprint [--update]`: every preset with every algorithm through the release
+//!   CLI, each report, per-round table and trace compared byte for byte with the committed record
+//!   (see [`fingerprint`]).
 //! * `cargo xtask fuzz [--time SECS] [TARGET...]`: coverage-guided fuzzing of the parsers and
 //!   decoders, SECS seconds per target (see [`fuzz`]).
 //!
 //! Each step prints what it runs; the first failing step stops the run with its exit status.
 
+mod fingerprint;
 mod fuzz;
 
 use anyhow::{bail, Context, Result};
@@ -28,8 +32,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
-/// The preset scenarios the release smoke run goes through (all of `core/presets`).
-const PRESETS: &[&str] = &["idle-vm", "web-server", "write-hot-database", "memtester", "diabolical", "slow-wan", "task-phases"];
 /// No single smoke command may take longer than this; a hang fails the run instead of CI's clock.
 const SMOKE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Trunk 0.22 needs a newer rustc than this project's machines have; 0.21.14 builds with `--locked`.
@@ -69,6 +71,10 @@ commands:
                   e.g. tests/player.test.mjs)
   perf [ARGS]     the playground's release build, then its performance table (ARGS go to perf.mjs:
                   --seconds 5 --speed 4 --loads 5 --query '?v=1&...' --json)
+  fingerprint [--update]
+                  every preset with every algorithm through the release CLI: each report, per-round
+                  table and trace must be byte-identical to xtask/fingerprints.tsv (--update rewrites
+                  it after a deliberate model change)
   fuzz [--time SECS] [TARGET...]
                   coverage-guided fuzzing (libFuzzer, stable Rust) of the parsers and decoders, SECS
                   seconds per target (default 60; targets: scenario set vary link assignment answers
@@ -94,6 +100,7 @@ fn real_main() -> Result<()> {
         Some("browser-test") => browser_test(rest),
         Some("perf") => perf(rest),
         Some("fuzz") => fuzz::fuzz(rest),
+        Some("fingerprint") => fingerprint_command(rest),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);
@@ -418,12 +425,10 @@ fn test() -> Result<()> {
     step("unit, property, black-box and doc tests");
     run("cargo", &["test", "--workspace"])?;
 
-    step("release smoke run: every algorithm on every preset, then the benchmark table");
-    run("cargo", &["build", "--release", "--package", "livemig-runner"])?;
-    let livemig = workspace_root().join("target/release/livemig");
-    for preset in PRESETS {
-        run_limited(&livemig, &["compare", preset], SMOKE_TIMEOUT)?;
-    }
+    step("release run: every algorithm on every preset, byte-identical to xtask/fingerprints.tsv");
+    let livemig = build_release_cli()?;
+    fingerprint::fingerprint(&livemig, &[])?;
+    step("release run: the benchmark table");
     run_limited(&livemig, &["bench", "--sizes", "1,4,16"], SMOKE_TIMEOUT)?;
 
     build_web_release()?;
@@ -431,6 +436,18 @@ fn test() -> Result<()> {
 
     println!("\nall checks passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Builds the release CLI and returns its path.
+fn build_release_cli() -> Result<PathBuf> {
+    run("cargo", &["build", "--release", "--package", "livemig-runner"])?;
+    Ok(workspace_root().join("target/release/livemig"))
+}
+
+fn fingerprint_command(args: &[String]) -> Result<()> {
+    step("every algorithm on every preset through the release CLI, against xtask/fingerprints.tsv");
+    let livemig = build_release_cli()?;
+    fingerprint::fingerprint(&livemig, args)
 }
 
 fn browser_test(args: &[String]) -> Result<()> {

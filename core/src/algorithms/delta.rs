@@ -3,8 +3,8 @@
 //! A. Bhardwaj and C. Rama Krishna, "Improving the Performance of Pre-copy Virtual Machine
 //! Migration Technique", ICCCN 2018, LNNS 46: after the first full round, send only the modified
 //! contents of dirty pages [C: abstract; the paper's encoding was not available]. Implemented,
-//! as ALGORITHMS.md §7.1 proposes [R], as QEMU's XBZRLE (`migration/ram.c`, `xbzrle.c`,
-//! `docs/xbzrle.txt`; ALGORITHMS.md §7.2) [C], which is itself based on Svärd et al., VEE 2011:
+//! as docs/algorithms/delta.md describes [R], as QEMU's XBZRLE (`migration/ram.c`, `xbzrle.c`,
+//! `docs/xbzrle.txt`; docs/algorithms/xbzrle.md) [C], which is itself based on Svärd et al., VEE 2011:
 //!
 //! * the source keeps a cache of the last version of each page it sent, `cache_size` bytes
 //!   (QEMU's default 64 MiB), direct-mapped by page number over a power-of-two number of slots;

@@ -1,7 +1,7 @@
 //! Hybrid pre/post-copy: ship the working set with the CPU state, then post-copy the rest.
 //!
 //! S. Sahni and V. Varma, "A Hybrid Approach to Live Migration of Virtual Machines", IEEE CCEM
-//! 2012, pp. 1–5 (KVM/QEMU). Only the abstract is known (ALGORITHMS.md §3): the CPU state is
+//! 2012, pp. 1–5 (KVM/QEMU). Only the abstract is known (docs/algorithms/hybrid.md): the CPU state is
 //! bundled with the devices and the VM's frequently accessed pages, its working set, which
 //! "drastically reduces network page faults" [C/M]; on every network fault the pages in the
 //! fault's locality travel with the faulted page [M]. Everything below that is a

@@ -7,7 +7,7 @@
 //! Pre-copy exactly as in [`super::precopy`] (its parameters are read from `[params.precopy]`;
 //! the paper's platform was Xen 3.1.0, so the default policy is `xen`), except that every page
 //! sent in every round, the final stop-and-copy round included, goes through an adaptive,
-//! zero-aware compressor (ALGORITHMS.md §5.1) [C: abstracts]:
+//! zero-aware compressor (docs/algorithms/mecom.md) [C: abstracts]:
 //!
 //! 1. an all-zero page is sent as a flag;
 //! 2. a page with strong regularity — the share of its 32-bit words that are zero or hit the

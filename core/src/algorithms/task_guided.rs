@@ -1,7 +1,7 @@
 //! Task-guided live migration: a coordinator starts pre-copy at an opportune time.
 //!
 //! C.-C. Lin and Y.-H. Kuo, "A Framework for Task-Guided Virtual Machine Live Migration",
-//! IDCS 2018, LNCS 11226, doi:10.1007/978-3-030-02738-4_4 (ALGORITHMS.md §6.1).
+//! IDCS 2018, LNCS 11226, doi:10.1007/978-3-030-02738-4_4 (docs/algorithms/task-guided.md).
 //!
 //! **Confirmed, from the abstract only \[C\]:** code that updates pages within a small range or at
 //! a low frequency is *tagged*; when a tag is detected, a *coordinator* either approves a pending

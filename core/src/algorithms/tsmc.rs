@@ -3,7 +3,7 @@
 //!
 //! J. Song, W. Liu, F. Yin, C. Gao, "TSMC: A Novel Approach for Live Virtual Machine
 //! Migration", Journal of Applied Mathematics, vol. 2014, Article ID 297127,
-//! doi:10.1155/2014/297127 (ALGORITHMS.md §4). The procedure is the paper's Fig. 2 [C]:
+//! doi:10.1155/2014/297127 (docs/algorithms/tsmc.md). The procedure is the paper's Fig. 2 [C]:
 //!
 //! 1. **Full memory copy (live)**: every page is sent once, in address order, in send calls of
 //!    `copy_batch` pages, while the dirty log records the guest's writes.

@@ -1,4 +1,4 @@
-//! LZ4 block compression: the stand-in for MECOM's LZO1X-1 (ALGORITHMS.md §5.3, \[R\]).
+//! LZ4 block compression: the stand-in for MECOM's LZO1X-1 (docs/algorithms/mecom.md, \[R\]).
 //!
 //! MECOM (Jin et al., IEEE Cluster 2009; FGCS 38, 2014) sends pages of weak regularity through
 //! LZO1X-1. The Rust LZO compressors (`lzo1x`, `rust-lzo`) are GPL-2.0 and the MIT `lzo` crate

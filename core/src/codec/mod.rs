@@ -13,11 +13,11 @@
 //! | codec | module | source | confidence |
 //! |---|---|---|---|
 //! | zero page | [`zero`] | MECOM's zero-aware class (Jin et al., Cluster 2009 / FGCS 2014) | \[M\] |
-//! | WKdm | [`wkdm`] | Wilson & Kaplan's WK family (ALGORITHMS.md §5.2) | \[M\] format, \[R\] hash table |
+//! | WKdm | [`wkdm`] | Wilson & Kaplan's WK family (docs/algorithms/mecom.md) | \[M\] format, \[R\] hash table |
 //! | LZ4 | [`lz4`] | stand-in for MECOM's LZO1X-1 (§5.3) | \[R\] substitution |
 //! | XBZRLE | [`xbzrle`] | QEMU `migration/xbzrle.c` (§7.2) | \[C\], byte-exact |
 //!
-//! [`classify`] is MECOM's per-page choice (ALGORITHMS.md §5.1, \[M\] classes, \[R\] statistic and
+//! [`classify`] is MECOM's per-page choice (docs/algorithms/mecom.md, \[M\] classes, \[R\] statistic and
 //! threshold); [`Compressor`] chains it with the encoders and the raw fallback.
 //!
 //! The module has no clocks: [`sample_pages`] and [`sample_page_pairs`] give the realistic page
@@ -202,7 +202,7 @@ pub enum CodecError {
 /// [`Encoding::Full`] (the page as it is, which [`Compressor`] falls back to).
 pub use crate::context::Encoding;
 
-/// MECOM's classification thresholds (ALGORITHMS.md §5.1). The paper's values were not
+/// MECOM's classification thresholds (docs/algorithms/mecom.md). The paper's values were not
 /// recovered \[R\]: sweep them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -228,7 +228,7 @@ pub struct Choice {
     pub stats: WordStats,
 }
 
-/// MECOM's per-page choice (ALGORITHMS.md §5.1; the three classes are \[M\], the statistic and
+/// MECOM's per-page choice (docs/algorithms/mecom.md; the three classes are \[M\], the statistic and
 /// threshold \[R\]):
 ///
 /// 1. an all-zero page ([`zero::is_zero`]) → [`Encoding::Zero`];
@@ -280,7 +280,7 @@ pub struct Encoded {
 }
 
 /// MECOM's page compressor: [`classify`], encode, and fall back to the raw page when the
-/// encoding is not smaller than the page (ALGORITHMS.md §5.1 step 4). Holds the LZ4 hash table,
+/// encoding is not smaller than the page (docs/algorithms/mecom.md, step 4). Holds the LZ4 hash table,
 /// so it allocates nothing per page; keep one per worker.
 #[derive(Debug)]
 pub struct Compressor {

@@ -1,9 +1,9 @@
-//! WKdm: Wilson & Kaplan's direct-mapped, partial-matching word compressor (ALGORITHMS.md §5.2).
+//! WKdm: Wilson & Kaplan's direct-mapped, partial-matching word compressor (docs/algorithms/mecom.md).
 //!
 //! P. R. Wilson, S. F. Kaplan, Y. Smaragdakis, "The case for compressed caching in virtual
 //! memory systems", USENIX ATC 1999; S. F. Kaplan, "Compressed caching and modern virtual memory
 //! simulation", PhD thesis, UT Austin 1999. MECOM uses it for pages of "strong regularity"
-//! (§5.1). The algorithm is as ALGORITHMS.md §5.2 describes it \[M\], which matches the WKdm
+//! (docs/algorithms/mecom.md). The algorithm is as that page describes it \[M\], which matches the WKdm
 //! reference code's design:
 //!
 //! * the page is read as little-endian 32-bit words;
@@ -156,7 +156,7 @@ fn get(buf: &[u8], word: usize) -> u32 {
 /// The WKdm dictionary statistic of a page: one pass over its words with the encoder's
 /// dictionary, counting what the encoder would tag ZERO, EXACT and PARTIAL.
 ///
-/// MECOM's classifier uses [`WordStats::similarity`] (ALGORITHMS.md §5.1, \[R\]).
+/// MECOM's classifier uses [`WordStats::similarity`] (docs/algorithms/mecom.md, \[R\]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WordStats {
     /// Words equal to zero.

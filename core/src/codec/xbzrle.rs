@@ -1,4 +1,4 @@
-//! XBZRLE: QEMU's delta encoding of a page against its previous version (ALGORITHMS.md §7.2,
+//! XBZRLE: QEMU's delta encoding of a page against its previous version (docs/algorithms/xbzrle.md,
 //! \[C\] QEMU `migration/xbzrle.c`, `docs/xbzrle.txt`).
 //!
 //! Based on Svärd, Hudzia, Tordsson, Elmroth, "Evaluation of delta compression techniques for
@@ -255,7 +255,7 @@ pub fn decode(encoded: &[u8], page: &mut [u8]) -> Result<(), CodecError> {
 mod tests {
     use super::*;
 
-    /// The test vector of QEMU's `docs/xbzrle.txt` (ALGORITHMS.md §7.2).
+    /// The test vector of QEMU's `docs/xbzrle.txt` (docs/algorithms/xbzrle.md).
     fn qemu_vector() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         let mut old = vec![0u8; 1001];
         old.extend_from_slice(&[

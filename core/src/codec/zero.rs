@@ -1,4 +1,4 @@
-//! Zero-page detection: MECOM's first class (ALGORITHMS.md §5.1, \[M\]: "all-zero page → send only
+//! Zero-page detection: MECOM's first class (docs/algorithms/mecom.md, \[M\]: "all-zero page → send only
 //! `(pfn, ZERO)`; detect it with a word scan").
 
 /// Whether every byte of `page` is zero.

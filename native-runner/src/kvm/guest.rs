@@ -8,7 +8,7 @@
 //!   There is no guest kernel: with IOPL 3 the loop's `out` exits straight to the host, and no
 //!   exception is expected (one would triple-fault and stop the run with an error). Under this
 //!   machine's PVM hypervisor user-mode code runs natively while kernel-mode code is emulated
-//!   (see /work/shared/KVM.md): an earlier 32-bit CPL0 version of this loop managed about 50,000
+//!   (see docs/architecture.md, real KVM): an earlier 32-bit CPL0 version of this loop managed about 50,000
 //!   writes/s, this one about 19 million unpaced.
 //! * **Code.** A 196-byte loop hand-written in `guest.S` (beside this file) and assembled with
 //!   GNU `as`; the bytes are embedded here so the build needs no assembler.

@@ -1,5 +1,5 @@
 //! The real-KVM backend: a small guest in a KVM VM, and a [`MigrationContext`] that migrates it
-//! between two VMs (ALGORITHMS.md §10, project issue 5).
+//! between two VMs (docs/architecture.md, project issue 5).
 //!
 //! * [`guest`]: the guest program (a 64-bit loop at CPL3, `guest.S`) and the host's batch
 //!   planner that turns the scenario's workload into paced batches of writes and reads;

@@ -31,7 +31,7 @@
 //! * `SYSRETQ` (with `EFER.SCE` and `IA32_STAR` set): **works**;
 //! * `LRETQ` (a REX.W far return to an outer privilege level): **fails** — QEMU stops with
 //!   "KVM internal error. Suberror: 1 ... emulation failure": PVM's instruction emulator does not
-//!   implement it. (KVM.md: a 32-bit protected-mode `IRET` fails the same way.)
+//!   implement it. (docs/architecture.md, real KVM: a 32-bit protected-mode `IRET` fails the same way.)
 //!
 //! # Pacing
 //!
