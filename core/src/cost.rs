@@ -108,11 +108,7 @@ impl Limits {
         }
         if cost.trace_bytes > self.trace_bytes as f64 {
             return Err(CostError::Trace {
-                detail: match detail {
-                    TraceDetail::Summary => "summary",
-                    TraceDetail::Pages => "pages",
-                    TraceDetail::Accesses => "accesses",
-                },
+                detail: detail.name(),
                 size: ByteSize(cost.trace_bytes as u64).approx(),
                 cap: ByteSize(self.trace_bytes).approx(),
             });

@@ -67,6 +67,9 @@ pub enum Error {
     /// The algorithm asked the context for something impossible.
     #[error("algorithm failed: {0}")]
     Context(context::ContextError),
+    /// The trace passed its cap ([`sim::SimOptions::max_trace_bytes`]).
+    #[error(transparent)]
+    TraceTooLarge(#[from] trace::TraceTooLarge),
 }
 
 impl From<context::ContextError> for Error {
@@ -86,13 +89,18 @@ pub struct Run {
 
 /// Simulates `scenario` with `algorithm` (or the scenario's own `migration.algorithm`).
 pub fn simulate(scenario: &Scenario, algorithm: Option<&str>, detail: trace::TraceDetail) -> Result<Run, Error> {
+    simulate_with(scenario, algorithm, sim::SimOptions { detail, max_trace_bytes: None })
+}
+
+/// [`simulate`] with all the simulator's options, a cap on the trace's size among them.
+pub fn simulate_with(scenario: &Scenario, algorithm: Option<&str>, options: sim::SimOptions) -> Result<Run, Error> {
     scenario.validate()?;
     let name = algorithm.unwrap_or(&scenario.migration.algorithm);
     let info = algorithms::find(name).ok_or_else(|| Error::UnknownAlgorithm { name: name.to_string() })?;
     let (mut algorithm, params) = algorithms::build(info, &scenario.params)?;
-    let mut ctx = sim::SimContext::new(scenario, sim::SimOptions { detail });
+    let mut ctx = sim::SimContext::new(scenario, options);
     let outcome = algorithm.run(&mut ctx)?;
-    let trace = ctx.finish(info.name, params.shown(), &outcome);
+    let trace = ctx.finish(info.name, params.shown(), &outcome)?;
     let report = Report::from_trace(&trace);
     Ok(Run { trace, report })
 }

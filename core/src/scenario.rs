@@ -22,6 +22,10 @@ use std::collections::BTreeMap;
 /// Largest VM the simulator accepts (the model keeps about 13 bytes a page).
 pub const MAX_MEMORY: u64 = 256 << 30;
 
+/// The largest input file a front end reads (a scenario, an assignment, an answers file):
+/// 16 MiB, hundreds of times any real one. The CLI and the playground both refuse a larger one.
+pub const MAX_INPUT_BYTES: u64 = 16 << 20;
+
 /// Why a scenario could not be loaded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ScenarioError {

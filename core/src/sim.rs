@@ -46,7 +46,7 @@ use crate::codec::memo::{bytes_equal, IdMemo};
 use crate::content::{ContentCache, ContentModel};
 use crate::context::{Channel, ContextError, EncodedBatch, Encoding, MigrationContext, Outcome, RoundKind, Sent};
 use crate::scenario::{OnTimeout, Scenario};
-use crate::trace::{DataKind, Event, Host, PageRuns, TimedEvent, Trace, TraceDetail, TRACE_FORMAT};
+use crate::trace::{json_len, DataKind, Event, Host, PageRuns, TimedEvent, Trace, TraceDetail, TraceTooLarge, TRACE_FORMAT};
 use crate::workload::{AccessKind, Cursor, Workload};
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::VecDeque;
@@ -131,6 +131,11 @@ struct Arrival {
 }
 
 /// Records events, merging consecutive page transmissions and batching dirtied pages.
+///
+/// With a size cap ([`SimOptions::max_trace_bytes`]) it also counts the bytes each event takes
+/// in the trace's JSON, once the event is sealed (no longer the last, which a send may still
+/// extend). Past the cap it keeps only the last event: the run goes on, counting, so that
+/// [`SimContext::finish`] can say how large the trace would have been, in bounded memory.
 #[derive(Debug)]
 struct Recorder {
     detail: TraceDetail,
@@ -139,13 +144,19 @@ struct Recorder {
     dirty_t: f64,
     dirty_count: u64,
     dirty_pages: PageRuns,
+    /// The cap on the trace's JSON, in bytes.
+    cap: Option<u64>,
+    /// JSON bytes of the sealed events, commas between them not included.
+    sealed_bytes: u64,
+    /// Events sealed.
+    sealed_events: u64,
 }
 
 impl Recorder {
     fn flush_dirty(&mut self) {
         if self.dirty_count > 0 {
             let pages = std::mem::take(&mut self.dirty_pages);
-            self.events.push(TimedEvent { t: self.dirty_t, event: Event::PagesDirtied { count: self.dirty_count, pages } });
+            self.append(TimedEvent { t: self.dirty_t, event: Event::PagesDirtied { count: self.dirty_count, pages } });
             self.dirty_count = 0;
         }
     }
@@ -153,7 +164,25 @@ impl Recorder {
     fn push(&mut self, t: f64, event: Event) {
         self.flush_dirty();
         self.open_send = false;
-        self.events.push(TimedEvent { t, event });
+        self.append(TimedEvent { t, event });
+    }
+
+    /// Adds an event after the last one, which is then sealed.
+    fn append(&mut self, event: TimedEvent) {
+        self.seal_last();
+        self.events.push(event);
+    }
+
+    /// With a cap: counts the last event's bytes; once the count is over the cap, drops the
+    /// events kept so far (all sealed).
+    fn seal_last(&mut self) {
+        let Some(cap) = self.cap else { return };
+        let Some(last) = self.events.last() else { return };
+        self.sealed_bytes += json_len(last);
+        self.sealed_events += 1;
+        if self.sealed_bytes > cap {
+            self.events.clear();
+        }
     }
 
     fn dirtied(&mut self, t: f64, page: u64) {
@@ -223,6 +252,10 @@ impl Recorder {
 pub struct SimOptions {
     /// How much the trace records.
     pub detail: TraceDetail,
+    /// The largest trace, in bytes of its JSON (as `serde_json::to_writer` writes it): past it
+    /// the run keeps no more events and [`SimContext::finish`] refuses the trace, naming the
+    /// size it would have reached. `None`: no cap.
+    pub max_trace_bytes: Option<u64>,
 }
 
 /// Encodings of shared contents the destination remembers as verified: the never-written pages'
@@ -363,6 +396,9 @@ impl SimContext {
                 dirty_t: 0.0,
                 dirty_count: 0,
                 dirty_pages: PageRuns::default(),
+                cap: options.max_trace_bytes,
+                sealed_bytes: 0,
+                sealed_events: 0,
             },
             scenario: scenario.clone(),
         }
@@ -892,8 +928,14 @@ impl SimContext {
     }
 
     /// Ends the run: lets in-flight pages arrive, checks the destination against the guest's
-    /// memory, and returns the trace.
-    pub fn finish(mut self, algorithm: &str, params: serde_json::Map<String, serde_json::Value>, outcome: &Outcome) -> Trace {
+    /// memory, and returns the trace, or, with a cap ([`SimOptions::max_trace_bytes`]) that the
+    /// trace's JSON passed, the size it would have had.
+    pub fn finish(
+        mut self,
+        algorithm: &str,
+        params: serde_json::Map<String, serde_json::Value>,
+        outcome: &Outcome,
+    ) -> Result<Trace, TraceTooLarge> {
         if self.round_open {
             self.end_round();
         }
@@ -916,9 +958,10 @@ impl SimContext {
                 stop_reason: outcome.stop_reason.clone(),
             },
         );
+        self.rec.seal_last();
         let mut events = std::mem::take(&mut self.rec.events);
         events.sort_by(|a, b| a.t.total_cmp(&b.t));
-        Trace {
+        let mut trace = Trace {
             format: TRACE_FORMAT,
             algorithm: algorithm.to_string(),
             params,
@@ -926,9 +969,18 @@ impl SimContext {
             page_size: self.page_size,
             detail: self.rec.detail,
             backend: "simulator".into(),
-            events,
+            events: Vec::new(),
             scenario: self.scenario,
+        };
+        if let Some(cap) = self.rec.cap {
+            // The trace with no events, then each event and the commas between them.
+            let bytes = json_len(&trace) + self.rec.sealed_bytes + self.rec.sealed_events.saturating_sub(1);
+            if bytes > cap {
+                return Err(TraceTooLarge { detail: self.rec.detail, bytes, cap });
+            }
         }
+        trace.events = events;
+        Ok(trace)
     }
 
     /// Pages present on the destination now.
@@ -1205,7 +1257,7 @@ mod tests {
     /// the run verified and the total time.
     fn migrate_with(pages: u64, cpu_s: f64, encode: impl Fn(&mut SimContext, u64, &mut EncodedBatch)) -> (bool, f64, u64) {
         let s = idle(pages);
-        let mut ctx = SimContext::new(&s, SimOptions { detail: TraceDetail::Pages });
+        let mut ctx = SimContext::new(&s, SimOptions { detail: TraceDetail::Pages, ..Default::default() });
         ctx.start_dirty_log().unwrap();
         let mut batch = EncodedBatch::new();
         for p in 0..pages {
@@ -1216,7 +1268,7 @@ mod tests {
         ctx.send_state().unwrap();
         ctx.resume_destination().unwrap();
         let bytes = ctx.bytes_sent();
-        let trace = ctx.finish("test", Default::default(), &Outcome::converged("done"));
+        let trace = ctx.finish("test", Default::default(), &Outcome::converged("done")).unwrap();
         let report = crate::Report::from_trace(&trace);
         (report.verified, report.total_time_s, bytes)
     }

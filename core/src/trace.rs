@@ -7,6 +7,7 @@
 
 use crate::context::{Channel, Encoding, RoundKind};
 use crate::scenario::{PhaseTag, Scenario};
+use crate::units::ByteSize;
 use crate::workload::AccessKind;
 use serde::{Deserialize, Serialize};
 
@@ -263,6 +264,11 @@ pub struct Trace {
     pub events: Vec<TimedEvent>,
 }
 
+/// The largest trace file read (the playground's *Open trace file*, [`Trace::from_json`]): the
+/// largest trace `livemig trace` writes by default (`--max-trace-size`,
+/// [`crate::cost::Limits::DEFAULT_TRACE_BYTES`], 512 MiB), so that every trace it writes opens.
+pub const MAX_TRACE_FILE_BYTES: u64 = crate::cost::Limits::DEFAULT_TRACE_BYTES;
+
 /// Why a trace file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
@@ -275,16 +281,121 @@ pub enum TraceError {
         /// The file's format number.
         found: u32,
     },
+    /// Larger than [`MAX_TRACE_FILE_BYTES`].
+    #[error("{} is too large: accepted a trace of up to {} (what `livemig trace` writes by default)", ByteSize(*.bytes).approx(), ByteSize(MAX_TRACE_FILE_BYTES).approx())]
+    TooLarge {
+        /// The file's size in bytes.
+        bytes: u64,
+    },
+}
+
+/// A trace whose JSON passed its cap while it was recorded (see
+/// [`crate::sim::SimOptions::max_trace_bytes`]): it names the detail and the size the trace
+/// would have reached.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "--detail {}: the trace would reach {}, over the cap of {}: choose a lower detail or a shorter migration.timeout, or raise the cap (--max-trace-size)",
+    .detail.name(),
+    ByteSize(*.bytes).approx(),
+    ByteSize(*.cap).approx()
+)]
+pub struct TraceTooLarge {
+    /// The detail recorded.
+    pub detail: TraceDetail,
+    /// Bytes of JSON the whole trace would have taken.
+    pub bytes: u64,
+    /// The cap, in bytes.
+    pub cap: u64,
+}
+
+impl TraceDetail {
+    /// The detail's name, as in a trace file and `livemig trace --detail`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TraceDetail::Summary => "summary",
+            TraceDetail::Pages => "pages",
+            TraceDetail::Accesses => "accesses",
+        }
+    }
+}
+
+/// Bytes that `serde_json::to_writer` writes for `value` (counted, not stored).
+pub fn json_len<T: Serialize>(value: &T) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail, and the trace's types always serialise.
+    serde_json::to_writer(&mut count, value).expect("trace events serialise");
+    count.0
 }
 
 impl Trace {
-    /// Parses a trace file's JSON.
+    /// Checks a trace file's size, in bytes, before it is read: at most
+    /// [`MAX_TRACE_FILE_BYTES`].
+    pub fn check_file_size(bytes: u64) -> Result<(), TraceError> {
+        if bytes > MAX_TRACE_FILE_BYTES {
+            return Err(TraceError::TooLarge { bytes });
+        }
+        Ok(())
+    }
+
+    /// Parses a trace file's JSON (at most [`MAX_TRACE_FILE_BYTES`]).
     pub fn from_json(text: &str) -> Result<Trace, TraceError> {
+        Trace::check_file_size(text.len() as u64)?;
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| TraceError::Malformed(e.to_string()))?;
         let found = v.get("format").and_then(|f| f.as_u64()).ok_or_else(|| TraceError::Malformed("missing field `format`".into()))?;
         if found != TRACE_FORMAT as u64 {
             return Err(TraceError::Version { found: found as u32 });
         }
         serde_path_to_error::deserialize(v).map_err(|e| TraceError::Malformed(format!("{}: {}", e.path(), e.inner())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presets::preset;
+    use crate::sim::SimOptions;
+
+    #[test]
+    fn a_trace_file_over_the_bound_is_refused_naming_its_size_and_the_bound() {
+        assert!(Trace::check_file_size(MAX_TRACE_FILE_BYTES).is_ok());
+        let e = Trace::check_file_size(600 << 20).unwrap_err().to_string();
+        assert_eq!(e, "600 MiB is too large: accepted a trace of up to 512 MiB (what `livemig trace` writes by default)");
+    }
+
+    /// The cap counts exactly the bytes `serde_json::to_writer` writes: a cap of that size
+    /// passes with the same trace, one byte less refuses it, naming the size.
+    #[test]
+    fn the_trace_cap_counts_the_json_exactly_and_refuses_a_trace_one_byte_over() {
+        let s = preset("idle-vm").unwrap().unwrap();
+        for (algorithm, detail) in [("precopy-xen", TraceDetail::Pages), ("postcopy", TraceDetail::Accesses)] {
+            let free = crate::simulate(&s, Some(algorithm), detail).unwrap().trace;
+            let bytes = serde_json::to_vec(&free).unwrap().len() as u64;
+            assert_eq!(json_len(&free), bytes);
+            let with = |cap: u64| crate::simulate_with(&s, Some(algorithm), SimOptions { detail, max_trace_bytes: Some(cap) });
+            assert_eq!(with(bytes).unwrap().trace, free, "{algorithm}: the cap changed the trace");
+            match with(bytes - 1) {
+                Err(crate::Error::TraceTooLarge(e)) => assert_eq!(e, TraceTooLarge { detail, bytes, cap: bytes - 1 }),
+                other => panic!("{algorithm}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_trace_over_its_cap_says_the_detail_and_the_size_it_would_reach() {
+        let s = preset("idle-vm").unwrap().unwrap();
+        let options = SimOptions { detail: TraceDetail::Accesses, max_trace_bytes: Some(1000) };
+        let e = crate::simulate_with(&s, Some("postcopy"), options).unwrap_err().to_string();
+        assert!(e.starts_with("--detail accesses: the trace would reach "), "{e}");
+        assert!(e.contains(", over the cap of 1000 B: ") && e.ends_with("(--max-trace-size)"), "{e}");
     }
 }

@@ -451,9 +451,9 @@ impl ForgetsDirtyPages {
 }
 
 fn run_custom(s: &Scenario, mut algorithm: impl livemig_core::algorithms::Algorithm) -> livemig_core::Report {
-    let mut ctx = SimContext::new(s, SimOptions { detail: TraceDetail::Summary });
+    let mut ctx = SimContext::new(s, SimOptions { detail: TraceDetail::Summary, ..Default::default() });
     let outcome = algorithm.run(&mut ctx).expect("the context accepts the algorithm's calls");
-    let trace = ctx.finish("custom", Default::default(), &outcome);
+    let trace = ctx.finish("custom", Default::default(), &outcome).expect("no cap");
     livemig_core::Report::from_trace(&trace)
 }
 

@@ -17,6 +17,12 @@ mod input {
     ) -> anyhow::Result<livemig_core::Run> {
         livemig_core::simulate(scenario, algorithm, detail).map_err(|e| bad(e.to_string()))
     }
+    /// Refuses a run over the default caps (not called by this target: `sweep::run` is not
+    /// fuzzed).
+    pub fn check_cost(scenario: &livemig_core::Scenario, detail: livemig_core::trace::TraceDetail) -> anyhow::Result<()> {
+        let limits = livemig_core::cost::Limits::default();
+        limits.check(scenario, detail, &livemig_core::cost::Cost::of(scenario, detail)).map_err(|e| bad(e.to_string()))
+    }
 }
 
 #[allow(dead_code, missing_docs)]

@@ -24,8 +24,9 @@ pub fn bad(msg: impl Into<String>) -> anyhow::Error {
 }
 
 /// The largest input file `livemig` reads (a scenario, an assignment, an answers file, a
-/// scenario an assignment names): 16 MiB, hundreds of times any real one.
-pub const MAX_INPUT_BYTES: u64 = 16 << 20;
+/// scenario an assignment names): 16 MiB, hundreds of times any real one (the playground's
+/// bound too).
+pub const MAX_INPUT_BYTES: u64 = livemig_core::scenario::MAX_INPUT_BYTES;
 
 /// What kind of file a non-regular file is, for messages.
 pub fn file_kind(t: std::fs::FileType) -> &'static str {
@@ -143,14 +144,19 @@ pub fn check_cost(scenario: &Scenario, detail: livemig_core::trace::TraceDetail)
 }
 
 /// Runs a simulation (within the caps: [`check_cost`]), turning core input errors into bad
-/// input.
+/// input. Above the summary detail the trace is also held to `--max-trace-size` as it is
+/// recorded (the estimate refuses most traces over it up front; this catches the rest, in
+/// bounded memory, and names the size the trace would reach).
 pub fn simulate(
     scenario: &Scenario,
     algorithm: Option<&str>,
     detail: livemig_core::trace::TraceDetail,
 ) -> anyhow::Result<livemig_core::Run> {
     check_cost(scenario, detail)?;
-    livemig_core::simulate(scenario, algorithm, detail).map_err(|e| match e {
+    let limits = LIMITS.get().copied().unwrap_or_default();
+    let max_trace_bytes = (detail > livemig_core::trace::TraceDetail::Summary).then_some(limits.trace_bytes);
+    let options = livemig_core::sim::SimOptions { detail, max_trace_bytes };
+    livemig_core::simulate_with(scenario, algorithm, options).map_err(|e| match e {
         livemig_core::Error::Context(_) => anyhow::Error::new(e),
         other => bad(other.to_string()),
     })

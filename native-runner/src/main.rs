@@ -14,9 +14,10 @@ mod output;
 mod qemu_cli;
 mod qemu_compare_cli;
 mod sweep;
+mod usage;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use input::{bad, load_scenario, BadInput};
 use livemig_core::algorithms::registry;
 use livemig_core::model::GeometricModel;
@@ -42,7 +43,7 @@ struct LimitArgs {
     #[arg(long, global = true, value_name = "N", default_value = "1e9", value_parser = positive_number)]
     max_accesses: f64,
     /// Most pages a simulated VM may have (vm.memory / vm.page_size)
-    #[arg(long, global = true, value_name = "N", default_value_t = livemig_core::cost::Limits::DEFAULT_PAGES, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, global = true, value_name = "N", default_value_t = livemig_core::cost::Limits::DEFAULT_PAGES, value_parser = max_pages_arg)]
     max_pages: u64,
     /// Largest trace `livemig trace` may write, estimated from the detail, the pages and the rates
     #[arg(long, global = true, value_name = "SIZE", default_value = "512MiB", value_parser = size_arg)]
@@ -53,8 +54,14 @@ struct LimitArgs {
 fn positive_number(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err("accepted a number above 0, e.g. 1e9".into()),
+        Ok(_) => Err("is out of range: accepted a number above 0, e.g. 1e9".into()),
+        Err(_) => Err("is not a number: accepted a number above 0, e.g. 1e9".into()),
     }
+}
+
+/// Clap's value parser for `--max-pages`: a whole number from 1.
+fn max_pages_arg(text: &str) -> Result<u64, String> {
+    usage::whole_number(text, 1, u64::MAX)
 }
 
 /// Clap's value parser for a size (`512MiB`, `2 GiB`).
@@ -65,9 +72,9 @@ fn size_arg(text: &str) -> Result<u64, String> {
 /// Clap's value parser for a network address, HOST:PORT with a port from 0 to 65535.
 fn host_port(text: &str) -> Result<String, String> {
     let accepted = "accepted HOST:PORT with a port from 0 to 65535, e.g. 127.0.0.1:4444";
-    let (host, port) = text.rsplit_once(':').ok_or_else(|| format!("no port: {accepted}"))?;
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| format!("has no port: {accepted}"))?;
     if host.is_empty() {
-        return Err(format!("no host: {accepted}"));
+        return Err(format!("has no host: {accepted}"));
     }
     port.parse::<u16>().map_err(|_| format!("port '{port}' is out of range: {accepted}"))?;
     Ok(text.to_string())
@@ -75,10 +82,7 @@ fn host_port(text: &str) -> Result<String, String> {
 
 /// Clap's value parser for `bench --sizes`: a whole number of GiB from 1 to 256.
 fn bench_size(text: &str) -> Result<u64, String> {
-    match text.trim().parse::<u64>() {
-        Ok(g) if (1..=256).contains(&g) => Ok(g),
-        _ => Err("accepted a whole number of GiB from 1 to 256".into()),
-    }
+    usage::whole_number(text, 1, 256).map_err(|e| e.replace("a whole number from 1 to 256", "a whole number of GiB from 1 to 256"))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -360,17 +364,25 @@ enum KvmCommand {
         listen: String,
         /// Longest wait for each message of the migration (e.g. 60, 30s, 2min: 1 ms to 1 day);
         /// a sender silent for longer is cut off
-        #[arg(long, value_name = "DURATION", default_value = "60 s", value_parser = parse_read_timeout)]
+        #[arg(long, value_name = "DURATION", default_value = "60 s", value_parser = parse_timeout)]
         read_timeout: std::time::Duration,
+        /// Longest wait for a sender to connect (1 ms to 1 day); then the receiver gives up
+        #[arg(long, value_name = "DURATION", default_value = "10 min", value_parser = parse_timeout)]
+        accept_timeout: std::time::Duration,
+        /// Longest the whole migration may take from the connection (1 ms to 1 day); a sender
+        /// slower than that is cut off [default: the scenario's migration.timeout plus 120 s]
+        #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+        session_timeout: Option<std::time::Duration>,
     },
 }
 
-/// Parses `kvm receive --read-timeout`: a duration (a bare number is seconds), 1 ms to 1 day.
-fn parse_read_timeout(text: &str) -> Result<std::time::Duration, String> {
+/// Parses `kvm receive`'s `--read-timeout`, `--accept-timeout` and `--session-timeout`: a
+/// duration (a bare number is seconds), 1 ms to 1 day.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
     let accepted = "accepted 1 ms to 1 day, e.g. 60, 30s or 2min";
     let secs = text.parse::<livemig_core::units::Seconds>().map_err(|e| format!("{e}: {accepted}"))?.0;
     if !(1e-3..=86_400.0).contains(&secs) {
-        return Err(format!("'{text}' is out of range: {accepted}"));
+        return Err(format!("is out of range: {accepted}"));
     }
     Ok(std::time::Duration::from_secs_f64(secs))
 }
@@ -603,11 +615,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Kvm { command: KvmCommand::BenchSink { addr } } => kvm_bench::sink(&addr),
-        Command::Kvm { command: KvmCommand::Receive { listen, read_timeout } } => {
+        Command::Kvm { command: KvmCommand::Receive { listen, read_timeout, accept_timeout, session_timeout } } => {
             let listener = std::net::TcpListener::bind(&listen)
                 .map_err(|e| bad(format!("--listen: cannot listen on '{listen}': {e}: accepted HOST:PORT")))?;
             eprintln!("livemig: listening on {}", listener.local_addr()?);
-            let options = livemig_runner::kvm::remote::ReceiveOptions { read_timeout };
+            let options = livemig_runner::kvm::remote::ReceiveOptions { read_timeout, accept_timeout, session_timeout };
             let served = livemig_runner::kvm::remote::serve(&listener, &options)?;
             let c = served.continuation.expect("a served migration ends with its continuation check");
             print(&format!(
@@ -786,7 +798,16 @@ fn model(args: &ScenarioArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) if usage::is_help_or_version(&e) => e.exit(),
+        Err(e) => {
+            // Bad arguments: one line, like every other bad input, and exit 2.
+            eprintln!("livemig: {}", usage::one_line(&e, &Cli::command(), &args));
+            return ExitCode::from(2);
+        }
+    };
     let l = &cli.limits;
     input::set_limits(livemig_core::cost::Limits { accesses: l.max_accesses, pages: l.max_pages, trace_bytes: l.max_trace_size });
     match run(cli) {

@@ -280,7 +280,7 @@ pub fn experiment_text(e: &livemig_core::experiment::ExperimentResult, with_case
 /// Clap's value parser for an output path (`-o FILE`, `--trace FILE`): not empty.
 pub fn output_path(text: &str) -> Result<String, String> {
     if text.is_empty() {
-        return Err("empty: accepted a file path, or - for standard output".into());
+        return Err("is empty: accepted a file path, or - for standard output".into());
     }
     Ok(text.to_string())
 }

@@ -52,7 +52,7 @@ pub enum QemuCommand {
     /// half an hour with 3 runs a cell) and print the error per cell
     Matrix {
         /// QEMU runs per cell (the median and min-max are printed)
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = runs_arg)]
         runs: usize,
         /// Only the cells whose name contains this, e.g. "| xbzrle" or "uniform 50000/s"
         #[arg(long)]
@@ -61,6 +61,11 @@ pub enum QemuCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Clap's value parser for `qemu matrix --runs`: 1 to 100 runs a cell.
+fn runs_arg(text: &str) -> Result<usize, String> {
+    crate::usage::whole_number(text, 1, 100).map(|n| n as usize)
 }
 
 /// Parses `--memory`.

@@ -1141,7 +1141,7 @@ fn bench_codecs_does_not_mix_with_simulator_flags() {
         let out = livemig().args(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "livemig {args:?}: {stderr}");
-        assert!(stderr.contains("'--codecs' cannot be used with"), "livemig {args:?}: {stderr}");
+        assert!(stderr.contains("--codecs: cannot be used with") && stderr.lines().count() == 1, "livemig {args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "livemig {args:?}");
     }
 }
@@ -1559,4 +1559,69 @@ fn issue13_defect7_messages_and_exit_codes() {
     assert!(line.len() < 200, "{line}");
     let file = write(dir.path(), "mix.toml", "[vm.content]\nzero = 0.3333\ntext = 0.3333\nstructured = 0.3333\nrandom = 0.0\n");
     bounded_bad(&["simulate", &file], "fractions add up to 0.9999;", "must add up to 1");
+}
+
+/// Runs `livemig ARGS` and asserts an argument error in the one-line style: exit 2, nothing on
+/// standard output, one line starting `livemig: ` that contains each of `parts`.
+fn one_line_usage_error(args: &[&str], parts: &[&str]) {
+    let (code, stdout, stderr) = bounded(args);
+    assert_eq!(code, Some(2), "livemig {args:?}: exit status; stderr: {stderr}");
+    assert!(stdout.is_empty(), "livemig {args:?} printed on stdout: {stdout}");
+    assert_eq!(stderr.lines().count(), 1, "livemig {args:?}: stderr is not one line: {stderr:?}");
+    assert!(stderr.starts_with("livemig: ") && stderr.ends_with('\n'), "livemig {args:?}: {stderr:?}");
+    for part in parts {
+        assert!(stderr.contains(part), "livemig {args:?}: the error does not say {part:?}: {stderr}");
+    }
+}
+
+#[test]
+fn issue13_argument_errors_are_one_line_with_exit_2() {
+    one_line_usage_error(&["simulate"], &["SCENARIO: missing", "livemig simulate --help"]);
+    one_line_usage_error(&["trace", "idle-vm"], &["--output: missing"]);
+    one_line_usage_error(
+        &["trace", "idle-vm", "--detail", "everything", "-o", "t.json"],
+        &["--detail: 'everything' is not accepted", "accepted summary, pages, accesses"],
+    );
+    one_line_usage_error(&["trace", "idle-vm", "-o"], &["--output: no value given"]);
+    one_line_usage_error(&["simulate", "idle-vm", "--jsn"], &["'--jsn' is not an option", "'--json'", "livemig simulate --help"]);
+    one_line_usage_error(&["presets", "idle-vm", "extra"], &["'extra' is not an option or argument of `livemig presets`"]);
+    one_line_usage_error(
+        &["simulat", "idle-vm"],
+        &["'simulat' is not a command of `livemig`", "'simulate'", "accepted algorithms, presets"],
+    );
+    one_line_usage_error(&["kvm", "migrat", "idle-vm"], &["'migrat' is not a command of `livemig kvm`", "accepted migrate, send"]);
+    one_line_usage_error(&["kvm"], &["`livemig kvm` needs a command: accepted migrate, send"]);
+    one_line_usage_error(&[], &["`livemig` needs a command: accepted algorithms, presets, simulate"]);
+    one_line_usage_error(&["simulate", "idle-vm", "--json", "--csv"], &["--json: cannot be used with --csv"]);
+    one_line_usage_error(
+        &["simulate", "idle-vm", "--max-accesses", "0"],
+        &["--max-accesses: '0' is out of range", "accepted a number above 0"],
+    );
+    one_line_usage_error(&["simulate", "idle-vm", "--max-accesses", "many"], &["--max-accesses: 'many' is not a number"]);
+    one_line_usage_error(
+        &["simulate", "idle-vm", "--max-pages", "0"],
+        &["--max-pages: '0' is out of range", "accepted a whole number from 1"],
+    );
+    one_line_usage_error(&["simulate", "idle-vm", "--max-trace-size", "lots"], &["--max-trace-size: 'lots' is not a size"]);
+    one_line_usage_error(&["bench", "--sizes", "0"], &["--sizes: '0' is out of range: accepted a whole number of GiB from 1 to 256"]);
+    one_line_usage_error(&["bench", "--sizes", "abc"], &["--sizes: 'abc' is not a whole number"]);
+    one_line_usage_error(&["kvm", "send", "idle-vm", "--to", "localhost"], &["--to: 'localhost' has no port: accepted HOST:PORT"]);
+    one_line_usage_error(&["kvm", "receive", "--listen", "127.0.0.1:1", "--read-timeout", "0"], &["--read-timeout: '0' is out of range"]);
+    one_line_usage_error(&["qemu", "matrix", "--runs", "0"], &["--runs: '0' is out of range: accepted a whole number from 1 to 100"]);
+    one_line_usage_error(&["trace", "idle-vm", "-o", ""], &["--output: '' is empty: accepted a file path"]);
+}
+
+#[test]
+fn help_and_version_still_print_and_exit_0() {
+    for args in [&["--help"][..], &["help"], &["simulate", "--help"], &["help", "kvm", "receive"], &["kvm", "receive", "-h"]] {
+        let out = livemig().args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "livemig {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("Usage: livemig"), "livemig {args:?}: {stdout}");
+    }
+    let help = ok(&["kvm", "receive", "--help"]);
+    for flag in ["--read-timeout", "--accept-timeout", "--session-timeout"] {
+        assert!(help.contains(flag), "{help}");
+    }
+    assert_eq!(ok(&["--version"]), format!("livemig {}\n", env!("CARGO_PKG_VERSION")));
 }

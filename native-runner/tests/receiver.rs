@@ -1,7 +1,8 @@
 //! Regression tests of `livemig kvm receive` against hostile or broken senders (issue 13,
 //! defect 5): a client that sends nothing, a `Finish` claiming too many batches (2^40, and
-//! `u64::MAX`, which once wrapped round), a CPU state that cannot run, and messages out of order
-//! or repeated. Each test talks to a real receiver process over 127.0.0.1 and waits for it at
+//! `u64::MAX`, which once wrapped round), a CPU state that cannot run, messages out of order
+//! or repeated, no sender at all (the accept deadline), and a sender that keeps sending valid
+//! messages slowly (the session deadline). Each test talks to a real receiver process over 127.0.0.1 and waits for it at
 //! most a few seconds. The ones that need a destination VM print one `skipping:` line where
 //! `/dev/kvm` cannot be opened.
 
@@ -278,5 +279,70 @@ fn a_cpu_state_inconsistent_with_the_guest_is_refused_naming_the_field() {
     for (change, expected) in cases {
         let e = refused_for(change);
         assert!(e.starts_with(expected), "expected {expected:?}, got {e:?}");
+    }
+}
+
+#[test]
+fn a_receiver_no_sender_connects_to_gives_up_at_the_accept_timeout() {
+    let (child, _addr) = receiver(&["--accept-timeout", "300ms"]);
+    let (code, stderr) = finish_within(child, Duration::from_secs(5));
+    assert_eq!(code, Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert_eq!(last, "livemig: no sender connected within 0.3 s (the receiver's --accept-timeout)", "{stderr}");
+}
+
+#[test]
+fn a_silent_client_is_cut_off_at_the_session_timeout_when_it_comes_before_the_read_timeout() {
+    let (child, addr) = receiver(&["--read-timeout", "30", "--session-timeout", "500ms"]);
+    let _silent = TcpStream::connect(&addr).unwrap();
+    let (code, stderr) = finish_within(child, Duration::from_secs(5));
+    assert_eq!(code, Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("livemig: the migration did not end within 0.5 s of the connection (the receiver's --session-timeout)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_sender_trickling_valid_pages_is_cut_off_at_the_session_timeout() {
+    if !have_kvm() {
+        return;
+    }
+    let s = small_scenario();
+    // Each message comes well within the read timeout; only the session deadline ends it.
+    let (child, addr) = receiver(&["--read-timeout", "30", "--session-timeout", "1500ms"]);
+    let mut stream = hello(&addr, &s);
+    let mut one_page = Vec::new();
+    push_record(&mut one_page, 0, 1, Encoding::Zero, &[]);
+    let mut refused_at = None;
+    for i in 0..200 {
+        if write_frame(&mut stream, Kind::Pages, &one_page).is_err() {
+            refused_at = Some(i);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, stderr) = finish_within(child, Duration::from_secs(5));
+    assert!(refused_at.is_some(), "the receiver took 200 messages over 10 s: {stderr}");
+    assert_eq!(code, Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("livemig: the migration did not end within 1.5 s of the connection (the receiver's --session-timeout)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_receive_deadlines_are_refused_out_of_range_in_one_line() {
+    for (flag, value) in [("--accept-timeout", "0"), ("--session-timeout", "2 days"), ("--read-timeout", "soon")] {
+        let out = Command::new(assert_cmd::cargo::cargo_bin("livemig"))
+            .args(["kvm", "receive", "--listen", "127.0.0.1:0", flag, value])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{flag} {value}: {stderr}");
+        assert!(stderr.contains(flag) && stderr.contains(value) && stderr.contains("accepted 1 ms to 1 day"), "{stderr}");
     }
 }

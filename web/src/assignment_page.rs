@@ -19,6 +19,17 @@ pub fn bundled(name: &str) -> Result<Assignment, String> {
     livemig_core::assignment::assignment(name).map_err(|e| e.to_string())
 }
 
+/// Checks the size of an input file the user picked (`what`: "assignment" or "answers"), before
+/// it is read: at most [`livemig_core::scenario::MAX_INPUT_BYTES`] (16 MiB), the CLI's bound.
+/// `bytes` is the browser's `File.size`. The error is one line naming the file and the bound.
+pub fn check_input_file_size(what: &str, name: &str, bytes: f64) -> Result<(), String> {
+    let max = livemig_core::scenario::MAX_INPUT_BYTES;
+    if bytes.is_finite() && (0.0..=max as f64).contains(&bytes) {
+        return Ok(());
+    }
+    Err(format!("{what} {name}: {bytes} bytes is too large: accepted a file of up to {} MiB", max >> 20))
+}
+
 /// Parses an assignment file's text (opened or fetched). Scenario files (`path = ...`) cannot be
 /// read in the browser: the error says to inline them.
 pub fn from_text(text: &str, name: &str) -> Result<Assignment, String> {
@@ -127,6 +138,15 @@ pub fn share_for_run(a: &Assignment, run: &RunRef, share: &ShareState) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_input_file_over_16_mib_is_refused_before_it_is_read() {
+        assert_eq!(check_input_file_size("answers", "a.toml", (16 << 20) as f64), Ok(()));
+        assert_eq!(
+            check_input_file_size("assignment", "big.toml", (17 << 20) as f64),
+            Err("assignment big.toml: 17825792 bytes is too large: accepted a file of up to 16 MiB".to_string())
+        );
+    }
 
     #[test]
     fn every_bundled_assignment_loads_and_a_path_is_refused_with_advice() {

@@ -284,6 +284,15 @@ pub fn summary_csv(r: &Report) -> String {
     csv_line(&SUMMARY_COLUMNS.map(String::from)) + &csv_line(&r.summary_record())
 }
 
+/// Checks the size of a trace file the user picked, before it is read: at most
+/// [`livemig_core::trace::MAX_TRACE_FILE_BYTES`], the largest trace `livemig trace` writes by
+/// default. `bytes` is the browser's `File.size`. The error is one line naming the file, its
+/// size and the bound.
+pub fn check_trace_file_size(name: &str, bytes: f64) -> Result<(), String> {
+    let bytes = if bytes.is_finite() && bytes >= 0.0 { bytes as u64 } else { u64::MAX };
+    Trace::check_file_size(bytes).map_err(|e| format!("trace file '{name}': {e}"))
+}
+
 /// Checks a trace read from a file for what the player's arithmetic needs beyond what
 /// [`Trace::from_json`] and the player check: totals of counts and bytes that fit in 64 bits
 /// (the report adds them up) and no empty page runs (`[first, 0]`). A trace the simulator
@@ -369,6 +378,19 @@ pub fn short_number(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_trace_file_over_the_bound_is_refused_before_it_is_read() {
+        let bound = livemig_core::trace::MAX_TRACE_FILE_BYTES as f64;
+        assert_eq!(super::check_trace_file_size("t.json", bound), Ok(()));
+        assert_eq!(super::check_trace_file_size("t.json", 0.0), Ok(()));
+        assert_eq!(
+            super::check_trace_file_size("huge.json", 2.0 * bound),
+            Err("trace file 'huge.json': 1 GiB is too large: accepted a trace of up to 512 MiB (what `livemig trace` writes by default)"
+                .to_string())
+        );
+        assert!(super::check_trace_file_size("odd.json", f64::NAN).is_err());
+    }
+
     use super::*;
     use livemig_core::presets;
     use livemig_core::report::RoundReport;

@@ -56,6 +56,10 @@ pub enum KvmError {
     /// The input cannot run on KVM (field named).
     #[error("{0}")]
     Unsupported(String),
+    /// A receiver's deadline passed (the message names it: `--accept-timeout`, the session
+    /// deadline).
+    #[error("{0}")]
+    Deadline(String),
 }
 
 /// Opens `/dev/kvm`.

@@ -268,32 +268,104 @@ pub struct Served {
 }
 
 /// How a receiver bounds its peer.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReceiveOptions {
     /// How long each frame may take to arrive, from the moment the receiver starts waiting for
-    /// it ([`wire::DEFAULT_READ_TIMEOUT`] by default).
+    /// it ([`wire::DEFAULT_READ_TIMEOUT`] by default); also how long an answer may take to be
+    /// taken by the sender.
     pub read_timeout: Duration,
+    /// How long to wait for a sender to connect ([`DEFAULT_ACCEPT_TIMEOUT`] by default).
+    pub accept_timeout: Duration,
+    /// How long the whole session may last from the connection. `None` (the default): the
+    /// scenario's `migration.timeout` plus [`SESSION_ALLOWANCE_S`], from the moment `Hello`
+    /// names it (before it, only the read timeout bounds the wait).
+    pub session_timeout: Option<Duration>,
 }
 
 impl Default for ReceiveOptions {
     fn default() -> Self {
-        ReceiveOptions { read_timeout: wire::DEFAULT_READ_TIMEOUT }
+        ReceiveOptions { read_timeout: wire::DEFAULT_READ_TIMEOUT, accept_timeout: DEFAULT_ACCEPT_TIMEOUT, session_timeout: None }
     }
 }
+
+/// How long a receiver waits for a sender to connect by default: ten minutes, time to start
+/// the sender by hand.
+pub const DEFAULT_ACCEPT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Nominal guest seconds a source may have run before its state is sent, beyond the scenario's
 /// migration timeout: its warm-up (half a second by default) with room to spare.
 pub const WARMUP_ALLOWANCE_S: f64 = 60.0;
 
-/// Serves one migration on `listener`: accepts a connection, receives the guest, switches over
-/// and answers the continuation check. Errors (a bad, late, out-of-order or out-of-range
-/// message, a KVM failure) are sent to the peer as an `Error` message when possible and
-/// returned.
+/// Seconds a session may last beyond the scenario's `migration.timeout` by default: the
+/// source's warm-up ([`WARMUP_ALLOWANCE_S`]), plus a minute for what is not the migration:
+/// creating the destination VM, the switch-over check, and `Finish` (at most
+/// [`wire::MAX_FINISH_BATCHES`] paced batches, 10 s of an idle guest, and their replay in a
+/// reference VM).
+pub const SESSION_ALLOWANCE_S: f64 = WARMUP_ALLOWANCE_S + 60.0;
+
+/// The session deadline of a receiver of `scenario` under `options`: the time from the
+/// connection, and where it comes from (for the message when it passes).
+pub fn session_limit(scenario: &Scenario, options: &ReceiveOptions) -> (Duration, String) {
+    match options.session_timeout {
+        Some(limit) => (limit, "the receiver's --session-timeout".to_string()),
+        None => {
+            let timeout = scenario.migration.timeout.0;
+            let limit = Duration::from_secs_f64(timeout + SESSION_ALLOWANCE_S);
+            let origin = format!(
+                "the receiver's session deadline: the scenario's migration.timeout {} plus {SESSION_ALLOWANCE_S} s; --session-timeout sets another",
+                scenario.migration.timeout
+            );
+            (limit, origin)
+        }
+    }
+}
+
+/// Waits at most `limit` for a connection on `listener` (polled every 10 ms: the standard
+/// library's accept has no timeout).
+fn accept_within(listener: &TcpListener, limit: Duration) -> Result<TcpStream, KvmError> {
+    let setup = |e: std::io::Error| KvmError::Setup(format!("accept: {e}"));
+    listener.set_nonblocking(true).map_err(setup)?;
+    let deadline = Instant::now() + limit;
+    let accepted = loop {
+        match listener.accept() {
+            Ok((stream, _)) => break Ok(stream),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break Err(KvmError::Deadline(format!(
+                        "no sender connected within {} s (the receiver's --accept-timeout)",
+                        limit.as_secs_f64()
+                    )));
+                }
+                std::thread::sleep(left.min(Duration::from_millis(10)));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(setup(e)),
+        }
+    };
+    listener.set_nonblocking(false).map_err(setup)?;
+    let stream = accepted?;
+    stream.set_nonblocking(false).map_err(setup)?;
+    Ok(stream)
+}
+
+/// Serves one migration on `listener`: accepts a connection (within the accept timeout),
+/// receives the guest, switches over and answers the continuation check, all by the session
+/// deadline. Errors (a bad, late, out-of-order or out-of-range message, a deadline passed, a
+/// KVM failure) are sent to the peer as an `Error` message when possible and returned; the
+/// destination VM and its threads are gone when it returns.
 pub fn serve(listener: &TcpListener, options: &ReceiveOptions) -> Result<Served, KvmError> {
-    let (stream, _) = listener.accept().map_err(|e| KvmError::Setup(format!("accept: {e}")))?;
+    let stream = accept_within(listener, options.accept_timeout)?;
+    let connected = Instant::now();
+    // Answers, and the fault forwarder's messages, must be taken by the sender in time too.
+    stream.set_write_timeout(Some(options.read_timeout)).map_err(|e| KvmError::Setup(e.to_string()))?;
     let writer = Arc::new(Mutex::new(BufWriter::new(stream.try_clone().map_err(|e| KvmError::Setup(e.to_string()))?)));
-    let mut reader = BufReader::with_capacity(1 << 20, TimedStream::new(stream, options.read_timeout));
-    let result = serve_stream(&mut reader, &writer);
+    let mut timed = TimedStream::new(stream, options.read_timeout);
+    if let Some(limit) = options.session_timeout {
+        timed.end_session_by(connected + limit);
+    }
+    let mut reader = BufReader::with_capacity(1 << 20, timed);
+    let result = serve_stream(&mut reader, &writer, options, connected);
     if let Err(e) = &result {
         let _ = wire::write_frame(&mut *writer.lock().expect("writer lock"), Kind::Error, e.to_string().as_bytes());
     }
@@ -303,11 +375,33 @@ pub fn serve(listener: &TcpListener, options: &ReceiveOptions) -> Result<Served,
 type SharedWriter = Arc<Mutex<BufWriter<TcpStream>>>;
 type Reader = BufReader<TimedStream>;
 
-/// Reads the next frame within the read timeout (see [`read_message`]).
-fn next_frame(reader: &mut Reader, stage: Stage, limits: &Limits) -> Result<(Kind, Vec<u8>), WireError> {
+/// The session's deadline: its length from the connection, and where that comes from.
+type Session = (Duration, String);
+
+/// Reads the next frame within the read timeout and the session deadline (see
+/// [`read_message`]); a read cut by the session deadline is [`WireError::SessionTimeout`].
+fn next_frame(reader: &mut Reader, stage: Stage, limits: &Limits, session: Option<&Session>) -> Result<(Kind, Vec<u8>), WireError> {
     reader.get_mut().arm();
     let limit = reader.get_ref().limit();
-    read_message(reader, stage, limits).map_err(|e| if wire::timed_out(&e) { WireError::Timeout(limit) } else { e })
+    read_message(reader, stage, limits).map_err(|e| match session {
+        Some((limit, origin)) if wire::timed_out(&e) && reader.get_ref().session_over() => {
+            WireError::SessionTimeout { limit: *limit, origin: origin.clone() }
+        }
+        _ if wire::timed_out(&e) => WireError::Timeout(limit),
+        _ => e,
+    })
+}
+
+/// Writes an answer to the sender; one the sender does not take within the write timeout is
+/// [`WireError::WriteTimeout`].
+fn answer(writer: &SharedWriter, kind: Kind, payload: &[u8], limit: Duration) -> Result<(), WireError> {
+    wire::write_frame(&mut *writer.lock().expect("writer lock"), kind, payload).map_err(|e| {
+        if wire::timed_out(&e) {
+            WireError::WriteTimeout { kind, limit }
+        } else {
+            e
+        }
+    })
 }
 
 /// Reads the next frame the receiver accepts at `stage`: its kind must be one `stage` accepts
@@ -341,11 +435,15 @@ pub fn max_guest_time(scenario: &Scenario) -> f64 {
     scenario.migration.timeout.0 + WARMUP_ALLOWANCE_S
 }
 
-fn serve_stream(reader: &mut Reader, writer: &SharedWriter) -> Result<Served, KvmError> {
-    let w = |e: WireError| KvmError::Guest(format!("migration stream: {e}"));
+fn serve_stream(reader: &mut Reader, writer: &SharedWriter, options: &ReceiveOptions, connected: Instant) -> Result<Served, KvmError> {
+    let w = |e: WireError| match e {
+        WireError::SessionTimeout { .. } => KvmError::Deadline(e.to_string()),
+        e => KvmError::Guest(format!("migration stream: {e}")),
+    };
     let c = |e: ContextError| KvmError::Guest(e.to_string());
     let mut limits = Limits::new(0, MigratedState::wire_bytes());
-    let (kind, payload) = next_frame(reader, Stage::AwaitHello, &limits).map_err(w)?;
+    let flagged = options.session_timeout.map(|limit| (limit, "the receiver's --session-timeout".to_string()));
+    let (kind, payload) = next_frame(reader, Stage::AwaitHello, &limits, flagged.as_ref()).map_err(w)?;
     let hello: Hello = serde_json::from_slice(&payload).map_err(|e| w(WireError::Malformed { kind, reason: e.to_string() }))?;
     let mut stage = Stage::AwaitHello.next(kind, hello.postcopy).map_err(w)?;
     let scenario = hello.scenario;
@@ -355,10 +453,13 @@ fn serve_stream(reader: &mut Reader, writer: &SharedWriter) -> Result<Served, Kv
     }
     let n = scenario.page_count();
     limits.pages = n;
+    let session = session_limit(&scenario, options);
+    reader.get_mut().end_session_by(connected + session.0);
     let max_guest_time = max_guest_time(&scenario);
     let planner = Planner::new(&scenario, Layout::new(n, scenario.used_pages()));
     let mut dest = LocalDestination::new(&scenario, planner.clone(), hello.prefill, hello.postcopy)?;
     // Post-copy: forward the destination guest's page faults as they happen.
+    let write_limit = options.read_timeout;
     if let Some(faults) = dest.take_faults() {
         let writer = writer.clone();
         std::thread::Builder::new()
@@ -367,7 +468,7 @@ fn serve_stream(reader: &mut Reader, writer: &SharedWriter) -> Result<Served, Kv
                 for f in faults {
                     let mut p = f.page.to_le_bytes().to_vec();
                     p.push(f.write as u8);
-                    if wire::write_frame(&mut *writer.lock().expect("writer lock"), Kind::Fault, &p).is_err() {
+                    if answer(&writer, Kind::Fault, &p, write_limit).is_err() {
                         break;
                     }
                 }
@@ -376,7 +477,7 @@ fn serve_stream(reader: &mut Reader, writer: &SharedWriter) -> Result<Served, Kv
     }
     let mut served = Served { scenario: scenario.name.clone(), records: 0, continuation: None };
     loop {
-        let (kind, payload) = next_frame(reader, stage, &limits).map_err(w)?;
+        let (kind, payload) = next_frame(reader, stage, &limits, Some(&session)).map_err(w)?;
         stage = stage.next(kind, hello.postcopy).map_err(w)?;
         match kind {
             Kind::Pages => {
@@ -427,17 +528,12 @@ fn serve_stream(reader: &mut Reader, writer: &SharedWriter) -> Result<Served, Kv
                 digests.iter().for_each(|d| out.extend_from_slice(&d.to_le_bytes()));
                 out.extend_from_slice(&plan.to_bytes());
                 out.extend_from_slice(&serde_json::to_vec(&ResumedTail { errors, check_s, absent }).expect("serialisable"));
-                wire::write_frame(&mut *writer.lock().expect("writer lock"), Kind::Resumed, &out).map_err(w)?;
+                answer(writer, Kind::Resumed, &out, write_limit).map_err(w)?;
             }
             Kind::Finish => {
                 let batches = wire::parse_finish(&payload).map_err(w)?;
                 let cont = dest.finish(batches)?;
-                wire::write_frame(
-                    &mut *writer.lock().expect("writer lock"),
-                    Kind::Finished,
-                    &serde_json::to_vec(&cont).expect("serialisable"),
-                )
-                .map_err(w)?;
+                answer(writer, Kind::Finished, &serde_json::to_vec(&cont).expect("serialisable"), write_limit).map_err(w)?;
                 served.continuation = Some(cont);
                 return Ok(served);
             }
@@ -457,6 +553,21 @@ mod tests {
         out.extend_from_slice(&super::super::guest::PlanState::start().to_bytes());
         out.extend_from_slice(&serde_json::to_vec(&ResumedTail { errors: vec![], check_s: 0.0, absent }).unwrap());
         out
+    }
+
+    #[test]
+    fn the_session_deadline_follows_the_scenario_timeout_unless_the_flag_sets_it() {
+        let mut s = Scenario::from_toml_str("[vm]\nmemory = \"1 MiB\"\n[migration]\ntimeout = \"5 s\"\n").unwrap();
+        let (limit, origin) = session_limit(&s, &ReceiveOptions::default());
+        assert_eq!(limit, Duration::from_secs(125));
+        assert_eq!(
+            origin,
+            "the receiver's session deadline: the scenario's migration.timeout 5 s plus 120 s; --session-timeout sets another"
+        );
+        s.migration.timeout = livemig_core::units::Seconds(600.0);
+        assert_eq!(session_limit(&s, &ReceiveOptions::default()).0, Duration::from_secs(720));
+        let flagged = ReceiveOptions { session_timeout: Some(Duration::from_secs(7)), ..Default::default() };
+        assert_eq!(session_limit(&s, &flagged), (Duration::from_secs(7), "the receiver's --session-timeout".to_string()));
     }
 
     #[test]

@@ -50,7 +50,10 @@
 //!   [`MAX_FINISH_BATCHES`].
 //! * **Time** ([`TimedStream`]): each frame must arrive whole within the receiver's read
 //!   timeout of the moment it starts waiting for it (`livemig kvm receive --read-timeout`,
-//!   [`DEFAULT_READ_TIMEOUT`] by default).
+//!   [`DEFAULT_READ_TIMEOUT`] by default), and the whole session must end by the session
+//!   deadline ([`super::remote::ReceiveOptions`]), so that a sender cannot hold the receiver by
+//!   sending valid messages slowly. Answers to the sender must make progress within the read
+//!   timeout too (a sender that stops reading is cut off).
 
 use livemig_core::context::Encoding;
 use serde::{Deserialize, Serialize};
@@ -164,6 +167,23 @@ pub enum WireError {
     /// A frame did not arrive whole in time.
     #[error("no complete message within {} s (the receiver's --read-timeout): the sender stopped sending", .0.as_secs_f64())]
     Timeout(Duration),
+    /// An answer could not be written in time: the peer stopped reading.
+    #[error("could not send {kind:?} within {} s (the receiver's --read-timeout): the sender stopped reading", .limit.as_secs_f64())]
+    WriteTimeout {
+        /// The answer being written.
+        kind: Kind,
+        /// The time it was given.
+        limit: Duration,
+    },
+    /// The whole session did not end by its deadline.
+    #[error("the migration did not end within {} s of the connection ({origin}): the sender is too slow or stalled", .limit.as_secs_f64())]
+    SessionTimeout {
+        /// The time the session was given, from the connection.
+        limit: Duration,
+        /// Where that time comes from, for people (the flag, or the scenario's timeout and
+        /// the allowance).
+        origin: String,
+    },
     /// A field with a value outside what the migration can need.
     #[error(transparent)]
     Range(#[from] OutOfRange),
@@ -269,17 +289,19 @@ pub fn read_frame(r: &mut impl Read) -> Result<Option<(Kind, Vec<u8>)>, WireErro
 
 /// A TCP stream whose reads must finish by a deadline: [`TimedStream::arm`] sets it, each read
 /// waits at most until then, and one after it fails with `TimedOut` (see [`WireError::Timeout`]).
+/// A session deadline ([`TimedStream::end_session_by`]), when set, bounds every read as well.
 #[derive(Debug)]
 pub struct TimedStream {
     stream: TcpStream,
     limit: Duration,
     deadline: Option<Instant>,
+    session: Option<Instant>,
 }
 
 impl TimedStream {
     /// Wraps `stream`; each armed deadline is `limit` from the moment it is armed.
     pub fn new(stream: TcpStream, limit: Duration) -> TimedStream {
-        TimedStream { stream, limit, deadline: None }
+        TimedStream { stream, limit, deadline: None, session: None }
     }
     /// Starts the clock for the next frame.
     pub fn arm(&mut self) {
@@ -289,11 +311,23 @@ impl TimedStream {
     pub fn limit(&self) -> Duration {
         self.limit
     }
+    /// Sets the instant by which the whole session must end: no read waits past it.
+    pub fn end_session_by(&mut self, at: Instant) {
+        self.session = Some(at);
+    }
+    /// Whether the session deadline has passed.
+    pub fn session_over(&self) -> bool {
+        self.session.is_some_and(|at| Instant::now() >= at)
+    }
 }
 
 impl Read for TimedStream {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if let Some(deadline) = self.deadline {
+        let deadline = match (self.deadline, self.session) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(deadline) = deadline {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(std::io::ErrorKind::TimedOut.into());

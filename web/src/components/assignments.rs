@@ -159,6 +159,11 @@ pub fn AssignmentsView(props: &AssignmentsProps) -> Html {
             let session = session.clone();
             // A file cannot be named in the link: the link drops the assignment parameter.
             set_share.emit(ShareState { assignment: None, view: View::Assignments, ..share.clone() });
+            if let Err(e) = assignment_page::check_input_file_size("assignment", &name, file.size()) {
+                session.set(Session { key: Some(format!("file:{name}")), assignment: Some(Err(e)), ..Session::default() });
+                input.set_value("");
+                return;
+            }
             let handle = gloo::file::callbacks::read_as_text(&gloo::file::File::from(file), move |text| {
                 let result = match text {
                     Ok(text) => assignment_page::from_text(&text, &name),
@@ -391,6 +396,11 @@ pub fn AssignmentsView(props: &AssignmentsProps) -> Html {
             let input: web_sys::HtmlInputElement = e.target_unchecked_into();
             let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
             let name = file.name();
+            if let Err(e) = assignment_page::check_input_file_size("answers", &name, file.size()) {
+                status.set(Some(Err(e)));
+                input.set_value("");
+                return;
+            }
             let (session, a, status) = (session.clone(), a.clone(), status.clone());
             let handle = gloo::file::callbacks::read_as_text(&gloo::file::File::from(file), move |text| {
                 let draft =

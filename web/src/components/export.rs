@@ -199,6 +199,13 @@ pub fn ExportBar(props: &ExportProps) -> Html {
             let input: web_sys::HtmlInputElement = e.target_unchecked_into();
             let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
             let name = file.name();
+            // A file over the bound is refused before any of it is read.
+            if let Err(e) = series::check_trace_file_size(&name, file.size()) {
+                status.set(Some(Status::Failed(e.clone())));
+                open_trace.emit(Err(e));
+                input.set_value("");
+                return;
+            }
             status.set(Some(Status::Done(format!("Reading {name}…"))));
             let status = status.clone();
             let open_trace = open_trace.clone();
