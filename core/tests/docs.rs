@@ -85,7 +85,7 @@ fn cited_docs(text: &str) -> Vec<String> {
     while let Some(at) = text[from..].find("docs/") {
         let start = from + at;
         from = start + 5;
-        let before = text[..start].as_bytes();
+        let before = &text.as_bytes()[..start];
         let standalone = match before.last() {
             None => true,
             Some(b'/') => before.ends_with(b"../"),
