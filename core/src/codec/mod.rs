@@ -14,8 +14,8 @@
 //! |---|---|---|---|
 //! | zero page | [`zero`] | MECOM's zero-aware class (Jin et al., Cluster 2009 / FGCS 2014) | \[M\] |
 //! | WKdm | [`wkdm`] | Wilson & Kaplan's WK family (docs/algorithms/mecom.md) | \[M\] format, \[R\] hash table |
-//! | LZ4 | [`lz4`] | stand-in for MECOM's LZO1X-1 (§5.3) | \[R\] substitution |
-//! | XBZRLE | [`xbzrle`] | QEMU `migration/xbzrle.c` (§7.2) | \[C\], byte-exact |
+//! | LZ4 | [`lz4`] | stand-in for MECOM's LZO1X-1 (docs/algorithms/mecom.md) | \[R\] substitution |
+//! | XBZRLE | [`xbzrle`] | QEMU `migration/xbzrle.c` (docs/algorithms/xbzrle.md) | \[C\], byte-exact |
 //!
 //! [`classify`] is MECOM's per-page choice (docs/algorithms/mecom.md, \[M\] classes, \[R\] statistic and
 //! threshold); [`Compressor`] chains it with the encoders and the raw fallback.
