@@ -341,6 +341,52 @@ impl Report {
     }
 }
 
+/// Columns of [`Report::rounds_csv`]: `livemig simulate --csv --per-round`'s.
+pub const ROUND_COLUMNS: [&str; 7] = ["round", "kind", "start_s", "end_s", "pages_sent", "bytes_sent", "dirty_pages"];
+
+/// A round kind as the per-round table writes it (`live`, `stop-and-copy`, ...): its serde name.
+pub fn round_kind_name(kind: RoundKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// One CSV field (RFC 4180), quoted only when it holds a comma, a quote or a line break, as
+/// the `csv` crate writes it.
+pub fn csv_field(f: &str) -> String {
+    if f.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", f.replace('"', "\"\""))
+    } else {
+        f.to_string()
+    }
+}
+
+/// One CSV record and its line ending.
+pub fn csv_line<S: AsRef<str>>(fields: &[S]) -> String {
+    let mut line = fields.iter().map(|f| csv_field(f.as_ref())).collect::<Vec<_>>().join(",");
+    line.push('\n');
+    line
+}
+
+impl Report {
+    /// The per-round table as CSV, [`ROUND_COLUMNS`] then one row per round (numbers in Rust's
+    /// shortest round-trip form): what `livemig simulate --csv --per-round` prints and the
+    /// playground downloads. The one writer of this table.
+    pub fn rounds_csv(&self) -> String {
+        let mut out = csv_line(&ROUND_COLUMNS);
+        for r in &self.per_round {
+            out += &csv_line(&[
+                r.round.to_string(),
+                round_kind_name(r.kind),
+                r.start_s.to_string(),
+                r.end_s.to_string(),
+                r.pages_sent.to_string(),
+                r.bytes_sent.to_string(),
+                r.dirty_pages.to_string(),
+            ]);
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

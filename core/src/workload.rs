@@ -11,8 +11,10 @@
 //! Guest time stops while the VM is paused or blocked on a network fault, and runs slower while
 //! it is throttled; the simulator maps guest time to wall-clock time.
 
-use crate::rng::{below, hash4_last, hash4_prefix, unit_f64};
+use crate::rng::{below, hash4_prefix, CounterRng};
 use crate::scenario::{AccessPattern, PhaseTag, Scenario};
+use rand::distr::{Distribution, StandardUniform};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 /// Read or write.
@@ -245,15 +247,24 @@ impl Workload {
 
     fn page(&self, c: &Cursor) -> u64 {
         let p = &self.phases[c.phase];
-        // = hash4(seed, stream, cycle, k), as `stream_prefix` computes the first three.
-        let h = hash4_last(c.prefix, c.k);
+        // The k-th number of the stream (seed, stream, cycle) = hash4(seed, stream, cycle, k):
+        // `stream_prefix` computed the first three.
+        let mut stream = CounterRng::from_prefix(c.prefix);
+        stream.seek(c.k);
+        let h = stream.next_u64();
         match p.pattern {
             AccessPattern::Idle => p.ws_start,
             AccessPattern::Uniform => p.ws_start + below(h, p.ws_len),
             AccessPattern::Sequential => p.ws_start + c.k % p.ws_len,
             AccessPattern::HotCold => {
                 let cold_len = p.ws_len - p.hot_len;
-                let hot = cold_len == 0 || unit_f64(crate::rng::mix64(h ^ 0x5EED)) < p.hot_probability;
+                // The hot/cold coin: a uniform float from its own stream, keyed by the access
+                // (its first number is mix64(h ^ 0x5EED)), drawn by rand's StandardUniform. The
+                // comparison stays hand-written: rand's Bernoulli compares all 64 bits against
+                // p * 2^64, which decides differently from this 53-bit float near the threshold
+                // and would change some accesses, and so the traces.
+                let coin: f64 = StandardUniform.sample(&mut CounterRng::from_prefix(h ^ 0x5EED));
+                let hot = cold_len == 0 || coin < p.hot_probability;
                 if hot {
                     p.ws_start + below(h, p.hot_len)
                 } else {

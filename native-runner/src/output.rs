@@ -161,23 +161,9 @@ pub fn summary_csv(extra_header: &[&str], rows: &[(Vec<String>, &Report)]) -> an
     Ok(String::from_utf8(w.into_inner()?)?)
 }
 
-/// A report's rounds as CSV.
+/// A report's rounds as CSV: the core's one per-round writer ([`livemig_core::Report::rounds_csv`]).
 pub fn rounds_csv(r: &Report) -> anyhow::Result<String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["round", "kind", "start_s", "end_s", "pages_sent", "bytes_sent", "dirty_pages"])?;
-    for pr in &r.per_round {
-        let kind = serde_json::to_value(pr.kind)?.as_str().unwrap_or_default().to_string();
-        w.write_record([
-            pr.round.to_string(),
-            kind,
-            pr.start_s.to_string(),
-            pr.end_s.to_string(),
-            pr.pages_sent.to_string(),
-            pr.bytes_sent.to_string(),
-            pr.dirty_pages.to_string(),
-        ])?;
-    }
-    Ok(String::from_utf8(w.into_inner()?)?)
+    Ok(r.rounds_csv())
 }
 
 /// A metric's value for people: seconds and bytes in their units, counts as integers.

@@ -40,18 +40,21 @@ fn unit_ratio(from: &str, to: &str) -> Option<f64> {
         .or_else(|| ratio::<PageRate>(from, to, |v| v.0))
 }
 
-/// Parses `KEY=FROM..TO:STEPS` (geometric spacing with `log`).
+/// Parses `KEY=FROM..TO:STEPS[;log|;lin]`, the core's sweep grammar ([`livemig_core::sweep`]);
+/// geometric spacing with `log` (the `--log` flag) or `;log`.
 pub fn parse_vary(spec: &str, log: bool) -> anyhow::Result<Vary> {
     let usage = || {
-        bad(format!("--vary '{spec}': expected KEY=FROM..TO:STEPS with STEPS from 2 to 1000, e.g. link.bandwidth=100Mbit/s..10Gbit/s:10"))
+        bad(format!(
+            "--vary '{spec}': expected KEY=FROM..TO:STEPS with STEPS from 2 to {}, e.g. link.bandwidth=100Mbit/s..10Gbit/s:10",
+            livemig_core::sweep::MAX_STEPS
+        ))
     };
-    let (key, range) = spec.split_once('=').ok_or_else(usage)?;
-    let (range, steps) = range.rsplit_once(':').ok_or_else(usage)?;
-    let (from, to) = range.split_once("..").ok_or_else(usage)?;
-    let steps: usize = steps.trim().parse().map_err(|_| usage())?;
-    if !(2..=1000).contains(&steps) || key.trim().is_empty() {
-        return Err(usage());
+    let text = livemig_core::sweep::SweepText::parse(spec).map_err(|_| usage())?;
+    if text.metric.is_some() {
+        return Err(bad(format!("--vary '{spec}': metric= chooses the playground's plot; livemig sweep prints every metric")));
     }
+    let log = text.log.unwrap_or(log);
+    let (key, from, to, steps) = (text.path.as_str(), text.from.as_str(), text.to.as_str(), text.steps);
     let (a, ua) = split_unit(from).ok_or_else(usage)?;
     let (mut b, ub) = split_unit(to).ok_or_else(usage)?;
     if ua != ub {
@@ -92,7 +95,7 @@ pub fn parse_vary(spec: &str, log: bool) -> anyhow::Result<Vary> {
             .collect(),
     };
     values.dedup();
-    Ok(Vary { key: key.trim().to_string(), values })
+    Ok(Vary { key: key.to_string(), values })
 }
 
 /// Bytes in one `unit`, when it is a unit of size (`MiB`, `GB`, ...).
@@ -183,6 +186,13 @@ mod tests {
     }
 
     #[test]
+    fn the_grammar_options_set_the_spacing() {
+        assert_eq!(parse_vary("x=1..100:3;log", false).unwrap().values, vec!["1", "10", "100"]);
+        assert_eq!(parse_vary("x=1..100:3", true).unwrap(), parse_vary("x=1..100:3;log", false).unwrap());
+        assert_eq!(parse_vary("x=1..101:3;lin", true).unwrap().values, vec!["1", "51", "101"]);
+    }
+
+    #[test]
     fn swept_sizes_are_whole_pages_the_parser_accepts() {
         // Issue 13, defect 6: `1.166667 GiB` was generated, and rejected as not a size.
         let base = Scenario::from_toml_str("").unwrap();
@@ -217,7 +227,9 @@ mod tests {
 
     #[test]
     fn malformed_specs_are_rejected() {
-        for spec in ["link.bandwidth", "x=1..2", "x=1..2:1", "x=1 s..2 MiB:3", "x=a..b:3", "=1..2:3"] {
+        for spec in
+            ["link.bandwidth", "x=1..2", "x=1..2:1", "x=1 s..2 MiB:3", "x=a..b:3", "=1..2:3", "x=1..2/3", "x=1..2:3;metric=downtime"]
+        {
             assert!(parse_vary(spec, false).is_err(), "{spec}");
         }
     }

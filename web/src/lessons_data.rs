@@ -760,13 +760,12 @@ impl Lesson {
                     Prediction::Number(x) => Some(x),
                     Prediction::Choice(_) => None,
                 };
-                let ok = guess.is_some_and(|g| {
-                    g.is_finite()
-                        && match tolerance {
-                            Tolerance::Relative(f) => (g - actual).abs() <= f * actual.abs(),
-                            Tolerance::Absolute(d) => (g - actual).abs() <= d,
-                        }
-                });
+                // The assignments' rule for numbers (livemig_core::assignment::Tolerance).
+                let rule = match tolerance {
+                    Tolerance::Relative(f) => livemig_core::assignment::Tolerance::relative(f),
+                    Tolerance::Absolute(d) => livemig_core::assignment::Tolerance::absolute(d),
+                };
+                let ok = guess.is_some_and(|g| rule.accepts(g, actual));
                 let within = match tolerance {
                     Tolerance::Relative(f) => format!("within {:.0}%", f * 100.0),
                     Tolerance::Absolute(d) => format!("within {d} {unit}"),

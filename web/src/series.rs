@@ -225,45 +225,18 @@ pub fn model_for(scenario: &Scenario) -> Result<ModelView, String> {
     Ok(ModelView { lambda: model.lambda(), model, prediction })
 }
 
+use livemig_core::report::csv_line;
 /// A round kind as the CLI writes it (`live`, `stop-and-copy`, ...).
-pub fn kind_name(kind: RoundKind) -> String {
-    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
-
-/// One CSV field, quoted only when needed (as the `csv` crate the CLI uses does).
-fn csv_field(f: &str) -> String {
-    if f.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", f.replace('"', "\"\""))
-    } else {
-        f.to_string()
-    }
-}
-
-fn csv_line(fields: &[String]) -> String {
-    let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
-    line.push('\n');
-    line
-}
+pub use livemig_core::report::round_kind_name as kind_name;
 
 /// Columns of [`report_csv`]: `livemig simulate --csv --per-round`'s.
-pub const ROUND_COLUMNS: [&str; 7] = ["round", "kind", "start_s", "end_s", "pages_sent", "bytes_sent", "dirty_pages"];
+pub use livemig_core::report::ROUND_COLUMNS;
 
 /// The report's rounds as CSV, exactly as `livemig simulate --csv --per-round` prints them, plus
 /// a last `total` row: time from the first round's start to the end, and the report's totals
 /// of pages and bytes (`kind` and `dirty_pages` empty).
 pub fn report_csv(report: &Report) -> String {
-    let mut out = csv_line(&ROUND_COLUMNS.map(String::from));
-    for r in &report.per_round {
-        out += &csv_line(&[
-            r.round.to_string(),
-            kind_name(r.kind),
-            r.start_s.to_string(),
-            r.end_s.to_string(),
-            r.pages_sent.to_string(),
-            r.bytes_sent.to_string(),
-            r.dirty_pages.to_string(),
-        ]);
-    }
+    let mut out = report.rounds_csv();
     let start = report.per_round.first().map_or(0.0, |r| r.start_s);
     out += &csv_line(&[
         "total".into(),
@@ -281,7 +254,7 @@ pub use livemig_core::report::SUMMARY_COLUMNS;
 
 /// The report's summary as CSV, exactly as `livemig simulate --csv` prints it.
 pub fn summary_csv(r: &Report) -> String {
-    csv_line(&SUMMARY_COLUMNS.map(String::from)) + &csv_line(&r.summary_record())
+    csv_line(&SUMMARY_COLUMNS) + &csv_line(&r.summary_record())
 }
 
 /// Checks the size of a trace file the user picked, before it is read: at most

@@ -93,7 +93,7 @@ pub struct ShareState {
     pub compare: Vec<String>,
     /// Lesson open.
     pub lesson: Option<String>,
-    /// Sweep description `path=from..to/steps` (the sweep view's parameter).
+    /// Sweep description `path=from..to:steps` (older links: `/steps`) (the sweep view's parameter).
     pub sweep: Option<String>,
     /// Assignment open: a bundled name, or a URL to fetch.
     pub assignment: Option<String>,

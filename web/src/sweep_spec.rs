@@ -3,16 +3,17 @@
 //! A sweep varies one number of the scenario over a range and runs every value:
 //!
 //! ```text
-//! link.bandwidth=100Mbit/s..10Gbit/s/8            8 values, log spaced (the default for bandwidth)
-//! workload.write_rate=1000..50000pages/s/6;log    6 values, log spaced
-//! params.precopy.downtime_limit=10ms..1s/5;metric=downtime
+//! link.bandwidth=100Mbit/s..10Gbit/s:8            8 values, log spaced (the default for bandwidth)
+//! workload.write_rate=1000..50000pages/s:6;log    6 values, log spaced
+//! params.precopy.downtime_limit=10ms..1s:5;metric=downtime
 //! ```
 //!
 //! * `path`: a scenario field ([`SCENARIO_PATHS`]) or a numeric algorithm parameter
 //!   `params.<table>.<name>`;
 //! * `from..to`: values in the units the core's overrides accept (`livemig --set`), parsed by
 //!   [`livemig_core::units`]; a bare `from` takes `to`'s unit (`0.1..10Gbit/s`);
-//! * `/steps`: how many values, 2 to [`MAX_STEPS`] (`:steps`, the CLI's `--vary` form, is read too);
+//! * `:steps`: how many values, 2 to [`MAX_STEPS`] in the browser (the grammar is the core's,
+//!   [`livemig_core::sweep`], the CLI's `--vary`; older links' `/steps` is read as `:steps`);
 //! * options after `;`: `log` or `lin` spacing, `metric=<name>` (the metric plotted, see
 //!   [`Metric`]).
 //!
@@ -22,11 +23,15 @@ use livemig_core::units::{Bandwidth, ByteSize, PageRate, Seconds};
 use livemig_core::{Report, Scenario};
 use std::fmt;
 
-/// Most values a sweep runs.
+/// Most values a sweep runs in the browser (the grammar itself, [`livemig_core::sweep`], allows
+/// up to [`livemig_core::sweep::MAX_STEPS`]).
 pub const MAX_STEPS: usize = 32;
 
-/// The accepted form, for messages.
-pub const FORM: &str = "path=from..to/steps, e.g. link.bandwidth=100Mbit/s..10Gbit/s/8";
+/// A sweep description that cannot be used (the core's).
+pub use livemig_core::sweep::SweepError;
+/// The accepted form, for messages: the core's grammar.
+pub use livemig_core::sweep::FORM;
+use livemig_core::sweep::{sweep_error as err, SweepText};
 
 /// A measured result of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -299,21 +304,6 @@ pub fn sweepable_paths(algorithms: &[String]) -> Vec<(String, String)> {
     out
 }
 
-/// A sweep description that cannot be used; `field` is the part at fault (`path`, `from`, `to`,
-/// `steps`, `option`, or `sweep` for the whole text), `message` what is wrong and accepted.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct SweepError {
-    /// Which part.
-    pub field: &'static str,
-    /// What is wrong and what is accepted.
-    pub message: String,
-}
-
-fn err(field: &'static str, message: impl Into<String>) -> SweepError {
-    SweepError { field, message: message.into() }
-}
-
 /// A parsed sweep: one scenario number varied over a range.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepSpec {
@@ -359,44 +349,34 @@ fn unit_suffix(s: &str) -> &str {
 /// The parts of a sweep description as written, `(path, from, to, steps, options)`, without
 /// checking them (to show a link's sweep in the form even when it is invalid).
 pub fn split_loosely(text: &str) -> (String, String, String, String, Vec<String>) {
+    let text = livemig_core::sweep::upgrade_legacy(text);
     let mut parts = text.trim().split(';');
     let main = parts.next().unwrap_or_default();
     let options = parts.map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
     let (path, range) = main.split_once('=').unwrap_or((main, ""));
-    let (values, steps) = match range.rsplit_once('/').filter(|(_, s)| s.trim().parse::<usize>().is_ok()) {
-        Some(v) => v,
-        None => range.rsplit_once(':').unwrap_or((range, "")),
-    };
+    let (values, steps) = range.rsplit_once(':').unwrap_or((range, ""));
     let (from, to) = values.split_once("..").unwrap_or((values, ""));
     (path.trim().to_string(), from.trim().to_string(), to.trim().to_string(), steps.trim().to_string(), options)
 }
 
 impl SweepSpec {
-    /// Reads `path=from..to/steps[;log|;lin][;metric=name]`.
+    /// Reads a sweep in the core's grammar ([`livemig_core::sweep`]:
+    /// `path=from..to:steps[;log|;lin][;metric=name]`), with at most [`MAX_STEPS`] values (what
+    /// the browser runs); an older link's `/steps` is read as `:steps`.
     pub fn parse(text: &str) -> Result<SweepSpec, SweepError> {
-        let mut parts = text.trim().split(';');
-        let main = parts.next().unwrap_or_default().trim();
-        let (path, range) = main.split_once('=').ok_or_else(|| err("sweep", format!("'{main}' is not {FORM}")))?;
-        let path = path.trim();
-        if path.is_empty() {
-            return Err(err("path", format!("missing: the form is {FORM}")));
+        let parts = SweepText::parse(&livemig_core::sweep::upgrade_legacy(text))?;
+        let quantity = quantity_of(&parts.path).map_err(|m| err("path", m))?;
+        let steps = parts.steps;
+        if steps > MAX_STEPS {
+            return Err(err(
+                "steps",
+                format!(
+                    "{steps} is out of range: the browser runs 2 to {MAX_STEPS} values (livemig sweep on the command line runs up to {})",
+                    livemig_core::sweep::MAX_STEPS
+                ),
+            ));
         }
-        let quantity = quantity_of(path).map_err(|m| err("path", m))?;
-        let (values, steps_text) = match range.rsplit_once('/').filter(|(_, s)| s.trim().parse::<usize>().is_ok()) {
-            Some(v) => v,
-            None => range.rsplit_once(':').or_else(|| range.rsplit_once('/')).ok_or_else(|| {
-                err("steps", format!("missing: end with /steps, a number of values from 2 to {MAX_STEPS}; the form is {FORM}"))
-            })?,
-        };
-        let steps: usize = steps_text.trim().parse().map_err(|_| {
-            err("steps", format!("'{}' is not a whole number of values from 2 to {MAX_STEPS}; the form is {FORM}", steps_text.trim()))
-        })?;
-        if !(2..=MAX_STEPS).contains(&steps) {
-            return Err(err("steps", format!("{steps} is out of range: accepted 2 to {MAX_STEPS} values")));
-        }
-        let (from_text, to_text) =
-            values.split_once("..").ok_or_else(|| err("sweep", format!("'{values}' is not a range from..to; the form is {FORM}")))?;
-        let (from_text, to_text) = (from_text.trim().to_string(), to_text.trim().to_string());
+        let (from_text, to_text) = (parts.from, parts.to);
         // A bare first value takes the last one's unit: "0.1..10Gbit/s".
         let from_parsed = if unit_suffix(&from_text).is_empty() && !unit_suffix(&to_text).is_empty() {
             quantity.parse(&format!("{from_text} {}", unit_suffix(&to_text)))
@@ -408,36 +388,22 @@ impl SweepSpec {
         if from == to {
             return Err(err("to", format!("equals from ({from_text}): a sweep needs two different ends")));
         }
-        let mut spec = SweepSpec {
-            path: path.to_string(),
+        let metric = match parts.metric {
+            None => Metric::TotalTime,
+            Some(m) => Metric::from_name(&m)
+                .ok_or_else(|| err("metric", format!("unknown metric '{m}': accepted {}", Metric::ALL.map(Metric::name).join(", "))))?,
+        };
+        let spec = SweepSpec {
+            path: parts.path,
             quantity,
             from_text,
             to_text,
             from,
             to,
             steps,
-            log: quantity.log_by_default(),
-            metric: Metric::TotalTime,
+            log: parts.log.unwrap_or(quantity.log_by_default()),
+            metric,
         };
-        for opt in parts.map(str::trim).filter(|o| !o.is_empty()) {
-            match opt {
-                "log" => spec.log = true,
-                "lin" | "linear" => spec.log = false,
-                _ => match opt.split_once('=') {
-                    Some(("metric", m)) => {
-                        spec.metric = Metric::from_name(m.trim()).ok_or_else(|| {
-                            err("metric", format!("unknown metric '{}': accepted {}", m.trim(), Metric::ALL.map(Metric::name).join(", ")))
-                        })?
-                    }
-                    _ => {
-                        return Err(err(
-                            "option",
-                            format!("unknown option '{opt}': accepted log, lin, metric=<{}>", Metric::ALL.map(Metric::name).join("|")),
-                        ))
-                    }
-                },
-            }
-        }
         if spec.log && (from <= 0.0 || to <= 0.0) {
             return Err(err(if from <= 0.0 { "from" } else { "to" }, "log spacing needs both ends above zero: use lin, or start above 0"));
         }
@@ -522,7 +488,7 @@ impl SweepSpec {
 impl fmt::Display for SweepSpec {
     /// The canonical text (defaults left out), which [`SweepSpec::parse`] reads back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}..{}/{}", self.path, self.from_text, self.to_text, self.steps)?;
+        write!(f, "{}={}..{}:{}", self.path, self.from_text, self.to_text, self.steps)?;
         if self.log != self.quantity.log_by_default() {
             f.write_str(if self.log { ";log" } else { ";lin" })?;
         }
@@ -533,14 +499,8 @@ impl fmt::Display for SweepSpec {
     }
 }
 
-/// CSV field quoting (RFC 4180): quoted when it holds a comma, quote or line break.
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
+/// CSV field quoting (RFC 4180), the core's.
+pub use livemig_core::report::csv_field;
 
 #[cfg(test)]
 mod tests {
@@ -558,7 +518,7 @@ mod tests {
         let v = s.values(4096);
         assert_eq!(v.len(), 3);
         assert!((v[0] - 12.5e6).abs() < 1e-6 && (v[1] - 125e6).abs() < 1e-3 && (v[2] - 1.25e9).abs() < 1e-3, "{v:?}");
-        assert_eq!(s.to_string(), "link.bandwidth=100Mbit/s..10Gbit/s/3");
+        assert_eq!(s.to_string(), "link.bandwidth=100Mbit/s..10Gbit/s:3");
         assert_eq!(s.show(v[1]), "1 Gbit/s");
         assert_eq!(s.show(2.5e9 / 8.0), "2.5 Gbit/s");
     }
@@ -613,7 +573,7 @@ mod tests {
     #[test]
     fn bad_sweeps_name_the_field_and_the_form() {
         let cases = [
-            ("link.bandwidth", "sweep", "path=from..to/steps"),
+            ("link.bandwidth", "sweep", "path=from..to:steps"),
             ("=1..2/3", "path", "missing"),
             ("link.colour=1..2/3", "path", "link.bandwidth"),
             ("params.precopy.policy=1..2/3", "path", "not a number"),
@@ -621,11 +581,12 @@ mod tests {
             ("params.nope.x=1..2/3", "path", "no algorithm"),
             ("link.bandwidth=fast..10Gbit/s/3", "from", "bandwidth"),
             ("link.bandwidth=1Gbit/s..slow/3", "to", "Gbit/s"),
-            ("link.bandwidth=1Gbit/s..10Gbit/s", "steps", "/steps"),
-            ("link.bandwidth=1Gbit/s..10Gbit/s/1", "steps", "2 to 32"),
-            ("link.bandwidth=1Gbit/s..10Gbit/s/x", "steps", "whole number"),
+            ("link.bandwidth=1Gbit/s..10Gbit/s", "steps", ":steps"),
+            ("link.bandwidth=1Gbit/s..10Gbit/s/1", "steps", "2 to 1000"),
+            ("link.bandwidth=1Gbit/s..10Gbit/s:x", "steps", "whole number"),
             ("link.bandwidth=1Gbit/s..1Gbit/s/3", "to", "differ"),
-            ("link.bandwidth=1Gbit/s-10Gbit/s/3", "sweep", "from..to"),
+            ("link.bandwidth=1Gbit/s-10Gbit/s:3", "sweep", "from..to"),
+            ("link.bandwidth=1Gbit/s..10Gbit/s:33", "steps", "livemig sweep"),
             ("link.latency=0ms..10ms/3;log", "from", "above zero"),
             ("link.latency=1ms..10ms/3;metric=speed", "metric", "downtime"),
             ("link.latency=1ms..10ms/3;fast", "option", "log, lin"),

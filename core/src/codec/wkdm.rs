@@ -17,6 +17,9 @@
 //!     low 10 bits are emitted, and `dict[h] := w`;
 //!   - `MISS` (2): the full word is emitted, and `dict[h] := w`.
 //!
+//! [`encode_reference`] is this procedure written plainly, word by word (wkdm/reference.rs);
+//! the fast [`encode`] below must write the same bytes, which a property test checks.
+//!
 //! # Format
 //!
 //! All little-endian 32-bit words; offsets count words from the start of the encoding:
@@ -67,6 +70,9 @@
 //! encoding and 1.8 GB/s decoding on one core (see `livemig bench --codecs`).
 
 use super::CodecError;
+
+mod reference;
+pub use reference::encode_reference;
 
 /// Entries in the dictionary.
 pub const DICT_SIZE: usize = 16;

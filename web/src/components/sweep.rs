@@ -1,7 +1,7 @@
 //! A sweep: one number of the scenario varied over a range, every value run with every chosen
 //! algorithm, one metric plotted as a line per algorithm, and a table.
 //!
-//! The description (`path=from..to/steps`, see [`crate::sweep_spec`]) goes into the link
+//! The description (`path=from..to:steps`, see [`crate::sweep_spec`]) goes into the link
 //! (`sweep=`), so a sweep can be handed out like a run. Invalid input is shown under the field
 //! at fault with the accepted form; values the core rejects are reported with the core's message.
 
@@ -22,7 +22,7 @@ use plotters_canvas::CanvasBackend;
 use yew::prelude::*;
 
 /// The sweep shown when the link names none.
-pub const DEFAULT_SWEEP: &str = "link.bandwidth=100Mbit/s..10Gbit/s/8";
+pub const DEFAULT_SWEEP: &str = "link.bandwidth=100Mbit/s..10Gbit/s:8";
 
 /// The form's fields, as typed.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +72,7 @@ impl Form {
     }
 
     fn text(&self) -> String {
-        let mut t = format!("{}={}..{}/{}", self.path.trim(), self.from.trim(), self.to.trim(), self.steps.trim());
+        let mut t = format!("{}={}..{}:{}", self.path.trim(), self.from.trim(), self.to.trim(), self.steps.trim());
         if self.spacing == "lin" || self.spacing == "log" {
             t.push(';');
             t.push_str(&self.spacing);
