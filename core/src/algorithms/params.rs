@@ -263,7 +263,7 @@ impl Params {
     }
 }
 
-/// A Rust value read from a resolved parameter (the field types of a [`parameters!`] struct).
+/// A Rust value read from a resolved parameter (the field types of a `parameters!` struct).
 pub trait FromParam {
     /// The value; the declaration has already checked the type and range.
     fn from_param(value: &ParamValue) -> Self;

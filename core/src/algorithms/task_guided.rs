@@ -15,7 +15,7 @@
 //! * The guest's workload is a sequence of phases; a phase's `tag` marks where a calm region
 //!   (`enter-calm`) or a heavy region (`leave-calm`) begins, and untagged phases belong to the
 //!   region of the last tag before them. The coordinator reads the current region through
-//!   [`MigrationContext::task_tag`].
+//!   [`crate::context::TaskTags::task_tag`].
 //! * State machine (the enum `State`, advanced by `TaskGuided::transition`): *Idle* until the request at `request_at`, then *Pending*. Pending becomes
 //!   *Approved* when the guest is in a calm region (checked every `poll_interval` while the guest
 //!   runs), or at once when it is in no tagged region at all (an untagged guest gives the

@@ -1,4 +1,4 @@
-//! The simulator: a [`MigrationContext`] with a virtual clock, a simulated guest and link.
+//! The simulator: a [`crate::context::MigrationContext`] with a virtual clock, a simulated guest and link.
 //!
 //! # Time
 //!

@@ -1,5 +1,5 @@
 //! Cloud Hypervisor's pre-copy (`vm-migration`, the `send_migration` loop in
-//! `vmm/src/lib.rs`) (docs/algorithms/precopy-ch.md) [C].
+//! `vmm/src/lib.rs`) (docs/algorithms/precopy-ch.md) \[C\].
 //!
 //! The procedure:
 //!

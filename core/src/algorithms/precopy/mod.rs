@@ -13,7 +13,7 @@
 //!   auto-converge (`precopy-qemu`);
 //! * [`cloud_hypervisor`] — Cloud Hypervisor's downtime estimate and pass cap (`precopy-ch`).
 //!
-//! What they share is in [`engine`]: batches, the page sender, stop-and-copy and the end at the
+//! What they share is in `engine`: batches, the page sender, stop-and-copy and the end at the
 //! timeout. MECOM ([`super::mecom`]) and delta pre-copy ([`super::delta`]) are pre-copy with
 //! another page sender; task-guided migration ([`super::task_guided`]) pauses and resumes the
 //! Xen and QEMU loops.

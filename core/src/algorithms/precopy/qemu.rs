@@ -1,6 +1,6 @@
 //! QEMU's pre-copy: `migration_iteration_run()` (`migration/migration.c`) with the pending-bytes
 //! test of `ram_save_pending()` (`migration/ram.c`), `max-bandwidth` and auto-converge
-//! (docs/algorithms/precopy-qemu.md) [C].
+//! (docs/algorithms/precopy-qemu.md) \[C\].
 //!
 //! The procedure, as QEMU's migration thread runs it:
 //!
@@ -9,7 +9,7 @@
 //!    window). The first pass sends every page.
 //! 2. Send the dirty pages in address order, batch by batch. Every 100 ms window, measure the
 //!    bandwidth; the **threshold** is `bandwidth x downtime_limit` (300 ms)
-//!    ([`QemuPolicy::threshold_bytes`]), so with a cap the threshold is at most the cap's.
+//!    (`QemuPolicy::threshold_bytes`), so with a cap the threshold is at most the cap's.
 //! 3. Once per iteration of the migration thread (50 ms, or one window under a binding cap):
 //!    if the bytes still to send are below the threshold, sync the dirty log for the exact
 //!    figure and, if still below, stop: pause, send the rest and the CPU state. The stop-and-copy
@@ -19,7 +19,7 @@
 //! 4. At the end of a pass over the bitmap, sync; complete when nothing is pending or the
 //!    pending bytes are below the threshold. No round cap: a migration that never converges
 //!    runs until the scenario's timeout.
-//! 5. **Auto-converge** (`auto_converge`, [`AutoConverge`]): at a sync at least 1 s after the last
+//! 5. **Auto-converge** (`auto_converge`, `AutoConverge`): at a sync at least 1 s after the last
 //!    check, when the bytes dirtied exceed `throttle_trigger` (50%) of the bytes sent, twice in a
 //!    row, throttle the vCPUs by `throttle_initial` (20%), then `throttle_increment` (10%) more
 //!    each time, up to 99%.

@@ -2,14 +2,14 @@
 //! adaptive rate limiting. Clark et al., "Live Migration of Virtual Machines", NSDI 2005
 //! (docs/algorithms/precopy-xen.md).
 //!
-//! The procedure, as `xc_domain_save()` runs it [C]:
+//! The procedure, as `xc_domain_save()` runs it \[C\]:
 //!
 //! 1. Turn on the shadow dirty log. Round 1 sends every page.
 //! 2. A round visits the pages in Xen's pseudo-random permutation ([`xen_permute`]) in batches of
 //!    `batch_pages` (1024, `MAX_BATCH_SIZE`). Before each batch the log is peeked (`PEEK`): a
 //!    page already re-dirtied is skipped and left for the next round, since it would be sent
 //!    again anyway (`skip_redirtied`).
-//! 3. After the round, the stop tests, in Xen's order ([`XenPolicy::stop_test`]):
+//! 3. After the round, the stop tests, in Xen's order (`XenPolicy::stop_test`):
 //!    * with rate limiting, the rate is at its maximum and this round sent more than the one
 //!      before (Clark: the dirty set no longer shrinks);
 //!    * the round started with fewer than `xen_min_pages` (50) dirty pages (sent + skipped: one
@@ -20,9 +20,9 @@
 //!    round). Otherwise read and clear the log (`CLEAN`): those pages are the next round's.
 //!
 //! For VMs smaller than 1024 pages the permutation rotates by half the address width instead
-//! of 10 bits (Xen's shift would be negative) [R].
+//! of 10 bits (Xen's shift would be negative) \[R\].
 //!
-//! **Clark's rate limiting** (`rate_limit`) [S/M] ([`ClarkRates`]): round 1 runs at `rate_min`,
+//! **Clark's rate limiting** (`rate_limit`) \[S/M\] (`ClarkRates`): round 1 runs at `rate_min`,
 //! each later round at the previous round's dirty rate + `rate_increment`, capped at
 //! `rate_max`; the final round runs at `rate_max` (Clark's text). Stock Xen builds did not
 //! define `ADAPTIVE_SAVE`, hence off by default.
