@@ -226,3 +226,75 @@ fn assemble(mut events: Vec<TimedEvent>, detail: TraceDetail, header: TraceHeade
         scenario: header.scenario,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send(rec: &mut TraceRecorder, t: f64, end: f64, pages: &[u64]) {
+        rec.sent(t, end, end + 0.001, Channel::Bulk, Encoding::Full, pages, 4096 * pages.len() as u64, 4104 * pages.len() as u64);
+    }
+
+    fn sends(rec: &TraceRecorder) -> Vec<(f64, u64)> {
+        rec.events()
+            .iter()
+            .filter_map(|e| match e.event {
+                Event::PagesSent { count, .. } => Some((e.t, count)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn back_to_back_sends_merge_in_the_simulator_and_not_on_a_real_link() {
+        for (mode, expected) in [(SendEvents::Merged, vec![(0.0, 3)]), (SendEvents::PerCall, vec![(0.0, 2), (1.0, 1)])] {
+            let mut rec = TraceRecorder::new(TraceDetail::Summary, mode);
+            send(&mut rec, 0.0, 1.0, &[1, 2]);
+            send(&mut rec, 1.0, 2.0, &[3]);
+            assert_eq!(sends(&rec), expected, "{mode:?}");
+        }
+        // A send that does not start where the last ended is its own event.
+        let mut rec = TraceRecorder::new(TraceDetail::Summary, SendEvents::Merged);
+        send(&mut rec, 0.0, 1.0, &[1]);
+        send(&mut rec, 1.5, 2.0, &[2]);
+        assert_eq!(sends(&rec), [(0.0, 1), (1.5, 1)]);
+    }
+
+    #[test]
+    fn rounds_are_numbered_and_closed_once() {
+        let mut rec = TraceRecorder::new(TraceDetail::Summary, SendEvents::Merged);
+        rec.begin_round(0.0, RoundKind::Live, 0);
+        rec.end_round(1.0, 5);
+        rec.end_round(1.5, 7);
+        rec.begin_round(2.0, RoundKind::StopAndCopy, 5);
+        assert!(rec.round_open());
+        let rounds: Vec<(f64, u32)> = rec
+            .events()
+            .iter()
+            .filter_map(|e| match e.event {
+                Event::RoundStarted { round, .. } | Event::RoundEnded { round, .. } => Some((e.t, round)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rounds, [(0.0, 1), (1.0, 1), (2.0, 2)]);
+    }
+
+    #[test]
+    fn dirtied_pages_are_recorded_in_batches_before_the_next_event() {
+        let mut rec = TraceRecorder::new(TraceDetail::Pages, SendEvents::Merged);
+        for p in 0..MAX_PAGES_PER_EVENT + 3 {
+            rec.dirtied(0.5, p);
+        }
+        rec.push(1.0, Event::SourcePaused);
+        let dirtied: Vec<u64> = rec
+            .events()
+            .iter()
+            .filter_map(|e| match e.event {
+                Event::PagesDirtied { count, .. } => Some(count),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(dirtied, [MAX_PAGES_PER_EVENT, 3]);
+        assert!(matches!(rec.events().last().unwrap().event, Event::SourcePaused));
+    }
+}
