@@ -36,6 +36,7 @@ pub mod cost;
 pub mod experiment;
 pub mod model;
 pub mod presets;
+pub mod recorder;
 pub mod report;
 pub mod rng;
 pub mod scenario;

@@ -10,10 +10,10 @@
 //!
 //! `PROPTEST_CASES=5000 cargo test -p livemig-core --test invariants` runs a longer soak.
 
-use livemig_core::algorithms::{registry, AlgorithmInfo, ParamKind};
+use livemig_core::algorithms::{registry, AlgorithmInfo, Family, ParamKind};
 use livemig_core::bitmap::PageBitmap;
 use livemig_core::content::ContentMix;
-use livemig_core::context::{Channel, ContextError, MigrationContext, Outcome, RoundKind};
+use livemig_core::context::{Channel, ContextError, DirtyLogging, MigrationContext, Outcome, RoundKind};
 use livemig_core::model::GeometricModel;
 use livemig_core::rng::mix64;
 use livemig_core::scenario::{AccessPattern, HostSpec, LinkSpec, MigrationSpec, OnTimeout, PhaseSpec, VmSpec, WorkloadSpec};
@@ -382,7 +382,7 @@ proptest! {
             if !resumed {
                 prop_assert!(!rep.completed && !rep.verified, "never resumed, yet completed={} verified={}: {}", rep.completed, rep.verified, case(&s, info));
             }
-            if info.family == "pre-copy" {
+            if info.family == Family::PreCopy {
                 if resumed {
                     prop_assert!(rep.completed && rep.verified, "pre-copy resumed with completed={} verified={} ({}): {}", rep.completed, rep.verified, rep.stop_reason, case(&s, info));
                 } else {
@@ -390,11 +390,11 @@ proptest! {
                         "pre-copy never resumed without a cancelling timeout ({}): {}", rep.stop_reason, case(&s, info));
                 }
             }
-            if info.family == "hybrid" && !resumed {
+            if info.family == Family::Hybrid && !resumed {
                 prop_assert!(s.migration.on_timeout == OnTimeout::Cancel && !rep.converged,
                     "hybrid never resumed without a cancelling timeout ({}): {}", rep.stop_reason, case(&s, info));
             }
-            if info.family == "post-copy" {
+            if info.family == Family::PostCopy {
                 prop_assert!(resumed, "post-copy never resumed: {}", case(&s, info));
                 prop_assert_eq!(rep.converged, rep.completed, "post-copy: converged (every page sent) must mean completed: {}", case(&s, info));
             }
@@ -411,9 +411,9 @@ impl livemig_core::algorithms::Algorithm for ForgetsDirtyPages {
     fn run(&mut self, ctx: &mut dyn MigrationContext) -> Result<Outcome, ContextError> {
         self.run_first_part(ctx)?;
         ctx.begin_round(RoundKind::StopAndCopy);
-        ctx.pause_source()?;
-        ctx.send_state()?;
-        ctx.resume_destination()?;
+        let paused = ctx.pause_source()?;
+        ctx.send_state(&paused)?;
+        ctx.resume_destination(paused)?;
         ctx.end_round();
         Ok(Outcome::converged("sent everything once"))
     }
@@ -424,29 +424,29 @@ struct SendsDirtyPages;
 
 impl livemig_core::algorithms::Algorithm for SendsDirtyPages {
     fn run(&mut self, ctx: &mut dyn MigrationContext) -> Result<Outcome, ContextError> {
-        ForgetsDirtyPages.run_first_part(ctx)?;
+        let logging = ForgetsDirtyPages.run_first_part(ctx)?;
         ctx.begin_round(RoundKind::StopAndCopy);
-        ctx.pause_source()?;
-        let dirty: Vec<u64> = ctx.fetch_dirty()?.iter().collect();
+        let paused = ctx.pause_source()?;
+        let dirty: Vec<u64> = ctx.fetch_dirty(&logging)?.iter().collect();
         if !dirty.is_empty() {
             ctx.send_pages(&dirty, Channel::Bulk)?;
         }
-        ctx.send_state()?;
-        ctx.resume_destination()?;
+        ctx.send_state(&paused)?;
+        ctx.resume_destination(paused)?;
         ctx.end_round();
         Ok(Outcome::converged("sent everything, then the dirty pages"))
     }
 }
 
 impl ForgetsDirtyPages {
-    fn run_first_part(&self, ctx: &mut dyn MigrationContext) -> Result<(), ContextError> {
-        ctx.start_dirty_log()?;
+    fn run_first_part(&self, ctx: &mut dyn MigrationContext) -> Result<DirtyLogging, ContextError> {
+        let logging = ctx.start_dirty_log()?;
         ctx.begin_round(RoundKind::Live);
         let all: Vec<u64> = (0..ctx.page_count()).collect();
         for chunk in all.chunks(64) {
             ctx.send_pages(chunk, Channel::Bulk)?;
         }
-        Ok(())
+        Ok(logging)
     }
 }
 
@@ -528,7 +528,7 @@ proptest! {
     fn postcopy_sends_each_page_exactly_once(s in arb_scenario()) {
         let n = s.page_count();
         let used = s.used_pages();
-        for info in registry().iter().filter(|i| i.family == "post-copy") {
+        for info in registry().iter().filter(|i| i.family == Family::PostCopy) {
             let r = run(&s, info, TraceDetail::Pages);
             let mut sent = PageBitmap::new(n);
             let mut transmissions = 0u64;
@@ -1212,21 +1212,21 @@ fn generator_reaches_the_interesting_cases() {
         println!("{name:>18}: {c:?}");
     }
     let family =
-        |f: &str, pick: fn(&Counts) -> u32| registry().iter().filter(|i| i.family == f).map(|i| pick(&counts[i.name])).sum::<u32>();
+        |f: Family, pick: fn(&Counts) -> u32| registry().iter().filter(|i| i.family == f).map(|i| pick(&counts[i.name])).sum::<u32>();
     for info in registry() {
         let c = &counts[info.name];
         assert!(c.completed > 0, "{}: never completed in {} runs", info.name, c.runs);
     }
-    assert!(family("pre-copy", |c| c.converged) > 0, "no pre-copy run converged");
-    assert!(family("pre-copy", |c| c.not_resumed) > 0, "no pre-copy run was cancelled");
-    assert!(family("pre-copy", |c| c.forced_completed) > 0, "no pre-copy run was forced to stop");
-    assert!(family("pre-copy", |c| c.zero_pages) > 0, "no pre-copy run sent zero pages as flags");
-    assert!(family("post-copy", |c| c.runs - c.completed) > 0, "every post-copy run completed");
-    assert!(family("post-copy", |c| c.with_faults) > 0, "no post-copy guest faulted");
-    assert!(family("post-copy", |c| c.free_list) > 0, "no post-copy run self-ballooned");
-    assert!(family("hybrid", |c| c.not_resumed) > 0, "no hybrid run was cancelled before the switch-over");
-    assert!(family("hybrid", |c| c.with_faults) > 0, "no hybrid-family guest faulted");
-    assert!(family("hybrid", |c| c.runs - c.completed - c.not_resumed) > 0, "every resumed hybrid-family run completed");
+    assert!(family(Family::PreCopy, |c| c.converged) > 0, "no pre-copy run converged");
+    assert!(family(Family::PreCopy, |c| c.not_resumed) > 0, "no pre-copy run was cancelled");
+    assert!(family(Family::PreCopy, |c| c.forced_completed) > 0, "no pre-copy run was forced to stop");
+    assert!(family(Family::PreCopy, |c| c.zero_pages) > 0, "no pre-copy run sent zero pages as flags");
+    assert!(family(Family::PostCopy, |c| c.runs - c.completed) > 0, "every post-copy run completed");
+    assert!(family(Family::PostCopy, |c| c.with_faults) > 0, "no post-copy guest faulted");
+    assert!(family(Family::PostCopy, |c| c.free_list) > 0, "no post-copy run self-ballooned");
+    assert!(family(Family::Hybrid, |c| c.not_resumed) > 0, "no hybrid run was cancelled before the switch-over");
+    assert!(family(Family::Hybrid, |c| c.with_faults) > 0, "no hybrid-family guest faulted");
+    assert!(family(Family::Hybrid, |c| c.runs - c.completed - c.not_resumed) > 0, "every resumed hybrid-family run completed");
     assert!(counts["tsmc"].with_duplicates > 0, "TSMC never sent a page twice");
     assert!(counts["hybrid"].free_list > 0, "no hybrid run self-ballooned");
 }

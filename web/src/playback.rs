@@ -294,7 +294,7 @@ impl Playback {
             }
         }
         keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let family = livemig_core::algorithms::find(&trace.algorithm).map_or("", |a| a.family);
+        let family = livemig_core::algorithms::find(&trace.algorithm).map_or("", |a| a.family.as_str());
         let dest_kinds = Self::dest_kinds_of(&trace);
         let state = State {
             next: 0,

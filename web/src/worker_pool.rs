@@ -297,7 +297,7 @@ fn restart_busy(p: &mut Pool) {
 fn expected_cost(algorithm: &str) -> u8 {
     match livemig_core::algorithms::find(algorithm) {
         Some(info) if info.base.is_some() || info.fixed.contains(&("push", "false")) => 2,
-        Some(info) if info.family == "post-copy" => 1,
+        Some(info) if info.family == livemig_core::algorithms::Family::PostCopy => 1,
         _ => 0,
     }
 }

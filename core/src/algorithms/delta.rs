@@ -28,33 +28,50 @@
 //! (a miss is sent whole without encoding) [R]. XBZRLE starts after the first complete pass, as
 //! in QEMU: a migration that converges within its first pass sends its stop-and-copy plainly.
 
-use super::precopy::{EncoderSpec, PageSender, PlainPages, Precopy, Stage};
-use super::{Algorithm, ParamKind, ParamSpec, Params};
+use super::precopy::{self, PageSender, PlainPages, Precopy, PrecopyParams, Stage};
+use super::{parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
 use crate::codec::memo::{ByteMemo, IdMemo};
 use crate::codec::{xbzrle, zero, CodecError};
-use crate::context::{ContextError, EncodedBatch, Encoding, MigrationContext};
+use crate::context::{ContextError, EncodedBatch, Encoding, MigrationContext, Outcome};
 
-/// Declared parameters (`[params.delta]`); pre-copy's are in `[params.precopy]`.
-pub const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "cache_size",
-        kind: ParamKind::Size { min: 4096, max: 1 << 40 },
-        default: "64 MiB",
-        help: "XBZRLE cache of sent pages (QEMU's default 64 MiB; the VM's size or more = unlimited)",
-    },
-    ParamSpec {
-        name: "cache_first_round",
-        kind: ParamKind::Bool,
-        default: "false",
-        help: "also cache the pages of the first round, so round 2 already sends deltas (Bhardwaj) [R]",
-    },
-    ParamSpec {
-        name: "encode_rate",
-        kind: ParamKind::Bandwidth { min: 1e6, max: 1e12 },
-        default: "2 GB/s",
-        help: "bytes/s the source XORs and encodes",
-    },
-];
+parameters! {
+    /// Delta pre-copy's own parameters (`[params.delta]`); pre-copy's are in `[params.precopy]`.
+    pub struct DeltaParams, specs PARAMS {
+        cache_size: u64 = (
+            ParamKind::Size { min: 4096, max: 1 << 40 },
+            "64 MiB",
+            "XBZRLE cache of sent pages (QEMU's default 64 MiB; the VM's size or more = unlimited)"
+        ),
+        cache_first_round: bool = (
+            ParamKind::Bool,
+            "false",
+            "also cache the pages of the first round, so round 2 already sends deltas (Bhardwaj) [R]"
+        ),
+        encode_rate: f64 = (ParamKind::Bandwidth { min: 1e6, max: 1e12 }, "2 GB/s", "bytes/s the source XORs and encodes"),
+    }
+}
+
+/// The registry entry of QEMU's XBZRLE pre-copy.
+pub const XBZRLE_INFO: AlgorithmInfo = AlgorithmInfo {
+    name: "xbzrle",
+    section: "delta",
+    base: Some(("precopy", precopy::PARAMS)),
+    family: Family::PreCopy,
+    summary: "QEMU pre-copy with XBZRLE: later rounds send XOR run-length deltas against a 64 MiB cache of sent pages",
+    paper: "QEMU migration/xbzrle.c (Svärd et al., VEE 2011)",
+    params: PARAMS,
+    fixed: &[("policy", "qemu")],
+    build,
+};
+
+/// The registry entry of Bhardwaj & Rama Krishna's delta pre-copy.
+pub const INFO: AlgorithmInfo = AlgorithmInfo {
+    name: "delta",
+    summary: "Delta pre-copy: after the first round send only modified content (XBZRLE, unlimited cache)",
+    paper: "Bhardwaj & Rama Krishna, Improving the Performance of Pre-copy VM Migration, ICCCN 2018",
+    fixed: &[("cache_size", "1 TiB"), ("cache_first_round", "true")],
+    ..XBZRLE_INFO
+};
 
 /// Delta pre-copy's settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,12 +86,29 @@ pub struct XbzrleSettings {
 
 /// Builds delta pre-copy from resolved parameters (pre-copy's and its own).
 pub fn build(p: &Params) -> Box<dyn Algorithm> {
-    let settings = XbzrleSettings {
-        cache_bytes: p.float("cache_size") as u64,
-        cache_first_round: p.bool("cache_first_round"),
-        encode_rate: p.float("encode_rate"),
-    };
-    Box::new(Precopy::with_encoder(p, EncoderSpec::Xbzrle(settings)))
+    let own = DeltaParams::from_params(p);
+    Box::new(Delta {
+        precopy: Precopy::from_params(&PrecopyParams::from_params(p)),
+        settings: XbzrleSettings { cache_bytes: own.cache_size, cache_first_round: own.cache_first_round, encode_rate: own.encode_rate },
+    })
+}
+
+/// Delta pre-copy (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Delta {
+    precopy: Precopy,
+    settings: XbzrleSettings,
+}
+
+impl Algorithm for Delta {
+    /// Pre-copy's rounds under its convergence policy, dirty pages going as deltas against the
+    /// cache of what was sent: after the first round, a page found in the cache goes as its
+    /// XOR run-length delta (nothing when unchanged, whole on overflow), a page not found goes
+    /// whole and enters the cache ([`XbzrleSender`]).
+    fn run(&mut self, ctx: &mut dyn MigrationContext) -> Result<Outcome, ContextError> {
+        let encoder = XbzrleSender::new(self.settings.clone(), ctx.page_size() as usize);
+        self.precopy.run_with(ctx, Box::new(encoder))
+    }
 }
 
 /// One cache slot's owner: which page it holds and from which generation, and where its bytes
@@ -95,7 +129,7 @@ const INTERNED_CONTENTS: usize = 4096;
 /// on first use (untouched slots cost no memory). A copy that cannot be allocated is an error,
 /// not an abort (a browser tab has at most 4 GiB).
 ///
-/// In a simulation ([`MigrationContext::simulated`]) the first round's copies are interned: a
+/// In a simulation ([`MigrationContext::sim_hints`]) the first round's copies are interned: a
 /// slot whose bytes equal a content already held refers to it instead of copying it, so the
 /// unlimited cache of a 4 GiB VM whose never-written pages repeat a few thousand contents holds
 /// those once, not 4 GiB. What the cache holds, and so every delta, is the same (tested).
@@ -106,7 +140,7 @@ struct PageCache {
     own: Vec<Option<Box<[u8]>>>,
     interned: Option<ByteMemo<()>>,
     /// Which interned content a shared content identifier is
-    /// ([`MigrationContext::shared_content_id`]), so such a page need not be read again.
+    /// ([`crate::context::SimHints::shared_content_id`]), so such a page need not be read again.
     interned_ids: IdMemo<u32>,
 }
 
@@ -171,7 +205,10 @@ impl PageCache {
         if !self.may_store(page, age) {
             return Ok(false);
         }
-        let id = if self.interned.is_some() { ctx.shared_content_id(page)? } else { None };
+        let id = match (&self.interned, ctx.sim_hints()) {
+            (Some(_), Some(hints)) => hints.shared_content_id(page)?,
+            _ => None,
+        };
         if let Some(index) = id.and_then(|id| self.interned_ids.get(id).copied()) {
             let i = self.slot_of(page);
             self.slots[i] = Some(Slot { page, age, shared: Some(index) });
@@ -252,7 +289,7 @@ impl PageSender for XbzrleSender {
             return Ok(());
         }
         let ps = self.page.len();
-        let intern = self.intern && ctx.simulated();
+        let intern = self.intern && ctx.sim_hints().is_some();
         let cache = self.cache.get_or_insert_with(|| PageCache::new(self.settings.cache_bytes, ctx.page_count(), ps, intern));
         let last = stage == Stage::StopAndCopy;
         if stage == Stage::Live {
@@ -317,7 +354,10 @@ impl PageSender for XbzrleSender {
             }
         }
         if !self.batch.is_empty() {
-            ctx.send_encoded(&self.batch, encoded_bytes as f64 / self.settings.encode_rate)?;
+            if let Some(hints) = ctx.sim_hints() {
+                hints.charge_encoding(encoded_bytes as f64 / self.settings.encode_rate)?;
+            }
+            ctx.send_encoded(&self.batch)?;
         }
         Ok(())
     }
@@ -326,6 +366,7 @@ impl PageSender for XbzrleSender {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::{Clock, DirtyLog};
 
     #[test]
     fn the_cache_is_direct_mapped_and_keeps_fresh_entries() {

@@ -30,8 +30,9 @@
 //! switched over at once with the working set found so far, per `migration.on_timeout`; a
 //! timeout in the post-copy phase leaves the VM incomplete on the destination, as in post-copy.
 
+use super::postcopy::Prepaging;
 use super::postcopy_common::{FaultWindow, PageServer, PushOrder, Pusher};
-use super::{Algorithm, ParamKind, ParamSpec, Params};
+use super::{choice, parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
 use crate::bitmap::PageBitmap;
 use crate::context::{Channel, ContextError, MigrationContext, Outcome, RoundKind};
 use crate::scenario::OnTimeout;
@@ -39,63 +40,65 @@ use crate::scenario::OnTimeout;
 /// Pages per send call while the working set is copied during the downtime.
 const WS_SEND_PAGES: usize = 1024;
 
-/// Declared parameters.
-pub const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "ws_window",
-        kind: ParamKind::Duration { min: 0.0, max: 600.0 },
-        default: "1 s",
-        help: "how long the dirty log runs to find the working set (0: none, plain post-copy with windows)",
-    },
-    ParamSpec {
-        name: "ws_samples",
-        kind: ParamKind::Int { min: 1, max: 64 },
-        default: "4",
-        help: "dirty-log fetches in the window; pages written in more of them rank higher under the cap",
-    },
-    ParamSpec {
-        name: "ws_max_pages",
-        kind: ParamKind::Int { min: 0, max: 1 << 40 },
-        default: "0",
-        help: "most working-set pages sent during the downtime (0: no cap)",
-    },
-    ParamSpec {
-        name: "k",
-        kind: ParamKind::Int { min: 0, max: 4096 },
-        default: "16",
-        help: "locality window: neighbours sent with a faulted page (each side for around, 2k upward for forward)",
-    },
-    ParamSpec {
-        name: "window",
-        kind: ParamKind::Choice(&["around", "forward"]),
-        default: "around",
-        help: "locality window shape: [f-k, f+k] or [f, f+2k]",
-    },
-    ParamSpec {
-        name: "prepaging",
-        kind: ParamKind::Choice(&["none", "forward", "dual"]),
-        default: "none",
-        help: "push order: address order, or bubbling around the latest fault upward or both ways",
-    },
-    ParamSpec {
-        name: "push_batch",
-        kind: ParamKind::Int { min: 1, max: 65_536 },
-        default: "16",
-        help: "pages pushed per send call (faults are served between calls)",
-    },
-    ParamSpec { name: "self_ballooning", kind: ParamKind::Bool, default: "false", help: "do not send the guest's free pages" },
-];
+choice! {
+    /// The `window` parameter: the shape of the locality window around a fault.
+    pub enum WindowShape { Around = "around", Forward = "forward" }
+}
+
+parameters! {
+    /// Hybrid migration's parameters (`[params.hybrid]`).
+    pub struct HybridParams, specs PARAMS {
+        ws_window: f64 = (
+            ParamKind::Duration { min: 0.0, max: 600.0 },
+            "1 s",
+            "how long the dirty log runs to find the working set (0: none, plain post-copy with windows)"
+        ),
+        ws_samples: u32 = (
+            ParamKind::Int { min: 1, max: 64 },
+            "4",
+            "dirty-log fetches in the window; pages written in more of them rank higher under the cap"
+        ),
+        ws_max_pages: u64 = (ParamKind::Int { min: 0, max: 1 << 40 }, "0", "most working-set pages sent during the downtime (0: no cap)"),
+        k: u64 = (
+            ParamKind::Int { min: 0, max: 4096 },
+            "16",
+            "locality window: neighbours sent with a faulted page (each side for around, 2k upward for forward)"
+        ),
+        window: WindowShape = (ParamKind::Choice(WindowShape::WORDS), "around", "locality window shape: [f-k, f+k] or [f, f+2k]"),
+        prepaging: Prepaging = (
+            ParamKind::Choice(Prepaging::WORDS),
+            "none",
+            "push order: address order, or bubbling around the latest fault upward or both ways"
+        ),
+        push_batch: usize = (ParamKind::Int { min: 1, max: 65_536 }, "16", "pages pushed per send call (faults are served between calls)"),
+        self_ballooning: bool = (ParamKind::Bool, "false", "do not send the guest's free pages"),
+    }
+}
+
+/// The registry entry.
+pub const INFO: AlgorithmInfo = AlgorithmInfo {
+    name: "hybrid",
+    section: "hybrid",
+    base: None,
+    family: Family::Hybrid,
+    summary: "Working set estimated live and sent with the CPU state, then post-copy with a locality window per fault",
+    paper: "Sahni & Varma, A Hybrid Approach to Live Migration of Virtual Machines, IEEE CCEM 2012",
+    params: PARAMS,
+    fixed: &[],
+    build,
+};
 
 /// Builds hybrid from resolved parameters.
 pub fn build(p: &Params) -> Box<dyn Algorithm> {
+    let p = HybridParams::from_params(p);
     Box::new(Hybrid {
-        ws_window: p.float("ws_window"),
-        ws_samples: p.int("ws_samples") as u32,
-        ws_max_pages: p.int("ws_max_pages") as u64,
-        window: FaultWindow::new(p.choice("window"), p.int("k") as u64),
-        order: PushOrder::from_prepaging(p.choice("prepaging")),
-        push_batch: p.int("push_batch") as usize,
-        self_ballooning: p.bool("self_ballooning"),
+        ws_window: p.ws_window,
+        ws_samples: p.ws_samples,
+        ws_max_pages: p.ws_max_pages,
+        window: FaultWindow::new(p.window, p.k),
+        order: PushOrder::from_prepaging(p.prepaging),
+        push_batch: p.push_batch,
+        self_ballooning: p.self_ballooning,
     })
 }
 
@@ -116,7 +119,7 @@ impl Hybrid {
     /// cancelled the migration.
     fn estimate_working_set(&self, ctx: &mut dyn MigrationContext) -> Result<Option<PageBitmap>, ContextError> {
         let n = ctx.page_count();
-        ctx.start_dirty_log()?;
+        let logging = ctx.start_dirty_log()?;
         let t0 = ctx.now();
         let mut ws = PageBitmap::new(n);
         // Samples each page was written in (only needed to rank pages under the cap).
@@ -125,7 +128,7 @@ impl Hybrid {
             let until = t0 + self.ws_window * f64::from(i) / f64::from(self.ws_samples);
             // The guest runs on the source: no page request can arrive, so this only waits.
             ctx.wait_fault_until(until)?;
-            let dirty = ctx.fetch_dirty()?;
+            let dirty = ctx.fetch_dirty(&logging)?;
             if !hits.is_empty() {
                 dirty.iter().for_each(|p| hits[p as usize] += 1);
             }
@@ -160,7 +163,7 @@ impl Algorithm for Hybrid {
         let forced = ctx.deadline_passed();
 
         ctx.begin_round(RoundKind::StopAndCopy);
-        ctx.pause_source()?;
+        let paused = ctx.pause_source()?;
         let mut done = PageBitmap::new(n);
         if self.self_ballooning {
             let free = ctx.free_pages()?;
@@ -175,8 +178,8 @@ impl Algorithm for Hybrid {
             ctx.send_pages(chunk, Channel::Bulk)?;
         }
         done.union_with(&ws);
-        ctx.send_state()?;
-        ctx.resume_destination()?;
+        ctx.send_state(&paused)?;
+        ctx.resume_destination(paused)?;
         ctx.begin_round(RoundKind::PostCopy);
 
         let pusher = Pusher::new(self.order, false, 1);

@@ -29,46 +29,44 @@
 //! hides behind the wire and saves time; on a fast link with few threads it becomes the
 //! bottleneck and makes the migration slower than plain pre-copy.
 
-use super::precopy::{EncoderSpec, PageSender, Precopy, Stage};
-use super::{Algorithm, ParamKind, ParamSpec, Params};
+use super::precopy::{self, PageSender, Precopy, PrecopyParams, Stage};
+use super::{parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
 use crate::codec::memo::IdMemo;
 use crate::codec::{max_compressed_len, Compressor, Thresholds};
-use crate::context::{ContextError, EncodedBatch, Encoding, MigrationContext};
+use crate::context::{ContextError, EncodedBatch, Encoding, MigrationContext, Outcome};
 use std::sync::Arc;
 
-/// Declared parameters (`[params.mecom]`); pre-copy's are in `[params.precopy]`.
-pub const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "similarity",
-        kind: ParamKind::Float { min: 0.0, max: 1.0 },
-        default: "0.5",
-        help: "θ_sim: share of zero/dictionary-hit words from which a page goes to WKdm, not LZ4 [R]",
-    },
-    ParamSpec {
-        name: "threads",
-        kind: ParamKind::Int { min: 1, max: 1024 },
-        default: "4",
-        help: "compression threads on the source (batches are compressed in parallel with sending)",
-    },
-    ParamSpec {
-        name: "zero_rate",
-        kind: ParamKind::Bandwidth { min: 1e6, max: 1e12 },
-        default: "8 GB/s",
-        help: "bytes/s one thread scans to find a zero page",
-    },
-    ParamSpec {
-        name: "wkdm_rate",
-        kind: ParamKind::Bandwidth { min: 1e6, max: 1e12 },
-        default: "1 GB/s",
-        help: "bytes/s one thread compresses with WKdm",
-    },
-    ParamSpec {
-        name: "lz4_rate",
-        kind: ParamKind::Bandwidth { min: 1e6, max: 1e12 },
-        default: "400 MB/s",
-        help: "bytes/s one thread compresses with LZ4 (LZO's stand-in)",
-    },
-];
+parameters! {
+    /// MECOM's own parameters (`[params.mecom]`); pre-copy's are in `[params.precopy]`.
+    pub struct MecomParams, specs PARAMS {
+        similarity: f64 = (
+            ParamKind::Float { min: 0.0, max: 1.0 },
+            "0.5",
+            "θ_sim: share of zero/dictionary-hit words from which a page goes to WKdm, not LZ4 [R]"
+        ),
+        threads: u32 = (
+            ParamKind::Int { min: 1, max: 1024 },
+            "4",
+            "compression threads on the source (batches are compressed in parallel with sending)"
+        ),
+        zero_rate: f64 = (ParamKind::Bandwidth { min: 1e6, max: 1e12 }, "8 GB/s", "bytes/s one thread scans to find a zero page"),
+        wkdm_rate: f64 = (ParamKind::Bandwidth { min: 1e6, max: 1e12 }, "1 GB/s", "bytes/s one thread compresses with WKdm"),
+        lz4_rate: f64 = (ParamKind::Bandwidth { min: 1e6, max: 1e12 }, "400 MB/s", "bytes/s one thread compresses with LZ4 (LZO's stand-in)"),
+    }
+}
+
+/// The registry entry.
+pub const INFO: AlgorithmInfo = AlgorithmInfo {
+    name: "mecom",
+    section: "mecom",
+    base: Some(("precopy", precopy::PARAMS)),
+    family: Family::PreCopy,
+    summary: "Pre-copy compressing each page by content: zero flag, WKdm for word-regular pages, LZ4 (for LZO) otherwise",
+    paper: "Jin et al., Live VM migration with adaptive memory compression, Cluster 2009; MECOM, FGCS 2014",
+    params: PARAMS,
+    fixed: &[],
+    build,
+};
 
 /// MECOM's settings: the classifier's threshold and the compression cost model.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,14 +79,36 @@ pub struct MecomSettings {
     pub rates: [f64; 3],
 }
 
+impl MecomSettings {
+    fn from_params(p: &MecomParams) -> MecomSettings {
+        MecomSettings { similarity: p.similarity, threads: p.threads, rates: [p.zero_rate, p.wkdm_rate, p.lz4_rate] }
+    }
+}
+
 /// Builds MECOM from resolved parameters (pre-copy's and MECOM's).
 pub fn build(p: &Params) -> Box<dyn Algorithm> {
-    let settings = MecomSettings {
-        similarity: p.float("similarity"),
-        threads: p.int("threads") as u32,
-        rates: [p.float("zero_rate"), p.float("wkdm_rate"), p.float("lz4_rate")],
-    };
-    Box::new(Precopy::with_encoder(p, EncoderSpec::Mecom(settings)))
+    Box::new(Mecom {
+        precopy: Precopy::from_params(&PrecopyParams::from_params(p)),
+        settings: MecomSettings::from_params(&MecomParams::from_params(p)),
+    })
+}
+
+/// MECOM (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Mecom {
+    precopy: Precopy,
+    settings: MecomSettings,
+}
+
+impl Algorithm for Mecom {
+    /// Pre-copy's rounds under its convergence policy, every page of every round (the
+    /// stop-and-copy included) going through the adaptive compressor: a zero page as a flag,
+    /// a word-regular page with WKdm, any other with LZ4, a page that does not shrink raw
+    /// ([`MecomSender`]).
+    fn run(&mut self, ctx: &mut dyn MigrationContext) -> Result<Outcome, ContextError> {
+        let compressor = MecomSender::new(self.settings.clone(), ctx.page_size() as usize);
+        self.precopy.run_with(ctx, Box::new(compressor))
+    }
 }
 
 /// Compresses each batch and sends it (see the module docs).
@@ -100,7 +120,7 @@ pub struct MecomSender {
     batch: EncodedBatch,
     /// In a simulation only: what each shared page content compressed to (how it is sent, what
     /// the classifier chose, the bytes), by its identifier
-    /// ([`MigrationContext::shared_content_id`]), so that the codec runs once per content and
+    /// ([`crate::context::SimHints::shared_content_id`]), so that the codec runs once per content and
     /// such pages are not even read; the cost model still charges every page.
     memo: IdMemo<(Encoding, Encoding, Arc<[u8]>)>,
 }
@@ -149,9 +169,11 @@ impl PageSender for MecomSender {
         }
         self.batch.clear();
         let mut cpu = 0.0;
-        let simulated = ctx.simulated();
         for &p in pages {
-            let shared = if simulated { ctx.shared_content_id(p)? } else { None };
+            let shared = match ctx.sim_hints() {
+                Some(hints) => hints.shared_content_id(p)?,
+                None => None,
+            };
             if let Some(id) = shared {
                 if let Some((codec, chosen, bytes)) = self.memo.get(id) {
                     let chosen = *chosen;
@@ -175,7 +197,10 @@ impl PageSender for MecomSender {
                 None => self.batch.push(p, c.codec, &self.out[..c.len]),
             }
         }
-        ctx.send_encoded(&self.batch, cpu / self.settings.threads as f64)?;
+        if let Some(hints) = ctx.sim_hints() {
+            hints.charge_encoding(cpu / self.settings.threads as f64)?;
+        }
+        ctx.send_encoded(&self.batch)?;
         Ok(())
     }
 }
@@ -183,6 +208,7 @@ impl PageSender for MecomSender {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::{Clock, DirtyLog};
     use crate::sim::{SimContext, SimOptions};
     use crate::Scenario;
 

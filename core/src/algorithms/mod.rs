@@ -3,10 +3,10 @@
 //! # Adding an algorithm
 //!
 //! 1. Write `core/src/algorithms/my_algorithm.rs` with a struct implementing [`Algorithm`]
-//!    (its `run` talks only to [`MigrationContext`]), its parameter list as
-//!    `pub const PARAMS: &[ParamSpec]`, and a `pub fn build(params: &Params) -> ...`.
-//! 2. Add `mod my_algorithm;` below and one line to [`REGISTRY`]: an [`AlgorithmInfo`] entry,
-//!    or, as the student template does, `my_algorithm::INFO,` with the entry in the file.
+//!    (its `run` talks only to [`MigrationContext`]), its parameters declared once with
+//!    `parameters!` (the `PARAMS` list and a typed struct), its registry entry
+//!    `pub const INFO: AlgorithmInfo`, and a `pub fn build(params: &Params) -> ...`.
+//! 2. Add `mod my_algorithm;` below and the one line `my_algorithm::INFO,` to [`REGISTRY`].
 //!
 //! The smallest complete example, written to be copied, is [`student_template`]: a few live
 //! pre-copy rounds then stop-and-copy, with comments that walk through the context API.
@@ -17,9 +17,12 @@
 //! it reads its other parameters from the same `[params.<base>]` table.
 
 use crate::context::{ContextError, MigrationContext, Outcome};
-use crate::units::{Bandwidth, ByteSize, Seconds};
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+mod params;
+pub(crate) use params::{choice, parameters};
+pub use params::{FromParam, ParamError, ParamKind, ParamSpec, ParamValue, Params};
 
 pub mod delta;
 pub mod hybrid;
@@ -38,250 +41,38 @@ pub trait Algorithm {
     fn run(&mut self, ctx: &mut dyn MigrationContext) -> Result<Outcome, ContextError>;
 }
 
-/// The type and accepted range of a parameter.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ParamKind {
-    /// true or false.
-    Bool,
-    /// An integer in `min..=max`.
-    Int {
-        /// Smallest accepted.
-        min: i64,
-        /// Largest accepted.
-        max: i64,
-    },
-    /// A number in `min..=max`.
-    Float {
-        /// Smallest accepted.
-        min: f64,
-        /// Largest accepted.
-        max: f64,
-    },
-    /// One of the listed words.
-    Choice(&'static [&'static str]),
-    /// A duration in seconds, `min..=max`.
-    Duration {
-        /// Smallest accepted (seconds).
-        min: f64,
-        /// Largest accepted (seconds).
-        max: f64,
-    },
-    /// A bandwidth in bytes/s, `min..=max`.
-    Bandwidth {
-        /// Smallest accepted (bytes/s).
-        min: f64,
-        /// Largest accepted (bytes/s).
-        max: f64,
-    },
-    /// A size in bytes, `min..=max`.
-    Size {
-        /// Smallest accepted.
-        min: u64,
-        /// Largest accepted.
-        max: u64,
-    },
+/// When an algorithm moves the guest: its family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Family {
+    /// Memory is copied while the guest runs on the source; it moves once everything is there.
+    PreCopy,
+    /// The guest moves first; its memory follows, pushed and faulted in.
+    PostCopy,
+    /// Some memory before the switch, the rest after it.
+    Hybrid,
 }
 
-impl ParamKind {
-    /// Human description of the accepted values.
-    pub fn accepted(&self) -> String {
-        match *self {
-            ParamKind::Bool => "true or false".into(),
-            ParamKind::Int { min, max } => format!("an integer from {min} to {max}"),
-            ParamKind::Float { min, max } => format!("a number from {min} to {max}"),
-            ParamKind::Choice(words) => format!("one of {}", words.join(", ")),
-            ParamKind::Duration { min, max } => format!("a duration from {} to {}", Seconds(min), Seconds(max)),
-            ParamKind::Bandwidth { min, max } => format!("a bandwidth from {} to {}", Bandwidth(min), Bandwidth(max)),
-            ParamKind::Size { min, max } => format!("a size from {} to {}", ByteSize(min), ByteSize(max)),
+impl Family {
+    /// The family's name as reports and the CLI write it: `pre-copy`, `post-copy`, `hybrid`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Family::PreCopy => "pre-copy",
+            Family::PostCopy => "post-copy",
+            Family::Hybrid => "hybrid",
         }
+    }
+
+    /// Whether the guest may run on the destination before all its memory is there, so that
+    /// the destination must serve page faults (post-copy and hybrid).
+    pub const fn faults_on_destination(self) -> bool {
+        !matches!(self, Family::PreCopy)
     }
 }
 
-/// One declared parameter of an algorithm.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ParamSpec {
-    /// Key in `[params.<algorithm>]`.
-    pub name: &'static str,
-    /// Type and range.
-    pub kind: ParamKind,
-    /// Default value, written as in a scenario file.
-    pub default: &'static str,
-    /// One line for people.
-    pub help: &'static str,
-}
-
-/// A resolved parameter value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ParamValue {
-    /// A boolean.
-    Bool(bool),
-    /// An integer.
-    Int(i64),
-    /// A number, or a duration (s), bandwidth (bytes/s) or size (bytes).
-    Float(f64),
-    /// A choice.
-    Text(String),
-}
-
-/// A parameter value that does not fit its declaration.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct ParamError {
-    /// Dotted path, e.g. `params.precopy.policy`.
-    pub field: String,
-    /// What is wrong and what is accepted.
-    pub message: String,
-}
-
-fn parse_value(spec: &ParamSpec, v: &Value) -> Result<ParamValue, String> {
-    let text = match v {
-        Value::String(s) => Some(s.as_str()),
-        _ => None,
-    };
-    let bad = || format!("{v} is not accepted: {}", spec.kind.accepted());
-    match spec.kind {
-        ParamKind::Bool => match (v, text) {
-            (Value::Bool(b), _) => Ok(ParamValue::Bool(*b)),
-            (_, Some("true")) => Ok(ParamValue::Bool(true)),
-            (_, Some("false")) => Ok(ParamValue::Bool(false)),
-            _ => Err(bad()),
-        },
-        ParamKind::Int { min, max } => {
-            let n = match (v, text) {
-                (Value::Number(n), _) => n.as_i64(),
-                (_, Some(t)) => t.trim().parse().ok(),
-                _ => None,
-            }
-            .ok_or_else(bad)?;
-            if n < min || n > max {
-                return Err(bad());
-            }
-            Ok(ParamValue::Int(n))
-        }
-        ParamKind::Float { min, max } => {
-            let x = match (v, text) {
-                (Value::Number(n), _) => n.as_f64(),
-                (_, Some(t)) => t.trim().parse().ok(),
-                _ => None,
-            }
-            .ok_or_else(bad)?;
-            if x.is_nan() || x < min || x > max {
-                return Err(bad());
-            }
-            Ok(ParamValue::Float(x))
-        }
-        ParamKind::Choice(words) => {
-            let t = text.ok_or_else(bad)?;
-            if !words.contains(&t) {
-                return Err(format!("'{t}' is not accepted: {}", spec.kind.accepted()));
-            }
-            Ok(ParamValue::Text(t.to_string()))
-        }
-        ParamKind::Duration { min, max } => {
-            let x: Seconds = serde_json::from_value(v.clone()).map_err(|e| format!("{e}: accepted {}", spec.kind.accepted()))?;
-            if x.0.is_nan() || x.0 < min || x.0 > max {
-                return Err(bad());
-            }
-            Ok(ParamValue::Float(x.0))
-        }
-        ParamKind::Bandwidth { min, max } => {
-            let x: Bandwidth = serde_json::from_value(v.clone()).map_err(|e| format!("{e}: accepted {}", spec.kind.accepted()))?;
-            if x.0.is_nan() || x.0 < min || x.0 > max {
-                return Err(bad());
-            }
-            Ok(ParamValue::Float(x.0))
-        }
-        ParamKind::Size { min, max } => {
-            let x: ByteSize = serde_json::from_value(v.clone()).map_err(|e| format!("{e}: accepted {}", spec.kind.accepted()))?;
-            if x.0 < min || x.0 > max {
-                return Err(bad());
-            }
-            Ok(ParamValue::Float(x.0 as f64))
-        }
-    }
-}
-
-/// An algorithm's parameters, checked against its declarations, defaults filled in.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Params {
-    values: BTreeMap<&'static str, ParamValue>,
-    shown: serde_json::Map<String, Value>,
-}
-
-impl Params {
-    /// Resolves `given` (from `[params.<section>]`) against `specs`, then applies a variant's
-    /// fixed values.
-    pub fn resolve(
-        section: &str,
-        specs: &'static [ParamSpec],
-        given: Option<&BTreeMap<String, Value>>,
-        fixed: &[(&'static str, &'static str)],
-    ) -> Result<Params, ParamError> {
-        let mut values = BTreeMap::new();
-        let mut shown = serde_json::Map::new();
-        if let Some(given) = given {
-            for key in given.keys() {
-                if !specs.iter().any(|s| s.name == key) {
-                    let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
-                    return Err(ParamError {
-                        field: format!("params.{section}.{key}"),
-                        message: format!("unknown parameter; {section} accepts: {}", names.join(", ")),
-                    });
-                }
-            }
-        }
-        for spec in specs {
-            let fixed_value = fixed.iter().find(|(k, _)| *k == spec.name).map(|(_, v)| Value::String(v.to_string()));
-            let default = Value::String(spec.default.to_string());
-            let raw = fixed_value.as_ref().or_else(|| given.and_then(|g| g.get(spec.name))).unwrap_or(&default);
-            let value =
-                parse_value(spec, raw).map_err(|message| ParamError { field: format!("params.{section}.{}", spec.name), message })?;
-            shown.insert(spec.name.to_string(), raw.clone());
-            values.insert(spec.name, value);
-        }
-        Ok(Params { values, shown })
-    }
-
-    /// Adds another table's parameters (names are unique across an entry's tables).
-    fn merge(&mut self, other: Params) {
-        self.values.extend(other.values);
-        self.shown.extend(other.shown);
-    }
-
-    /// The parameters as given or defaulted, for traces and reports.
-    pub fn shown(&self) -> serde_json::Map<String, Value> {
-        self.shown.clone()
-    }
-
-    fn get(&self, name: &str) -> &ParamValue {
-        self.values.get(name).unwrap_or_else(|| panic!("parameter {name} is not declared"))
-    }
-
-    /// A declared boolean parameter.
-    pub fn bool(&self, name: &str) -> bool {
-        matches!(self.get(name), ParamValue::Bool(true))
-    }
-    /// A declared integer parameter.
-    pub fn int(&self, name: &str) -> i64 {
-        match self.get(name) {
-            ParamValue::Int(n) => *n,
-            other => panic!("parameter {name} is {other:?}, not an integer"),
-        }
-    }
-    /// A declared number, duration (s), bandwidth (bytes/s) or size (bytes).
-    pub fn float(&self, name: &str) -> f64 {
-        match self.get(name) {
-            ParamValue::Float(x) => *x,
-            ParamValue::Int(n) => *n as f64,
-            other => panic!("parameter {name} is {other:?}, not a number"),
-        }
-    }
-    /// A declared choice.
-    pub fn choice(&self, name: &str) -> &str {
-        match self.get(name) {
-            ParamValue::Text(t) => t,
-            other => panic!("parameter {name} is {other:?}, not a choice"),
-        }
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
@@ -292,8 +83,8 @@ pub struct AlgorithmInfo {
     pub name: &'static str,
     /// The `[params.<section>]` table it reads (the base algorithm's name).
     pub section: &'static str,
-    /// "pre-copy", "post-copy", ...
-    pub family: &'static str,
+    /// Pre-copy, post-copy or hybrid.
+    pub family: Family,
     /// One line for people.
     pub summary: &'static str,
     /// The paper or implementation it follows.
@@ -310,175 +101,25 @@ pub struct AlgorithmInfo {
     pub build: fn(&Params) -> Box<dyn Algorithm>,
 }
 
-/// Every registered algorithm and variant, in the order `livemig algorithms` lists them.
+/// Every registered algorithm and variant, in the order `livemig algorithms` lists them: one
+/// line each, the entry itself in the algorithm's file.
 pub static REGISTRY: &[AlgorithmInfo] = &[
-    AlgorithmInfo {
-        name: "precopy",
-        section: "precopy",
-        base: None,
-        family: "pre-copy",
-        summary: "Iterative pre-copy with a choice of convergence policy (default: Xen's)",
-        paper: "Clark et al., Live Migration of Virtual Machines, NSDI 2005; Xen xc_domain_save.c",
-        params: precopy::PARAMS,
-        fixed: &[],
-        build: precopy::build,
-    },
-    AlgorithmInfo {
-        name: "precopy-xen",
-        section: "precopy",
-        base: None,
-        family: "pre-copy",
-        summary: "Xen classic: 29 live rounds + final, stop under 50 dirty pages or over 3x memory, skip re-dirtied pages",
-        paper: "Xen tools/libxc/xc_domain_save.c (Clark et al., NSDI 2005)",
-        params: precopy::PARAMS,
-        fixed: &[("policy", "xen")],
-        build: precopy::build,
-    },
-    AlgorithmInfo {
-        name: "precopy-qemu",
-        section: "precopy",
-        base: None,
-        family: "pre-copy",
-        summary: "QEMU: stop when remaining bytes < measured bandwidth x downtime limit; no round cap",
-        paper: "QEMU migration/ram.c, migration.c (downtime-limit 300 ms, auto-converge)",
-        params: precopy::PARAMS,
-        fixed: &[("policy", "qemu")],
-        build: precopy::build,
-    },
-    AlgorithmInfo {
-        name: "precopy-ch",
-        section: "precopy",
-        base: None,
-        family: "pre-copy",
-        summary: "Cloud Hypervisor: at most 5 dirty passes, or stop once the downtime estimate fits",
-        paper: "Cloud Hypervisor vm-migration (estimated downtime <= 300 ms)",
-        params: precopy::PARAMS,
-        fixed: &[("policy", "cloud-hypervisor")],
-        build: precopy::build,
-    },
-    AlgorithmInfo {
-        name: "postcopy",
-        section: "postcopy",
-        base: None,
-        family: "post-copy",
-        summary: "Post-copy: switch over first, then active push with bubbling pre-paging and demand faults",
-        paper: "Hines & Gopalan, Post-Copy Based Live VM Migration, VEE 2009",
-        params: postcopy::PARAMS,
-        fixed: &[],
-        build: postcopy::build,
-    },
-    AlgorithmInfo {
-        name: "postcopy-demand",
-        section: "postcopy",
-        base: None,
-        family: "post-copy",
-        summary: "Post-copy with demand paging only: a page moves only when the guest faults on it",
-        paper: "Hines & Gopalan, VEE 2009 (demand-paging baseline)",
-        params: postcopy::PARAMS,
-        fixed: &[("push", "false")],
-        build: postcopy::build,
-    },
-    AlgorithmInfo {
-        name: "postcopy-push",
-        section: "postcopy",
-        base: None,
-        family: "post-copy",
-        summary: "Post-copy with active push in address order plus demand paging",
-        paper: "Hines & Gopalan, VEE 2009 (active push)",
-        params: postcopy::PARAMS,
-        fixed: &[("push", "true"), ("prepaging", "none")],
-        build: postcopy::build,
-    },
-    AlgorithmInfo {
-        name: "postcopy-bubbling",
-        section: "postcopy",
-        base: None,
-        family: "post-copy",
-        summary: "Post-copy with bubbling pre-paging around several fault pivots, both directions",
-        paper: "Hines, Deshpande & Gopalan, Post-Copy Live Migration of VMs, SIGOPS OSR 2009",
-        params: postcopy::PARAMS,
-        fixed: &[("push", "true"), ("prepaging", "dual"), ("pivots", "multi")],
-        build: postcopy::build,
-    },
+    precopy::INFO,
+    precopy::xen::INFO,
+    precopy::qemu::INFO,
+    precopy::cloud_hypervisor::INFO,
+    postcopy::INFO,
+    postcopy::DEMAND_INFO,
+    postcopy::PUSH_INFO,
+    postcopy::BUBBLING_INFO,
     postcopy_qemu::INFO,
-    AlgorithmInfo {
-        name: "hybrid",
-        section: "hybrid",
-        base: None,
-        family: "hybrid",
-        summary: "Working set estimated live and sent with the CPU state, then post-copy with a locality window per fault",
-        paper: "Sahni & Varma, A Hybrid Approach to Live Migration of Virtual Machines, IEEE CCEM 2012",
-        params: hybrid::PARAMS,
-        fixed: &[],
-        build: hybrid::build,
-    },
-    AlgorithmInfo {
-        name: "tsmc",
-        section: "tsmc",
-        base: None,
-        family: "hybrid",
-        summary: "Three stages: one live full copy, a downtime with only the dirty bitmap, then post-copy of the dirty pages",
-        paper: "Song, Liu, Yin & Gao, TSMC: A Novel Approach for Live VM Migration, J. Applied Mathematics 2014",
-        params: tsmc::PARAMS,
-        fixed: &[],
-        build: tsmc::build,
-    },
-    AlgorithmInfo {
-        name: "mecom",
-        section: "mecom",
-        base: Some(("precopy", precopy::PARAMS)),
-        family: "pre-copy",
-        summary: "Pre-copy compressing each page by content: zero flag, WKdm for word-regular pages, LZ4 (for LZO) otherwise",
-        paper: "Jin et al., Live VM migration with adaptive memory compression, Cluster 2009; MECOM, FGCS 2014",
-        params: mecom::PARAMS,
-        fixed: &[],
-        build: mecom::build,
-    },
-    AlgorithmInfo {
-        name: "xbzrle",
-        section: "delta",
-        base: Some(("precopy", precopy::PARAMS)),
-        family: "pre-copy",
-        summary: "QEMU pre-copy with XBZRLE: later rounds send XOR run-length deltas against a 64 MiB cache of sent pages",
-        paper: "QEMU migration/xbzrle.c (Svärd et al., VEE 2011)",
-        params: delta::PARAMS,
-        fixed: &[("policy", "qemu")],
-        build: delta::build,
-    },
-    AlgorithmInfo {
-        name: "delta",
-        section: "delta",
-        base: Some(("precopy", precopy::PARAMS)),
-        family: "pre-copy",
-        summary: "Delta pre-copy: after the first round send only modified content (XBZRLE, unlimited cache)",
-        paper: "Bhardwaj & Rama Krishna, Improving the Performance of Pre-copy VM Migration, ICCCN 2018",
-        params: delta::PARAMS,
-        fixed: &[("cache_size", "1 TiB"), ("cache_first_round", "true")],
-        build: delta::build,
-    },
-    AlgorithmInfo {
-        name: "task-guided",
-        section: "task-guided",
-        base: None,
-        family: "pre-copy",
-        summary: "A coordinator approves pre-copy in the guest's calm (tagged) regions and withdraws it when a heavy one begins",
-        paper: "Lin & Kuo, A Framework for Task-Guided Virtual Machine Live Migration, IDCS 2018 (coordinator reconstructed)",
-        params: task_guided::PARAMS,
-        fixed: &[],
-        build: task_guided::build,
-    },
-    AlgorithmInfo {
-        name: "task-guided-baseline",
-        section: "task-guided",
-        base: None,
-        family: "pre-copy",
-        summary: "Task-guided's baseline: tags ignored, the same pre-copy starts as soon as the migration is requested",
-        paper: "Lin & Kuo, IDCS 2018 (baseline: migrate at once)",
-        params: task_guided::PARAMS,
-        fixed: &[("guided", "false")],
-        build: task_guided::build,
-    },
-    // The student template's entry is in its own file: a student's algorithm is one line here.
+    hybrid::INFO,
+    tsmc::INFO,
+    mecom::INFO,
+    delta::XBZRLE_INFO,
+    delta::INFO,
+    task_guided::INFO,
+    task_guided::BASELINE_INFO,
     student_template::INFO,
 ];
 

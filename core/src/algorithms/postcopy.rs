@@ -29,54 +29,86 @@
 //! TSMC (`postcopy_common.rs`).
 
 use super::postcopy_common::{FaultWindow, PageServer, PushOrder, Pusher};
-use super::{Algorithm, ParamKind, ParamSpec, Params};
+use super::{choice, parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
 use crate::bitmap::PageBitmap;
 use crate::context::{ContextError, MigrationContext, Outcome, RoundKind};
 
-/// Declared parameters.
-pub const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "push",
-        kind: ParamKind::Bool,
-        default: "true",
-        help: "actively push pages not yet sent (false: demand paging only)",
-    },
-    ParamSpec {
-        name: "prepaging",
-        kind: ParamKind::Choice(&["none", "forward", "dual"]),
-        default: "dual",
-        help: "push order: address order, or bubbling around faults upward or both ways",
-    },
-    ParamSpec {
-        name: "pivots",
-        kind: ParamKind::Choice(&["single", "multi"]),
-        default: "single",
-        help: "bubbling: one pivot that moves, or one per recent fault",
-    },
-    ParamSpec {
-        name: "max_pivots",
-        kind: ParamKind::Int { min: 1, max: 4096 },
-        default: "8",
-        help: "bubbling with multi: most pivots kept",
-    },
-    ParamSpec {
-        name: "push_batch",
-        kind: ParamKind::Int { min: 1, max: 65_536 },
-        default: "16",
-        help: "pages pushed per send call (faults are served between calls)",
-    },
-    ParamSpec { name: "self_ballooning", kind: ParamKind::Bool, default: "false", help: "do not send the guest's free pages" },
-];
+choice! {
+    /// The `prepaging` parameter: the order pages are pushed in.
+    pub enum Prepaging { None = "none", Forward = "forward", Dual = "dual" }
+}
+
+choice! {
+    /// The `pivots` parameter: one bubbling pivot, or one per recent fault.
+    pub enum Pivots { Single = "single", Multi = "multi" }
+}
+
+parameters! {
+    /// Post-copy's parameters (`[params.postcopy]`).
+    pub struct PostcopyParams, specs PARAMS {
+        push: bool = (ParamKind::Bool, "true", "actively push pages not yet sent (false: demand paging only)"),
+        prepaging: Prepaging = (
+            ParamKind::Choice(Prepaging::WORDS),
+            "dual",
+            "push order: address order, or bubbling around faults upward or both ways"
+        ),
+        pivots: Pivots = (ParamKind::Choice(Pivots::WORDS), "single", "bubbling: one pivot that moves, or one per recent fault"),
+        max_pivots: usize = (ParamKind::Int { min: 1, max: 4096 }, "8", "bubbling with multi: most pivots kept"),
+        push_batch: usize = (ParamKind::Int { min: 1, max: 65_536 }, "16", "pages pushed per send call (faults are served between calls)"),
+        self_ballooning: bool = (ParamKind::Bool, "false", "do not send the guest's free pages"),
+    }
+}
+
+/// The registry entry of post-copy with active push and bubbling.
+pub const INFO: AlgorithmInfo = AlgorithmInfo {
+    name: "postcopy",
+    section: "postcopy",
+    base: None,
+    family: Family::PostCopy,
+    summary: "Post-copy: switch over first, then active push with bubbling pre-paging and demand faults",
+    paper: "Hines & Gopalan, Post-Copy Based Live VM Migration, VEE 2009",
+    params: PARAMS,
+    fixed: &[],
+    build,
+};
+
+/// The registry entry of the demand-paging baseline.
+pub const DEMAND_INFO: AlgorithmInfo = AlgorithmInfo {
+    name: "postcopy-demand",
+    summary: "Post-copy with demand paging only: a page moves only when the guest faults on it",
+    paper: "Hines & Gopalan, VEE 2009 (demand-paging baseline)",
+    fixed: &[("push", "false")],
+    ..INFO
+};
+
+/// The registry entry of active push in address order.
+pub const PUSH_INFO: AlgorithmInfo = AlgorithmInfo {
+    name: "postcopy-push",
+    summary: "Post-copy with active push in address order plus demand paging",
+    paper: "Hines & Gopalan, VEE 2009 (active push)",
+    fixed: &[("push", "true"), ("prepaging", "none")],
+    ..INFO
+};
+
+/// The registry entry of bubbling around several pivots.
+pub const BUBBLING_INFO: AlgorithmInfo = AlgorithmInfo {
+    name: "postcopy-bubbling",
+    summary: "Post-copy with bubbling pre-paging around several fault pivots, both directions",
+    paper: "Hines, Deshpande & Gopalan, Post-Copy Live Migration of VMs, SIGOPS OSR 2009",
+    fixed: &[("push", "true"), ("prepaging", "dual"), ("pivots", "multi")],
+    ..INFO
+};
 
 /// Builds post-copy from resolved parameters.
 pub fn build(p: &Params) -> Box<dyn Algorithm> {
+    let p = PostcopyParams::from_params(p);
     Box::new(Postcopy {
-        push: p.bool("push"),
-        order: PushOrder::from_prepaging(p.choice("prepaging")),
-        multi: p.choice("pivots") == "multi",
-        max_pivots: p.int("max_pivots") as usize,
-        push_batch: p.int("push_batch") as usize,
-        self_ballooning: p.bool("self_ballooning"),
+        push: p.push,
+        order: PushOrder::from_prepaging(p.prepaging),
+        multi: p.pivots == Pivots::Multi,
+        max_pivots: p.max_pivots,
+        push_batch: p.push_batch,
+        self_ballooning: p.self_ballooning,
     })
 }
 
@@ -96,7 +128,7 @@ impl Algorithm for Postcopy {
         let n = ctx.page_count();
         let mut sent = PageBitmap::new(n);
         ctx.begin_round(RoundKind::StopAndCopy);
-        ctx.pause_source()?;
+        let paused = ctx.pause_source()?;
         if self.self_ballooning {
             let free = ctx.free_pages()?;
             if free.count() > 0 {
@@ -104,8 +136,8 @@ impl Algorithm for Postcopy {
                 sent.union_with(&free);
             }
         }
-        ctx.send_state()?;
-        ctx.resume_destination()?;
+        ctx.send_state(&paused)?;
+        ctx.resume_destination(paused)?;
         ctx.begin_round(RoundKind::PostCopy);
 
         let pusher = Pusher::new(self.order, self.multi, self.max_pivots);

@@ -8,8 +8,10 @@
 //! bitmap) and marks each page it sends, so no page goes twice; a [`Pusher`] chooses the order
 //! of the background push.
 
+use super::hybrid::WindowShape;
+use super::postcopy::Prepaging;
 use crate::bitmap::PageBitmap;
-use crate::context::{Channel, ContextError, MigrationContext, Outcome};
+use crate::context::{Channel, ContextError, MigrationContext, Outcome, Paused};
 use std::collections::VecDeque;
 
 /// Order of the background push.
@@ -27,11 +29,11 @@ pub(crate) enum PushOrder {
 
 impl PushOrder {
     /// The order named by a `prepaging` parameter: `none`, `forward` or `dual`.
-    pub(crate) fn from_prepaging(word: &str) -> PushOrder {
-        match word {
-            "forward" => PushOrder::Bubble { dual: false },
-            "dual" => PushOrder::Bubble { dual: true },
-            _ => PushOrder::Linear,
+    pub(crate) fn from_prepaging(prepaging: Prepaging) -> PushOrder {
+        match prepaging {
+            Prepaging::Forward => PushOrder::Bubble { dual: false },
+            Prepaging::Dual => PushOrder::Bubble { dual: true },
+            Prepaging::None => PushOrder::Linear,
         }
     }
 }
@@ -156,10 +158,10 @@ impl FaultWindow {
     pub(crate) const NONE: FaultWindow = FaultWindow::Around(0);
 
     /// The window named by a `window` parameter (`around` or `forward`) with half-width `k`.
-    pub(crate) fn new(shape: &str, k: u64) -> FaultWindow {
+    pub(crate) fn new(shape: WindowShape, k: u64) -> FaultWindow {
         match shape {
-            "forward" => FaultWindow::Forward(k),
-            _ => FaultWindow::Around(k),
+            WindowShape::Forward => FaultWindow::Forward(k),
+            WindowShape::Around => FaultWindow::Around(k),
         }
     }
 
@@ -177,10 +179,10 @@ impl FaultWindow {
 /// post-copy (TSMC's stage 2, QEMU's `postcopy_start()`): with the source paused, send the dirty
 /// bitmap (the destination drops its stale copies of those pages) and the state, resume on the
 /// destination and begin the post-copy round. Returns the pages that need no transmission.
-pub(crate) fn resume_without(ctx: &mut dyn MigrationContext, dirty: &PageBitmap) -> Result<PageBitmap, ContextError> {
+pub(crate) fn resume_without(ctx: &mut dyn MigrationContext, paused: Paused, dirty: &PageBitmap) -> Result<PageBitmap, ContextError> {
     ctx.send_dirty_bitmap(dirty)?;
-    ctx.send_state()?;
-    ctx.resume_destination()?;
+    ctx.send_state(&paused)?;
+    ctx.resume_destination(paused)?;
     ctx.begin_round(crate::context::RoundKind::PostCopy);
     let mut done = PageBitmap::full(ctx.page_count());
     done.subtract(dirty);

@@ -30,27 +30,33 @@
 //! leaves the VM incomplete on the destination (QEMU: the VM is lost if either side fails).
 
 use super::postcopy_common::{resume_without, FaultWindow, PageServer, PushOrder, Pusher};
-use super::precopy::{Precopy, Run, Step};
-use super::{Algorithm, AlgorithmInfo, ParamKind, ParamSpec, Params};
+use super::precopy::engine::{never, Run, Sending, Step};
+use super::precopy::qemu::QemuPolicy;
+use super::precopy::PrecopyParams;
+use super::{parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
 use crate::context::{ContextError, MigrationContext, Outcome, RoundKind};
 
 /// Pages per send call of the background push; page requests are served between calls.
 const PUSH_CALL_PAGES: usize = 16;
 
-/// Declared parameters (pre-copy's, from `[params.precopy]`, apply to the passes).
-pub const PARAMS: &[ParamSpec] = &[ParamSpec {
-    name: "precopy_passes",
-    kind: ParamKind::Int { min: 0, max: 10_000 },
-    default: "1",
-    help: "complete pre-copy passes over memory before migrate-start-postcopy",
-}];
+parameters! {
+    /// QEMU post-copy's own parameters (`[params.postcopy-qemu]`); pre-copy's, from
+    /// `[params.precopy]`, apply to the passes.
+    pub struct PostcopyQemuParams, specs PARAMS {
+        precopy_passes: u64 = (
+            ParamKind::Int { min: 0, max: 10_000 },
+            "1",
+            "complete pre-copy passes over memory before migrate-start-postcopy"
+        ),
+    }
+}
 
 /// The registry entry.
 pub const INFO: AlgorithmInfo = AlgorithmInfo {
     name: "postcopy-qemu",
     section: "postcopy-qemu",
     base: Some(("precopy", super::precopy::PARAMS)),
-    family: "hybrid",
+    family: Family::Hybrid,
     summary: "QEMU post-copy: pre-copy passes (QEMU's rules), then migrate-start-postcopy for the pages still dirty",
     paper: "QEMU migration/migration.c postcopy_start, migration/ram.c (postcopy-ram capability)",
     params: PARAMS,
@@ -60,38 +66,45 @@ pub const INFO: AlgorithmInfo = AlgorithmInfo {
 
 /// Builds QEMU's post-copy from resolved parameters.
 pub fn build(p: &Params) -> Box<dyn Algorithm> {
-    Box::new(PostcopyQemu { precopy: Precopy::from_params(p), precopy_passes: p.int("precopy_passes") as u64 })
+    let precopy = PrecopyParams::from_params(p);
+    Box::new(PostcopyQemu {
+        qemu: QemuPolicy::from_params(&precopy),
+        sending: precopy.sending(),
+        precopy_passes: PostcopyQemuParams::from_params(p).precopy_passes,
+    })
 }
 
 /// QEMU's post-copy (see the module docs).
 #[derive(Debug, Clone)]
 pub struct PostcopyQemu {
-    precopy: Precopy,
+    qemu: QemuPolicy,
+    sending: Sending,
     precopy_passes: u64,
 }
 
 impl Algorithm for PostcopyQemu {
     fn run(&mut self, ctx: &mut dyn MigrationContext) -> Result<Outcome, ContextError> {
-        let mut run = Run::new(ctx, self.precopy.run_settings());
-        run.ctx().start_dirty_log()?;
+        let mut run = Run::new(ctx, self.sending.plain_pages(), &self.sending);
+        run.start_dirty_log()?;
 
         // 1. Pre-copy passes, with QEMU's convergence test.
-        let mut state = self.precopy.qemu_start(&mut run)?;
+        let mut state = self.qemu.start(&mut run)?;
         for _ in 0..self.precopy_passes {
-            match self.precopy.qemu_pass(&mut run, &mut state, &mut |_| Ok(false))? {
+            match self.qemu.pass(&mut run, &mut state, &mut never)? {
                 Step::Next | Step::Interrupted => {}
                 Step::Stopped(outcome) | Step::TimedOut(outcome) => return Ok(outcome),
             }
         }
 
         // 2. migrate-start-postcopy: stop, last sync, discard list, device state, resume.
-        self.precopy.lift_rate_cap(&mut run)?;
+        run.lift_live_rate_cap()?;
+        let logging = run.logging()?;
         let ctx = run.ctx();
         ctx.begin_round(RoundKind::StopAndCopy);
-        ctx.pause_source()?;
+        let paused = ctx.pause_source()?;
         let mut dirty = state.owed().clone();
-        dirty.union_with(&ctx.fetch_dirty()?);
-        let done = resume_without(ctx, &dirty)?;
+        dirty.union_with(&ctx.fetch_dirty(&logging)?);
+        let done = resume_without(ctx, paused, &dirty)?;
 
         // 3. Post-copy of the dirty pages: background scan upward, requests first.
         let pusher = Pusher::new(PushOrder::Bubble { dual: false }, false, 1);

@@ -21,21 +21,24 @@
 //!
 //! # The context API in one page
 //!
-//! An algorithm only ever talks to a [`MigrationContext`]; the simulator and the real-KVM
-//! backend both implement it, so the same code migrates a simulated and a real guest.
+//! An algorithm only ever talks to a [`MigrationContext`] (a few small traits, one per
+//! concern: see `core/src/context/mod.rs`); the simulator and the real-KVM backend both
+//! implement it, so the same code migrates a simulated and a real guest.
 //!
 //! * Sizes and time: `page_count()`, `page_size()`, `now()` (seconds since the start),
 //!   `deadline_passed()` (the scenario's timeout) and `timeout_action()` (cancel or force).
-//! * The dirty log: `start_dirty_log()` starts recording the guest's writes; `fetch_dirty()`
-//!   returns the pages written since the last fetch and clears the log; `peek_dirty()` and
-//!   `dirty_count()` look without clearing.
+//! * The dirty log: `start_dirty_log()` starts recording the guest's writes and returns the
+//!   proof that it is on (`DirtyLogging`); `fetch_dirty(&logging)` returns the pages written
+//!   since the last fetch and clears the log; `peek_dirty(&logging)` looks without clearing.
 //! * Sending: `send_pages(&pages, Channel::Bulk)` sends whole pages (time passes by
 //!   bytes / bandwidth, and the guest keeps writing meanwhile); `send_state()` sends the CPU and
 //!   device state. There are also encoded sends (zero pages, compression, deltas).
 //! * Rounds: `begin_round(kind)` / `end_round()` group the sends as the report's `per_round`
 //!   shows them. Every send must happen inside a round.
-//! * Switching over: `pause_source()` stops the guest (the downtime starts),
-//!   `resume_destination()` starts it on the destination (the downtime ends). A page that was
+//! * Switching over: `pause_source()` stops the guest (the downtime starts) and returns the
+//!   proof that it is paused (`Paused`), which `send_state(&paused)` needs and
+//!   `resume_destination(paused)` uses up to start it on the destination (the downtime ends);
+//!   so the calls cannot come in the wrong order. A page that was
 //!   never sent is absent there and faults when the guest touches it (post-copy serves such
 //!   faults with `poll_fault()` / `wait_fault()`).
 //!
@@ -43,7 +46,7 @@
 //! `forced` when something else (here, the timeout) ended it. The simulator then checks that the
 //! destination's memory equals the guest's, page by page: the report's `verified`.
 
-use super::{Algorithm, AlgorithmInfo, ParamKind, ParamSpec, Params};
+use super::{parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
 use crate::bitmap::PageBitmap;
 use crate::context::{Channel, ContextError, MigrationContext, Outcome, RoundKind};
 use crate::scenario::OnTimeout;
@@ -55,7 +58,7 @@ pub const INFO: AlgorithmInfo = AlgorithmInfo {
     name: "student-template",
     section: "student-template",
     base: None,
-    family: "pre-copy",
+    family: Family::PreCopy,
     summary: "The student template: a fixed number of live pre-copy rounds, then stop-and-copy (copy it to start your own)",
     paper: "Clark et al., NSDI 2005 (pre-copy without a stop rule); core/src/algorithms/student_template.rs",
     params: PARAMS,
@@ -63,15 +66,15 @@ pub const INFO: AlgorithmInfo = AlgorithmInfo {
     build,
 };
 
-/// Declared parameters: the CLI, the web form and scenario validation read this list, so a
-/// parameter is described and range-checked in one place. Set it in a scenario with
-/// `[params.student-template]` `live_rounds = 3`, or `--set params.student-template.live_rounds=3`.
-pub const PARAMS: &[ParamSpec] = &[ParamSpec {
-    name: "live_rounds",
-    kind: ParamKind::Int { min: 0, max: 30 },
-    default: "1",
-    help: "live rounds before stop-and-copy (0: plain stop-and-copy)",
-}];
+parameters! {
+    /// Declared parameters: the CLI, the web form and scenario validation read the list this
+    /// declares (`PARAMS`), so a parameter is described and range-checked in one place, and its
+    /// value arrives in a typed field. Set it in a scenario with `[params.student-template]`
+    /// `live_rounds = 3`, or `--set params.student-template.live_rounds=3`.
+    pub struct TemplateParams, specs PARAMS {
+        live_rounds: i64 = (ParamKind::Int { min: 0, max: 30 }, "1", "live rounds before stop-and-copy (0: plain stop-and-copy)"),
+    }
+}
 
 /// Pages handed to the context per send call: small enough that the timeout is noticed soon.
 const BATCH: usize = 1024;
@@ -84,14 +87,14 @@ pub struct StudentTemplate {
 
 /// Builds the algorithm from its resolved parameters (the registry calls this).
 pub fn build(p: &Params) -> Box<dyn Algorithm> {
-    Box::new(StudentTemplate { live_rounds: p.int("live_rounds") })
+    Box::new(StudentTemplate { live_rounds: TemplateParams::from_params(p).live_rounds })
 }
 
 impl Algorithm for StudentTemplate {
     fn run(&mut self, ctx: &mut dyn MigrationContext) -> Result<Outcome, ContextError> {
         let n = ctx.page_count();
         // From now on every guest write is recorded.
-        ctx.start_dirty_log()?;
+        let logging = ctx.start_dirty_log()?;
         // What the next round must send: at first, every page.
         let mut to_send: Vec<u64> = (0..n).collect();
         let mut forced = None;
@@ -123,24 +126,24 @@ impl Algorithm for StudentTemplate {
                 break;
             }
             // The next round sends what the guest wrote during this one.
-            to_send = ctx.fetch_dirty()?.iter().collect();
+            to_send = ctx.fetch_dirty(&logging)?.iter().collect();
         }
 
         // Stop-and-copy: pause, send what is still dirty and the CPU state, resume there.
         ctx.begin_round(RoundKind::StopAndCopy);
-        ctx.pause_source()?;
+        let paused = ctx.pause_source()?;
         let mut last = PageBitmap::new(n);
         for &p in &to_send {
             last.set(p);
         }
         // Pages written since the last fetch (the guest ran until the pause).
-        last.union_with(&ctx.fetch_dirty()?);
+        last.union_with(&ctx.fetch_dirty(&logging)?);
         let last: Vec<u64> = last.iter().collect();
         for batch in last.chunks(BATCH) {
             ctx.send_pages(batch, Channel::Bulk)?;
         }
-        ctx.send_state()?;
-        ctx.resume_destination()?;
+        ctx.send_state(&paused)?;
+        ctx.resume_destination(paused)?;
         ctx.end_round();
         Ok(match forced {
             Some(reason) => Outcome::forced(reason),

@@ -15,8 +15,8 @@
 //! * The guest's workload is a sequence of phases; a phase's `tag` marks where a calm region
 //!   (`enter-calm`) or a heavy region (`leave-calm`) begins, and untagged phases belong to the
 //!   region of the last tag before them. The coordinator reads the current region through
-//!   [`MigrationContext::task_tag`].
-//! * State machine: *Idle* until the request at `request_at`, then *Pending*. Pending becomes
+//!   [`crate::context::TaskTags::task_tag`].
+//! * State machine (the enum `State`, advanced by `TaskGuided::transition`): *Idle* until the request at `request_at`, then *Pending*. Pending becomes
 //!   *Approved* when the guest is in a calm region (checked every `poll_interval` while the guest
 //!   runs), or at once when it is in no tagged region at all (an untagged guest gives the
 //!   coordinator nothing to wait for, so it behaves like the baseline), or after `max_wait`
@@ -49,140 +49,290 @@
 //! stops with a downtime of about 10 ms; the baseline (like `precopy-xen`) copies in the heavy
 //! region, is forced to stop after sending 3x memory, and stops for about 2 s.
 
-use super::precopy::{Interrupt, Policy, Precopy, QemuState, Run, Step, XenState};
-use super::{Algorithm, ParamKind, ParamSpec, Params};
+use super::precopy::engine::{Interrupt, Run, Sending, Step};
+use super::precopy::qemu::{QemuPolicy, QemuState};
+use super::precopy::xen::{XenPolicy, XenState};
+use super::precopy::PrecopyParams;
+use super::{choice, parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
 use crate::bitmap::PageBitmap;
 use crate::context::{ContextError, CoordinatorState, MigrationContext, Outcome};
 use crate::scenario::{OnTimeout, PhaseTag};
 use crate::units::Seconds;
 
-/// Declared parameters.
-pub const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "guided",
-        kind: ParamKind::Bool,
-        default: "true",
-        help: "follow the guest's tags (false: the baseline, migrate at once on request)",
-    },
-    ParamSpec {
-        name: "request_at",
-        kind: ParamKind::Duration { min: 0.0, max: 1e7 },
-        default: "0 s",
-        help: "when the migration is requested",
-    },
-    ParamSpec {
-        name: "stop",
-        kind: ParamKind::Choice(&["xen", "downtime-limit"]),
-        default: "xen",
-        help: "pre-copy stop condition: Xen's (50 pages, 29 rounds, 3x memory) or QEMU's downtime limit",
-    },
-    ParamSpec {
-        name: "downtime_limit",
-        kind: ParamKind::Duration { min: 1e-6, max: 3600.0 },
-        default: "300 ms",
-        help: "downtime-limit: tolerated downtime",
-    },
-    ParamSpec {
-        name: "withdrawal",
-        kind: ParamKind::Choice(&["pause", "abort", "suspend-task"]),
-        default: "pause",
-        help: "when a heavy region begins before stop-and-copy: pause sending, abort and restart later, or suspend the task",
-    },
-    ParamSpec {
-        name: "poll_interval",
-        kind: ParamKind::Duration { min: 1e-6, max: 3600.0 },
-        default: "10 ms",
-        help: "how often a waiting coordinator reads the guest's tag",
-    },
-    ParamSpec {
-        name: "max_wait",
-        kind: ParamKind::Duration { min: 0.0, max: 1e7 },
-        default: "60 s",
-        help: "approve anyway after waiting this long for a calm region",
-    },
-];
+choice! {
+    /// The `stop` parameter: the pre-copy's stop condition.
+    pub enum Stop { Xen = "xen", DowntimeLimit = "downtime-limit" }
+}
+
+choice! {
+    /// The `withdrawal` parameter: what a heavy region does to an approved migration.
+    pub enum Withdrawal { Pause = "pause", Abort = "abort", SuspendTask = "suspend-task" }
+}
+
+parameters! {
+    /// Task-guided migration's parameters (`[params.task-guided]`).
+    pub struct TaskGuidedParams, specs PARAMS {
+        guided: bool = (ParamKind::Bool, "true", "follow the guest's tags (false: the baseline, migrate at once on request)"),
+        request_at: f64 = (ParamKind::Duration { min: 0.0, max: 1e7 }, "0 s", "when the migration is requested"),
+        stop: Stop = (
+            ParamKind::Choice(Stop::WORDS),
+            "xen",
+            "pre-copy stop condition: Xen's (50 pages, 29 rounds, 3x memory) or QEMU's downtime limit"
+        ),
+        downtime_limit: f64 = (ParamKind::Duration { min: 1e-6, max: 3600.0 }, "300 ms", "downtime-limit: tolerated downtime"),
+        withdrawal: Withdrawal = (
+            ParamKind::Choice(Withdrawal::WORDS),
+            "pause",
+            "when a heavy region begins before stop-and-copy: pause sending, abort and restart later, or suspend the task"
+        ),
+        poll_interval: f64 = (ParamKind::Duration { min: 1e-6, max: 3600.0 }, "10 ms", "how often a waiting coordinator reads the guest's tag"),
+        max_wait: f64 = (ParamKind::Duration { min: 0.0, max: 1e7 }, "60 s", "approve anyway after waiting this long for a calm region"),
+    }
+}
+
+/// The registry entry.
+pub const INFO: AlgorithmInfo = AlgorithmInfo {
+    name: "task-guided",
+    section: "task-guided",
+    base: None,
+    family: Family::PreCopy,
+    summary: "A coordinator approves pre-copy in the guest's calm (tagged) regions and withdraws it when a heavy one begins",
+    paper: "Lin & Kuo, A Framework for Task-Guided Virtual Machine Live Migration, IDCS 2018 (coordinator reconstructed)",
+    params: PARAMS,
+    fixed: &[],
+    build,
+};
+
+/// The registry entry of the baseline: tags ignored.
+pub const BASELINE_INFO: AlgorithmInfo = AlgorithmInfo {
+    name: "task-guided-baseline",
+    summary: "Task-guided's baseline: tags ignored, the same pre-copy starts as soon as the migration is requested",
+    paper: "Lin & Kuo, IDCS 2018 (baseline: migrate at once)",
+    fixed: &[("guided", "false")],
+    ..INFO
+};
 
 /// How much of the vCPUs' time `suspend-task` takes away (the context's maximum throttle).
 pub const SUSPEND_THROTTLE: f64 = 0.99;
-
-/// What a heavy region does to an approved migration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Withdrawal {
-    Pause,
-    Abort,
-    SuspendTask,
-}
 
 /// Task-guided migration (see the module docs).
 #[derive(Debug, Clone)]
 pub struct TaskGuided {
     guided: bool,
     request_at: f64,
-    precopy: Precopy,
+    stop: StopRule,
+    sending: Sending,
     withdrawal: Withdrawal,
     poll_interval: f64,
     max_wait: f64,
 }
 
+/// The pre-copy's stop condition, with pre-copy's defaults for everything else. It sends at the
+/// link's speed: QEMU's rate cap is QEMU's, not the coordinator's.
+#[derive(Debug, Clone)]
+enum StopRule {
+    Xen(XenPolicy),
+    DowntimeLimit(QemuPolicy),
+}
+
 /// Builds task-guided migration from resolved parameters.
 pub fn build(p: &Params) -> Box<dyn Algorithm> {
-    let policy = if p.choice("stop") == "downtime-limit" { Policy::Qemu } else { Policy::Xen };
+    let p = TaskGuidedParams::from_params(p);
+    let defaults = PrecopyParams::defaults();
+    let stop = match p.stop {
+        Stop::Xen => StopRule::Xen(XenPolicy::from_params(&defaults)),
+        Stop::DowntimeLimit => StopRule::DowntimeLimit(QemuPolicy {
+            downtime_limit: p.downtime_limit,
+            max_bandwidth: None,
+            ..QemuPolicy::from_params(&defaults)
+        }),
+    };
+    // Zero pages as flags with QEMU's rule, as pre-copy's `zero_pages = "auto"` does.
+    let sending = Sending { zero_pages: p.stop == Stop::DowntimeLimit, ..defaults.sending() };
     Box::new(TaskGuided {
-        guided: p.bool("guided"),
-        request_at: p.float("request_at"),
-        precopy: Precopy::with_policy(policy, p.float("downtime_limit")),
-        withdrawal: match p.choice("withdrawal") {
-            "abort" => Withdrawal::Abort,
-            "suspend-task" => Withdrawal::SuspendTask,
-            _ => Withdrawal::Pause,
-        },
-        poll_interval: p.float("poll_interval"),
-        max_wait: p.float("max_wait"),
+        guided: p.guided,
+        request_at: p.request_at,
+        stop,
+        sending,
+        withdrawal: p.withdrawal,
+        poll_interval: p.poll_interval,
+        max_wait: p.max_wait,
     })
 }
 
 /// A pre-copy in progress, under either stop condition.
 enum Engine {
-    Xen(XenState),
-    Qemu(QemuState),
+    Xen(XenPolicy, XenState),
+    Qemu(QemuPolicy, QemuState),
 }
 
 impl Engine {
     /// Starts a pre-copy from scratch: dirty logging on, every page to send.
-    fn start(precopy: &Precopy, run: &mut Run<'_>) -> Result<Engine, ContextError> {
-        run.ctx().start_dirty_log()?;
-        Ok(match precopy.policy() {
-            Policy::Qemu => Engine::Qemu(precopy.qemu_start(run)?),
-            _ => Engine::Xen(precopy.xen_start(run)?),
+    fn start(stop: &StopRule, run: &mut Run<'_>) -> Result<Engine, ContextError> {
+        run.start_dirty_log()?;
+        Ok(match stop {
+            StopRule::Xen(xen) => Engine::Xen(xen.clone(), xen.start(run)?),
+            StopRule::DowntimeLimit(qemu) => Engine::Qemu(qemu.clone(), qemu.start(run)?),
         })
     }
 
     /// One round (Xen) or pass over the dirty bitmap (QEMU).
-    fn step(&mut self, precopy: &Precopy, run: &mut Run<'_>, interrupt: &mut Interrupt<'_>) -> Result<Step, ContextError> {
+    fn step(&mut self, run: &mut Run<'_>, interrupt: &mut Interrupt<'_>) -> Result<Step, ContextError> {
         match self {
-            Engine::Xen(st) => precopy.xen_round(run, st, interrupt),
-            Engine::Qemu(st) => precopy.qemu_pass(run, st, interrupt),
+            Engine::Xen(xen, state) => xen.round(run, state, interrupt),
+            Engine::Qemu(qemu, state) => qemu.pass(run, state, interrupt),
         }
     }
 
     /// Continues after a pause: adds what the guest dirtied meanwhile.
     fn absorb_dirty(&mut self, run: &mut Run<'_>) -> Result<(), ContextError> {
         match self {
-            Engine::Xen(st) => st.absorb_dirty(run),
-            Engine::Qemu(st) => st.absorb_dirty(run),
+            Engine::Xen(_, state) => state.absorb_dirty(run),
+            Engine::Qemu(_, state) => state.absorb_dirty(run),
         }
     }
 
     /// The pages known to be owed (the dirty log holds the rest).
     fn owed(&self) -> &PageBitmap {
         match self {
-            Engine::Xen(st) => st.owed(),
-            Engine::Qemu(st) => st.owed(),
+            Engine::Xen(_, state) => state.owed(),
+            Engine::Qemu(_, state) => state.owed(),
         }
     }
 }
 
+/// What an approved coordinator watches between batches: the guest's tag, to see a heavy
+/// region begin, and whether it has suspended the guest's task.
+struct Watch {
+    last_tag: Option<PhaseTag>,
+    suspended: bool,
+}
+
+/// The coordinator's state machine (the module docs'): each state holds what it needs.
+enum State {
+    /// The guest runs; no migration has been requested yet.
+    Idle,
+    /// A migration was requested and waits for approval.
+    Pending,
+    /// Pre-copy runs.
+    Approved { engine: Engine, watch: Watch },
+    /// Pre-copy runs while the guest's task is suspended, until the migration finishes.
+    TaskSuspended { engine: Engine, watch: Watch },
+    /// Sending stopped; waits for approval again, to continue `kept` (pause) or start anew
+    /// (abort: None).
+    Withdrawn { kept: Option<Engine> },
+    /// Stop-and-copy is done, or the timeout ended the migration.
+    Done(Outcome),
+}
+
 impl TaskGuided {
+    /// The coordinator's transition function: what happens in `state`, and the state after.
+    fn transition(&self, state: State, run: &mut Run<'_>) -> Result<State, ContextError> {
+        match state {
+            State::Idle => self.wait_for_request(run),
+            State::Pending => self.wait_for_approval(run, None),
+            State::Withdrawn { kept } => self.wait_for_approval(run, kept),
+            State::Approved { engine, watch } | State::TaskSuspended { engine, watch } => self.precopy_step(run, engine, watch),
+            State::Done(outcome) => Ok(State::Done(outcome)),
+        }
+    }
+
+    /// Idle → Pending at `request_at` (→ Done if the timeout passes first).
+    fn wait_for_request(&self, run: &mut Run<'_>) -> Result<State, ContextError> {
+        while run.ctx().now() < self.request_at && !run.ctx().deadline_passed() {
+            run.ctx().wait_fault_until(self.request_at)?;
+        }
+        let now = run.ctx().now();
+        run.ctx().coordinator(CoordinatorState::Pending, &format!("migration requested at {}", Seconds(now)));
+        if run.ctx().deadline_passed() {
+            return Ok(State::Done(self.timeout_while_waiting(run, None)?));
+        }
+        Ok(State::Pending)
+    }
+
+    /// Pending or Withdrawn → Approved once the coordinator approves, continuing `kept` or
+    /// starting pre-copy from scratch (→ Done if the timeout passes first).
+    fn wait_for_approval(&self, run: &mut Run<'_>, kept: Option<Engine>) -> Result<State, ContextError> {
+        let Some(reason) = self.await_approval(run.ctx())? else {
+            return Ok(State::Done(self.timeout_while_waiting(run, kept.as_ref())?));
+        };
+        run.ctx().coordinator(CoordinatorState::Approved, &reason);
+        let engine = match kept {
+            Some(mut engine) => {
+                engine.absorb_dirty(run)?;
+                engine
+            }
+            None => Engine::start(&self.stop, run)?,
+        };
+        let watch = Watch { last_tag: run.ctx().task_tag()?, suspended: false };
+        Ok(State::Approved { engine, watch })
+    }
+
+    /// Approved or TaskSuspended: one pre-copy round, the coordinator watching between
+    /// batches. → the same (or TaskSuspended) for the next round, Withdrawn when a heavy region
+    /// began, Done when stop-and-copy is done or the timeout passed.
+    fn precopy_step(&self, run: &mut Run<'_>, mut engine: Engine, mut watch: Watch) -> Result<State, ContextError> {
+        let step = engine.step(run, &mut |ctx| self.heavy_region_begins(ctx, &mut watch))?;
+        match step {
+            Step::Next if watch.suspended => Ok(State::TaskSuspended { engine, watch }),
+            Step::Next => Ok(State::Approved { engine, watch }),
+            Step::Stopped(outcome) => {
+                run.ctx().coordinator(CoordinatorState::Done, "stop-and-copy done: the VM runs on the destination");
+                Ok(State::Done(outcome))
+            }
+            Step::TimedOut(outcome) => {
+                if run.ctx().timeout_action() == OnTimeout::ForceStop {
+                    run.ctx().coordinator(CoordinatorState::Done, "timeout: forced stop-and-copy");
+                } else if watch.suspended {
+                    // Cancelled: the guest stays on the source, and its task goes on.
+                    run.ctx().set_throttle(0.0)?;
+                }
+                Ok(State::Done(outcome))
+            }
+            Step::Interrupted if self.withdrawal == Withdrawal::Abort => {
+                run.ctx().coordinator(
+                    CoordinatorState::Withdrawn,
+                    "a heavy region (leave-calm) began before stop-and-copy: migration aborted, to restart from scratch",
+                );
+                Ok(State::Withdrawn { kept: None })
+            }
+            Step::Interrupted => {
+                run.ctx().coordinator(
+                    CoordinatorState::Withdrawn,
+                    "a heavy region (leave-calm) began before stop-and-copy: sending paused, dirty logging and sent pages kept",
+                );
+                Ok(State::Withdrawn { kept: Some(engine) })
+            }
+        }
+    }
+
+    /// Asked before every batch of an approved pre-copy: whether a heavy region has just
+    /// begun and the round must stop (pause, abort). With `suspend-task` the guest's task is
+    /// suspended instead (once) and the round goes on.
+    fn heavy_region_begins(&self, ctx: &mut dyn MigrationContext, watch: &mut Watch) -> Result<bool, ContextError> {
+        if !self.guided {
+            return Ok(false);
+        }
+        let tag = ctx.task_tag()?;
+        let begins = tag == Some(PhaseTag::LeaveCalm) && watch.last_tag != Some(PhaseTag::LeaveCalm);
+        watch.last_tag = tag;
+        if !begins {
+            return Ok(false);
+        }
+        if self.withdrawal != Withdrawal::SuspendTask {
+            return Ok(true);
+        }
+        if !watch.suspended {
+            watch.suspended = true;
+            ctx.set_throttle(SUSPEND_THROTTLE)?;
+            ctx.coordinator(
+                CoordinatorState::TaskSuspended,
+                "a heavy region (leave-calm) began before stop-and-copy: the task is suspended until the migration finishes",
+            );
+        }
+        Ok(false)
+    }
+
     /// Waits, the guest running, until the coordinator approves; returns why, or None if the
     /// scenario's timeout passed first.
     fn await_approval(&self, ctx: &mut dyn MigrationContext) -> Result<Option<String>, ContextError> {
@@ -214,7 +364,7 @@ impl TaskGuided {
             Some(e) => e.owed().clone(),
             None => PageBitmap::full(run.ctx().page_count()),
         };
-        let outcome = self.precopy.on_timeout(run, remaining)?;
+        let outcome = run.end_at_timeout(remaining)?;
         if run.ctx().timeout_action() == OnTimeout::ForceStop {
             run.ctx().coordinator(CoordinatorState::Done, "timeout while waiting: forced stop-and-copy");
         }
@@ -223,91 +373,15 @@ impl TaskGuided {
 }
 
 impl Algorithm for TaskGuided {
+    /// Runs the coordinator's state machine from Idle to Done.
     fn run(&mut self, ctx: &mut dyn MigrationContext) -> Result<Outcome, ContextError> {
-        let mut run = Run::new(ctx, self.precopy.run_settings());
-        // Idle: the guest runs until the request.
-        while run.ctx().now() < self.request_at && !run.ctx().deadline_passed() {
-            run.ctx().wait_fault_until(self.request_at)?;
-        }
-        let now = run.ctx().now();
-        run.ctx().coordinator(CoordinatorState::Pending, &format!("migration requested at {}", Seconds(now)));
-        if run.ctx().deadline_passed() {
-            return self.timeout_while_waiting(&mut run, None);
-        }
-        let mut engine: Option<Engine> = None;
-        let mut suspended = false;
+        let mut run = Run::new(ctx, self.sending.plain_pages(), &self.sending);
+        let mut state = State::Idle;
         loop {
-            // Pending, or withdrawn: wait for the coordinator's approval.
-            let Some(reason) = self.await_approval(run.ctx())? else {
-                return self.timeout_while_waiting(&mut run, engine.as_ref());
+            state = match self.transition(state, &mut run)? {
+                State::Done(outcome) => return Ok(outcome),
+                next => next,
             };
-            run.ctx().coordinator(CoordinatorState::Approved, &reason);
-            let mut e = match engine.take() {
-                Some(mut e) => {
-                    e.absorb_dirty(&mut run)?;
-                    e
-                }
-                None => Engine::start(&self.precopy, &mut run)?,
-            };
-            // Approved: pre-copy rounds, the coordinator watching for a heavy region to begin.
-            let mut last_tag = run.ctx().task_tag()?;
-            let step = loop {
-                let mut heavy_region_begins = |ctx: &mut dyn MigrationContext| -> Result<bool, ContextError> {
-                    if !self.guided {
-                        return Ok(false);
-                    }
-                    let tag = ctx.task_tag()?;
-                    let begins = tag == Some(PhaseTag::LeaveCalm) && last_tag != Some(PhaseTag::LeaveCalm);
-                    last_tag = tag;
-                    if !begins {
-                        return Ok(false);
-                    }
-                    if self.withdrawal != Withdrawal::SuspendTask {
-                        return Ok(true);
-                    }
-                    if !suspended {
-                        suspended = true;
-                        ctx.set_throttle(SUSPEND_THROTTLE)?;
-                        ctx.coordinator(
-                            CoordinatorState::TaskSuspended,
-                            "a heavy region (leave-calm) began before stop-and-copy: the task is suspended until the migration finishes",
-                        );
-                    }
-                    Ok(false)
-                };
-                match e.step(&self.precopy, &mut run, &mut heavy_region_begins)? {
-                    Step::Next => {}
-                    other => break other,
-                }
-            };
-            match step {
-                Step::Stopped(outcome) => {
-                    run.ctx().coordinator(CoordinatorState::Done, "stop-and-copy done: the VM runs on the destination");
-                    return Ok(outcome);
-                }
-                Step::TimedOut(outcome) => {
-                    if run.ctx().timeout_action() == OnTimeout::ForceStop {
-                        run.ctx().coordinator(CoordinatorState::Done, "timeout: forced stop-and-copy");
-                    } else if suspended {
-                        // Cancelled: the guest stays on the source, and its task goes on.
-                        run.ctx().set_throttle(0.0)?;
-                    }
-                    return Ok(outcome);
-                }
-                Step::Next | Step::Interrupted => {}
-            }
-            if self.withdrawal == Withdrawal::Abort {
-                run.ctx().coordinator(
-                    CoordinatorState::Withdrawn,
-                    "a heavy region (leave-calm) began before stop-and-copy: migration aborted, to restart from scratch",
-                );
-            } else {
-                run.ctx().coordinator(
-                    CoordinatorState::Withdrawn,
-                    "a heavy region (leave-calm) began before stop-and-copy: sending paused, dirty logging and sent pages kept",
-                );
-                engine = Some(e);
-            }
         }
     }
 }

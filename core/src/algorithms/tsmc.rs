@@ -46,70 +46,72 @@
 //! in post-copy.
 
 use super::postcopy_common::{resume_without, FaultWindow, PageServer, Pusher};
-use super::{Algorithm, ParamKind, ParamSpec, Params};
+use super::{choice, parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
 use crate::bitmap::PageBitmap;
-use crate::context::{Channel, ContextError, MigrationContext, Outcome, RoundKind};
+use crate::context::{Channel, ContextError, DirtyLogging, MigrationContext, Outcome, RoundKind};
 use crate::scenario::OnTimeout;
 
 /// Pages per send call in a stage-3 push; page requests are served between calls.
 const PUSH_CALL_PAGES: usize = 16;
 
-/// Declared parameters.
-pub const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "record",
-        kind: ParamKind::Choice(&["all-writes", "after-sent"]),
-        default: "all-writes",
-        help: "stage 1 marks every written page, or only pages written after they were sent",
-    },
-    ParamSpec { name: "copy_batch", kind: ParamKind::Int { min: 1, max: 65_536 }, default: "1024", help: "stage 1: pages per send call" },
-    ParamSpec {
-        name: "push_interval",
-        kind: ParamKind::Duration { min: 0.0, max: 10.0 },
-        default: "10 ms",
-        help: "stage 3: time between pushes of dirty pages (0: push continuously)",
-    },
-    ParamSpec {
-        name: "push_batch",
-        kind: ParamKind::Int { min: 1, max: 1 << 20 },
-        default: "512",
-        help: "stage 3: most dirty pages pushed per interval",
-    },
-    ParamSpec {
-        name: "prepull",
-        kind: ParamKind::Int { min: 0, max: 4096 },
-        default: "16",
-        help: "stage 3: dirty pages within this distance of a faulted page travel with it",
-    },
-    ParamSpec {
-        name: "rate_limit",
-        kind: ParamKind::Bool,
-        default: "false",
-        help: "Xen's adaptive rate limiting: stage 1 at rate_min (as pre-copy's round 1), the rest at rate_max",
-    },
-    ParamSpec {
-        name: "rate_min",
-        kind: ParamKind::Bandwidth { min: 1e3, max: 1.25e12 },
-        default: "100 Mbit/s",
-        help: "rate_limit: stage 1's rate (pre-copy's first-round rate)",
-    },
-    ParamSpec {
-        name: "rate_max",
-        kind: ParamKind::Bandwidth { min: 1e3, max: 1.25e12 },
-        default: "500 Mbit/s",
-        help: "rate_limit: the rate of stages 2 and 3 (pre-copy's cap and final-round rate)",
-    },
-];
+choice! {
+    /// The `record` parameter: which writes stage 1 marks.
+    pub enum Record { AllWrites = "all-writes", AfterSent = "after-sent" }
+}
+
+parameters! {
+    /// TSMC's parameters (`[params.tsmc]`).
+    pub struct TsmcParams, specs PARAMS {
+        record: Record = (
+            ParamKind::Choice(Record::WORDS),
+            "all-writes",
+            "stage 1 marks every written page, or only pages written after they were sent"
+        ),
+        copy_batch: u64 = (ParamKind::Int { min: 1, max: 65_536 }, "1024", "stage 1: pages per send call"),
+        push_interval: f64 = (
+            ParamKind::Duration { min: 0.0, max: 10.0 },
+            "10 ms",
+            "stage 3: time between pushes of dirty pages (0: push continuously)"
+        ),
+        push_batch: usize = (ParamKind::Int { min: 1, max: 1 << 20 }, "512", "stage 3: most dirty pages pushed per interval"),
+        prepull: u64 = (ParamKind::Int { min: 0, max: 4096 }, "16", "stage 3: dirty pages within this distance of a faulted page travel with it"),
+        rate_limit: bool = (
+            ParamKind::Bool,
+            "false",
+            "Xen's adaptive rate limiting: stage 1 at rate_min (as pre-copy's round 1), the rest at rate_max"
+        ),
+        rate_min: f64 = (ParamKind::Bandwidth { min: 1e3, max: 1.25e12 }, "100 Mbit/s", "rate_limit: stage 1's rate (pre-copy's first-round rate)"),
+        rate_max: f64 = (
+            ParamKind::Bandwidth { min: 1e3, max: 1.25e12 },
+            "500 Mbit/s",
+            "rate_limit: the rate of stages 2 and 3 (pre-copy's cap and final-round rate)"
+        ),
+    }
+}
+
+/// The registry entry.
+pub const INFO: AlgorithmInfo = AlgorithmInfo {
+    name: "tsmc",
+    section: "tsmc",
+    base: None,
+    family: Family::Hybrid,
+    summary: "Three stages: one live full copy, a downtime with only the dirty bitmap, then post-copy of the dirty pages",
+    paper: "Song, Liu, Yin & Gao, TSMC: A Novel Approach for Live VM Migration, J. Applied Mathematics 2014",
+    params: PARAMS,
+    fixed: &[],
+    build,
+};
 
 /// Builds TSMC from resolved parameters.
 pub fn build(p: &Params) -> Box<dyn Algorithm> {
+    let p = TsmcParams::from_params(p);
     Box::new(Tsmc {
-        after_sent: p.choice("record") == "after-sent",
-        copy_batch: p.int("copy_batch") as u64,
-        push_interval: p.float("push_interval"),
-        push_batch: p.int("push_batch") as usize,
-        prepull: p.int("prepull") as u64,
-        rate_limit: p.bool("rate_limit").then(|| (p.float("rate_min"), p.float("rate_max"))),
+        after_sent: p.record == Record::AfterSent,
+        copy_batch: p.copy_batch,
+        push_interval: p.push_interval,
+        push_batch: p.push_batch,
+        prepull: p.prepull,
+        rate_limit: p.rate_limit.then_some((p.rate_min, p.rate_max)),
     })
 }
 
@@ -138,7 +140,7 @@ enum Stage1 {
 impl Tsmc {
     /// Stage 1: copies pages `0..n` in address order. Returns how it ended, the number of pages
     /// copied, and (for `after-sent`) the pages already known to need resending.
-    fn full_copy(&self, ctx: &mut dyn MigrationContext) -> Result<(Stage1, u64, PageBitmap), ContextError> {
+    fn full_copy(&self, ctx: &mut dyn MigrationContext, logging: &DirtyLogging) -> Result<(Stage1, u64, PageBitmap), ContextError> {
         let n = ctx.page_count();
         let mut resend = PageBitmap::new(n);
         let mut copied = 0;
@@ -149,10 +151,10 @@ impl Tsmc {
                 return Ok((how, copied, resend));
             }
             let end = (copied + self.copy_batch).min(n);
-            if self.after_sent && ctx.peek_dirty()?.next_set(copied).is_some_and(|p| p < end) {
+            if self.after_sent && ctx.peek_dirty(logging)?.next_set(copied).is_some_and(|p| p < end) {
                 // A page of this call was written before being sent: its bit is stale. Collect
                 // the log, keep the bits of pages already sent.
-                let dirty = ctx.fetch_dirty()?;
+                let dirty = ctx.fetch_dirty(logging)?;
                 dirty.iter().take_while(|&p| p < copied).for_each(|p| {
                     resend.set(p);
                 });
@@ -202,12 +204,12 @@ impl Tsmc {
 impl Algorithm for Tsmc {
     fn run(&mut self, ctx: &mut dyn MigrationContext) -> Result<Outcome, ContextError> {
         let n = ctx.page_count();
-        ctx.start_dirty_log()?;
+        let logging = ctx.start_dirty_log()?;
         if let Some((min, _)) = self.rate_limit {
             ctx.set_rate_limit(Some(min))?;
         }
         ctx.begin_round(RoundKind::Live);
-        let (how, copied, resend) = self.full_copy(ctx)?;
+        let (how, copied, resend) = self.full_copy(ctx, &logging)?;
         if let Stage1::Cancelled = how {
             ctx.end_round();
             return Ok(Outcome::forced("timeout during the full copy (stage 1): migration cancelled, the VM stays on the source"));
@@ -217,15 +219,15 @@ impl Algorithm for Tsmc {
         if let Some((_, max)) = self.rate_limit {
             ctx.set_rate_limit(Some(max))?;
         }
-        ctx.pause_source()?;
+        let paused = ctx.pause_source()?;
         // With `after-sent` every bit left in the log was set after its page's send: each call
         // started with none of its pages dirty.
-        let mut dirty = ctx.fetch_dirty()?;
+        let mut dirty = ctx.fetch_dirty(&logging)?;
         dirty.union_with(&resend);
         for p in copied..n {
             dirty.set(p);
         }
-        let done = resume_without(ctx, &dirty)?;
+        let done = resume_without(ctx, paused, &dirty)?;
         let mut server = PageServer::new(done, Pusher::linear(), FaultWindow::Around(self.prepull));
         let outcome = self.dirty_copy(ctx, &mut server)?;
         match how {

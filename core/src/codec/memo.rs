@@ -13,7 +13,7 @@
 //! MECOM's compression memo and the simulator's check of what it receives key on that. The
 //! XBZRLE cache interns its first-round copies with [`ByteMemo`].
 //!
-//! Only the simulator's contexts allow it ([`crate::context::MigrationContext::simulated`]):
+//! Only the simulator's contexts allow it ([`crate::context::MigrationContext::sim_hints`]):
 //! there the codecs' CPU time is a model, so remembering results changes no simulated number,
 //! only how long the simulation takes. On a real guest the codec's real time is what is
 //! measured, and algorithms run their codecs on every page.
@@ -116,7 +116,7 @@ impl<M: Copy> ByteMemo<M> {
 }
 
 /// Remembers a value for up to `capacity` content identifiers
-/// ([`crate::context::MigrationContext::shared_content_id`]): a memo keyed by what the
+/// ([`crate::context::SimHints::shared_content_id`]): a memo keyed by what the
 /// simulator knows a page's bytes to be rather than by the bytes, so a hit costs a lookup of
 /// one word instead of reading, hashing and comparing the page. Once full, it keeps what it has
 /// and remembers nothing new.

@@ -79,7 +79,7 @@ impl Data {
     fn new(l: &Loaded) -> Data {
         let p = l.playback.borrow();
         let trace = p.trace();
-        let family = livemig_core::algorithms::find(&trace.algorithm).map_or("", |a| a.family);
+        let family = livemig_core::algorithms::find(&trace.algorithm).map_or("", |a| a.family.as_str());
         let pre_copy = family == "pre-copy";
         Data {
             bars: series::round_bars(&l.report),

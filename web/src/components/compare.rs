@@ -233,8 +233,8 @@ pub struct PickerProps {
 pub fn AlgorithmPicker(props: &PickerProps) -> Html {
     let mut families: Vec<&str> = Vec::new();
     for a in algorithms::registry() {
-        if !families.contains(&a.family) {
-            families.push(a.family);
+        if !families.contains(&a.family.as_str()) {
+            families.push(a.family.as_str());
         }
     }
     let toggle = |name: &'static str| {
@@ -260,7 +260,7 @@ pub fn AlgorithmPicker(props: &PickerProps) -> Html {
             { for families.iter().map(|fam| html! {
                 <div class="picker-family">
                     <span class="picker-family-name">{*fam}</span>
-                    { for algorithms::registry().iter().filter(|a| a.family == *fam).map(|a| html! {
+                    { for algorithms::registry().iter().filter(|a| a.family.as_str() == *fam).map(|a| html! {
                         <label class="picker-item" title={format!("{}\n{}", a.summary, a.paper)}>
                             <input type="checkbox" checked={props.selected.iter().any(|s| s == a.name)} onchange={toggle(a.name)}
                                 data-testid={format!("pick-{}", a.name)} />
@@ -428,7 +428,7 @@ pub fn rows_csv(rows: &[Row]) -> String {
         "algorithm,family,total_time_s,downtime_s,pages_sent,bytes_sent,duplicate_pages,rounds,network_faults,fault_stall_s,converged,verified,stop_reason,error\n",
     );
     for r in rows {
-        let family = algorithms::find(&r.name).map_or("", |a| a.family);
+        let family = algorithms::find(&r.name).map_or("", |a| a.family.as_str());
         match &r.result {
             Ok(p) => out.push_str(&format!(
                 "{},{},{},{},{},{},{},{},{},{},{},{},{},\n",
@@ -576,7 +576,7 @@ pub fn CompareView(props: &CompareProps) -> Html {
                     data-ms={format!("{:.1}", row.ms)}>
                     <span class="swatch" style={format!("background:{}", css_color(&row.name))}></span>
                     {row.name.clone()}
-                    <span class="family">{info.map_or("", |i| i.family)}</span>
+                    <span class="family">{info.map_or("", |i| i.family.as_str())}</span>
                 </th>
             };
             match &row.result {

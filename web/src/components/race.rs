@@ -418,7 +418,7 @@ fn lane(l: &Lane, c: &Clock, present: bool) -> Html {
     let r = p.report();
     let duration = p.duration();
     drop(p);
-    let family = livemig_core::algorithms::find(&l.algorithm).map_or("", |a| a.family);
+    let family = livemig_core::algorithms::find(&l.algorithm).map_or("", |a| a.family.as_str());
     let x = |t: f64| if c.duration > 0.0 { (t / c.duration * 1000.0).clamp(0.0, 1000.0) } else { 0.0 };
     let m = l.marks;
     let mut marks_text = Vec::new();

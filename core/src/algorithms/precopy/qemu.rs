@@ -1,0 +1,449 @@
+//! QEMU's pre-copy: `migration_iteration_run()` (`migration/migration.c`) with the pending-bytes
+//! test of `ram_save_pending()` (`migration/ram.c`), `max-bandwidth` and auto-converge
+//! (docs/algorithms/precopy-qemu.md) \[C\].
+//!
+//! The procedure, as QEMU's migration thread runs it:
+//!
+//! 1. Cap live copying at `max_bandwidth` (QEMU's `max-bandwidth`, default 128 MiB/s:
+//!    `MAX_THROTTLE` in `migration/options.c`, enforced by `migration_rate_limit()` per 100 ms
+//!    window). The first pass sends every page.
+//! 2. Send the dirty pages in address order, batch by batch. Every 100 ms window, measure the
+//!    bandwidth; the **threshold** is `bandwidth x downtime_limit` (300 ms)
+//!    (`QemuPolicy::threshold_bytes`), so with a cap the threshold is at most the cap's.
+//! 3. Once per iteration of the migration thread (50 ms, or one window under a binding cap):
+//!    if the bytes still to send are below the threshold, sync the dirty log for the exact
+//!    figure and, if still below, stop: pause, send the rest and the CPU state. The stop-and-copy
+//!    is not capped (`ram_save_complete()` sends without `qemu_file_rate_limit()` checks), so
+//!    with a fast link the downtime is the threshold's bytes at the link's full speed, far
+//!    below the limit.
+//! 4. At the end of a pass over the bitmap, sync; complete when nothing is pending or the
+//!    pending bytes are below the threshold. No round cap: a migration that never converges
+//!    runs until the scenario's timeout.
+//! 5. **Auto-converge** (`auto_converge`, `AutoConverge`): at a sync at least 1 s after the last
+//!    check, when the bytes dirtied exceed `throttle_trigger` (50%) of the bytes sent, twice in a
+//!    row, throttle the vCPUs by `throttle_initial` (20%), then `throttle_increment` (10%) more
+//!    each time, up to 99%.
+//!
+//! A "round" here is one pass over the dirty bitmap (QEMU's dirty-sync count also counts the
+//! extra syncs of the threshold check).
+
+use super::engine::{never, Interrupt, Run, Step};
+use super::{AlgorithmInfo, PrecopyParams};
+use crate::bitmap::PageBitmap;
+use crate::context::{ContextError, Outcome};
+use crate::units::Seconds;
+
+/// The registry entry of QEMU's policy.
+pub const INFO: AlgorithmInfo = AlgorithmInfo {
+    name: "precopy-qemu",
+    summary: "QEMU: stop when remaining bytes < measured bandwidth x downtime limit; no round cap",
+    paper: "QEMU migration/ram.c, migration.c (downtime-limit 300 ms, auto-converge)",
+    fixed: &[("policy", "qemu")],
+    ..super::INFO
+};
+
+/// QEMU's bandwidth window, seconds.
+const WINDOW: f64 = 0.1;
+/// The longest iteration of QEMU's migration thread, seconds (`MAX_WAIT`).
+const MAX_WAIT: f64 = 0.05;
+/// Auto-converge's check period, seconds.
+const PERIOD: f64 = 1.0;
+/// The most auto-converge throttles the vCPUs.
+const MAX_THROTTLE: f64 = 0.99;
+
+/// QEMU's convergence rule and rate cap.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct QemuPolicy {
+    /// Tolerated downtime, seconds.
+    pub downtime_limit: f64,
+    /// QEMU's `max-bandwidth` on live copying, bytes/s (None: send at the link's speed).
+    pub max_bandwidth: Option<f64>,
+    /// Auto-converge, if on.
+    pub auto_converge: Option<AutoConverge>,
+}
+
+/// Auto-converge's throttle steps and trigger.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct AutoConverge {
+    /// The first throttle.
+    pub initial: f64,
+    /// Added at each later step.
+    pub increment: f64,
+    /// Dirtied / sent ratio that counts as too high.
+    pub trigger: f64,
+}
+
+impl AutoConverge {
+    /// Whether a period in which the guest dirtied `dirtied_bytes` while `sent_bytes` were sent
+    /// counts as dirtying too fast.
+    pub(crate) fn too_dirty(&self, dirtied_bytes: f64, sent_bytes: f64) -> bool {
+        dirtied_bytes > self.trigger * sent_bytes
+    }
+
+    /// The throttle after `current`: the initial step first, then one increment more, at most
+    /// 99%.
+    pub(crate) fn next_throttle(&self, current: f64) -> f64 {
+        if current == 0.0 {
+            self.initial
+        } else {
+            (current + self.increment).min(MAX_THROTTLE)
+        }
+    }
+}
+
+impl QemuPolicy {
+    /// The QEMU policy of resolved pre-copy parameters.
+    pub(crate) fn from_params(p: &PrecopyParams) -> QemuPolicy {
+        QemuPolicy {
+            downtime_limit: p.downtime_limit,
+            max_bandwidth: Some(p.max_bandwidth),
+            auto_converge: p.auto_converge.then_some(AutoConverge {
+                initial: p.throttle_initial,
+                increment: p.throttle_increment,
+                trigger: p.throttle_trigger,
+            }),
+        }
+    }
+
+    /// The bytes that may still be pending when the VM stops: what the measured bandwidth sends
+    /// in the downtime limit.
+    pub(crate) fn threshold_bytes(&self, bandwidth: f64) -> f64 {
+        bandwidth * self.downtime_limit
+    }
+
+    /// QEMU's migration thread: passes until the pending bytes fit the threshold (the dirty log
+    /// must be on).
+    pub(crate) fn run(&self, run: &mut Run<'_>) -> Result<Outcome, ContextError> {
+        let mut state = self.start(run)?;
+        loop {
+            match self.pass(run, &mut state, &mut never)? {
+                Step::Next | Step::Interrupted => {}
+                Step::Stopped(outcome) | Step::TimedOut(outcome) => return Ok(outcome),
+            }
+        }
+    }
+
+    /// Starts a QEMU-policy pre-copy (the dirty log must be on): the first pass sends every page.
+    pub(crate) fn start(&self, run: &mut Run<'_>) -> Result<QemuState, ContextError> {
+        if let Some(cap) = self.max_bandwidth {
+            run.cap_live_rate(cap)?;
+        }
+        let remaining = run.first_round_set()?;
+        let (now, bytes) = (run.ctx.now(), run.ctx.bytes_sent());
+        Ok(QemuState {
+            remaining,
+            threshold_bytes: 0.0,
+            win_t: now,
+            win_bytes: bytes,
+            win_bandwidth: 0.0,
+            iter_t: now,
+            period_t: now,
+            period_bytes: bytes,
+            period_dirty: 0,
+            high_count: 0,
+            throttle: 0.0,
+        })
+    }
+
+    /// One pass over the dirty bitmap, with the threshold test once per iteration (and
+    /// stop-and-copy when it passes), then a sync and auto-converge. `interrupt` is asked before
+    /// every batch; when it says yes the pass ends early and the pages still owed stay in
+    /// `state` (see [`QemuState::absorb_dirty`] to continue).
+    pub(crate) fn pass(&self, run: &mut Run<'_>, state: &mut QemuState, interrupt: &mut Interrupt<'_>) -> Result<Step, ContextError> {
+        let page_size = run.ctx.page_size() as f64;
+        if interrupt(&mut *run.ctx)? {
+            return Ok(Step::Interrupted);
+        }
+        run.begin_live_round();
+        let mut cursor = 0u64;
+        while let Some(first) = state.remaining.next_set(cursor) {
+            if cursor > 0 && interrupt(&mut *run.ctx)? {
+                run.ctx.end_round();
+                return Ok(Step::Interrupted);
+            }
+            cursor = state.take_batch(run, first);
+            run.send()?;
+            let now = run.ctx.now();
+            self.measure_bandwidth(run, state, now);
+            let iteration_ended = self.iteration_ended(state, now);
+            // At the timeout the timeout wins, as in the Xen loop: a send that would cross it
+            // ends at it (see the simulator), and no convergence test follows.
+            if run.ctx.deadline_passed() {
+                let dirty = run.sync_dirty()?;
+                state.remaining.union_with(&dirty);
+                return Ok(Step::TimedOut(run.end_at_timeout(state.take_remaining())?));
+            }
+            if iteration_ended && (state.remaining.count() as f64) * page_size < state.threshold_bytes {
+                // ram_save_pending(): the estimate is under the threshold; sync the dirty log for
+                // the exact figure.
+                let dirty = run.sync_dirty()?;
+                state.period_dirty += dirty.count();
+                state.remaining.union_with(&dirty);
+                let pending = state.remaining.count() as f64 * page_size;
+                if pending < state.threshold_bytes {
+                    run.ctx.end_round();
+                    run.stop_and_copy(state.take_remaining())?;
+                    return Ok(Step::Stopped(Outcome::converged(format!(
+                        "{:.0} KiB pending < {:.0} KiB (measured bandwidth x {})",
+                        pending / 1024.0,
+                        state.threshold_bytes / 1024.0,
+                        Seconds(self.downtime_limit)
+                    ))));
+                }
+            }
+        }
+        run.ctx.end_round();
+        // End of a pass over the bitmap: sync.
+        let dirty = run.sync_dirty()?;
+        state.period_dirty += dirty.count();
+        state.remaining.union_with(&dirty);
+        let pending = state.remaining.count() as f64 * page_size;
+        if pending == 0.0 || pending < state.threshold_bytes {
+            // QEMU's test at the sync that ends a pass (`migration_iteration_run()`: complete on
+            // `!pending_size || pending_size < threshold_size`). With nothing pending it
+            // completes whatever the threshold, which is still 0 when the whole pass took less
+            // than one bandwidth window: without that an idle guest would loop here forever at
+            // a frozen clock.
+            run.stop_and_copy(state.take_remaining())?;
+            let reason = if pending == 0.0 {
+                "nothing left to send after a pass over the dirty bitmap".to_string()
+            } else {
+                format!(
+                    "{:.0} KiB pending after a pass < {:.0} KiB (measured bandwidth x {})",
+                    pending / 1024.0,
+                    state.threshold_bytes / 1024.0,
+                    Seconds(self.downtime_limit)
+                )
+            };
+            return Ok(Step::Stopped(Outcome::converged(reason)));
+        }
+        if let Some(auto_converge) = self.auto_converge {
+            self.auto_converge_check(run, state, auto_converge, page_size)?;
+        }
+        if run.ctx.deadline_passed() {
+            return Ok(Step::TimedOut(run.end_at_timeout(state.take_remaining())?));
+        }
+        Ok(Step::Next)
+    }
+
+    /// At the end of a 100 ms window: the window's bandwidth and the threshold it gives.
+    fn measure_bandwidth(&self, run: &mut Run<'_>, state: &mut QemuState, now: f64) {
+        if now - state.win_t >= WINDOW {
+            let bandwidth = (run.ctx.bytes_sent() - state.win_bytes) as f64 / (now - state.win_t);
+            state.threshold_bytes = self.threshold_bytes(bandwidth);
+            state.win_bandwidth = bandwidth;
+            state.win_t = now;
+            state.win_bytes = run.ctx.bytes_sent();
+        }
+    }
+
+    /// Whether an iteration of QEMU's migration thread ended at `now`, so that the threshold is
+    /// tested. QEMU tests for convergence once per iteration (`migration_iteration_run()`), not
+    /// after every page: an iteration sends until `MAX_WAIT` (50 ms) has passed or the rate
+    /// limit's quota for the current 100 ms window is spent, and then the thread sleeps to the
+    /// window's end. Under a binding cap the quota goes out in a burst, so there is one test per
+    /// window.
+    fn iteration_ended(&self, state: &mut QemuState, now: f64) -> bool {
+        let capped = self.max_bandwidth.is_some_and(|cap| state.win_bandwidth >= 0.95 * cap);
+        let iteration = if capped { WINDOW } else { MAX_WAIT };
+        let ended = now - state.iter_t >= iteration;
+        if ended {
+            state.iter_t = now;
+        }
+        ended
+    }
+
+    /// Auto-converge at a sync: once a period has passed, count a too-dirty period, and throttle
+    /// one step more at the second in a row.
+    fn auto_converge_check(
+        &self,
+        run: &mut Run<'_>,
+        state: &mut QemuState,
+        auto_converge: AutoConverge,
+        page_size: f64,
+    ) -> Result<(), ContextError> {
+        let now = run.ctx.now();
+        if now - state.period_t < PERIOD {
+            return Ok(());
+        }
+        let sent_bytes = (run.ctx.bytes_sent() - state.period_bytes) as f64;
+        if auto_converge.too_dirty(state.period_dirty as f64 * page_size, sent_bytes) {
+            state.high_count += 1;
+            if state.high_count >= 2 {
+                state.throttle = auto_converge.next_throttle(state.throttle);
+                run.ctx.set_throttle(state.throttle)?;
+                state.high_count = 0;
+            }
+        }
+        state.period_t = now;
+        state.period_bytes = run.ctx.bytes_sent();
+        state.period_dirty = 0;
+        Ok(())
+    }
+}
+
+/// A QEMU-policy pre-copy in progress: the pages still to send, the bandwidth window and the
+/// auto-converge bookkeeping. It survives an interrupted pass.
+#[derive(Debug)]
+pub(crate) struct QemuState {
+    /// Pages still to send.
+    remaining: PageBitmap,
+    /// The pending bytes under which the VM stops.
+    threshold_bytes: f64,
+    /// When the current bandwidth window began.
+    win_t: f64,
+    /// Bytes sent when it began.
+    win_bytes: u64,
+    /// The last window's bandwidth, bytes/s.
+    win_bandwidth: f64,
+    /// When the current iteration (between two convergence tests) began.
+    iter_t: f64,
+    /// When the current auto-converge period began.
+    period_t: f64,
+    /// Bytes sent when it began.
+    period_bytes: u64,
+    /// Pages dirtied in it.
+    period_dirty: u64,
+    /// Too-dirty periods in a row.
+    high_count: u32,
+    /// The current throttle.
+    throttle: f64,
+}
+
+impl QemuState {
+    /// Adds the pages the guest dirtied meanwhile, and restarts the bandwidth and auto-converge
+    /// measurements, which a pause without sending would distort (continuing after a pause).
+    pub(crate) fn absorb_dirty(&mut self, run: &mut Run) -> Result<(), ContextError> {
+        self.remaining.union_with(&run.sync_dirty()?);
+        let ctx = run.ctx();
+        (self.win_t, self.win_bytes, self.iter_t) = (ctx.now(), ctx.bytes_sent(), ctx.now());
+        (self.period_t, self.period_bytes, self.period_dirty) = (ctx.now(), ctx.bytes_sent(), 0);
+        Ok(())
+    }
+
+    /// The pages still to send, as far as known (the dirty log holds the rest).
+    pub(crate) fn owed(&self) -> &PageBitmap {
+        &self.remaining
+    }
+
+    /// Moves the next pages to send, from `first` on in address order, into the run's batch;
+    /// returns where the next batch starts.
+    fn take_batch(&mut self, run: &mut Run<'_>, first: u64) -> u64 {
+        run.batch.push(first);
+        self.remaining.clear(first);
+        let mut cursor = first + 1;
+        while !run.batch_full() {
+            match self.remaining.next_set(cursor) {
+                Some(p) => {
+                    run.batch.push(p);
+                    self.remaining.clear(p);
+                    cursor = p + 1;
+                }
+                None => break,
+            }
+        }
+        cursor
+    }
+
+    fn take_remaining(&mut self) -> PageBitmap {
+        std::mem::replace(&mut self.remaining, PageBitmap::new(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{events, run, scenario};
+    use super::*;
+    use crate::trace::Event;
+
+    fn auto_converge() -> AutoConverge {
+        AutoConverge { initial: 0.2, increment: 0.1, trigger: 0.5 }
+    }
+
+    #[test]
+    fn the_defaults_are_qemus() {
+        let qemu = QemuPolicy::from_params(&PrecopyParams::defaults());
+        // 300 ms, 128 MiB/s (MAX_THROTTLE), auto-converge off.
+        assert_eq!(qemu, QemuPolicy { downtime_limit: 0.3, max_bandwidth: Some(134_217_728.0), auto_converge: None });
+    }
+
+    #[test]
+    fn the_threshold_is_what_the_bandwidth_sends_in_the_downtime_limit() {
+        let qemu = QemuPolicy::from_params(&PrecopyParams::defaults());
+        // 100 MB/s x 300 ms = 30 MB.
+        assert!((qemu.threshold_bytes(100e6) - 30e6).abs() < 1e-6);
+        // Under the 128 MiB/s cap the threshold is at most 128 MiB/s x 300 ms = 38.4 MiB.
+        assert!((qemu.threshold_bytes(134_217_728.0) - 0.3 * 134_217_728.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn auto_converge_steps_20_then_10_more_up_to_99_percent() {
+        let ac = auto_converge();
+        let mut throttle = 0.0;
+        let mut steps = Vec::new();
+        for _ in 0..10 {
+            throttle = ac.next_throttle(throttle);
+            steps.push((throttle * 100.0).round() as u32);
+        }
+        assert_eq!(steps, [20, 30, 40, 50, 60, 70, 80, 90, 99, 99]);
+    }
+
+    #[test]
+    fn auto_converge_triggers_when_dirtying_exceeds_half_of_sending() {
+        let ac = auto_converge();
+        assert!(ac.too_dirty(51.0, 100.0));
+        assert!(!ac.too_dirty(50.0, 100.0), "exactly the trigger is not too much");
+        assert!(!ac.too_dirty(0.0, 0.0));
+    }
+
+    #[test]
+    fn auto_converge_throttles_at_every_second_too_dirty_period() {
+        // 16 MiB on 100 Mbit/s (a full copy in 1.3 s) with 10,000 writes/s: dirtying outpaces
+        // sending in every period.
+        let s = scenario("16 MiB", "100 Mbit/s", 10_000, "auto_converge = true");
+        let run = run(&s, "precopy-qemu");
+        let throttles: Vec<(f64, f64)> = events(&run)
+            .iter()
+            .filter_map(|(t, e)| match e {
+                Event::Throttled { fraction } => Some((*t, *fraction)),
+                _ => None,
+            })
+            .collect();
+        assert!(throttles.len() >= 3, "{throttles:?}");
+        let percents: Vec<u32> = throttles.iter().map(|(_, f)| (f * 100.0).round() as u32).collect();
+        let expected: Vec<u32> = (0..percents.len() as u32).map(|k| (20 + 10 * k).min(99)).collect();
+        assert_eq!(percents, expected);
+        // Two periods of at least 1 s each before the first step and between steps.
+        assert!(throttles[0].0 >= 2.0, "{throttles:?}");
+        assert!(throttles.windows(2).all(|w| w[1].0 - w[0].0 >= 2.0), "{throttles:?}");
+        assert_eq!(run.report.max_throttle, throttles.last().unwrap().1);
+    }
+
+    #[test]
+    fn max_bandwidth_caps_live_copying_and_is_lifted_for_stop_and_copy() {
+        // A 10 Gbit/s link: only the 128 MiB/s cap limits the live rounds.
+        let s = scenario("64 MiB", "10 Gbit/s", 1000, "");
+        let run = run(&s, "precopy-qemu");
+        let evs = events(&run);
+        let limits: Vec<(usize, Option<f64>)> = evs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, e))| match e {
+                Event::RateLimited { bytes_per_s } => Some((i, *bytes_per_s)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(limits.len(), 2, "{limits:?}");
+        assert_eq!(limits[0], (limits[0].0, Some(134_217_728.0)));
+        assert_eq!(limits[1].1, None);
+        // Lifted after the last live page and before the pause.
+        let paused = evs.iter().position(|(_, e)| matches!(e, Event::SourcePaused)).unwrap();
+        assert!(limits[1].0 < paused);
+        assert!(!evs[limits[1].0..paused].iter().any(|(_, e)| matches!(e, Event::PagesSent { .. })));
+        // The first live round ran at the cap: 64 MiB and headers at 128 MiB/s, about 0.5 s.
+        let first = &run.report.per_round[0];
+        let rate = first.bytes_sent as f64 / (first.end_s - first.start_s);
+        assert!(rate <= 134_217_728.0 * 1.001, "{rate} bytes/s");
+        assert!(run.report.converged && run.report.verified, "{}", run.report.stop_reason);
+    }
+}
