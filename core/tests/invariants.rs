@@ -1,6 +1,6 @@
 //! Property tests of the simulator's and the algorithms' invariants over random scenarios
 //! (docs/algorithms/model.md), plus the cross-check of the simulator against the geometric pre-copy
-//! model (§8.1).
+//! model (docs/algorithms/analytical-model.md).
 //!
 //! Every property runs every entry of [`registry()`], so an algorithm added to the registry is
 //! covered without touching this file. Scenarios are small (64 to 2048 pages) and their timeouts

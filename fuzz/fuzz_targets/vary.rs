@@ -29,7 +29,7 @@ mod input {
 #[path = "../../native-runner/src/sweep.rs"]
 mod sweep;
 
-#[allow(dead_code, missing_docs)]
+#[allow(dead_code, missing_docs, unused_imports)]
 #[path = "../../web/src/sweep_spec.rs"]
 mod sweep_spec;
 

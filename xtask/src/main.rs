@@ -5,8 +5,9 @@
 //!   `trunk serve --offline` on 127.0.0.1, printing the address once the first build is done.
 //! * `cargo xtask test` installs what the tests need on a fresh machine (skipping whatever is
 //!   already there) and runs every check: the core for wasm32, rustfmt, clippy (native and the web
-//!   crate for wasm32), the unit, property, black-box and doc tests, a release-build smoke run of
-//!   every algorithm on every preset plus the benchmark table, the release build of the playground
+//!   crate for wasm32), the unit, property, black-box and doc tests, that the fuzz targets build,
+//!   every algorithm on every preset byte-identical to `xtask/fingerprints.tsv`, the benchmark
+//!   table, the release build of the playground
 //!   and its browser tests in headless Chromium. QEMU (`qemu-system-x86`, for the QEMU peer's
 //!   tests) is installed like Chromium, with apt-get, when it is missing.
 //! * `cargo xtask browser-test [ARGS]`: only the playground's release build and browser tests
@@ -64,8 +65,9 @@ commands:
                   serve it on http://127.0.0.1:8080/ (or --port) with `trunk serve --offline`
   setup           install what the tests need (wasm32 target, clippy, rustfmt, trunk, wasm-bindgen CLI,
                   QEMU, Chromium, the browser tests' npm packages), skipping what is there
-  test            setup, then run every check (wasm32 build, rustfmt, clippy, tests, release smoke run,
-                  the playground's release build and its browser tests)
+  test            setup, then run every check (wasm32 build, rustfmt, clippy, tests, the fuzz targets'
+                  build, the fingerprints of every preset and algorithm, the benchmark table, the
+                  playground's release build and its browser tests)
   browser-test [ARGS]
                   only the playground's release build and its browser tests (ARGS go to `node --test`,
                   e.g. tests/player.test.mjs)
@@ -424,6 +426,9 @@ fn test() -> Result<()> {
 
     step("unit, property, black-box and doc tests");
     run("cargo", &["test", "--workspace"])?;
+
+    step("the fuzz targets build (they compile the parsers they fuzz from the crates' sources)");
+    run("cargo", &["check", "--manifest-path", "fuzz/Cargo.toml", "--bins"])?;
 
     step("release run: every algorithm on every preset, byte-identical to xtask/fingerprints.tsv");
     let livemig = build_release_cli()?;

@@ -20,9 +20,9 @@
 //!    (`forward` / `dual`, as in post-copy); a page request is answered with the faulted page
 //!    at once, then its locality window of neighbours not yet sent: `k` pages each side
 //!    (`window = around`: `[f−k, f+k]`) or `2k` pages upward (`forward`: `[f, f+2k]`); `k`
-//!    defaults to 16 [R: §3 suggests 8–64]. Both go on the priority path.
+//!    defaults to 16 [R: docs/algorithms/hybrid.md suggests 8–64]. Both go on the priority path.
 //! 5. The migration ends when every page is on the destination. Each page is sent exactly once
-//!    (§8.2: total pages = N).
+//!    (docs/algorithms/analytical-model.md: total pages = N).
 //!
 //! `self_ballooning` sends the guest's free-page list during the downtime instead of its free
 //! pages (Hines & Gopalan's DSB, as in post-copy). If the scenario's timeout passes during the

@@ -20,12 +20,12 @@
 //!    once and then its **prepull** window [C concept]: the pages of S not yet sent within
 //!    `prepull` pages of it (default 16 [R]: the paper gives no size), on the priority path.
 //!
-//! Every page is sent at most twice [C], and total pages = N + |S| (§4.2, §8.2). A page pushed
+//! Every page is sent at most twice [C], and total pages = N + |S| (docs/algorithms/tsmc.md, docs/algorithms/analytical-model.md). A page pushed
 //! after the destination already has it is dropped there; this implementation never sends a
 //! page of S twice, so that does not arise.
 //!
 //! Which writes mark a page for stage 3 (`record`) is not settled by the recovered text
-//! (§11.4): `all-writes` (default, conservative, as the paper says "record the pages modified
+//! (docs/algorithms/tsmc.md): `all-writes` (default, conservative, as the paper says "record the pages modified
 //! during this process") marks every page written in stage 1; `after-sent` [R] marks only pages
 //! written after their stage-1 transmission, since a page written before it was sent with fresh
 //! content. It is implemented by peeking at the dirty log before each send call and, when a page

@@ -35,7 +35,7 @@
 //! Unused tag, index and low-part slots, and bits 30–31 of the low-part words, are zero; the
 //! decoder rejects them otherwise, so every valid encoding is the encoder's. The size is
 //! `16 + 4·⌈n/16⌉ + 4·misses + 4·⌈(exact+partial)/8⌉ + 4·⌈partial/3⌉` bytes (for a 4 KiB
-//! page, §5.2's `16 + 256 + …`).
+//! page, `16 + 256 + …`, as docs/algorithms/mecom.md gives it).
 //!
 //! # Differences from the reference code \[R\]
 //!
