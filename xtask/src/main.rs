@@ -428,7 +428,7 @@ fn test() -> Result<()> {
     run("cargo", &["test", "--workspace"])?;
 
     step("the fuzz targets build (they compile the parsers they fuzz from the crates' sources)");
-    run("cargo", &["check", "--manifest-path", "fuzz/Cargo.toml", "--bins"])?;
+    run("cargo", &["check", "--manifest-path", "fuzz/Cargo.toml", "--bins", "--target-dir", "target/fuzz-check"])?;
 
     step("release run: every algorithm on every preset, byte-identical to xtask/fingerprints.tsv");
     let livemig = build_release_cli()?;
