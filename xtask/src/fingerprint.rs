@@ -22,7 +22,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The committed record, relative to the workspace root.
 pub const FINGERPRINTS: &str = "xtask/fingerprints.tsv";
@@ -198,18 +198,7 @@ fn capture(livemig: &Path, args: &[&str]) -> Result<Vec<u8>> {
         let _ = stderr.read_to_string(&mut buf);
         buf
     });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if started.elapsed() > RUN_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("`{}` took longer than {} s", shown(), RUN_LIMIT.as_secs());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = super::wait_within(&mut child, Some(RUN_LIMIT), &shown())?;
     let out = out_reader.join().expect("reader thread").with_context(|| format!("reading the output of `{}`", shown()))?;
     let err = err_reader.join().expect("reader thread");
     if !status.success() {

@@ -147,13 +147,19 @@ fn exec(cmd: &mut Command, limit: Option<Duration>) -> Result<()> {
     };
     println!("$ {shown}");
     let mut child = cmd.spawn().with_context(|| format!("starting `{shown}`"))?;
+    let status = wait_within(&mut child, limit, &shown)?;
+    if !status.success() {
+        bail!("`{shown}` failed ({status})");
+    }
+    Ok(())
+}
+
+/// Waits for `child` to exit; past `limit` (if any) kills it and fails, naming it `shown`.
+fn wait_within(child: &mut std::process::Child, limit: Option<Duration>, shown: &str) -> Result<std::process::ExitStatus> {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait()? {
-            if !status.success() {
-                bail!("`{shown}` failed ({status})");
-            }
-            return Ok(());
+            return Ok(status);
         }
         if let Some(limit) = limit {
             if start.elapsed() > limit {
@@ -162,7 +168,7 @@ fn exec(cmd: &mut Command, limit: Option<Duration>) -> Result<()> {
                 bail!("`{shown}` took longer than {} s and was stopped", limit.as_secs());
             }
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
