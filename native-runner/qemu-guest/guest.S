@@ -234,6 +234,9 @@ fill_done:
     mov [rbx + C_RSTATE], rax
     call rdtsc64
     mov [rbx + C_BASE_TSC], rax
+    # C_TSC too, before READY: the host reads the control block as soon as READY is set, and
+    # the first pass of the main loop (which updates C_TSC) runs only after the serial line.
+    mov [rbx + C_TSC], rax
     mov [rbx + C_NEXT_PRINT], rax
     mov qword ptr [rbx + C_READY], 1
     lea rsi, [rip + msg_ready]
