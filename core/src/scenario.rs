@@ -62,7 +62,7 @@ mod accepted {
     pub const PAGE_HEADER: &str = "0 B to 4 KiB";
     pub const SEND_BUFFER: &str = "0 B to 1 GiB";
     pub const HOST_RATE: &str = "8 kbit/s to 10 Tbit/s, or unset (no cost)";
-    pub const DISCARD_TIME: &str = "0 s to 1 s, or unset (no cost)";
+    pub const HOST_TIME: &str = "0 s to 1 s, or unset (no cost)";
     pub const TIMEOUT: &str = "1 ms to 10000000 s";
     pub const PHASE_DURATION: &str = "1 us to 1000000000 s";
     pub const WORKING_SET: &str = "one page up to the used memory (vm.memory minus vm.free_memory)";
@@ -95,7 +95,7 @@ fn quantity_range(path: &str) -> Option<&'static str> {
         "link.page_header" => accepted::PAGE_HEADER,
         "link.send_buffer" => accepted::SEND_BUFFER,
         "host.send_rate" | "host.zero_scan_rate" | "host.first_touch_rate" => accepted::HOST_RATE,
-        "host.discard_range_time" | "host.discard_page_time" => accepted::DISCARD_TIME,
+        "host.discard_range_time" | "host.discard_page_time" | "host.postcopy_switch_time" => accepted::HOST_TIME,
         "migration.timeout" => accepted::TIMEOUT,
         _ => return None,
     })
@@ -401,6 +401,13 @@ pub struct HostSpec {
     /// each page of a range). Unset, nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discard_page_time: Option<Seconds>,
+    /// Seconds the destination takes to enter post-copy, whatever it discards: QEMU's
+    /// destination registers the guest's RAM with userfaultfd and starts its fault thread
+    /// (`loadvm_postcopy_handle_listen()`), then loads the device state from the package the
+    /// source sent and starts the guest (`loadvm_postcopy_handle_run_bh()`). Charged at the
+    /// switch, with the discard, in the downtime. Unset, nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postcopy_switch_time: Option<Seconds>,
 }
 
 impl Default for HostSpec {
@@ -414,6 +421,7 @@ impl Default for HostSpec {
             first_touch_rate: None,
             discard_range_time: None,
             discard_page_time: None,
+            postcopy_switch_time: None,
         }
     }
 }
@@ -447,10 +455,13 @@ impl HostSpec {
         self.first_touch_rate.map(|r| r.0 * f64::from(self.send_threads) * self.thread_share(running_vcpus))
     }
 
-    /// Seconds the destination takes to discard `pages` pages lying in `ranges` contiguous
-    /// ranges (0 with neither discard time set).
-    pub fn discard_seconds(&self, ranges: u64, pages: u64) -> f64 {
-        self.discard_range_time.map_or(0.0, |t| t.0 * ranges as f64) + self.discard_page_time.map_or(0.0, |t| t.0 * pages as f64)
+    /// Seconds the destination takes at the switch to post-copy when it discards `pages` pages
+    /// lying in `ranges` contiguous ranges: the fixed `postcopy_switch_time` and the discard
+    /// (0 with none of the three times set).
+    pub fn postcopy_switch_seconds(&self, ranges: u64, pages: u64) -> f64 {
+        self.postcopy_switch_time.map_or(0.0, |t| t.0)
+            + self.discard_range_time.map_or(0.0, |t| t.0 * ranges as f64)
+            + self.discard_page_time.map_or(0.0, |t| t.0 * pages as f64)
     }
 }
 
@@ -833,9 +844,13 @@ impl Scenario {
                 ));
             }
         }
-        for (field, time) in [("host.discard_range_time", h.discard_range_time), ("host.discard_page_time", h.discard_page_time)] {
+        for (field, time) in [
+            ("host.discard_range_time", h.discard_range_time),
+            ("host.discard_page_time", h.discard_page_time),
+            ("host.postcopy_switch_time", h.postcopy_switch_time),
+        ] {
             if let Some(t) = time {
-                check_range(field, t.0, 0.0, 1.0, accepted::DISCARD_TIME)?;
+                check_range(field, t.0, 0.0, 1.0, accepted::HOST_TIME)?;
             }
         }
         if h.busy_vcpus > 4096 {

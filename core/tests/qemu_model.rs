@@ -156,6 +156,8 @@ fn bad_host_values_name_the_field_and_the_range() {
         ("host.first_touch_rate=1e308 Gbit/s", "host.first_touch_rate"),
         ("host.discard_range_time=2 s", "host.discard_range_time"),
         ("host.discard_page_time=-1 s", "host.discard_page_time"),
+        ("host.postcopy_switch_time=2 s", "host.postcopy_switch_time"),
+        ("host.postcopy_switch_time=-1 ms", "host.postcopy_switch_time"),
     ] {
         let err = Scenario::parse_with_overrides("", &[set.to_string()]).unwrap_err().to_string();
         assert!(err.starts_with(field), "{set}: {err}");
@@ -292,4 +294,21 @@ fn the_switch_to_postcopy_waits_for_the_destination_to_discard_each_stale_range(
     let grew = costly.downtime_s - plain.downtime_s;
     assert!(grew <= discard + 1e-9 && grew >= discard - list_on_wire - 1e-9, "grew {grew} s for {discard} s of discarding");
     assert!(costly.verified);
+}
+
+#[test]
+fn the_switch_to_postcopy_costs_its_fixed_time_in_the_downtime_and_precopy_nothing() {
+    let limit = "params.precopy.downtime_limit=10ms";
+    let switch = "host.postcopy_switch_time=8ms";
+    let plain = run(&guest("1 Gbit/s", 1_000.0, &[limit]), "postcopy-qemu");
+    let switched = run(&guest("1 Gbit/s", 1_000.0, &[limit, switch]), "postcopy-qemu");
+    // The same run up to the switch: the downtime grows by the fixed time, less the discard
+    // list's own time on the wire, which the destination's work overlaps.
+    let list_on_wire = (64.0 * 256.0 / 8.0) / 1.25e8;
+    let grew = switched.downtime_s - plain.downtime_s;
+    assert!(grew <= 8e-3 + 1e-9 && grew >= 8e-3 - list_on_wire - 1e-9, "grew {grew} s for an 8 ms switch");
+    assert!(switched.verified);
+    // A pre-copy never switches, so the same host changes nothing in it.
+    let precopy = |extra: &[&str]| run(&guest("1 Gbit/s", 1_000.0, &[&[limit][..], extra].concat()), "precopy-qemu");
+    assert_eq!(precopy(&[switch]), precopy(&[]));
 }

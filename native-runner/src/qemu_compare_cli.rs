@@ -51,7 +51,7 @@ pub fn calibrate(quiet: bool) -> anyhow::Result<HostModel> {
 pub fn host_text(h: &HostModel) -> String {
     format!(
         "host model: {} CPUs; QEMU's sending thread {}/s with a CPU to itself, zero check {}/s, device state {}, destination resume {}, loopback TCP {}/s; \
-         destination's first touch {}/s, discard {} a range + {} a page",
+         destination's first touch {}/s, discard {} a range + {} a page, switch to post-copy {}",
         h.cores,
         bytes(h.send_rate as u64),
         bytes(h.zero_scan_rate as u64),
@@ -60,7 +60,8 @@ pub fn host_text(h: &HostModel) -> String {
         bytes(h.link_bandwidth as u64),
         bytes(h.first_touch_rate as u64),
         secs(h.discard_range_s),
-        secs(h.discard_page_s)
+        secs(h.discard_page_s),
+        secs(h.postcopy_switch_s)
     )
 }
 

@@ -141,10 +141,10 @@ impl Transport for SimContext {
     }
     fn send_dirty_bitmap(&mut self, pages: &PageBitmap) -> Result<Sent, ContextError> {
         crate::context::check_bitmap_length(pages, self.n)?;
-        // The destination drops its copies of these pages, one range at a time, and their
-        // memory is untouched again.
-        let discard_s = self.scenario.host.discard_seconds(pages.runs().len() as u64, pages.count());
-        let sent = self.send_data(DataKind::DirtyBitmap, pages.wire_bytes(), Some(pages), discard_s);
+        // The destination enters post-copy and drops its copies of these pages, one range at a
+        // time, and their memory is untouched again.
+        let switch_s = self.scenario.host.postcopy_switch_seconds(pages.runs().len() as u64, pages.count());
+        let sent = self.send_data(DataKind::DirtyBitmap, pages.wire_bytes(), Some(pages), switch_s);
         if !self.resumed {
             for p in pages.iter() {
                 self.dst_present.clear(p);

@@ -16,7 +16,9 @@
 //! discarded (`host.first_touch_rate`, which the post-copy comparisons use: QEMU's destination
 //! discards its RAM when such a migration starts). A probe of the kernel's `madvise` gives what
 //! the destination's discard costs at the switch to post-copy (`host.discard_range_time`,
-//! `host.discard_page_time`). Nothing is fitted to the runs being compared.
+//! `host.discard_page_time`), and the same idle guests switched to post-copy at once give its
+//! fixed cost (`host.postcopy_switch_time`: their guest-seen downtime less the pre-copy runs').
+//! Nothing is fitted to the runs being compared.
 //!
 //! [`simulated_scenario`] then makes the scenario: the guest's memory, its first 4 MiB (the
 //! guest program and page tables, zero but for a few pages) as free memory at the top, the
@@ -68,24 +70,36 @@ pub struct HostModel {
     pub discard_range_s: f64,
     /// See `discard_range_s`.
     pub discard_page_s: f64,
+    /// Seconds the switch to post-copy adds to the downtime whatever is discarded: the
+    /// guest-seen downtime of filled idle guests switched to post-copy before the first pass
+    /// (nothing sent yet, so nothing to discard) less that of the pre-copy runs (the same
+    /// device state, and no page left for the downtime either). QEMU's destination registers
+    /// the guest's RAM with userfaultfd, starts its fault thread and loads the device state from
+    /// the package before the guest runs (`loadvm_postcopy_handle_listen()`,
+    /// `loadvm_postcopy_handle_run_bh()`).
+    pub postcopy_switch_s: f64,
 }
 
-/// The idle 512 MiB guest the calibration runs: `zero` is the fraction of zero pages.
-/// Post-copy is never started in it (`[params.postcopy-qemu]`: more passes than an idle guest
-/// needs), so that a run with `postcopy-ram` set is a pre-copy into a discarded destination.
-fn calibration_scenario(zero: f64, memory: u64) -> Result<Scenario, QemuError> {
+/// The idle 512 MiB guest the calibration runs: `zero` is the fraction of zero pages. With
+/// `postcopy_passes` = [`NEVER`], post-copy is never started in it (more passes than an idle
+/// guest needs), so that a run with `postcopy-ram` set is a pre-copy into a discarded
+/// destination; with 0 the switch comes before the first pass.
+fn calibration_scenario(zero: f64, memory: u64, postcopy_passes: u64) -> Result<Scenario, QemuError> {
     let text = format!(
         "name = \"qemu-calibration\"\n[vm]\nmemory = \"{memory}\"\ncontent = {{ zero = {zero}, text = 0.0, structured = 0.0, random = {} }}\n\
          [workload]\npattern = \"idle\"\n[migration]\ntimeout = \"60 s\"\n[params.precopy]\nmax_bandwidth = \"{UNCAPPED}\"\ndowntime_limit = \"1 ms\"\n\
-         [params.postcopy-qemu]\nprecopy_passes = 10000\n",
+         [params.postcopy-qemu]\nprecopy_passes = {postcopy_passes}\n",
         1.0 - zero,
         memory = ByteSize(memory),
     );
     Scenario::from_toml_str(&text).map_err(|e| QemuError::host("building the calibration scenario", e.to_string()))
 }
 
-fn calibration_run(zero: f64, memory: u64, algorithm: &str, options: &QemuOptions) -> Result<QemuReport, QemuError> {
-    let s = calibration_scenario(zero, memory)?;
+/// `precopy_passes` of a calibration run that never switches to post-copy.
+const NEVER: u64 = 10_000;
+
+fn calibration_run(zero: f64, memory: u64, algorithm: &str, postcopy_passes: u64, options: &QemuOptions) -> Result<QemuReport, QemuError> {
+    let s = calibration_scenario(zero, memory, postcopy_passes)?;
     let c = config::config_for(&s, algorithm)?;
     let r = run::migrate(&s, &c, options)?;
     if !r.report.completed {
@@ -118,27 +132,34 @@ pub const CALIBRATION_RUNS: usize = 3;
 /// back, so the calibration does too.
 pub fn calibrate(memory: u64, options: &QemuOptions, link_bandwidth: f64, cores: u32) -> Result<HostModel, QemuError> {
     let (mut send, mut zero, mut state, mut resume, mut touch) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    calibration_run(0.0, memory, "precopy-qemu", options)?;
+    let (mut precopy_seen, mut switch_seen) = (Vec::new(), Vec::new());
+    calibration_run(0.0, memory, "precopy-qemu", NEVER, options)?;
     for _ in 0..CALIBRATION_RUNS {
-        let filled = calibration_run(0.0, memory, "precopy-qemu", options)?;
+        let filled = calibration_run(0.0, memory, "precopy-qemu", NEVER, options)?;
         let ram = &filled.qemu.ram;
         send.push(ram.transferred.saturating_sub(ram.downtime_bytes) as f64 / live_seconds(&filled));
         // The idle guest dirtied nothing: its downtime carried the state and the sections'
         // framing, and what the guest saw beyond QEMU's own downtime is the destination's work.
         let d = &filled.qemu;
         resume.push((d.guest_seen_downtime_s.unwrap_or(0.0) - d.downtime_s.unwrap_or(0.0)).max(0.0));
+        precopy_seen.push(d.guest_seen_downtime_s.unwrap_or(0.0));
         state.push(ram.downtime_bytes as f64);
     }
     // The same filled guests into a destination that discarded its memory: QEMU's
     // `postcopy-ram` capability does that when the migration starts (`postcopy-ram.c`,
     // `init_range()`), whether or not post-copy ever begins.
     for _ in 0..CALIBRATION_RUNS {
-        let fresh = calibration_run(0.0, memory, "postcopy-qemu", options)?;
+        let fresh = calibration_run(0.0, memory, "postcopy-qemu", NEVER, options)?;
         let ram = &fresh.qemu.ram;
         touch.push((ram.normal * 4096) as f64 / live_seconds(&fresh));
     }
+    // The same filled guests switched to post-copy before the first pass.
     for _ in 0..CALIBRATION_RUNS {
-        let zeros = calibration_run(1.0, memory, "precopy-qemu", options)?;
+        let switched = calibration_run(0.0, memory, "postcopy-qemu", 0, options)?;
+        switch_seen.push(switched.qemu.guest_seen_downtime_s.unwrap_or(0.0));
+    }
+    for _ in 0..CALIBRATION_RUNS {
+        let zeros = calibration_run(1.0, memory, "precopy-qemu", NEVER, options)?;
         zero.push((zeros.qemu.ram.duplicate * 4096) as f64 / live_seconds(&zeros));
     }
     let (discard_range_s, discard_page_s) = measure_discard(DISCARD_PROBE_BYTES)?;
@@ -155,6 +176,7 @@ pub fn calibrate(memory: u64, options: &QemuOptions, link_bandwidth: f64, cores:
         first_touch_rate: median(&touch) / share,
         discard_range_s,
         discard_page_s,
+        postcopy_switch_s: (median(&switch_seen) - median(&precopy_seen)).max(0.0),
     })
 }
 
@@ -233,6 +255,7 @@ pub fn simulated_scenario(scenario: &Scenario, real: &QemuReport, host: &HostMod
         first_touch_rate: (real.qemu.config.mode == config::Mode::Postcopy).then_some(Bandwidth(host.first_touch_rate.clamp(1e3, 1.25e12))),
         discard_range_time: Some(Seconds(host.discard_range_s.min(1.0))),
         discard_page_time: Some(Seconds(host.discard_page_s.min(1.0))),
+        postcopy_switch_time: Some(Seconds(host.postcopy_switch_s.min(1.0))),
     };
     s.validate().map_err(|e| QemuError::host("building the simulated scenario", e.to_string()))?;
     Ok(s)
