@@ -32,7 +32,7 @@ pub fn calibrate(quiet: bool) -> anyhow::Result<HostModel> {
     if !quiet {
         eprintln!(
             "calibrating: {} idle QEMU migrations of a {} guest, loopback TCP and the kernel's discard ...",
-            3 * mirror::CALIBRATION_RUNS + 1,
+            mirror::CALIBRATION_MIGRATIONS,
             bytes(CALIBRATION_MEMORY)
         );
     }

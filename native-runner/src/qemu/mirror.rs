@@ -118,6 +118,11 @@ fn live_seconds(r: &QemuReport) -> f64 {
 /// third as fast as the next).
 pub const CALIBRATION_RUNS: usize = 3;
 
+/// QEMU migrations [`calibrate`] makes: a warm-up, then [`CALIBRATION_RUNS`] of each of its four
+/// kinds (filled pre-copy, filled with `postcopy-ram`, filled switched to post-copy at once,
+/// zero).
+pub const CALIBRATION_MIGRATIONS: usize = 4 * CALIBRATION_RUNS + 1;
+
 /// Measures [`HostModel`] with idle guests of `memory` bytes: one filled guest to warm up, then
 /// [`CALIBRATION_RUNS`] filled guests back to back (as the compared runs come), then as many
 /// zero guests (see the module docs); `link_bandwidth` is loopback TCP's, measured by the
