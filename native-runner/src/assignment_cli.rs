@@ -65,7 +65,7 @@ pub fn list() -> anyhow::Result<String> {
 /// `livemig assignment show`: the text and the tasks, no answers.
 pub fn show(a: &Assignment) -> String {
     let n = a.tasks.len();
-    let points = livemig_core::assignment::sig(a.max_points());
+    let points = livemig_core::units::significant(a.max_points());
     let mut out = format!(
         "{}\n{}\n(assignment {}{}; {n} task{}, {points} point{})\n\n{}\n\nScenarios\n",
         a.title,
@@ -86,7 +86,7 @@ pub fn show(a: &Assignment) -> String {
     }
     out += "\nTasks\n";
     for (i, t) in a.tasks.iter().enumerate() {
-        let p = livemig_core::assignment::sig(t.points);
+        let p = livemig_core::units::significant(t.points);
         out += &format!("\n  {}. {} ({}, {p} point{})\n", i + 1, t.id, t.kind_name(), if t.points == 1.0 { "" } else { "s" });
         out += &format!("{}\n", indent(&t.question, "     "));
         let runs = t.runs();
@@ -120,8 +120,8 @@ fn grade_text(g: &Grade) -> String {
     let mut out = format!(
         "{}{who}: {} of {} points, {}\n",
         g.file,
-        livemig_core::assignment::sig(g.points),
-        livemig_core::assignment::sig(g.max_points),
+        livemig_core::units::significant(g.points),
+        livemig_core::units::significant(g.max_points),
         if g.passed { "every task passed" } else { "not every task passed" }
     );
     for t in &g.tasks {
@@ -178,7 +178,7 @@ pub fn check(a: &Assignment, files: &[String], json: bool) -> anyhow::Result<(St
                 Ok(g) => t.add_row(vec![
                     f.clone(),
                     g.student.clone(),
-                    format!("{} / {}", livemig_core::assignment::sig(g.points), livemig_core::assignment::sig(g.max_points)),
+                    format!("{} / {}", livemig_core::units::significant(g.points), livemig_core::units::significant(g.max_points)),
                     format!("{} / {}", g.tasks.iter().filter(|t| t.passed).count(), g.tasks.len()),
                     if g.passed { "pass".to_string() } else { "fail".to_string() },
                 ]),
