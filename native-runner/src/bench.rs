@@ -7,10 +7,10 @@
 //! compression ratio, of zero detection, WKdm, LZ4 and XBZRLE) on the sample pages the `codecs`
 //! Criterion bench uses; a plain `livemig bench` prints that table after the simulator's.
 
-use crate::output::{bytes, secs};
 use anyhow::Context;
 use comfy_table::{presets::UTF8_BORDERS_ONLY, CellAlignment, Table};
 use livemig_core::trace::TraceDetail;
+use livemig_core::units::Quantity;
 use livemig_core::Scenario;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -108,10 +108,10 @@ pub fn run_all(sizes: &[u64], algorithms: &[String], json: bool) -> anyhow::Resu
         t.add_row(vec![
             format!("{} GiB", r.gib),
             r.algorithm.clone(),
-            format!("{:.3} s", r.wall_s),
-            bytes(r.peak_rss),
-            secs(r.total_time_s),
-            secs(r.downtime_s),
+            Quantity::Duration.show(r.wall_s),
+            Quantity::Size.show(r.peak_rss as f64),
+            Quantity::Duration.show(r.total_time_s),
+            Quantity::Duration.show(r.downtime_s),
             r.pages_sent.to_string(),
             if r.verified { "yes" } else { "no" }.into(),
         ]);
@@ -435,7 +435,7 @@ pub fn codecs(json: bool) -> anyhow::Result<String> {
         "codecs on {} sample pages of {} (seed {}, the default content mix; XBZRLE on as many page pairs),\n\
          MB/s = 10^6 bytes of uncompressed page a second (median pass over the sample, passes repeated for {} s), ratio = page bytes / bytes sent, pages = encoded / decoded\n{t}\n",
         result.pages,
-        bytes(result.page_size as u64),
+        Quantity::Size.show(result.page_size as f64),
         result.seed,
         result.min_seconds
     ))

@@ -6,9 +6,9 @@
 //! out; `--no-kvm`, `--no-qemu` and `--no-papers` leave a part out on purpose (the papers' part
 //! runs every experiment, a few minutes on two cores).
 
-use crate::output::{bytes, secs};
 use livemig_core::model::GeometricModel;
 use livemig_core::trace::TraceDetail;
+use livemig_core::units::Quantity;
 use livemig_core::Scenario;
 use serde::Serialize;
 
@@ -80,9 +80,19 @@ pub fn closed_form(f: &mut Fidelity) -> anyhow::Result<()> {
         let two_pages = 2.0 * m.page_bytes / m.bandwidth;
         let against = "closed form (geometric model)".to_string();
         for (metric, model, sim, shown) in [
-            ("total time", p.total_time_s, r.total_time_s, (secs(p.total_time_s), secs(r.total_time_s))),
-            ("data sent", p.total_bytes, r.bytes_sent as f64, (bytes(p.total_bytes as u64), bytes(r.bytes_sent))),
-            ("downtime", p.downtime_s, r.downtime_s, (secs(p.downtime_s), secs(r.downtime_s))),
+            (
+                "total time",
+                p.total_time_s,
+                r.total_time_s,
+                (Quantity::Duration.show(p.total_time_s), Quantity::Duration.show(r.total_time_s)),
+            ),
+            (
+                "data sent",
+                p.total_bytes,
+                r.bytes_sent as f64,
+                (Quantity::Size.show(p.total_bytes), Quantity::Size.show(r.bytes_sent as f64)),
+            ),
+            ("downtime", p.downtime_s, r.downtime_s, (Quantity::Duration.show(p.downtime_s), Quantity::Duration.show(r.downtime_s))),
         ] {
             f.lines.push(Line {
                 against: against.clone(),
@@ -109,9 +119,24 @@ pub fn kvm(f: &mut Fidelity) -> anyhow::Result<()> {
         let sim = crate::input::simulate(&s, Some(algorithm), TraceDetail::Summary)?.report;
         let real = &run.report;
         for (metric, r, si, shown) in [
-            ("total time", real.total_time_s, sim.total_time_s, (secs(real.total_time_s), secs(sim.total_time_s))),
-            ("data sent", real.bytes_sent as f64, sim.bytes_sent as f64, (bytes(real.bytes_sent), bytes(sim.bytes_sent))),
-            ("downtime", real.downtime_s, sim.downtime_s, (secs(real.downtime_s), secs(sim.downtime_s))),
+            (
+                "total time",
+                real.total_time_s,
+                sim.total_time_s,
+                (Quantity::Duration.show(real.total_time_s), Quantity::Duration.show(sim.total_time_s)),
+            ),
+            (
+                "data sent",
+                real.bytes_sent as f64,
+                sim.bytes_sent as f64,
+                (Quantity::Size.show(real.bytes_sent as f64), Quantity::Size.show(sim.bytes_sent as f64)),
+            ),
+            (
+                "downtime",
+                real.downtime_s,
+                sim.downtime_s,
+                (Quantity::Duration.show(real.downtime_s), Quantity::Duration.show(sim.downtime_s)),
+            ),
             (
                 "faults",
                 real.network_faults as f64,
@@ -148,11 +173,11 @@ pub fn qemu(f: &mut Fidelity) -> anyhow::Result<()> {
         let c = crosscheck::crosscheck(&s, cell.algorithm, &host, &options).map_err(crate::qemu_compare_cli::cli_error)?;
         let version = c.real.qemu.qemu_version.clone();
         for p in c.pairs() {
-            let shown = match p.metric {
-                "total_time_s" | "downtime_s" => (secs(p.real), secs(p.simulated)),
-                "bytes_sent" => (bytes(p.real as u64), bytes(p.simulated as u64)),
-                _ => continue,
-            };
+            if !matches!(p.metric, "total_time_s" | "downtime_s" | "bytes_sent") {
+                continue;
+            }
+            let q = Quantity::of_metric(p.metric);
+            let shown = (q.show(p.real), q.show(p.simulated));
             f.lines.push(Line {
                 against: format!("QEMU {version} (real)"),
                 case: format!("{}, {}", cell.label(), p.metric),

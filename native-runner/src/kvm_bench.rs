@@ -4,6 +4,7 @@
 use crate::input::load_scenario;
 use crate::kvm_cli::{parse_memory, resize};
 use livemig_core::trace::Event;
+use livemig_core::units::Quantity;
 use livemig_runner::kvm::context::{migrate, KvmOptions, KvmRun, MigrateError};
 use std::io::{Read, Write};
 use std::time::Instant;
@@ -244,11 +245,11 @@ pub fn text(b: &Bench) -> String {
     );
     for c in &b.cases {
         t += &format!(
-            "{:<24} {:<18} {:>8.1}ms {:>9.2}ms {:>10} {:>16} {:>8}\n",
+            "{:<24} {:<18} {:>10} {:>11} {:>10} {:>16} {:>8}\n",
             c.guest,
             c.algorithm,
-            c.total_time_s * 1e3,
-            c.downtime_s * 1e3,
+            Quantity::Duration.show(c.total_time_s),
+            Quantity::Duration.show(c.downtime_s),
             c.pages_sent,
             if c.live_copy_bytes_per_s > 0.0 { mbps(c.live_copy_bytes_per_s) } else { "- (no live copy)".into() },
             if c.verified { "yes" } else { "NO" }
@@ -280,7 +281,7 @@ pub fn text(b: &Bench) -> String {
         .cases
         .iter()
         .filter(|c| c.guest == "idle" && c.algorithm == "precopy-xen")
-        .map(|c| format!("{:.2} ms", c.downtime_s * 1e3))
+        .map(|c| Quantity::Duration.show(c.downtime_s))
         .collect();
     t += &format!("target: idle downtime < 10 ms (precopy-xen): {}: {}\n", idle.join(", "), pass(b.idle_downtime_target_met));
     t

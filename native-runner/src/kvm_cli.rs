@@ -2,7 +2,7 @@
 
 use crate::input::{bad, check_algorithm, load_scenario};
 use livemig_core::trace::TraceDetail;
-use livemig_core::units::ByteSize;
+use livemig_core::units::{ByteSize, Quantity};
 use livemig_core::Scenario;
 use livemig_runner::kvm::context::{migrate_or_abort, KvmOptions, KvmRun, MigrateError};
 
@@ -166,10 +166,7 @@ pub fn crosscheck_json(real: &livemig_core::Report, sim: &livemig_core::Report) 
 
 /// `livemig kvm crosscheck`'s table.
 pub fn crosscheck_text(real: &livemig_core::Report, sim: &livemig_core::Report) -> String {
-    let fmt = |name: &str, v: f64| match name {
-        "downtime_s" | "total_time_s" => format!("{:.2} ms", v * 1e3),
-        _ => format!("{v:.0}"),
-    };
+    let fmt = |name: &str, v: f64| Quantity::of_metric(name).show(v);
     let pct = |d: Option<f64>| d.map_or_else(|| "n/a".to_string(), |d| format!("{d:+.1}%"));
     let mut t = format!("crosscheck: {} on {} (real KVM guest vs simulator)\n", real.algorithm, real.scenario);
     t += &format!("{:<16} {:>16} {:>16} {:>10}\n", "metric", "real", "simulated", "diff");

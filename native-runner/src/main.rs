@@ -22,6 +22,7 @@ use input::{bad, load_scenario, BadInput};
 use livemig_core::algorithms::registry;
 use livemig_core::model::GeometricModel;
 use livemig_core::trace::TraceDetail;
+use livemig_core::units::Quantity;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -528,9 +529,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     t.add_row(vec![
                         p.value.clone(),
                         r.algorithm.clone(),
-                        output::secs(r.total_time_s),
-                        output::secs(r.downtime_s),
-                        output::bytes(r.bytes_sent),
+                        Quantity::Duration.show(r.total_time_s),
+                        Quantity::Duration.show(r.downtime_s),
+                        Quantity::Size.show(r.bytes_sent as f64),
                         r.rounds.to_string(),
                         r.network_faults.to_string(),
                         if r.converged { "yes" } else { "no" }.into(),
@@ -779,17 +780,22 @@ fn model(args: &ScenarioArgs) -> anyhow::Result<()> {
     ]);
     t.add_row(vec![
         "data sent".to_string(),
-        output::bytes(p.total_bytes as u64),
-        output::bytes(r.bytes_sent),
+        Quantity::Size.show(p.total_bytes),
+        Quantity::Size.show(r.bytes_sent as f64),
         rel(r.bytes_sent as f64, p.total_bytes),
     ]);
     t.add_row(vec![
         "total time".to_string(),
-        output::secs(p.total_time_s),
-        output::secs(r.total_time_s),
+        Quantity::Duration.show(p.total_time_s),
+        Quantity::Duration.show(r.total_time_s),
         rel(r.total_time_s, p.total_time_s),
     ]);
-    t.add_row(vec!["downtime".to_string(), output::secs(p.downtime_s), output::secs(r.downtime_s), rel(r.downtime_s, p.downtime_s)]);
+    t.add_row(vec![
+        "downtime".to_string(),
+        Quantity::Duration.show(p.downtime_s),
+        Quantity::Duration.show(r.downtime_s),
+        rel(r.downtime_s, p.downtime_s),
+    ]);
     let mut text = format!("{}: geometric pre-copy model (Xen stop rules) against the simulated precopy-xen\n{t}\n", s.name);
     text += "The model assumes every write hits a distinct clean page; workloads that rewrite dirty pages\n\
              (uniform, hot-cold) dirty fewer pages than it predicts, and Xen's skip rule holds pages back.\n\

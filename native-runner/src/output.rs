@@ -14,34 +14,8 @@
 
 use comfy_table::{presets::UTF8_BORDERS_ONLY, CellAlignment, Table};
 use livemig_core::experiment::UnknownSpec;
+use livemig_core::units::Quantity;
 use livemig_core::Report;
-
-/// Formats seconds with a unit that keeps three significant digits readable.
-pub fn secs(s: f64) -> String {
-    if s == 0.0 {
-        "0".into()
-    } else if s < 1e-3 {
-        format!("{:.1} us", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.1} ms", s * 1e3)
-    } else {
-        format!("{s:.2} s")
-    }
-}
-
-/// Formats bytes in binary units.
-pub fn bytes(b: u64) -> String {
-    let b = b as f64;
-    if b >= (1u64 << 30) as f64 {
-        format!("{:.2} GiB", b / (1u64 << 30) as f64)
-    } else if b >= (1u64 << 20) as f64 {
-        format!("{:.1} MiB", b / (1u64 << 20) as f64)
-    } else if b >= 1024.0 {
-        format!("{:.1} KiB", b / 1024.0)
-    } else {
-        format!("{b} B")
-    }
-}
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -70,21 +44,21 @@ pub fn report_text(r: &Report) -> String {
     let mut out = format!("{} on {} (seed {})\n", r.algorithm, r.scenario, r.seed);
     let mut t = table(&["metric", "value"]);
     let rows: Vec<(&str, String)> = vec![
-        ("total time", secs(r.total_time_s)),
-        ("downtime", secs(r.downtime_s)),
-        ("preparation time", secs(r.preparation_time_s)),
-        ("resume time", secs(r.resume_time_s)),
+        ("total time", Quantity::Duration.show(r.total_time_s)),
+        ("downtime", Quantity::Duration.show(r.downtime_s)),
+        ("preparation time", Quantity::Duration.show(r.preparation_time_s)),
+        ("resume time", Quantity::Duration.show(r.resume_time_s)),
         ("pages sent", r.pages_sent.to_string()),
-        ("data sent (wire)", bytes(r.bytes_sent)),
-        ("page payload", bytes(r.payload_bytes)),
+        ("data sent (wire)", Quantity::Size.show(r.bytes_sent as f64)),
+        ("page payload", Quantity::Size.show(r.payload_bytes as f64)),
         ("duplicate pages", r.duplicate_pages.to_string()),
         ("zero pages", r.zero_pages.to_string()),
         ("rounds", r.rounds.to_string()),
         ("network faults", r.network_faults.to_string()),
-        ("fault stall", secs(r.fault_stall_s)),
+        ("fault stall", Quantity::Duration.show(r.fault_stall_s)),
         ("dropped pages", r.dropped_pages.to_string()),
         ("max throttle", format!("{:.0}%", r.max_throttle * 100.0)),
-        ("guest progress", secs(r.guest_progress_s)),
+        ("guest progress", Quantity::Duration.show(r.guest_progress_s)),
         ("converged", yes(r.converged).into()),
         ("completed", yes(r.completed).into()),
         ("verified", yes(r.verified).into()),
@@ -100,10 +74,10 @@ pub fn report_text(r: &Report) -> String {
         rounds.add_row(vec![
             pr.round.to_string(),
             serde_json::to_value(pr.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
-            secs(pr.start_s),
-            secs(pr.end_s),
+            Quantity::Duration.show(pr.start_s),
+            Quantity::Duration.show(pr.end_s),
             pr.pages_sent.to_string(),
-            bytes(pr.bytes_sent),
+            Quantity::Size.show(pr.bytes_sent as f64),
             pr.dirty_pages.to_string(),
         ]);
     }
@@ -131,14 +105,14 @@ pub fn compare_text(scenario: &str, reports: &[Report]) -> String {
     for r in reports {
         t.add_row(vec![
             r.algorithm.clone(),
-            secs(r.total_time_s),
-            secs(r.downtime_s),
-            bytes(r.bytes_sent),
+            Quantity::Duration.show(r.total_time_s),
+            Quantity::Duration.show(r.downtime_s),
+            Quantity::Size.show(r.bytes_sent as f64),
             r.pages_sent.to_string(),
             r.duplicate_pages.to_string(),
             r.rounds.to_string(),
             r.network_faults.to_string(),
-            secs(r.fault_stall_s),
+            Quantity::Duration.show(r.fault_stall_s),
             yes(r.converged).into(),
             yes(r.verified).into(),
         ]);
@@ -164,19 +138,6 @@ pub fn summary_csv(extra_header: &[&str], rows: &[(Vec<String>, &Report)]) -> an
 /// A report's rounds as CSV: the core's one per-round writer ([`livemig_core::Report::rounds_csv`]).
 pub fn rounds_csv(r: &Report) -> anyhow::Result<String> {
     Ok(r.rounds_csv())
-}
-
-/// A metric's value for people: seconds and bytes in their units, counts as integers.
-fn metric_value(metric: &str, v: f64) -> String {
-    if metric.ends_with("_s") {
-        secs(v)
-    } else if metric.ends_with("bytes") || metric.ends_with("bytes_sent") {
-        bytes(v.round() as u64)
-    } else if v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.2}")
-    }
 }
 
 fn percent(p: Option<f64>) -> String {
@@ -214,8 +175,8 @@ pub fn experiment_text(e: &livemig_core::experiment::ExperimentResult, with_case
             let mut row = vec![
                 r.metric.clone(),
                 r.algorithm.clone(),
-                metric_value(&r.metric, r.baseline_mean),
-                metric_value(&r.metric, r.algorithm_mean),
+                Quantity::of_metric(&r.metric).show(r.baseline_mean),
+                Quantity::of_metric(&r.metric).show(r.algorithm_mean),
                 percent(r.change_pct),
             ];
             if has_band {

@@ -2,8 +2,8 @@
 //! processes (see `livemig_runner::qemu`).
 
 use crate::input::{bad, load_scenario};
-use crate::output::{bytes, secs};
 use livemig_core::units::ByteSize;
+use livemig_core::units::Quantity;
 use livemig_runner::qemu::config::{config_for, ALGORITHMS};
 use livemig_runner::qemu::guest::{MAX_MEMORY, MIN_MEMORY};
 use livemig_runner::qemu::report::QemuReport;
@@ -134,7 +134,7 @@ pub fn run(command: QemuCommand) -> anyhow::Result<()> {
 }
 
 fn opt_secs(s: Option<f64>) -> String {
-    s.map_or_else(|| "-".to_string(), secs)
+    s.map_or_else(|| "-".to_string(), |s| Quantity::Duration.show(s))
 }
 
 /// The report for people.
@@ -151,13 +151,13 @@ pub fn text(q: &QemuReport) -> String {
         ("downtime (QEMU)", opt_secs(d.downtime_s)),
         ("downtime seen by the guest", opt_secs(d.guest_seen_downtime_s)),
         ("setup time", opt_secs(d.setup_time_s)),
-        ("data transferred", bytes(d.ram.transferred)),
+        ("data transferred", Quantity::Size.show(d.ram.transferred as f64)),
         ("pages sent whole", d.ram.normal.to_string()),
         ("zero pages", d.ram.duplicate.to_string()),
         ("dirty syncs", d.ram.dirty_sync_count.to_string()),
     ];
     if let Some(x) = &d.xbzrle {
-        rows.push(("XBZRLE pages / bytes", format!("{} / {}", x.pages, bytes(x.bytes))));
+        rows.push(("XBZRLE pages / bytes", format!("{} / {}", x.pages, Quantity::Size.show(x.bytes as f64))));
         rows.push(("XBZRLE cache misses / overflows", format!("{} / {}", x.cache_miss, x.overflow)));
     }
     if d.config.precopy_passes.is_some() {
@@ -183,9 +183,9 @@ pub fn text(q: &QemuReport) -> String {
         r.scenario,
         r.seed,
         d.qemu_version,
-        bytes(d.memory),
+        Quantity::Size.show(d.memory as f64),
         d.config.downtime_limit_ms,
-        bytes(d.config.max_bandwidth)
+        Quantity::Size.show(d.config.max_bandwidth as f64)
     );
     if !d.per_sync.is_empty() {
         let mut s = comfy_table::Table::new();
@@ -200,9 +200,9 @@ pub fn text(q: &QemuReport) -> String {
         for x in &d.per_sync {
             s.add_row(vec![
                 x.dirty_sync_count.to_string(),
-                secs(x.t_s),
-                bytes(x.transferred),
-                bytes(x.remaining),
+                Quantity::Duration.show(x.t_s),
+                Quantity::Size.show(x.transferred as f64),
+                Quantity::Size.show(x.remaining as f64),
                 x.dirty_pages_rate.to_string(),
                 x.status.clone(),
             ]);
@@ -229,7 +229,7 @@ pub fn text(q: &QemuReport) -> String {
             c.writes_after,
             c.heartbeat_before,
             c.heartbeat_after,
-            secs(c.interval_s),
+            Quantity::Duration.show(c.interval_s),
             if c.ok { "running" } else { "NOT running" }
         );
     }
@@ -241,7 +241,7 @@ pub fn text(q: &QemuReport) -> String {
         g.achieved_read_rate,
         g.guest_tsc_hz / g.tsc_hz.max(1) as f64,
         g.tsc_hz as f64 / 1e6,
-        secs(g.boot_s),
+        Quantity::Duration.show(g.boot_s),
         g.late
     );
     out

@@ -2,8 +2,8 @@
 //! `livemig_runner::qemu::{mirror, crosscheck, matrix}`).
 
 use crate::input::bad;
-use crate::output::{bytes, secs};
 use indicatif::{ProgressBar, ProgressStyle};
+use livemig_core::units::Quantity;
 use livemig_core::Scenario;
 use livemig_runner::qemu::crosscheck::{self, Crosscheck};
 use livemig_runner::qemu::matrix::{self, CellResult};
@@ -33,7 +33,7 @@ pub fn calibrate(quiet: bool) -> anyhow::Result<HostModel> {
         eprintln!(
             "calibrating: {} idle QEMU migrations of a {} guest, loopback TCP and the kernel's discard ...",
             3 * mirror::CALIBRATION_RUNS + 1,
-            bytes(CALIBRATION_MEMORY)
+            Quantity::Size.show(CALIBRATION_MEMORY as f64)
         );
     }
     let options = comparison_options();
@@ -53,14 +53,14 @@ pub fn host_text(h: &HostModel) -> String {
         "host model: {} CPUs; QEMU's sending thread {}/s with a CPU to itself, zero check {}/s, device state {}, destination resume {}, loopback TCP {}/s; \
          destination's first touch {}/s, discard {} a range + {} a page",
         h.cores,
-        bytes(h.send_rate as u64),
-        bytes(h.zero_scan_rate as u64),
-        bytes(h.state_bytes),
-        secs(h.resume_overhead_s),
-        bytes(h.link_bandwidth as u64),
-        bytes(h.first_touch_rate as u64),
-        secs(h.discard_range_s),
-        secs(h.discard_page_s)
+        Quantity::Size.show(h.send_rate),
+        Quantity::Size.show(h.zero_scan_rate),
+        Quantity::Size.show(h.state_bytes as f64),
+        Quantity::Duration.show(h.resume_overhead_s),
+        Quantity::Size.show(h.link_bandwidth),
+        Quantity::Size.show(h.first_touch_rate),
+        Quantity::Duration.show(h.discard_range_s),
+        Quantity::Duration.show(h.discard_page_s)
     )
 }
 
@@ -69,10 +69,8 @@ fn fmt_metric(metric: &str, v: f64) -> String {
         return "-".into();
     }
     match metric {
-        "total_time_s" | "downtime_s" => secs(v),
-        "bytes_sent" => bytes(v as u64),
         "completed" => if v >= 0.5 { "yes" } else { "no" }.into(),
-        _ => format!("{v:.0}"),
+        _ => Quantity::of_metric(metric).show(v),
     }
 }
 
@@ -93,7 +91,11 @@ pub fn crosscheck_text(c: &Crosscheck, host: &HostModel) -> String {
         ]);
     }
     let d = &c.real.qemu;
-    let sims: Vec<String> = c.simulated.iter().map(|r| format!("{} / {}", secs(r.total_time_s), secs(r.downtime_s))).collect();
+    let sims: Vec<String> = c
+        .simulated
+        .iter()
+        .map(|r| format!("{} / {}", Quantity::Duration.show(r.total_time_s), Quantity::Duration.show(r.downtime_s)))
+        .collect();
     format!(
         "{} on {}: QEMU {} against the simulator (median of seeds {:?})\n{t}\n\
          QEMU's own downtime (source side): {}; the table's is the guest's (STOP to RESUME), the simulator's definition\n\
@@ -102,7 +104,7 @@ pub fn crosscheck_text(c: &Crosscheck, host: &HostModel) -> String {
         c.real.report.scenario,
         d.qemu_version,
         crosscheck::SEEDS,
-        d.downtime_s.map_or("-".into(), secs),
+        d.downtime_s.map_or("-".into(), |s| Quantity::Duration.show(s)),
         sims.join(", "),
         host_text(host)
     )
