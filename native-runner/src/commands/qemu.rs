@@ -68,19 +68,15 @@ fn runs_arg(text: &str) -> Result<usize, String> {
     crate::usage::whole_number(text, 1, 100).map(|n| n as usize)
 }
 
-/// Parses `--memory`.
+/// Parses `--memory`: whole MiB from [`MIN_MEMORY`] to [`MAX_MEMORY`].
 fn parse_memory(text: &str) -> anyhow::Result<u64> {
-    let accepted = "accepted a size from 8 MiB to 3 GiB in whole MiB, e.g. 512MiB";
-    #[derive(serde::Deserialize)]
-    struct M {
-        m: ByteSize,
-    }
-    let size = toml::from_str::<toml::Value>(&format!("m = {text:?}")).ok().and_then(|v| v.try_into::<M>().ok()).map(|m| m.m.0);
-    match size {
-        Some(b) if (MIN_MEMORY..=MAX_MEMORY).contains(&b) && b % (1 << 20) == 0 => Ok(b),
-        Some(_) => Err(bad(format!("--memory: '{text}' is out of range: {accepted}"))),
-        None => Err(bad(format!("--memory: '{text}' is not a size: {accepted}"))),
-    }
+    crate::input::parse_size(
+        "--memory",
+        text,
+        MIN_MEMORY..=MAX_MEMORY,
+        1 << 20,
+        "accepted a size from 8 MiB to 3 GiB in whole MiB, e.g. 512MiB",
+    )
 }
 
 /// The scenario a QEMU guest of `--memory` (default [`DEFAULT_MEMORY`]) runs, checked for the
@@ -92,7 +88,7 @@ fn guest_scenario(args: &GuestArgs) -> anyhow::Result<livemig_core::Scenario> {
     if !ALGORITHMS.contains(&algorithm) {
         return Err(bad(format!("--algorithm: QEMU has no '{algorithm}': accepted {}", ALGORITHMS.join(", "))));
     }
-    crate::kvm_cli::resize(&mut s, memory);
+    livemig_runner::resize_guest(&mut s, memory);
     s.validate().map_err(|e| bad(format!("with --memory {}: {e}", ByteSize(memory))))?;
     config_for(&s, algorithm).map_err(|e| bad(e.to_string()))?;
     Ok(s)
@@ -104,13 +100,13 @@ pub fn run(command: QemuCommand) -> anyhow::Result<()> {
         QemuCommand::Run(args) => args,
         QemuCommand::Crosscheck(args) => {
             let s = guest_scenario(&args)?;
-            return crate::qemu_compare_cli::run_crosscheck(&s, &args.algorithm, args.json);
+            return crate::commands::qemu_compare::run_crosscheck(&s, &args.algorithm, args.json);
         }
         QemuCommand::Calibrate { json } => {
-            let host = crate::qemu_compare_cli::calibrate(json)?;
-            return if json { crate::print(&format!("{}\n", serde_json::to_string_pretty(&host)?)) } else { Ok(()) };
+            let host = crate::commands::qemu_compare::calibrate(json)?;
+            return if json { crate::output::print_json(&host) } else { Ok(()) };
         }
-        QemuCommand::Matrix { runs, cells, json } => return crate::qemu_compare_cli::run_matrix(runs, cells.as_deref(), json),
+        QemuCommand::Matrix { runs, cells, json } => return crate::commands::qemu_compare::run_matrix(runs, cells.as_deref(), json),
     };
     let s = guest_scenario(&args)?;
     let config = config_for(&s, &args.algorithm).map_err(|e| bad(e.to_string()))?;
@@ -120,9 +116,9 @@ pub fn run(command: QemuCommand) -> anyhow::Result<()> {
         Err(e) => return Err(e.into()),
     };
     if args.json {
-        crate::print(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+        crate::output::print_json(&report)?;
     } else {
-        crate::print(&text(&report))?;
+        crate::output::print(&text(&report))?;
     }
     if !report.report.completed {
         anyhow::bail!("the migration did not complete: {}", report.report.stop_reason);

@@ -12,6 +12,30 @@ use livemig_core::units::Quantity;
 use livemig_core::Scenario;
 use serde::Serialize;
 
+/// `livemig fidelity`: every comparison measured now, leaving out what the flags say.
+pub fn run(no_kvm: bool, no_qemu: bool, no_papers: bool, json: bool) -> anyhow::Result<()> {
+    let mut f = Fidelity::default();
+    eprintln!("fidelity: the closed form ...");
+    closed_form(&mut f)?;
+    if !no_kvm {
+        eprintln!("fidelity: the KVM runner ...");
+        kvm(&mut f)?;
+    }
+    if !no_qemu {
+        eprintln!("fidelity: QEMU (calibration, then three migrations) ...");
+        qemu(&mut f)?;
+    }
+    if !no_papers {
+        eprintln!("fidelity: the papers' experiments ...");
+        papers(&mut f)?;
+    }
+    if json {
+        crate::output::print_json(&f)
+    } else {
+        crate::output::print(&text(&f))
+    }
+}
+
 /// One compared quantity.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Line {
@@ -115,7 +139,7 @@ pub fn kvm(f: &mut Fidelity) -> anyhow::Result<()> {
     }
     for (preset, algorithm, memory) in [("write-hot-database", "precopy-xen", "64MiB"), ("web-server", "postcopy-bubbling", "64MiB")] {
         let options = livemig_runner::kvm::context::KvmOptions::default();
-        let (run, s) = crate::kvm_cli::kvm_migrate(preset, &[], Some(algorithm), Some(memory), None, options)?;
+        let (run, s) = crate::commands::kvm::kvm_migrate(preset, &[], Some(algorithm), Some(memory), None, options)?;
         let sim = crate::input::simulate(&s, Some(algorithm), TraceDetail::Summary)?.report;
         let real = &run.report;
         for (metric, r, si, shown) in [
@@ -162,15 +186,15 @@ pub fn kvm(f: &mut Fidelity) -> anyhow::Result<()> {
 /// targets.
 pub fn qemu(f: &mut Fidelity) -> anyhow::Result<()> {
     use livemig_runner::qemu::{crosscheck, matrix};
-    let options = crate::qemu_compare_cli::comparison_options();
+    let options = crate::commands::qemu_compare::comparison_options();
     if let Err(e) = livemig_runner::qemu::check_available(&options) {
         f.skipped.push(Skipped { part: "QEMU".into(), why: e.to_string() });
         return Ok(());
     }
-    let host = crate::qemu_compare_cli::calibrate(true)?;
+    let host = crate::commands::qemu_compare::calibrate(true)?;
     for cell in matrix::grid().into_iter().filter(|c| c.workload.label == "uniform 20000/s 64MiB" && c.max_bandwidth == "128 MiB/s") {
-        let s: Scenario = cell.scenario().map_err(crate::qemu_compare_cli::cli_error)?;
-        let c = crosscheck::crosscheck(&s, cell.algorithm, &host, &options).map_err(crate::qemu_compare_cli::cli_error)?;
+        let s: Scenario = cell.scenario().map_err(crate::commands::qemu_compare::cli_error)?;
+        let c = crosscheck::crosscheck(&s, cell.algorithm, &host, &options).map_err(crate::commands::qemu_compare::cli_error)?;
         let version = c.real.qemu.qemu_version.clone();
         for p in c.pairs() {
             if !matches!(p.metric, "total_time_s" | "downtime_s" | "bytes_sent") {

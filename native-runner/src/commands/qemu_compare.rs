@@ -38,7 +38,7 @@ pub fn calibrate(quiet: bool) -> anyhow::Result<HostModel> {
     }
     let options = comparison_options();
     livemig_runner::qemu::check_available(&options).map_err(cli_error)?;
-    let link = crate::kvm_bench::tcp_loopback(256 << 20)?;
+    let link = crate::commands::kvm_bench::tcp_loopback(256 << 20)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
     let host = mirror::calibrate(CALIBRATION_MEMORY, &options, link, cores).map_err(cli_error)?;
     if !quiet {
@@ -119,9 +119,9 @@ pub fn run_crosscheck(s: &Scenario, algorithm: &str, json: bool) -> anyhow::Resu
         let value = serde_json::json!({"host": host, "pairs": pairs.iter().map(|p| serde_json::json!({
             "metric": p.metric, "qemu": p.real, "simulated": p.simulated, "relative_error": p.relative_error(),
         })).collect::<Vec<_>>(), "qemu": c.real, "simulated": c.simulated});
-        crate::print(&format!("{}\n", serde_json::to_string_pretty(&value)?))
+        crate::output::print_json(&value)
     } else {
-        crate::print(&crosscheck_text(&c, &host))
+        crate::output::print(&crosscheck_text(&c, &host))
     }
 }
 
@@ -240,8 +240,8 @@ pub fn run_matrix(runs: usize, filter: Option<&str>, json: bool) -> anyhow::Resu
     bar.finish_and_clear();
     if json {
         let value = serde_json::json!({"host": host, "runs": runs, "cells": results});
-        crate::print(&format!("{}\n", serde_json::to_string_pretty(&value)?))
+        crate::output::print_json(&value)
     } else {
-        crate::print(&matrix_text(&results, &host, runs))
+        crate::output::print(&matrix_text(&results, &host, runs))
     }
 }

@@ -1,11 +1,12 @@
 //! `livemig kvm bench`: in-process migrations of a real guest beside the machine's memcpy and
 //! loopback TCP bandwidth, measured in the same run.
 
+use super::kvm::parse_memory;
 use crate::input::load_scenario;
-use crate::kvm_cli::{parse_memory, resize};
 use livemig_core::trace::Event;
 use livemig_core::units::Quantity;
 use livemig_runner::kvm::context::{migrate, KvmOptions, KvmRun, MigrateError};
+use livemig_runner::resize_guest;
 use std::io::{Read, Write};
 use std::time::Instant;
 
@@ -180,7 +181,7 @@ pub fn tcp_loopback(bytes: u64) -> anyhow::Result<f64> {
 fn run_case(guest: &str, preset: &str, algorithm: &str, memory: u64) -> anyhow::Result<BenchCase> {
     let set: Vec<String> = UNPACED_LINK.iter().map(|s| s.to_string()).collect();
     let mut s = load_scenario(preset, &set)?;
-    resize(&mut s, memory);
+    resize_guest(&mut s, memory);
     s.validate().map_err(|e| crate::input::bad(format!("with --memory {memory}: {e}")))?;
     let run = migrate(&s, Some(algorithm), KvmOptions::default()).map_err(|e| match e {
         MigrateError::BadInput(m) => crate::input::bad(m),

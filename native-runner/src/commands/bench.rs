@@ -15,6 +15,30 @@ use livemig_core::Scenario;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
+/// `livemig bench`: every size with every algorithm (comma-separated), each in its own
+/// process, then the codecs' table (not with `--json`: its JSON stays the list of simulator
+/// cases; `--codecs --json` gives the codecs').
+pub fn run(sizes: &[u64], algorithms: &str, json: bool) -> anyhow::Result<()> {
+    let names = crate::input::algorithm_names("--algorithms", Some(algorithms), vec![])?;
+    run_all(sizes, &names, json)?;
+    if json {
+        return Ok(());
+    }
+    crate::output::print(&format!("\n{}", codecs(false)?))
+}
+
+/// `livemig bench --codecs`.
+pub fn run_codecs(json: bool) -> anyhow::Result<()> {
+    crate::output::print(&codecs(json)?)
+}
+
+/// `livemig bench --one SIZE_GIB ALGORITHM`: one case in this process (bench's child).
+pub fn run_one_arg(one: &[String]) -> anyhow::Result<()> {
+    let gib: u64 = one[0].parse().map_err(|_| crate::input::bad(format!("--one: '{}' is not a size in GiB", one[0])))?;
+    crate::input::check_algorithm("--one", &one[1])?;
+    run_one(gib, &one[1])
+}
+
 /// The benchmark scenario (shared with `cargo bench`).
 pub fn scenario(gib: u64) -> anyhow::Result<Scenario> {
     livemig_core::presets::benchmark(gib).map_err(|e| crate::input::bad(format!("--sizes: {gib} GiB: {e}")))

@@ -1,11 +1,58 @@
-//! `livemig sweep`: one scenario field varied over a range, every value run with each algorithm.
+//! `livemig sweep SCENARIO --vary KEY=FROM..TO:STEPS`: one scenario field varied over a range,
+//! every value run with each algorithm.
 
-use crate::input::bad;
+use super::{OutputFormat, ScenarioArgs};
+use crate::input::{algorithm_names, bad, check_algorithm};
+use crate::output::{print, print_json, summary_csv, table};
 use indicatif::{ProgressBar, ProgressStyle};
 use livemig_core::trace::TraceDetail;
+use livemig_core::units::Quantity;
 use livemig_core::{Report, Scenario};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+
+/// Runs the scenario with each value of `vary` (`KEY=FROM..TO:STEPS`) and each of `algorithms`
+/// (default: the scenario's), and prints one row per run.
+pub fn run(scenario: &ScenarioArgs, vary: &str, log: bool, algorithms: Option<&str>, format: &OutputFormat) -> anyhow::Result<()> {
+    let s = scenario.load()?;
+    let names = algorithm_names("--algorithms", algorithms, vec![])?;
+    let names = if names.is_empty() {
+        check_algorithm("migration.algorithm", &s.migration.algorithm)?;
+        vec![s.migration.algorithm.clone()]
+    } else {
+        names
+    };
+    let vary = parse_vary(vary, log)?;
+    let points = run_points(&s, &vary, &names)?;
+    if format.json {
+        let list: Vec<_> = points.iter().map(|p| serde_json::json!({"key": vary.key, "value": p.value, "report": p.report})).collect();
+        print_json(&list)
+    } else if format.csv {
+        let rows: Vec<_> = points.iter().map(|p| (vec![p.value.clone()], &p.report)).collect();
+        print(&summary_csv(&[vary.key.as_str()], &rows)?)
+    } else {
+        print(&format!("{} (seed {}), varying {}\n{}\n", s.name, s.seed, vary.key, points_table(&vary.key, &points)))
+    }
+}
+
+/// The runs for people: the value, the algorithm and the main metrics.
+fn points_table(key: &str, points: &[Point]) -> comfy_table::Table {
+    let mut t = table(&[key, "algorithm", "total time", "downtime", "data sent", "rounds", "faults", "converged"]);
+    for p in points {
+        let r = &p.report;
+        t.add_row(vec![
+            p.value.clone(),
+            r.algorithm.clone(),
+            Quantity::Duration.show(r.total_time_s),
+            Quantity::Duration.show(r.downtime_s),
+            Quantity::Size.show(r.bytes_sent as f64),
+            r.rounds.to_string(),
+            r.network_faults.to_string(),
+            if r.converged { "yes" } else { "no" }.into(),
+        ]);
+    }
+    t
+}
 
 /// A parsed `--vary KEY=FROM..TO:STEPS`.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,7 +181,7 @@ pub struct Point {
 }
 
 /// Runs every (value, algorithm) pair on all cores, with a progress bar on a terminal.
-pub fn run(base: &Scenario, vary: &Vary, algorithms: &[String]) -> anyhow::Result<Vec<Point>> {
+pub fn run_points(base: &Scenario, vary: &Vary, algorithms: &[String]) -> anyhow::Result<Vec<Point>> {
     // Validate every value first so a bad one fails before any work.
     let mut jobs = Vec::new();
     for value in &vary.values {

@@ -7,8 +7,69 @@
 //! the wrong type).
 
 use crate::input::{bad, read_input};
+use crate::output::print;
 use livemig_core::assignment::{assignment, Answers, Assignment, Grade, ASSIGNMENTS};
 use std::path::Path;
+
+/// `livemig assignment` subcommands.
+#[derive(clap::Subcommand)]
+pub enum AssignmentCommand {
+    /// List the bundled assignments
+    List,
+    /// Print an assignment's text, scenarios and tasks (no answers)
+    Show {
+        /// Bundled assignment name (see `livemig assignment list`) or assignment file (TOML)
+        assignment: String,
+    },
+    /// Print an answers file to fill in: every task id, with its question and what to write
+    Template {
+        /// Bundled assignment name or assignment file
+        assignment: String,
+    },
+    /// Print one of an assignment's scenarios as a scenario file
+    Scenario {
+        /// Bundled assignment name or assignment file
+        assignment: String,
+        /// The scenario's name in the assignment
+        scenario: String,
+    },
+    /// Grade answers files: per task pass or fail with feedback; exit 0 only if all pass
+    Check {
+        /// Bundled assignment name or assignment file
+        assignment: String,
+        /// Answers files (TOML); several grade a whole class
+        #[arg(required = true)]
+        answers: Vec<String>,
+        /// Print JSON: one grade per answers file, in order
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a `livemig assignment` subcommand; `check` exits 1 unless every answers file passes
+/// every task.
+pub fn run(command: AssignmentCommand) -> anyhow::Result<()> {
+    match command {
+        AssignmentCommand::List => print(&list()?),
+        AssignmentCommand::Show { assignment } => print(&show(&load(&assignment)?)),
+        AssignmentCommand::Template { assignment } => print(&load(&assignment)?.answers_template()),
+        AssignmentCommand::Scenario { assignment, scenario: name } => print(&scenario(&load(&assignment)?, &name)?),
+        AssignmentCommand::Check { assignment, answers, json } => {
+            let a = load(&assignment)?;
+            let (text, any_bad, any_failed) = check(&a, &answers, json)?;
+            print(&text)?;
+            if any_bad {
+                return Err(bad("ANSWERS: some answers files could not be graded (see above)"));
+            }
+            match (any_failed, answers.len()) {
+                (0, _) => {}
+                (_, 1) => anyhow::bail!("not every task passed"),
+                (n, total) => anyhow::bail!("{n} of {total} answers files did not pass every task"),
+            }
+            Ok(())
+        }
+    }
+}
 
 /// Loads NAME (bundled) or FILE; a scenario `path` is read relative to the assignment file.
 pub fn load(arg: &str) -> anyhow::Result<Assignment> {

@@ -134,7 +134,12 @@ pub fn run_one(name: &str) -> anyhow::Result<()> {
         Err(e) if e.downcast_ref::<crate::input::BadInput>().is_some() => format!("refused: {e}"),
         Err(e) => return Err(e),
     };
-    let r = CornerResult { name: name.to_string(), wall_s: start.elapsed().as_secs_f64(), peak_rss: crate::bench::peak_rss(), outcome };
+    let r = CornerResult {
+        name: name.to_string(),
+        wall_s: start.elapsed().as_secs_f64(),
+        peak_rss: crate::commands::bench::peak_rss(),
+        outcome,
+    };
     println!("{}", serde_json::to_string(&r)?);
     Ok(())
 }
@@ -167,7 +172,12 @@ fn run_corner(corner: &Corner, set: &[String]) -> anyhow::Result<String> {
 }
 
 /// Runs every corner in a child process and prints the table (or JSON).
-pub fn run_all(json: bool) -> anyhow::Result<String> {
+/// `livemig bench --corners`: every corner, each in its own process, as a table or JSON.
+pub fn run(json: bool) -> anyhow::Result<()> {
+    crate::output::print(&run_all(json)?)
+}
+
+fn run_all(json: bool) -> anyhow::Result<String> {
     let exe = std::env::current_exe().context("finding the livemig executable")?;
     let mut results = Vec::new();
     for c in CORNERS {
