@@ -17,7 +17,7 @@
 
 use crate::scenario::Scenario;
 use crate::trace::TraceDetail;
-use crate::units::{short, ByteSize};
+use crate::units::{short, ByteSize, Quantity};
 
 /// Upper estimates of what a run of a scenario costs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -109,8 +109,8 @@ impl Limits {
         if cost.trace_bytes > self.trace_bytes as f64 {
             return Err(CostError::Trace {
                 detail: detail.name(),
-                size: ByteSize(cost.trace_bytes as u64).approx(),
-                cap: ByteSize(self.trace_bytes).approx(),
+                size: Quantity::Size.show(cost.trace_bytes.floor()),
+                cap: Quantity::Size.show(self.trace_bytes as f64),
             });
         }
         Ok(())
@@ -168,22 +168,6 @@ pub enum CostError {
     },
 }
 
-impl ByteSize {
-    /// The size for people, rounded to three significant digits in the largest binary unit
-    /// under it (`2.07 GiB`).
-    pub fn approx(self) -> String {
-        let v = self.0 as f64;
-        let (unit, factor) = [("EiB", 60), ("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)]
-            .into_iter()
-            .map(|(u, shift)| (u, (1u64 << shift) as f64))
-            .find(|&(_, f)| v >= f)
-            .unwrap_or(("B", 1.0));
-        let scaled = v / factor;
-        let text = if scaled >= 100.0 { format!("{scaled:.0}") } else { short((scaled * 100.0).round() / 100.0) };
-        format!("{text} {unit}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,14 +196,6 @@ mod tests {
         // The web-server preset at the accesses detail: the trace that ran out of memory.
         let s = preset("web-server").unwrap().unwrap();
         let e = Limits::default().check(&s, TraceDetail::Accesses, &Cost::of(&s, TraceDetail::Accesses)).unwrap_err().to_string();
-        assert!(e.starts_with("--detail accesses: the trace may reach 2.25 GiB, over the cap of 512 MiB"), "{e}");
-    }
-
-    #[test]
-    fn approximate_sizes() {
-        assert_eq!(ByteSize(0).approx(), "0 B");
-        assert_eq!(ByteSize(1536).approx(), "1.5 KiB");
-        assert_eq!(ByteSize(512 << 20).approx(), "512 MiB");
-        assert_eq!(ByteSize(5 << 40).approx(), "5 TiB");
+        assert!(e.starts_with("--detail accesses: the trace may reach 2.251 GiB, over the cap of 512 MiB"), "{e}");
     }
 }

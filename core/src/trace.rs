@@ -7,7 +7,7 @@
 
 use crate::context::{Channel, Encoding, RoundKind};
 use crate::scenario::{PhaseTag, Scenario};
-use crate::units::ByteSize;
+use crate::units::Quantity;
 use crate::workload::AccessKind;
 use serde::{Deserialize, Serialize};
 
@@ -282,7 +282,7 @@ pub enum TraceError {
         found: u32,
     },
     /// Larger than [`MAX_TRACE_FILE_BYTES`].
-    #[error("{} is too large: accepted a trace of up to {} (what `livemig trace` writes by default)", ByteSize(*.bytes).approx(), ByteSize(MAX_TRACE_FILE_BYTES).approx())]
+    #[error("{} is too large: accepted a trace of up to {} (what `livemig trace` writes by default)", Quantity::Size.show(*.bytes as f64), Quantity::Size.show(MAX_TRACE_FILE_BYTES as f64))]
     TooLarge {
         /// The file's size in bytes.
         bytes: u64,
@@ -296,8 +296,8 @@ pub enum TraceError {
 #[error(
     "--detail {}: the trace would reach {}, over the cap of {}: choose a lower detail or a shorter migration.timeout, or raise the cap (--max-trace-size)",
     .detail.name(),
-    ByteSize(*.bytes).approx(),
-    ByteSize(*.cap).approx()
+    Quantity::Size.show(*.bytes as f64),
+    Quantity::Size.show(*.cap as f64)
 )]
 pub struct TraceTooLarge {
     /// The detail recorded.

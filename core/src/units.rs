@@ -45,21 +45,155 @@ pub fn out_of_range_input(message: &str) -> Option<&str> {
     (!tail.is_empty()).then_some(input)
 }
 
-/// A number for people: at most 6 significant digits, without trailing zeros, in exponent form
-/// from a billion up and under 0.0001 (`0.9999`, not `0.9998999999999999`; `1e300`, not 301
-/// digits; `6e11`).
+/// A number for messages that echo a value: at most 6 significant digits, without trailing
+/// zeros, in exponent form from a billion up and under 0.0001 (`0.9999`, not
+/// `0.9998999999999999`; `1e300`, not 301 digits; `6e11`). Close enough to read back what was
+/// written; for figures shown to people see [`Quantity::show`] and [`significant`].
 pub fn short(v: f64) -> String {
+    digits(v, 6, 1e9)
+}
+
+/// How many significant digits a figure for people has ([`significant`], [`Quantity::show`]).
+pub const SIGNIFICANT_DIGITS: i32 = 4;
+
+/// A figure for people: [`SIGNIFICANT_DIGITS`] significant digits without trailing zeros, but
+/// never fewer than the whole part (`0.01235`, `123.5`, `8.78`, `5`, `267170`); exponent form
+/// from 10^15 up and under 0.0001. A NaN or an infinity prints as `NaN`, `inf`, `-inf`.
+pub fn significant(v: f64) -> String {
+    digits(v, SIGNIFICANT_DIGITS, 1e15)
+}
+
+/// `v` with `n` significant digits (more for a whole part that needs them), trailing zeros
+/// dropped; in exponent form (with `n` digits) under 0.0001 and from `exponent_from` up.
+fn digits(v: f64, n: i32, exponent_from: f64) -> String {
     if !v.is_finite() || v == 0.0 {
         return if v == 0.0 { "0".into() } else { v.to_string() };
     }
     let a = v.abs();
-    if (1e-4..1e9).contains(&a) {
-        let decimals = (5 - a.log10().floor() as i32).max(0) as usize;
+    if (1e-4..exponent_from).contains(&a) {
+        let decimals = (n - 1 - a.log10().floor() as i32).max(0) as usize;
         trim_fraction(&format!("{v:.decimals$}")).to_string()
     } else {
-        let text = format!("{v:.5e}");
+        let text = format!("{v:.prec$e}", prec = (n - 1) as usize);
         let (mantissa, exponent) = text.split_once('e').expect("exponent form");
         format!("{}e{exponent}", trim_fraction(mantissa))
+    }
+}
+
+/// A number for a chart's tick or bar: [`significant`], with `k`, `M` or `G` from ten thousand
+/// up (`950`, `1500`, `15k`, `262.1k`, `1.2M`).
+pub fn compact(v: f64) -> String {
+    let (div, unit) = Quantity::Count.scale(v);
+    let suffix = match unit {
+        "thousand" => "k",
+        "million" => "M",
+        "billion" => "G",
+        _ => "",
+    };
+    format!("{}{suffix}", significant(v / div))
+}
+
+/// What a figure measures, so that it is shown in its unit: the one formatter of numbers for
+/// people (the CLI's tables, the playground's metrics, charts and sweeps, assignments'
+/// feedback). Figures are in base units: seconds, bytes, bytes per second, pages per second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    /// Seconds: `ns`, `µs`, `ms`, `s`.
+    Duration,
+    /// Bytes, in binary units: `B`, `KiB`, `MiB`, `GiB`, `TiB`, `PiB`, `EiB`.
+    Size,
+    /// Bytes per second, shown in bits: `bit/s`, `kbit/s`, `Mbit/s`, `Gbit/s`, `Tbit/s`.
+    Bandwidth,
+    /// Pages per second: `pages/s`.
+    Rate,
+    /// A count: in full; on an axis in thousands, millions or billions.
+    Count,
+    /// A plain number (a ratio, a fraction).
+    Plain,
+}
+
+/// Each quantity's units for people, smallest first: (base units in one, name, where it
+/// starts). A figure takes the largest unit it reaches.
+const DURATION_SHOWN: &[(f64, &str, f64)] = &[(1e-9, "ns", 0.0), (1e-6, "µs", 1e-6), (1e-3, "ms", 1e-3), (1.0, "s", 1.0)];
+const SIZE_SHOWN: &[(f64, &str, f64)] = &[
+    (1.0, "B", 0.0),
+    (1024.0, "KiB", 1024.0),
+    (1048576.0, "MiB", 1048576.0),
+    (1073741824.0, "GiB", 1073741824.0),
+    (1099511627776.0, "TiB", 1099511627776.0),
+    (1125899906842624.0, "PiB", 1125899906842624.0),
+    (1152921504606846976.0, "EiB", 1152921504606846976.0),
+];
+const BANDWIDTH_SHOWN: &[(f64, &str, f64)] = &[
+    (1.0 / 8.0, "bit/s", 0.0),
+    (1e3 / 8.0, "kbit/s", 1e3 / 8.0),
+    (1e6 / 8.0, "Mbit/s", 1e6 / 8.0),
+    (1e9 / 8.0, "Gbit/s", 1e9 / 8.0),
+    (1e12 / 8.0, "Tbit/s", 1e12 / 8.0),
+];
+const RATE_SHOWN: &[(f64, &str, f64)] = &[(1.0, "pages/s", 0.0)];
+/// A count's axis units: thousands from ten thousand (`1500` reads better than `1.5 thousand`).
+const COUNT_SHOWN: &[(f64, &str, f64)] = &[(1.0, "", 0.0), (1e3, "thousand", 1e4), (1e6, "million", 1e6), (1e9, "billion", 1e9)];
+const PLAIN_SHOWN: &[(f64, &str, f64)] = &[(1.0, "", 0.0)];
+
+impl Quantity {
+    /// The quantity of a report metric named `name` (`downtime_s`, `bytes_sent`, `rounds`):
+    /// seconds for a name ending in `_s`, a size for one with `bytes`, else a count.
+    pub fn of_metric(name: &str) -> Quantity {
+        if name.ends_with("_s") {
+            Quantity::Duration
+        } else if name.contains("bytes") {
+            Quantity::Size
+        } else {
+            Quantity::Count
+        }
+    }
+
+    fn units(self) -> &'static [(f64, &'static str, f64)] {
+        match self {
+            Quantity::Duration => DURATION_SHOWN,
+            Quantity::Size => SIZE_SHOWN,
+            Quantity::Bandwidth => BANDWIDTH_SHOWN,
+            Quantity::Rate => RATE_SHOWN,
+            Quantity::Count => COUNT_SHOWN,
+            Quantity::Plain => PLAIN_SHOWN,
+        }
+    }
+
+    /// The unit to show figures up to `max` (base units, either sign) in: `(base units in one,
+    /// name)`, e.g. `(1e-3, "ms")` for 0.5 s; the name is empty for a plain number or a small
+    /// count. For a chart's axis, whose ticks are then divided by the first.
+    pub fn scale(self, max: f64) -> (f64, &'static str) {
+        let units = self.units();
+        let a = max.abs();
+        // Zero in the base unit (`0 s`, `0 B`); NaN in the smallest.
+        let base = || units.iter().find(|u| u.0 == 1.0).unwrap_or(&units[0]);
+        let (div, name, _) = if a == 0.0 { base() } else { units.iter().rev().find(|u| a >= u.2).unwrap_or(&units[0]) };
+        (*div, name)
+    }
+
+    /// A figure for people, in its own best unit with [`significant`] digits: `"8.78 s"`,
+    /// `"255.2 ms"`, `"0 s"`, `"1023 B"`, `"1 KiB"`, `"1.021 GiB"`, `"2.5 Gbit/s"`,
+    /// `"20000 pages/s"`, `"267170"` (a count in full). A figure that rounds up to the next
+    /// unit takes it (0.99999 s is `"1 s"`, not `"1000 ms"`); a NaN or an infinity is `NaN`,
+    /// `inf` or `-inf` without a unit.
+    pub fn show(self, v: f64) -> String {
+        if !v.is_finite() {
+            return v.to_string();
+        }
+        if self == Quantity::Count || self == Quantity::Plain {
+            return significant(v);
+        }
+        let (mut div, mut unit) = self.scale(v);
+        let mut text = significant(v / div);
+        // Rounding may reach the next unit: 999.99 ms is 1 s.
+        if let Some(next) = self.units().iter().find(|u| u.0 > div) {
+            if text.parse::<f64>().is_ok_and(|x| x.abs() * div >= next.2) {
+                (div, unit) = (next.0, next.1);
+                text = significant(v / div);
+            }
+        }
+        format!("{text} {unit}")
     }
 }
 
@@ -422,6 +556,99 @@ mod tests {
         assert_eq!(short(f64::NAN), "NaN");
         // Display of a huge value stays short too.
         assert_eq!(Bandwidth(1e300).to_string(), "8e291 Gbit/s");
+    }
+
+    #[test]
+    fn figures_for_people_have_four_significant_digits() {
+        assert_eq!(significant(0.012345), "0.01235");
+        assert_eq!(significant(123.456), "123.5");
+        assert_eq!(significant(5.0), "5");
+        assert_eq!(significant(267170.4), "267170", "the whole part is never cut");
+        assert_eq!(significant(-2.5), "-2.5");
+        assert_eq!(significant(0.0), "0");
+        assert_eq!(significant(1.5e-7), "1.5e-7");
+        assert_eq!(significant(2e16), "2e16");
+        assert_eq!(significant(f64::NAN), "NaN");
+        assert_eq!(significant(f64::NEG_INFINITY), "-inf");
+    }
+
+    #[test]
+    fn durations_show_in_their_unit() {
+        let d = |v| Quantity::Duration.show(v);
+        assert_eq!(d(0.0), "0 s");
+        assert_eq!(d(8.78), "8.78 s");
+        assert_eq!(d(600.0), "600 s");
+        assert_eq!(d(0.2552), "255.2 ms");
+        assert_eq!(d(0.0934), "93.4 ms");
+        assert_eq!(d(0.9999), "999.9 ms");
+        assert_eq!(d(0.99999), "1 s", "rounding up reaches the next unit");
+        assert_eq!(d(1.0), "1 s");
+        assert_eq!(d(1e-3), "1 ms");
+        assert_eq!(d(2.5e-5), "25 µs");
+        assert_eq!(d(3e-9), "3 ns");
+        assert_eq!(d(-0.005), "-5 ms");
+        assert_eq!(d(86400.0), "86400 s");
+        assert_eq!(d(f64::NAN), "NaN");
+        assert_eq!(d(f64::INFINITY), "inf");
+    }
+
+    #[test]
+    fn sizes_show_in_binary_units() {
+        let b = |v| Quantity::Size.show(v);
+        assert_eq!(b(0.0), "0 B");
+        assert_eq!(b(512.0), "512 B");
+        assert_eq!(b(1023.0), "1023 B");
+        assert_eq!(b(1024.0), "1 KiB");
+        assert_eq!(b(1048575.0), "1 MiB", "1023.999 KiB rounds up to the next unit");
+        assert_eq!(b(3.0 * 1048576.0), "3 MiB");
+        assert_eq!(b(904_700_000.0), "862.8 MiB");
+        assert_eq!(b(1.0206 * 1073741824.0), "1.021 GiB");
+        assert_eq!(b(1099511627776.0), "1 TiB");
+        assert_eq!(b(-2048.0), "-2 KiB");
+        assert_eq!(b(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn bandwidths_rates_counts_and_plain_numbers() {
+        assert_eq!(Quantity::Bandwidth.show(1e9 / 8.0), "1 Gbit/s");
+        assert_eq!(Quantity::Bandwidth.show(2.5e9 / 8.0), "2.5 Gbit/s");
+        assert_eq!(Quantity::Bandwidth.show(12_500_000.0), "100 Mbit/s");
+        assert_eq!(Quantity::Bandwidth.show(0.0), "0 bit/s");
+        assert_eq!(Quantity::Rate.show(20000.0), "20000 pages/s");
+        assert_eq!(Quantity::Count.show(267170.0), "267170");
+        assert_eq!(Quantity::Count.show(12.345), "12.35");
+        assert_eq!(Quantity::Plain.show(0.25), "0.25");
+        assert_eq!(Quantity::of_metric("downtime_s"), Quantity::Duration);
+        assert_eq!(Quantity::of_metric("payload_bytes"), Quantity::Size);
+        assert_eq!(Quantity::of_metric("rounds"), Quantity::Count);
+    }
+
+    #[test]
+    fn axes_scale_to_their_largest_value() {
+        assert_eq!(Quantity::Duration.scale(0.5), (1e-3, "ms"));
+        assert_eq!(Quantity::Duration.scale(12.0), (1.0, "s"));
+        assert_eq!(Quantity::Duration.scale(0.0), (1.0, "s"));
+        assert_eq!(Quantity::Size.scale(2.0 * 1073741824.0), (1073741824.0, "GiB"));
+        assert_eq!(Quantity::Size.scale(1023.0), (1.0, "B"));
+        assert_eq!(Quantity::Size.scale(1024.0), (1024.0, "KiB"));
+        assert_eq!(Quantity::Bandwidth.scale(-1.25e9), (1e9 / 8.0, "Gbit/s"));
+        assert_eq!(Quantity::Count.scale(9999.0), (1.0, ""));
+        assert_eq!(Quantity::Count.scale(15000.0), (1e3, "thousand"));
+        assert_eq!(Quantity::Count.scale(f64::NAN), (1.0, ""));
+        assert_eq!(Quantity::Plain.scale(1e9), (1.0, ""));
+    }
+
+    #[test]
+    fn chart_numbers_are_compact() {
+        assert_eq!(compact(0.0), "0");
+        assert_eq!(compact(950.0), "950");
+        assert_eq!(compact(1500.0), "1500");
+        assert_eq!(compact(15_000.0), "15k");
+        assert_eq!(compact(262_144.0), "262.1k");
+        assert_eq!(compact(1_200_000.0), "1.2M");
+        assert_eq!(compact(3e9), "3G");
+        assert_eq!(compact(0.25), "0.25");
+        assert_eq!(compact(2.5), "2.5");
     }
 
     #[test]

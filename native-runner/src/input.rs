@@ -161,3 +161,19 @@ pub fn simulate(
         other => bad(other.to_string()),
     })
 }
+
+/// Parses a size given to `flag` (`--memory 64MiB`) within `range`, in whole `grain` bytes;
+/// out of range or not a size is bad input naming the flag and `accepted`.
+pub fn parse_size(flag: &str, text: &str, range: std::ops::RangeInclusive<u64>, grain: u64, accepted: &str) -> anyhow::Result<u64> {
+    // Read as a scenario field is (a TOML string), so that every unit the scenario takes works.
+    #[derive(serde::Deserialize)]
+    struct M {
+        m: livemig_core::units::ByteSize,
+    }
+    let size = toml::from_str::<toml::Value>(&format!("m = {text:?}")).ok().and_then(|v| v.try_into::<M>().ok()).map(|m| m.m.0);
+    match size {
+        Some(b) if range.contains(&b) && b % grain == 0 => Ok(b),
+        Some(_) => Err(bad(format!("{flag}: '{text}' is out of range: {accepted}"))),
+        None => Err(bad(format!("{flag}: '{text}' is not a size: {accepted}"))),
+    }
+}

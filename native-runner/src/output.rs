@@ -13,43 +13,33 @@
 //!   end, so a failure never leaves half a file, and the temporary file is removed.
 
 use comfy_table::{presets::UTF8_BORDERS_ONLY, CellAlignment, Table};
-use livemig_core::experiment::UnknownSpec;
+use livemig_core::units::Quantity;
 use livemig_core::Report;
 
-/// Formats seconds with a unit that keeps three significant digits readable.
-pub fn secs(s: f64) -> String {
-    if s == 0.0 {
-        "0".into()
-    } else if s < 1e-3 {
-        format!("{:.1} us", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.1} ms", s * 1e3)
-    } else {
-        format!("{s:.2} s")
+/// Prints `text` on standard output; a closed pipe (e.g. `| head`) is not an error worth
+/// reporting.
+pub fn print(text: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to standard output"),
     }
 }
 
-/// Formats bytes in binary units.
-pub fn bytes(b: u64) -> String {
-    let b = b as f64;
-    if b >= (1u64 << 30) as f64 {
-        format!("{:.2} GiB", b / (1u64 << 30) as f64)
-    } else if b >= (1u64 << 20) as f64 {
-        format!("{:.1} MiB", b / (1u64 << 20) as f64)
-    } else if b >= 1024.0 {
-        format!("{:.1} KiB", b / 1024.0)
-    } else {
-        format!("{b} B")
-    }
+/// Prints `value` as pretty JSON and a newline ([`print`]).
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    print(&format!("{}\n", serde_json::to_string_pretty(value)?))
 }
 
-fn table(header: &[&str]) -> Table {
+pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY).set_header(header.to_vec());
     t
 }
 
-fn right_align(t: &mut Table, from: usize) {
+pub(crate) fn right_align(t: &mut Table, from: usize) {
     for i in from..t.column_count() {
         if let Some(c) = t.column_mut(i) {
             c.set_cell_alignment(CellAlignment::Right);
@@ -70,21 +60,21 @@ pub fn report_text(r: &Report) -> String {
     let mut out = format!("{} on {} (seed {})\n", r.algorithm, r.scenario, r.seed);
     let mut t = table(&["metric", "value"]);
     let rows: Vec<(&str, String)> = vec![
-        ("total time", secs(r.total_time_s)),
-        ("downtime", secs(r.downtime_s)),
-        ("preparation time", secs(r.preparation_time_s)),
-        ("resume time", secs(r.resume_time_s)),
+        ("total time", Quantity::Duration.show(r.total_time_s)),
+        ("downtime", Quantity::Duration.show(r.downtime_s)),
+        ("preparation time", Quantity::Duration.show(r.preparation_time_s)),
+        ("resume time", Quantity::Duration.show(r.resume_time_s)),
         ("pages sent", r.pages_sent.to_string()),
-        ("data sent (wire)", bytes(r.bytes_sent)),
-        ("page payload", bytes(r.payload_bytes)),
+        ("data sent (wire)", Quantity::Size.show(r.bytes_sent as f64)),
+        ("page payload", Quantity::Size.show(r.payload_bytes as f64)),
         ("duplicate pages", r.duplicate_pages.to_string()),
         ("zero pages", r.zero_pages.to_string()),
         ("rounds", r.rounds.to_string()),
         ("network faults", r.network_faults.to_string()),
-        ("fault stall", secs(r.fault_stall_s)),
+        ("fault stall", Quantity::Duration.show(r.fault_stall_s)),
         ("dropped pages", r.dropped_pages.to_string()),
         ("max throttle", format!("{:.0}%", r.max_throttle * 100.0)),
-        ("guest progress", secs(r.guest_progress_s)),
+        ("guest progress", Quantity::Duration.show(r.guest_progress_s)),
         ("converged", yes(r.converged).into()),
         ("completed", yes(r.completed).into()),
         ("verified", yes(r.verified).into()),
@@ -100,10 +90,10 @@ pub fn report_text(r: &Report) -> String {
         rounds.add_row(vec![
             pr.round.to_string(),
             serde_json::to_value(pr.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
-            secs(pr.start_s),
-            secs(pr.end_s),
+            Quantity::Duration.show(pr.start_s),
+            Quantity::Duration.show(pr.end_s),
             pr.pages_sent.to_string(),
-            bytes(pr.bytes_sent),
+            Quantity::Size.show(pr.bytes_sent as f64),
             pr.dirty_pages.to_string(),
         ]);
     }
@@ -131,14 +121,14 @@ pub fn compare_text(scenario: &str, reports: &[Report]) -> String {
     for r in reports {
         t.add_row(vec![
             r.algorithm.clone(),
-            secs(r.total_time_s),
-            secs(r.downtime_s),
-            bytes(r.bytes_sent),
+            Quantity::Duration.show(r.total_time_s),
+            Quantity::Duration.show(r.downtime_s),
+            Quantity::Size.show(r.bytes_sent as f64),
             r.pages_sent.to_string(),
             r.duplicate_pages.to_string(),
             r.rounds.to_string(),
             r.network_faults.to_string(),
-            secs(r.fault_stall_s),
+            Quantity::Duration.show(r.fault_stall_s),
             yes(r.converged).into(),
             yes(r.verified).into(),
         ]);
@@ -164,103 +154,6 @@ pub fn summary_csv(extra_header: &[&str], rows: &[(Vec<String>, &Report)]) -> an
 /// A report's rounds as CSV: the core's one per-round writer ([`livemig_core::Report::rounds_csv`]).
 pub fn rounds_csv(r: &Report) -> anyhow::Result<String> {
     Ok(r.rounds_csv())
-}
-
-/// A metric's value for people: seconds and bytes in their units, counts as integers.
-fn metric_value(metric: &str, v: f64) -> String {
-    if metric.ends_with("_s") {
-        secs(v)
-    } else if metric.ends_with("bytes") || metric.ends_with("bytes_sent") {
-        bytes(v.round() as u64)
-    } else if v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.2}")
-    }
-}
-
-fn percent(p: Option<f64>) -> String {
-    p.map_or_else(|| "—".to_string(), |p| format!("{p:+.1}%"))
-}
-
-/// Unknowns, one per line, their values (the chosen one in brackets), then the evidence.
-fn unknowns_text(unknowns: &[&UnknownSpec]) -> String {
-    let mut out = String::new();
-    for u in unknowns {
-        let values: Vec<String> = u.values.iter().map(|v| if *v == u.chosen { format!("[{v}]") } else { v.clone() }).collect();
-        let of = u.of.as_ref().map_or_else(String::new, |of| format!(" (x {of})"));
-        let also = if u.also.is_empty() { String::new() } else { format!(" (also {})", u.also.join(", ")) };
-        out += &format!("  {}{also}: {}{of}\n    {}\n", u.field, values.join(", "), u.evidence);
-    }
-    out
-}
-
-/// An experiment's tables: per group, each metric's baseline, algorithm, simulated change at the
-/// chosen set-up, its band over the unknowns' plausible values and the paper's change; then the
-/// unknowns, their values (the chosen one in brackets) and the evidence for them.
-pub fn experiment_text(e: &livemig_core::experiment::ExperimentResult, with_cases: bool) -> String {
-    let mut out = format!("{}: {}\npaper: {}\nset-up: {}\n", e.name, e.title, e.paper, e.setup);
-    for g in &e.groups {
-        let has_band = g.rows.iter().any(|r| r.band.is_some());
-        let mut headers = vec!["metric", "algorithm", "", "algorithm value", "simulated change"];
-        if has_band {
-            headers.push("band over the unknowns");
-        }
-        headers.push("paper's change");
-        let baseline = format!("{} (baseline)", e.baseline);
-        headers[2] = &baseline;
-        let mut t = table(&headers);
-        for r in &g.rows {
-            let mut row = vec![
-                r.metric.clone(),
-                r.algorithm.clone(),
-                metric_value(&r.metric, r.baseline_mean),
-                metric_value(&r.metric, r.algorithm_mean),
-                percent(r.change_pct),
-            ];
-            if has_band {
-                row.push(r.band.as_ref().map_or_else(|| "—".to_string(), |b| format!("{:+.1}% .. {:+.1}%", b.min, b.max)));
-            }
-            row.push(match (r.paper_change_pct, &r.band) {
-                (None, _) => "not published".to_string(),
-                (Some(p), Some(b)) => format!("{p:+.1}% ({})", if b.contains(p) { "in band" } else { "outside" }),
-                (Some(p), None) => format!("{p:+.1}%"),
-            });
-            t.add_row(row);
-        }
-        right_align(&mut t, 2);
-        if !g.label.is_empty() {
-            let n = g.cases.len();
-            out += &format!("\n{} (mean over {n} case{})\n", g.label, if n == 1 { "" } else { "s" });
-        } else {
-            out += "\n";
-        }
-        out += &format!("{t}\n");
-        if !g.setups.is_empty() {
-            let cut = g.setups.iter().filter(|s| s.timed_out).count();
-            let own: Vec<&UnknownSpec> = g.unknowns.iter().filter(|u| !e.unknowns.contains(u)).collect();
-            out += &format!(
-                "band: {} set-ups over the unknowns{}{}\n",
-                g.setups.len(),
-                if own.is_empty() { " listed below" } else { " listed below and this group's:" },
-                if cut > 0 { format!(" ({cut} left out: a run reached the timeout)") } else { String::new() }
-            );
-            out += &unknowns_text(&own);
-        }
-        if with_cases {
-            for c in &g.cases {
-                out += &compare_text(&format!("{} / {}", g.label, c.label), &c.reports);
-            }
-        }
-    }
-    if !e.unknowns.is_empty() {
-        out += "\nunknowns (the set-up details the paper does not state; chosen value in brackets):\n";
-        out += &unknowns_text(&e.unknowns.iter().collect::<Vec<_>>());
-    }
-    if !e.notes.is_empty() {
-        out += &format!("notes: {}\n", e.notes);
-    }
-    out
 }
 
 /// Clap's value parser for an output path (`-o FILE`, `--trace FILE`): not empty.

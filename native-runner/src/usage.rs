@@ -1,7 +1,8 @@
 //! Argument errors in the one-line style of every other `livemig` error (issue 13): the flag or
 //! argument, the value as written, what is accepted. Clap's own messages span several lines
 //! (usage, tips); [`one_line`] renders the same error from clap's context instead. Help and
-//! version requests are not errors and are left to clap.
+//! version requests are not errors and are left to clap. The value parsers of `livemig`'s own
+//! arguments are here too.
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use std::ffi::OsString;
@@ -67,6 +68,54 @@ pub fn whole_number(text: &str, min: u64, max: u64) -> Result<u64, String> {
         Err(_) if text.trim().parse::<f64>().is_ok() => Err(format!("is out of range: {accepted}")),
         Err(_) => Err(format!("is not a whole number: {accepted}")),
     }
+}
+
+// Clap's value parsers: their messages are in the style [`one_line`] renders.
+
+/// Clap's value parser for a number above 0 (`1e9`, `2000000`).
+pub fn positive_number(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(_) => Err("is out of range: accepted a number above 0, e.g. 1e9".into()),
+        Err(_) => Err("is not a number: accepted a number above 0, e.g. 1e9".into()),
+    }
+}
+
+/// Clap's value parser for `--max-pages`: a whole number from 1.
+pub fn max_pages_arg(text: &str) -> Result<u64, String> {
+    whole_number(text, 1, u64::MAX)
+}
+
+/// Clap's value parser for a size (`512MiB`, `2 GiB`).
+pub fn size_arg(text: &str) -> Result<u64, String> {
+    text.parse::<livemig_core::units::ByteSize>().map(|b| b.0).map_err(|e| e.to_string())
+}
+
+/// Clap's value parser for a network address, HOST:PORT with a port from 0 to 65535.
+pub fn host_port(text: &str) -> Result<String, String> {
+    let accepted = "accepted HOST:PORT with a port from 0 to 65535, e.g. 127.0.0.1:4444";
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| format!("has no port: {accepted}"))?;
+    if host.is_empty() {
+        return Err(format!("has no host: {accepted}"));
+    }
+    port.parse::<u16>().map_err(|_| format!("port '{port}' is out of range: {accepted}"))?;
+    Ok(text.to_string())
+}
+
+/// Clap's value parser for `bench --sizes`: a whole number of GiB from 1 to 256.
+pub fn bench_size(text: &str) -> Result<u64, String> {
+    whole_number(text, 1, 256).map_err(|e| e.replace("a whole number from 1 to 256", "a whole number of GiB from 1 to 256"))
+}
+
+/// Parses `kvm receive`'s `--read-timeout`, `--accept-timeout` and `--session-timeout`: a
+/// duration (a bare number is seconds), 1 ms to 1 day.
+pub fn duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    let accepted = "accepted 1 ms to 1 day, e.g. 60, 30s or 2min";
+    let secs = text.parse::<livemig_core::units::Seconds>().map_err(|e| format!("{e}: {accepted}"))?.0;
+    if !(1e-3..=86_400.0).contains(&secs) {
+        return Err(format!("is out of range: {accepted}"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// Renders clap's error `e` for the command line `args` (program name first) as one line,

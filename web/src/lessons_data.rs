@@ -14,8 +14,8 @@
 //! and TSMC against pre-copy on a guest that writes almost as fast as the link sends.
 
 use crate::share::{ScenarioSource, ShareState, View};
-use crate::sweep_spec::Quantity;
 use livemig_core::trace::TraceDetail;
+use livemig_core::units::Quantity;
 use livemig_core::{Report, Scenario};
 
 /// Another run a lesson's answer is computed from: the lesson's scenario with more overrides
@@ -135,7 +135,7 @@ fn secs(s: f64) -> String {
     Quantity::Duration.show(s)
 }
 fn mib(b: u64) -> String {
-    Quantity::Size { pages: false }.show(b as f64)
+    Quantity::Size.show(b as f64)
 }
 fn ratio(a: f64, b: f64) -> f64 {
     if b == 0.0 {
@@ -772,29 +772,14 @@ impl Lesson {
                 };
                 Feedback {
                     correct: ok,
-                    yours: guess.map_or_else(|| "no number".to_string(), |g| format!("{} {unit}", show_number(g))),
-                    answer: format!("{} {unit} (right if {within})", show_number(actual)),
+                    yours: guess.map_or_else(|| "no number".to_string(), |g| format!("{} {unit}", livemig_core::units::significant(g))),
+                    answer: format!("{} {unit} (right if {within})", livemig_core::units::significant(actual)),
                     observed,
                     why: self.why,
                 }
             }
         }
     }
-}
-
-/// A number with about three significant digits: 8.62, 851, 0.0123.
-pub fn show_number(x: f64) -> String {
-    let a = x.abs();
-    let s = if a >= 100.0 || a == 0.0 {
-        format!("{x:.0}")
-    } else if a >= 10.0 {
-        format!("{x:.1}")
-    } else if a >= 1.0 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.3}")
-    };
-    s
 }
 
 /// Reads a predicted number: digits, optionally with the unit written after it.
@@ -1012,7 +997,5 @@ mod tests {
         assert_eq!(parse_number("1,200", "MiB"), Ok(1200.0));
         assert!(parse_number("soon", "s").unwrap_err().contains("not a number"));
         assert!(parse_number("-3", "s").is_err());
-        assert_eq!(show_number(8.615), "8.62");
-        assert_eq!(show_number(850.2), "850");
     }
 }

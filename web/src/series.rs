@@ -322,33 +322,6 @@ pub fn file_stem(report: &Report) -> String {
     format!("livemig-{}-{}", clean(&report.scenario), clean(&report.algorithm))
 }
 
-/// A number for an axis label: `0`, `950`, `1.5k`, `262k`, `1.2M`, `0.25`.
-pub fn short_number(v: f64) -> String {
-    let a = v.abs();
-    let (x, suffix) = if a >= 1e9 {
-        (v / 1e9, "G")
-    } else if a >= 1e6 {
-        (v / 1e6, "M")
-    } else if a >= 1e4 {
-        (v / 1e3, "k")
-    } else {
-        (v, "")
-    };
-    let s = if x == 0.0 {
-        "0".to_string()
-    } else if x.abs() >= 100.0 || (x.fract() == 0.0 && x.abs() >= 1.0) {
-        format!("{x:.0}")
-    } else if x.abs() >= 10.0 {
-        format!("{x:.1}")
-    } else if x.abs() >= 0.01 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.1e}")
-    };
-    let s = if s.contains('.') && !s.contains('e') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
-    format!("{s}{suffix}")
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -563,17 +536,5 @@ mod tests {
         assert_eq!(file_stem(&r), "livemig-My-scenario-v2-precopy-xen");
         r.scenario = "////".into();
         assert_eq!(file_stem(&r), "livemig-run-precopy-xen");
-    }
-
-    #[test]
-    fn short_numbers_read_well() {
-        assert_eq!(short_number(0.0), "0");
-        assert_eq!(short_number(950.0), "950");
-        assert_eq!(short_number(1500.0), "1500");
-        assert_eq!(short_number(15_000.0), "15k");
-        assert_eq!(short_number(262_144.0), "262k");
-        assert_eq!(short_number(1_200_000.0), "1.2M");
-        assert_eq!(short_number(0.25), "0.25");
-        assert_eq!(short_number(2.5), "2.5");
     }
 }

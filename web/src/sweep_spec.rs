@@ -19,7 +19,7 @@
 //!
 //! [`Metric`] is shared by the compare table, its charts, the sweep plot and the lessons.
 
-use livemig_core::units::{Bandwidth, ByteSize, PageRate, Seconds};
+use livemig_core::units::{self, Bandwidth, ByteSize, PageRate, Seconds};
 use livemig_core::{Report, Scenario};
 use std::fmt;
 
@@ -48,17 +48,6 @@ pub enum Metric {
     PagesSent,
     /// Time the destination guest was blocked on faults (s).
     FaultStall,
-}
-
-/// What a metric counts, for its unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricKind {
-    /// Seconds.
-    Time,
-    /// Bytes.
-    Bytes,
-    /// A count.
-    Count,
 }
 
 impl Metric {
@@ -95,12 +84,12 @@ impl Metric {
         Metric::ALL.into_iter().find(|m| m.name() == name)
     }
 
-    /// What it counts.
-    pub fn kind(self) -> MetricKind {
+    /// What it measures, for its unit.
+    pub fn quantity(self) -> units::Quantity {
         match self {
-            Metric::TotalTime | Metric::Downtime | Metric::FaultStall => MetricKind::Time,
-            Metric::DataSent => MetricKind::Bytes,
-            Metric::Faults | Metric::PagesSent => MetricKind::Count,
+            Metric::TotalTime | Metric::Downtime | Metric::FaultStall => units::Quantity::Duration,
+            Metric::DataSent => units::Quantity::Size,
+            Metric::Faults | Metric::PagesSent => units::Quantity::Count,
         }
     }
 
@@ -113,20 +102,6 @@ impl Metric {
             Metric::Faults => r.network_faults as f64,
             Metric::PagesSent => r.pages_sent as f64,
             Metric::FaultStall => r.fault_stall_s,
-        }
-    }
-
-    /// The unit to plot values up to `max` (base units) in: `(divisor, unit)`.
-    pub fn scale(self, max: f64) -> (f64, &'static str) {
-        match self.kind() {
-            MetricKind::Time if max < 1.0 => (1e-3, "ms"),
-            MetricKind::Time => (1.0, "s"),
-            MetricKind::Bytes if max >= (1u64 << 30) as f64 => ((1u64 << 30) as f64, "GiB"),
-            MetricKind::Bytes if max >= (1u64 << 20) as f64 => ((1u64 << 20) as f64, "MiB"),
-            MetricKind::Bytes => (1024.0, "KiB"),
-            MetricKind::Count if max >= 1e6 => (1e6, "million"),
-            MetricKind::Count if max >= 1e4 => (1e3, "thousand"),
-            MetricKind::Count => (1.0, ""),
         }
     }
 }
@@ -186,50 +161,15 @@ impl Quantity {
         matches!(self, Quantity::Bandwidth)
     }
 
-    /// The unit to show values up to `max` (base units) in: `(divisor, unit)`.
-    pub fn scale(self, max: f64) -> (f64, &'static str) {
-        let max = max.abs();
+    /// What it measures, for showing values ([`units::Quantity::show`] and `scale`).
+    pub fn measure(self) -> units::Quantity {
         match self {
-            Quantity::Size { .. } if max >= (1u64 << 30) as f64 => ((1u64 << 30) as f64, "GiB"),
-            Quantity::Size { .. } if max >= (1u64 << 20) as f64 => ((1u64 << 20) as f64, "MiB"),
-            Quantity::Size { .. } if max >= 1024.0 => (1024.0, "KiB"),
-            Quantity::Size { .. } => (1.0, "B"),
-            Quantity::Bandwidth if max >= 1e9 / 8.0 => (1e9 / 8.0, "Gbit/s"),
-            Quantity::Bandwidth if max >= 1e6 / 8.0 => (1e6 / 8.0, "Mbit/s"),
-            Quantity::Bandwidth => (1e3 / 8.0, "kbit/s"),
-            Quantity::Duration if max >= 1.0 => (1.0, "s"),
-            Quantity::Duration if max >= 1e-3 => (1e-3, "ms"),
-            Quantity::Duration => (1e-6, "µs"),
-            Quantity::Rate => (1.0, "pages/s"),
-            Quantity::Number | Quantity::Integer => (1.0, ""),
-        }
-    }
-
-    /// A value for people, in its own best unit: "2.5 Gbit/s", "300 ms", "1.5 GiB".
-    pub fn show(self, v: f64) -> String {
-        let (div, unit) = self.scale(v);
-        let x = v / div;
-        let text = if matches!(self, Quantity::Integer) || (x.fract() == 0.0 && x.abs() < 1e15) {
-            format!("{x:.0}")
-        } else {
-            let digits = if x.abs() >= 100.0 {
-                0
-            } else if x.abs() >= 10.0 {
-                1
-            } else {
-                2
-            };
-            let s = format!("{x:.digits$}");
-            if s.contains('.') {
-                s.trim_end_matches('0').trim_end_matches('.').to_string()
-            } else {
-                s
-            }
-        };
-        if unit.is_empty() {
-            text
-        } else {
-            format!("{text} {unit}")
+            Quantity::Size { .. } => units::Quantity::Size,
+            Quantity::Bandwidth => units::Quantity::Bandwidth,
+            Quantity::Duration => units::Quantity::Duration,
+            Quantity::Rate => units::Quantity::Rate,
+            Quantity::Number => units::Quantity::Plain,
+            Quantity::Integer => units::Quantity::Count,
         }
     }
 }
@@ -451,7 +391,7 @@ impl SweepSpec {
 
     /// `value` for people.
     pub fn show(&self, value: f64) -> String {
-        self.quantity.show(value)
+        self.quantity.measure().show(value)
     }
 
     /// The scenario of every value: `base` with the override applied, checked by the core. An
@@ -611,8 +551,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(Metric::DataSent.value(&run.report), run.report.bytes_sent as f64);
-        assert_eq!(Metric::TotalTime.scale(0.5), (1e-3, "ms"));
-        assert_eq!(Metric::DataSent.scale(2.0 * (1u64 << 30) as f64).1, "GiB");
+        assert_eq!(Metric::TotalTime.quantity().scale(0.5), (1e-3, "ms"));
+        assert_eq!(Metric::DataSent.quantity().scale(2.0 * (1u64 << 30) as f64).1, "GiB");
         for m in Metric::ALL {
             assert_eq!(Metric::from_name(m.name()), Some(m));
         }

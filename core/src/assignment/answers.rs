@@ -24,7 +24,7 @@ impl AnswerValue {
     /// As written, for people.
     pub fn shown(&self) -> String {
         match self {
-            AnswerValue::Number(n) => sig(*n),
+            AnswerValue::Number(n) => significant(*n),
             AnswerValue::Text(t) => t.clone(),
             AnswerValue::Bool(b) => b.to_string(),
         }

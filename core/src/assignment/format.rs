@@ -134,7 +134,7 @@ impl Loader<'_> {
                 toml::Value::Float(f) if f.is_finite() => *f,
                 toml::Value::Boolean(b) => f64::from(u8::from(*b)),
                 toml::Value::String(s) => {
-                    let q = metric_quantity(&metric);
+                    let q = Quantity::of_metric(&metric);
                     let plain = Unit { name: String::new(), factor: 1.0, quantity: Quantity::Plain };
                     parse_quantity(s, q, &plain).map_err(|e| self.err(format!("{here}.value"), e))?
                 }
@@ -495,7 +495,7 @@ impl Assignment {
                 "\n# {} ({}, {} point{}): {}\n",
                 t.id,
                 t.kind_name(),
-                sig(t.points),
+                significant(t.points),
                 if t.points == 1.0 { "" } else { "s" },
                 wrap(&question, 92, "#   ")
             );

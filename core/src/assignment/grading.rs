@@ -121,7 +121,7 @@ fn pick_option<'q>(task: &Task, q: &'q ChoiceQ, v: &AnswerValue, file: &str) -> 
         AnswerValue::Text(t) => t.trim().to_string(),
         AnswerValue::Bool(true) => "yes".into(),
         AnswerValue::Bool(false) => "no".into(),
-        AnswerValue::Number(n) => sig(*n),
+        AnswerValue::Number(n) => significant(*n),
     };
     q.options.iter().find(|o| o.id.eq_ignore_ascii_case(&text)).ok_or_else(|| AnswersError::Answer {
         file: file.to_string(),
@@ -256,12 +256,12 @@ fn grade_numeric(
         Err(e) => return Ok(failed_run(e)),
     };
     let u = &q.unit;
-    let show = |x: f64| if u.name.is_empty() { sig(x / u.factor) } else { format!("{} {}", sig(x / u.factor), u.name) };
+    let show = |x: f64| if u.name.is_empty() { significant(x / u.factor) } else { format!("{} {}", significant(x / u.factor), u.name) };
     let tolerance = Tolerance { relative: q.tolerance, absolute: q.tolerance_abs };
     let tol_words = match (q.tolerance > 0.0, q.tolerance_abs > 0.0) {
-        (true, true) => format!("within {}% or {}", sig(q.tolerance * 100.0), show(q.tolerance_abs)),
+        (true, true) => format!("within {}% or {}", significant(q.tolerance * 100.0), show(q.tolerance_abs)),
         (false, true) => format!("within {}", show(q.tolerance_abs)),
-        (true, false) => format!("within {}%", sig(q.tolerance * 100.0)),
+        (true, false) => format!("within {}%", significant(q.tolerance * 100.0)),
         (false, false) => "exactly".to_string(),
     };
     let what = format!("{} of {} on {}", q.metric, q.run.algorithm, q.run.scenario);
@@ -400,7 +400,7 @@ fn search_value(q: &SearchQ, v: &AnswerValue) -> Result<(f64, String), String> {
 fn grade_search(t: &Task, q: &SearchQ, v: &AnswerValue, runner: &mut Runner<'_>, file: &str) -> Result<Verdict, AnswersError> {
     let err = |message: String| AnswersError::Answer { file: file.to_string(), task: t.id.clone(), message };
     let (x, unit) = search_value(q, v).map_err(|e| err(e.to_string()))?;
-    let text = |x: f64| if unit.is_empty() { sig(x) } else { format!("{} {unit}", sig(x)) };
+    let text = |x: f64| if unit.is_empty() { significant(x) } else { format!("{} {unit}", significant(x)) };
     // A whole number without a unit (a round count, a parameter) steps by at least 1.
     let whole = unit.is_empty() && x.fract() == 0.0;
     let beyond = match (q.direction, whole) {
@@ -437,7 +437,11 @@ fn grade_search(t: &Task, q: &SearchQ, v: &AnswerValue, runner: &mut Runner<'_>,
         Err(e) => return Ok(failed_run(e)),
     };
     let dir_word = if q.direction == Direction::Lowest { "less" } else { "more" };
-    let step_words = if whole { format!("{} {dir_word}", sig((beyond - x).abs())) } else { format!("{}% {dir_word}", sig(q.step * 100.0)) };
+    let step_words = if whole {
+        format!("{} {dir_word}", significant((beyond - x).abs()))
+    } else {
+        format!("{}% {dir_word}", significant(q.step * 100.0))
+    };
     let method = "(Checked by running the simulator at your value and one step beyond it, not against a stored number.)";
     if !ok_at {
         let hint = match q.direction {

@@ -47,9 +47,10 @@ mod quantities;
 #[cfg(test)]
 mod tests;
 
+use crate::units::significant;
 pub use answers::{AnswerValue, Answers};
 pub use grading::{Grade, TaskGrade, Tolerance};
-pub use quantities::{show_metric, sig};
+pub use quantities::show_metric;
 
 use crate::scenario::{Scenario, ScenarioError};
 use serde::{Deserialize, Serialize};
@@ -219,17 +220,7 @@ pub struct Unit {
 }
 
 /// What a unit measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quantity {
-    /// Seconds.
-    Duration,
-    /// Bytes.
-    Size,
-    /// Bytes per second.
-    Bandwidth,
-    /// A count or ratio.
-    Plain,
-}
+pub use crate::units::Quantity;
 
 /// A numeric question.
 #[derive(Debug, Clone, PartialEq)]

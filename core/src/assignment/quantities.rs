@@ -2,7 +2,7 @@
 //! showing metric values for people.
 
 use super::*;
-use crate::units::{Bandwidth, ByteSize, Seconds};
+use crate::units::{Bandwidth, ByteSize, PageRate, Seconds};
 
 pub(super) fn unit_of(name: &str) -> Option<Unit> {
     let n = name.trim();
@@ -32,7 +32,8 @@ pub(super) fn parse_quantity(text: &str, quantity: Quantity, unit: &Unit) -> Res
         Quantity::Duration => t.parse::<Seconds>().map(|s| s.0).map_err(|e| e.to_string()),
         Quantity::Size => t.parse::<ByteSize>().map(|b| b.0 as f64).map_err(|e| e.to_string()),
         Quantity::Bandwidth => t.parse::<Bandwidth>().map(|b| b.0).map_err(|e| e.to_string()),
-        Quantity::Plain => {
+        Quantity::Rate => t.parse::<PageRate>().map(|r| r.0).map_err(|e| e.to_string()),
+        Quantity::Count | Quantity::Plain => {
             let bare = t.strip_suffix(unit.name.as_str()).filter(|_| !unit.name.is_empty()).unwrap_or(t).trim();
             bare.replace('_', "").parse::<f64>().map(|v| v * unit.factor).map_err(|_| format!("'{t}' is not a number"))
         }
@@ -44,55 +45,11 @@ pub(super) fn parse_quantity(text: &str, quantity: Quantity, unit: &Unit) -> Res
     }
 }
 
-/// What a metric's value is, for reading condition values with units.
-pub(super) fn metric_quantity(m: &str) -> Quantity {
-    if m.ends_with("_s") {
-        Quantity::Duration
-    } else if m.contains("bytes") {
-        Quantity::Size
-    } else {
-        Quantity::Plain
-    }
-}
-
-/// A metric's value for people, in its natural unit.
+/// A metric's value for people, in its natural unit ([`Quantity::show`]); a flag as yes or no.
 pub fn show_metric(m: &str, v: f64) -> String {
     match m {
-        "converged" | "completed" | "verified" => return if v != 0.0 { "yes".into() } else { "no".into() },
-        _ => {}
-    }
-    match metric_quantity(m) {
-        Quantity::Duration if v.abs() < 1.0 && v != 0.0 => format!("{} ms", sig(v * 1e3)),
-        Quantity::Duration => format!("{} s", sig(v)),
-        Quantity::Size => {
-            let mib = v / (1u64 << 20) as f64;
-            if mib.abs() >= 1024.0 {
-                format!("{} GiB", sig(mib / 1024.0))
-            } else if mib.abs() >= 1.0 {
-                format!("{} MiB", sig(mib))
-            } else {
-                format!("{} KiB", sig(v / 1024.0))
-            }
-        }
-        _ => sig(v),
-    }
-}
-
-/// A number with four significant digits (integers in full), trailing zeros dropped.
-pub fn sig(v: f64) -> String {
-    if !v.is_finite() {
-        return v.to_string();
-    }
-    if v == v.trunc() && v.abs() < 1e15 {
-        return format!("{v:.0}");
-    }
-    let digits = if v == 0.0 { 0 } else { v.abs().log10().floor() as i32 };
-    let decimals = (3 - digits).clamp(0, 9) as usize;
-    let t = format!("{v:.decimals$}");
-    if t.contains('.') {
-        t.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        t
+        "converged" | "completed" | "verified" => if v != 0.0 { "yes" } else { "no" }.into(),
+        _ => Quantity::of_metric(m).show(v),
     }
 }
 
@@ -122,7 +79,7 @@ impl Condition {
     /// `downtime_s <= 100 ms`, for people.
     pub fn describe(&self, scenario: &Scenario) -> String {
         let scaled = match self.scale.as_deref() {
-            Some(s) => format!(" ({} x {s})", sig(self.value)),
+            Some(s) => format!(" ({} x {s})", significant(self.value)),
             None => String::new(),
         };
         format!("{} {} {}{scaled}", self.metric, self.op, show_metric(&self.metric, self.threshold(scenario)))

@@ -7,7 +7,8 @@
 //! * [`context`]: [`context::KvmContext`], the core's [`MigrationContext`] over the source VM and
 //!   a [`dest::Destination`], and [`context::migrate`], which runs a registered algorithm;
 //! * [`dest`]: the destination side (an in-process VM fed by a receiver thread);
-//! * [`wire`] and [`remote`]: the same over TCP between two processes.
+//! * [`wire`] and [`remote`]: the same over TCP between two processes;
+//! * [`crosscheck`]: a real run held against the simulated one.
 //!
 //! From the command line:
 //!
@@ -31,6 +32,7 @@
 //! [`MigrationContext`]: livemig_core::MigrationContext
 
 pub mod context;
+pub mod crosscheck;
 pub mod dest;
 pub mod guest;
 pub mod remote;

@@ -147,14 +147,3 @@ pub fn check_available(options: &QemuOptions) -> Result<(), QemuError> {
         .map_err(|e| QemuError::Unavailable(format!("/dev/kvm cannot be opened: {e}")))?;
     Ok(())
 }
-
-/// "10 s", "250 ms".
-pub fn human_duration(d: Duration) -> String {
-    if d >= Duration::from_secs(1) && d.subsec_millis() == 0 {
-        format!("{} s", d.as_secs())
-    } else if d >= Duration::from_secs(1) {
-        format!("{:.1} s", d.as_secs_f64())
-    } else {
-        format!("{} ms", d.as_millis())
-    }
-}

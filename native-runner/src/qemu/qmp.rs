@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, thiserror::Error)]
 pub enum QmpError {
     /// Nothing (or no complete answer) arrived in time.
-    #[error("no answer within {}", crate::qemu::human_duration(*.after))]
+    #[error("no answer within {}", livemig_core::units::Quantity::Duration.show(.after.as_secs_f64()))]
     Timeout {
         /// How long the client waited.
         after: Duration,

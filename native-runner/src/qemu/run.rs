@@ -25,8 +25,9 @@ use super::guest::{self, Control, GuestParams, PAGE, PARAMS_ADDR};
 use super::process::{PrivateDir, QemuProcess, Side};
 use super::qmp::{Qmp, QmpError, QmpEvent};
 use super::report::{self, Continuation, EventRecord, GuestStats, MigrationInfo, QemuDetails, QemuReport, SyncSample};
-use super::{human_duration, QemuError, QemuOptions, Tamper};
+use super::{QemuError, QemuOptions, Tamper};
 use livemig_core::scenario::OnTimeout;
+use livemig_core::units::Quantity;
 use livemig_core::Scenario;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -99,7 +100,7 @@ impl Peer {
                             process.check_running("starting")?;
                             let detail = match e {
                                 QmpError::Timeout { .. } => {
-                                    format!("QMP did not answer within {}", human_duration(options.qmp_timeout))
+                                    format!("QMP did not answer within {}", Quantity::Duration.show(options.qmp_timeout.as_secs_f64()))
                                 }
                                 other => format!("QMP handshake: {other}"),
                             };
@@ -112,7 +113,7 @@ impl Peer {
                 return Err(QemuError::failed(
                     side,
                     "starting",
-                    format!("QMP did not answer within {}", human_duration(options.qmp_timeout)),
+                    format!("QMP did not answer within {}", Quantity::Duration.show(options.qmp_timeout.as_secs_f64())),
                 ));
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -192,7 +193,11 @@ impl Peer {
                 return Err(QemuError::failed(
                     self.side,
                     step,
-                    format!("still '{}' after {}, expected '{state}'", s["status"].as_str().unwrap_or("?"), human_duration(timeout)),
+                    format!(
+                        "still '{}' after {}, expected '{state}'",
+                        s["status"].as_str().unwrap_or("?"),
+                        Quantity::Duration.show(timeout.as_secs_f64())
+                    ),
                 ));
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -319,7 +324,10 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
             return Err(QemuError::failed(
                 Side::Source,
                 step,
-                format!("the guest did not start its workload within {} ({said})", human_duration(options.boot_timeout)),
+                format!(
+                    "the guest did not start its workload within {} ({said})",
+                    Quantity::Duration.show(options.boot_timeout.as_secs_f64())
+                ),
             ));
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -433,7 +441,11 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
             return Err(QemuError::failed(
                 Side::Source,
                 step,
-                format!("the migration was still '{}' {} after the timeout", info.status, human_duration(SETTLE_TIMEOUT)),
+                format!(
+                    "the migration was still '{}' {} after the timeout",
+                    info.status,
+                    Quantity::Duration.show(SETTLE_TIMEOUT.as_secs_f64())
+                ),
             ));
         }
     };
@@ -521,7 +533,9 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
             "QEMU completed in pre-copy before post-copy started (pending data fell under the downtime limit)".to_string()
         }
         "completed" => "QEMU completed".to_string(),
-        "cancelled" => format!("cancelled at the timeout ({}); the guest runs on the source", human_duration(config.timeout)),
+        "cancelled" => {
+            format!("cancelled at the timeout ({}); the guest runs on the source", Quantity::Duration.show(config.timeout.as_secs_f64()))
+        }
         other => format!("QEMU {other}: {}", info.error_desc.as_deref().unwrap_or("no reason given")),
     };
     let core =

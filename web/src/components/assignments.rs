@@ -347,7 +347,7 @@ pub fn AssignmentsView(props: &AssignmentsProps) -> Html {
         });
         html! {
             <article class="lesson task" data-testid={format!("task-{}", t.id)} data-kind={t.kind_name()}>
-                <p class="lesson-family">{format!("{}. {} · {} · {} point{}", i + 1, t.id, t.kind_name(), livemig_core::assignment::sig(t.points), if t.points == 1.0 { "" } else { "s" })}</p>
+                <p class="lesson-family">{format!("{}. {} · {} · {} point{}", i + 1, t.id, t.kind_name(), livemig_core::units::significant(t.points), if t.points == 1.0 { "" } else { "s" })}</p>
                 <div class="prompt">{markdown_html(&t.question)}</div>
                 <div class="question">
                     { input }
@@ -434,7 +434,7 @@ pub fn AssignmentsView(props: &AssignmentsProps) -> Html {
     let summary = match &grade {
         Some(Ok(g)) => html! {
             <p class={classes!("grade-total", if g.passed { "ok" } else { "bad" })} data-testid="grade-total" data-passed={g.passed.to_string()}>
-                {format!("{} of {} points: {}", livemig_core::assignment::sig(g.points), livemig_core::assignment::sig(g.max_points),
+                {format!("{} of {} points: {}", livemig_core::units::significant(g.points), livemig_core::units::significant(g.max_points),
                     if g.passed { "every task passed" } else { "not every task passed yet" })}
             </p>
         },

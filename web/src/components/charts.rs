@@ -15,9 +15,9 @@
 //! to CSS size x `devicePixelRatio`, with fonts and strokes scaled to match.
 
 use crate::app::Loaded;
-use crate::components::metrics::seconds;
 use crate::series::{self, ModelView, RoundBar, RoundRate};
 use livemig_core::context::RoundKind;
+use livemig_core::units::{self, Quantity};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
@@ -379,7 +379,7 @@ where
         .disable_x_mesh()
         .x_labels(d.bars.len().min(12) + 1)
         .x_label_formatter(&round_label)
-        .y_label_formatter(&|v| series::short_number(*v))
+        .y_label_formatter(&|v| units::compact(*v))
         .x_desc("round")
         .y_desc(y_desc)
         .label_style(s.font(12.0))
@@ -411,7 +411,7 @@ where
         let style = s.font(11.0).color(&INK).pos(Pos::new(HPos::Center, VPos::Bottom));
         chart.draw_series(
             // A round that sent nothing says 0 at the axis.
-            d.bars.iter().map(|b| Text::new(series::short_number(value(b)), (f64::from(b.round), value(b).max(base)), style.clone())),
+            d.bars.iter().map(|b| Text::new(units::compact(value(b)), (f64::from(b.round), value(b).max(base)), style.clone())),
         )?;
     }
     let n = d.bars.iter().map(|b| b.round).max().unwrap_or(1);
@@ -430,8 +430,8 @@ fn draw_cumulative(root: &Area, s: &Style, d: &Data, now: &Now) -> DrawResult {
         .configure_mesh()
         .x_labels(8)
         .y_labels(6)
-        .x_label_formatter(&|v| series::short_number(*v))
-        .y_label_formatter(&|v| series::short_number(*v))
+        .x_label_formatter(&|v| units::compact(*v))
+        .y_label_formatter(&|v| units::compact(*v))
         .x_desc("time (s)")
         .y_desc("data sent (MiB)")
         .label_style(s.font(12.0))
@@ -456,7 +456,7 @@ fn draw_cumulative(root: &Area, s: &Style, d: &Data, now: &Now) -> DrawResult {
         let at = if right_half { a - gap } else { b.max(a + min_w) + gap };
         // Below the legend (upper left) when the downtime comes early.
         let y = if a < x_end * 0.4 { top * 0.7 } else { top * 0.97 };
-        chart.draw_series(std::iter::once(Text::new(format!("downtime {}", seconds(b - a)), (at, y), style)))?;
+        chart.draw_series(std::iter::once(Text::new(format!("downtime {}", Quantity::Duration.show(b - a)), (at, y), style)))?;
     }
     let stroke = s.px(2.0);
     chart
@@ -473,7 +473,7 @@ fn draw_cumulative(root: &Area, s: &Style, d: &Data, now: &Now) -> DrawResult {
     let right_half = t > x_end * 0.6;
     let style = s.font(12.0).color(&INK).pos(Pos::new(if right_half { HPos::Right } else { HPos::Left }, VPos::Bottom));
     let dx = x_end * 0.012;
-    let label = format!("now {} · {} MiB", seconds(now.t), series::short_number(y));
+    let label = format!("now {} · {} MiB", Quantity::Duration.show(now.t), units::compact(y));
     // At the foot of the line: the curve rises from lower left to upper right, the legend and
     // the downtime label sit at the top.
     chart.draw_series(std::iter::once(Text::new(label, (if right_half { t - dx } else { t + dx }, top * 0.03), style)))?;
@@ -494,7 +494,7 @@ fn draw_rates(root: &Area, s: &Style, d: &Data, current: u32) -> DrawResult {
         .disable_x_mesh()
         .x_labels(d.bars.len().min(12) + 1)
         .x_label_formatter(&round_label)
-        .y_label_formatter(&|v| series::short_number(*v))
+        .y_label_formatter(&|v| units::compact(*v))
         .x_desc("round")
         .y_desc("pages per second")
         .label_style(s.font(12.0))
@@ -570,7 +570,7 @@ fn draw_model(root: &Area, s: &Style, d: &Data, m: &ModelView, current: u32) -> 
         .disable_x_mesh()
         .x_labels(n.min(12) + 1)
         .x_label_formatter(&round_label)
-        .y_label_formatter(&|v| series::short_number(*v))
+        .y_label_formatter(&|v| units::compact(*v))
         .x_desc("round")
         .y_desc("pages sent (log scale)")
         .label_style(s.font(12.0))
@@ -643,15 +643,19 @@ pub fn Charts(props: &ChartsProps) -> Html {
         "Bar chart of {} per round. {}",
         if *unit == Unit::Pages { "pages sent" } else { "data sent" },
         describe(d.bars.iter().map(|b| {
-            let v = if *unit == Unit::Pages { b.pages.to_string() } else { crate::components::metrics::bytes(b.bytes) };
+            let v = if *unit == Unit::Pages { b.pages.to_string() } else { Quantity::Size.show(b.bytes as f64) };
             (b.round, format!("{v} ({})", series::kind_name(b.kind)))
         }))
     );
     let cumulative_label = format!(
         "Line chart of data sent over time: {} in {}.{}",
-        crate::components::metrics::bytes(d.total_bytes),
-        seconds(d.duration),
-        d.downtime.first().map_or(String::new(), |w| format!(" Downtime from {} to {}.", seconds(w.0), seconds(w.1)))
+        Quantity::Size.show(d.total_bytes as f64),
+        Quantity::Duration.show(d.duration),
+        d.downtime.first().map_or(String::new(), |w| format!(
+            " Downtime from {} to {}.",
+            Quantity::Duration.show(w.0),
+            Quantity::Duration.show(w.1)
+        ))
     );
     let rates_label = format!(
         "Dirty rate and transfer rate per round, pages per second. {}",

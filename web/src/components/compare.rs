@@ -8,12 +8,12 @@
 //! simulator are measured with `performance.now()` and shown. The algorithm picker, the batch runner, the
 //! colours and the canvas helpers here are shared with the sweep and lessons views.
 
-use crate::components::metrics::{bytes, seconds};
 use crate::share::ShareState;
 use crate::sim_job::SimJob;
 use crate::sweep_spec::{csv_field, Metric};
 use crate::worker_pool::{self, Finished};
 use livemig_core::algorithms;
+use livemig_core::units::Quantity;
 use livemig_core::Report;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
@@ -305,7 +305,7 @@ fn draw_bars(canvas: web_sys::HtmlCanvasElement, metric: Metric, bars: &[Bar], c
     let px = |v: f64| (v * dpr).round() as u32;
     let font = |size: f64| ("sans-serif", size * dpr);
     let max = bars.iter().filter_map(|b| b.value).fold(0.0, f64::max);
-    let (div, unit) = metric.scale(max);
+    let (div, unit) = metric.quantity().scale(max);
     let backend = CanvasBackend::with_canvas_object(canvas).ok_or("no canvas")?;
     let root = backend.into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
@@ -327,10 +327,7 @@ fn draw_bars(canvas: web_sys::HtmlCanvasElement, metric: Metric, bars: &[Bar], c
         .y_labels(n)
         .x_label_style(font(11.0))
         .y_label_style(font(11.0))
-        .x_label_formatter(&|v| {
-            let s = format!("{v:.2}");
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        })
+        .x_label_formatter(&|v| livemig_core::units::significant(*v))
         .y_label_formatter(&|v| match v {
             SegmentValue::CenterOf(i) => (n - 1).checked_sub(*i).and_then(|j| bars.get(j)).map(|b| b.label.clone()).unwrap_or_default(),
             _ => String::new(),
@@ -349,7 +346,7 @@ fn draw_bars(canvas: web_sys::HtmlCanvasElement, metric: Metric, bars: &[Bar], c
                     Rectangle::new([(0.0, SegmentValue::Exact(seg)), (x, SegmentValue::Exact(seg + 1))], RGBColor(r, g, bl).filled());
                 rect.set_margin(px(3.0), px(3.0), 0, 0);
                 chart.draw_series(std::iter::once(rect)).map_err(|e| e.to_string())?;
-                let text = if x >= 100.0 || x == x.round() { format!("{x:.0}") } else { format!("{x:.2}") };
+                let text = livemig_core::units::significant(x);
                 chart
                     .draw_series(std::iter::once(Text::new(format!(" {text}"), (x, SegmentValue::CenterOf(seg)), value_style.clone())))
                     .map_err(|e| e.to_string())?;
@@ -552,7 +549,7 @@ pub fn CompareView(props: &CompareProps) -> Html {
     let scenario_line = match &scenario {
         Ok(s) => html! {
             <p class="muted small">{format!("Scenario {} (seed {}): {} VM, {} link. Every algorithm runs on the same scenario and seed.",
-                s.name, s.seed, bytes(s.vm.memory.0), s.link.bandwidth)}</p>
+                s.name, s.seed, Quantity::Size.show(s.vm.memory.0 as f64), s.link.bandwidth)}</p>
         },
         Err(e) => html! { <p class="error" role="alert" data-testid="compare-error">{format!("Cannot compare: {e}")}</p> },
     };
@@ -590,14 +587,14 @@ pub fn CompareView(props: &CompareProps) -> Html {
                     html! {
                         <tr data-testid={format!("compare-row-{}", row.name)}>
                             { name_cell }
-                            { cell("total-time", p.total_time_s.to_string(), seconds(p.total_time_s)) }
-                            { cell("downtime", p.downtime_s.to_string(), seconds(p.downtime_s)) }
+                            { cell("total-time", p.total_time_s.to_string(), Quantity::Duration.show(p.total_time_s)) }
+                            { cell("downtime", p.downtime_s.to_string(), Quantity::Duration.show(p.downtime_s)) }
                             { cell("pages-sent", p.pages_sent.to_string(), p.pages_sent.to_string()) }
-                            { cell("bytes-sent", p.bytes_sent.to_string(), bytes(p.bytes_sent)) }
+                            { cell("bytes-sent", p.bytes_sent.to_string(), Quantity::Size.show(p.bytes_sent as f64)) }
                             { cell("duplicate-pages", p.duplicate_pages.to_string(), p.duplicate_pages.to_string()) }
                             { cell("rounds", p.rounds.to_string(), p.rounds.to_string()) }
                             { cell("network-faults", p.network_faults.to_string(), p.network_faults.to_string()) }
-                            { cell("fault-stall", p.fault_stall_s.to_string(), seconds(p.fault_stall_s)) }
+                            { cell("fault-stall", p.fault_stall_s.to_string(), Quantity::Duration.show(p.fault_stall_s)) }
                             { verdict }
                         </tr>
                     }
@@ -627,7 +624,7 @@ pub fn CompareView(props: &CompareProps) -> Html {
                     <span data-testid="compare-time" data-ms={format!("{:.1}", r.busy_ms)} data-wall-ms={format!("{:.1}", r.wall_ms)}>
                         {format!("Computed in {:.0} ms", r.wall_ms)}</span>
                     {format!(" ({} algorithms on a {} VM, in the browser {}: {:.0} ms of simulation in all).",
-                        r.rows.len(), bytes(r.memory), r.mode, r.busy_ms)}
+                        r.rows.len(), Quantity::Size.show(r.memory as f64), r.mode, r.busy_ms)}
                     { if stale { html! { <strong class="bad">{" The scenario has changed since: press Compare."}</strong> } } else { html! {} } }
                 </p>
                 <div class="table-wrap">

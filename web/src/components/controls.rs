@@ -2,6 +2,7 @@
 //! whole run. Keyboard: space, arrows (shift: by round), Home, End (handled in the app).
 
 use crate::app::{Loaded, PlayerAction, PlayerStatus, SPEEDS};
+use livemig_core::units::Quantity;
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -61,7 +62,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
             </label>
             <input type="range" class="scrubber" min="0" max="1000" step="1" value={((frac * 1000.0).round() as i64).to_string()}
                 oninput={scrub} aria-label="position in the run" data-testid="scrubber" />
-            <span class="time" data-testid="time">{format!("{} / {}", crate::components::metrics::seconds(now), crate::components::metrics::seconds(duration))}</span>
+            <span class="time" data-testid="time">{format!("{} / {}", Quantity::Duration.show(now), Quantity::Duration.show(duration))}</span>
             <span class="muted">{format!("step {} of {}", p.step(), p.steps())}</span>
         </section>
     }

@@ -14,9 +14,9 @@
 
 use crate::app::{Loaded, PlayView, PlayerAction, PlayerStatus};
 use crate::components::compare::{run_batch, use_batch_generation, Job, Progress};
-use crate::components::metrics::{bytes, seconds};
 use crate::lessons_data::{self, parse_number, Feedback, Lesson, LessonRun, Prediction, Question};
 use crate::share::{ShareState, View};
+use livemig_core::units::Quantity;
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -297,9 +297,9 @@ pub fn LessonsView(props: &LessonsProps) -> Html {
                 html! {
                     <tr>
                         <th scope="row">{r.label}<span class="family">{r.algorithm}</span></th>
-                        <td>{seconds(r.report.total_time_s)}</td>
-                        <td>{seconds(r.report.downtime_s)}</td>
-                        <td>{bytes(r.report.bytes_sent)}</td>
+                        <td>{Quantity::Duration.show(r.report.total_time_s)}</td>
+                        <td>{Quantity::Duration.show(r.report.downtime_s)}</td>
+                        <td>{Quantity::Size.show(r.report.bytes_sent as f64)}</td>
                         <td>{r.report.network_faults.to_string()}</td>
                         <td class={if r.report.verified { "ok" } else { "bad" }}>{if r.report.verified { "yes" } else { "no" }}</td>
                     </tr>

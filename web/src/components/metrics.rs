@@ -3,37 +3,9 @@
 //! its exact number in `data-value`, which the browser tests compare with the CLI.
 
 use crate::app::Loaded;
+use livemig_core::units::Quantity;
 use std::rc::Rc;
 use yew::prelude::*;
-
-/// Seconds for people: "12.3 ms", "4.56 s".
-pub fn seconds(s: f64) -> String {
-    if s == 0.0 {
-        "0 s".into()
-    } else if s.abs() < 1e-3 {
-        format!("{:.1} µs", s * 1e6)
-    } else if s.abs() < 1.0 {
-        format!("{:.1} ms", s * 1e3)
-    } else {
-        format!("{s:.2} s")
-    }
-}
-
-/// Bytes for people: "512 B", "3.4 MiB".
-pub fn bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.2} {}", UNITS[u])
-    }
-}
 
 /// Props of [`Metrics`].
 #[derive(Properties, PartialEq)]
@@ -71,14 +43,14 @@ pub fn Metrics(props: &MetricsProps) -> Html {
     });
     html! {
         <section class="metrics" aria-label="metrics">
-            { tile("total-time", "elapsed", seconds(r.total_time_s), r.total_time_s.to_string(), "time since the migration started") }
-            { tile("downtime", "downtime", seconds(r.downtime_s), r.downtime_s.to_string(), "the VM runs nowhere: from pause on the source to resume on the destination") }
+            { tile("total-time", "elapsed", Quantity::Duration.show(r.total_time_s), r.total_time_s.to_string(), "time since the migration started") }
+            { tile("downtime", "downtime", Quantity::Duration.show(r.downtime_s), r.downtime_s.to_string(), "the VM runs nowhere: from pause on the source to resume on the destination") }
             { tile("pages-sent", "pages sent", r.pages_sent.to_string(), r.pages_sent.to_string(), "every page transmission, duplicates included") }
-            { tile("bytes-sent", "data sent", bytes(r.bytes_sent), r.bytes_sent.to_string(), "bytes on the wire: pages, headers, CPU state, bitmaps") }
+            { tile("bytes-sent", "data sent", Quantity::Size.show(r.bytes_sent as f64), r.bytes_sent.to_string(), "bytes on the wire: pages, headers, CPU state, bitmaps") }
             { tile("duplicate-pages", "duplicates", dup.to_string(), dup.to_string(), "transmissions of pages that had already been sent") }
             { tile("rounds", "rounds", r.rounds.to_string(), r.rounds.to_string(), "rounds so far (pre-copy iterations, stop-and-copy, post-copy)") }
             { tile("network-faults", "faults", r.network_faults.to_string(), r.network_faults.to_string(), "destination accesses to absent pages that waited for the network") }
-            { tile("fault-stall", "fault stall", seconds(r.fault_stall_s), r.fault_stall_s.to_string(), "time the guest was blocked on faults") }
+            { tile("fault-stall", "fault stall", Quantity::Duration.show(r.fault_stall_s), r.fault_stall_s.to_string(), "time the guest was blocked on faults") }
             { for outcome }
         </section>
     }

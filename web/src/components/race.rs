@@ -14,12 +14,12 @@
 
 use crate::app::{load_trace, Loaded, BASE_WALL_SECONDS, SPEEDS};
 use crate::components::grid::{HostGrid, Swatch};
-use crate::components::metrics::{bytes, seconds};
 use crate::keys::{self, KeyCommand, KeyTarget};
 use crate::playback::{CellKind, Side};
 use crate::race::{moments, moments_at, racers, Clock, Marks, Moment};
 use crate::share::{ScenarioSource, ShareState, View};
 use livemig_core::trace::TraceDetail;
+use livemig_core::units::Quantity;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use yew::prelude::*;
@@ -320,9 +320,9 @@ pub fn RaceView(props: &RaceProps) -> Html {
         let t = here[0].t;
         let what = here.iter().map(|m| m.describe(names.get(m.lane).copied().unwrap_or("?"))).collect::<Vec<_>>().join("; ");
         if t == c.now {
-            format!("At {}: {what}.", seconds(t))
+            format!("At {}: {what}.", Quantity::Duration.show(t))
         } else {
-            format!("Last at {}: {what}.", seconds(t))
+            format!("Last at {}: {what}.", Quantity::Duration.show(t))
         }
     };
     let lesson = props.share.lesson.as_deref().and_then(crate::lessons_data::find).filter(|l| !l.watch.is_empty());
@@ -402,7 +402,7 @@ fn controls(c: &Clock, act: &Callback<Do>) -> Html {
             </label>
             <input type="range" class="scrubber" min="0" max="1000" step="1" value={((frac * 1000.0).round() as i64).to_string()}
                 oninput={scrub} aria-label="position in the race" data-testid="race-scrubber" />
-            <span class="time" data-testid="race-time" data-value={c.now.to_string()}>{format!("{} / {}", seconds(c.now), seconds(c.duration))}</span>
+            <span class="time" data-testid="race-time" data-value={c.now.to_string()}>{format!("{} / {}", Quantity::Duration.show(c.now), Quantity::Duration.show(c.duration))}</span>
             <span class="muted">{format!("the longest run in {BASE_WALL_SECONDS:.0} s at 1x")}</span>
             <p class="race-keys small muted" data-testid="race-keys">{"Keys: "}{RACE_KEYS}</p>
         </section>
@@ -423,12 +423,12 @@ fn lane(l: &Lane, c: &Clock, present: bool) -> Html {
     let m = l.marks;
     let mut marks_text = Vec::new();
     match (m.downtime_start, m.downtime_end) {
-        (Some(a), Some(b)) => marks_text.push(format!("downtime {} to {}", seconds(a), seconds(b))),
-        (Some(a), None) => marks_text.push(format!("paused at {}, never resumed", seconds(a))),
+        (Some(a), Some(b)) => marks_text.push(format!("downtime {} to {}", Quantity::Duration.show(a), Quantity::Duration.show(b))),
+        (Some(a), None) => marks_text.push(format!("paused at {}, never resumed", Quantity::Duration.show(a))),
         _ => {}
     }
     match m.finish {
-        Some(f) => marks_text.push(format!("finished at {}", seconds(f))),
+        Some(f) => marks_text.push(format!("finished at {}", Quantity::Duration.show(f))),
         None => marks_text.push("did not finish".into()),
     }
     let finished = m.finish.is_some_and(|f| c.now >= f);
@@ -452,9 +452,9 @@ fn lane(l: &Lane, c: &Clock, present: bool) -> Html {
             </svg>
             <p class="lane-marks small">{marks_text.join(", ")}</p>
             <dl class="lane-metrics">
-                <div><dt>{"elapsed"}</dt><dd data-testid="lane-elapsed" data-value={r.total_time_s.to_string()}>{seconds(r.total_time_s)}</dd></div>
-                <div><dt>{"downtime"}</dt><dd data-testid="lane-downtime" data-value={r.downtime_s.to_string()}>{seconds(r.downtime_s)}</dd></div>
-                <div><dt>{"data sent"}</dt><dd>{bytes(r.bytes_sent)}</dd></div>
+                <div><dt>{"elapsed"}</dt><dd data-testid="lane-elapsed" data-value={r.total_time_s.to_string()}>{Quantity::Duration.show(r.total_time_s)}</dd></div>
+                <div><dt>{"downtime"}</dt><dd data-testid="lane-downtime" data-value={r.downtime_s.to_string()}>{Quantity::Duration.show(r.downtime_s)}</dd></div>
+                <div><dt>{"data sent"}</dt><dd>{Quantity::Size.show(r.bytes_sent as f64)}</dd></div>
                 <div><dt>{"faults"}</dt><dd>{r.network_faults.to_string()}</dd></div>
             </dl>
         </article>

@@ -130,9 +130,9 @@ where
     let font = |size: f64| ("sans-serif", size * dpr);
     let spec = &props.spec;
     let max_x = spec.from.abs().max(spec.to.abs());
-    let (xdiv, xunit) = spec.quantity.scale(max_x);
+    let (xdiv, xunit) = spec.quantity.measure().scale(max_x);
     let ymax = props.series.iter().flat_map(|s| s.points.iter().filter_map(|p| p.1)).fold(0.0, f64::max);
-    let (ydiv, yunit) = props.metric.scale(ymax);
+    let (ydiv, yunit) = props.metric.quantity().scale(ymax);
     let ytop = if ymax > 0.0 { ymax / ydiv * 1.1 } else { 1.0 };
     let path_label = sweepable_paths(&[])
         .into_iter()
@@ -157,14 +157,8 @@ where
         .axis_desc_style(font(12.0))
         .x_labels(8)
         .y_labels(6)
-        .x_label_formatter(&|v| {
-            let s = format!("{v:.3}");
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        })
-        .y_label_formatter(&|v| {
-            let s = format!("{v:.2}");
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        })
+        .x_label_formatter(&|v| livemig_core::units::significant(*v))
+        .y_label_formatter(&|v| livemig_core::units::significant(*v))
         .light_line_style(RGBColor(235, 238, 242))
         .draw()
         .map_err(|e| e.to_string())?;
@@ -232,7 +226,7 @@ pub fn SweepChart(props: &SweepChartProps) -> Html {
             let root = backend.into_drawing_area();
             let p = SweepChartProps { spec: props_spec.clone(), metric, series };
             // The x axis is drawn in display units (GiB, Gbit/s, ms), so that its ticks are round.
-            let (div, _) = p.spec.quantity.scale(p.spec.from.abs().max(p.spec.to.abs()));
+            let (div, _) = p.spec.quantity.measure().scale(p.spec.from.abs().max(p.spec.to.abs()));
             let lo = p.spec.from.min(p.spec.to) / div;
             let hi = p.spec.from.max(p.spec.to) / div;
             let drawn = root.fill(&WHITE).map_err(|e| e.to_string()).and_then(|_| {
@@ -600,7 +594,7 @@ pub fn SweepView(props: &SweepProps) -> Html {
             })
             .collect();
         let ymax = series.iter().flat_map(|s| s.points.iter().filter_map(|p| p.1)).fold(0.0, f64::max);
-        let (ydiv, yunit) = metric.scale(ymax);
+        let (ydiv, yunit) = metric.quantity().scale(ymax);
         let stale = r.key != key;
         let rows = r.values.iter().zip(&r.cells).map(|(v, row)| {
             html! {
@@ -609,7 +603,7 @@ pub fn SweepView(props: &SweepProps) -> Html {
                     { for row.iter().map(|cell| match cell {
                         Ok(rep) => {
                             let x = metric.value(rep) / ydiv;
-                            let text = if x >= 100.0 || x == x.round() { format!("{x:.0}") } else { format!("{x:.2}") };
+                            let text = livemig_core::units::significant(x);
                             if rep.verified {
                                 html! { <td data-value={metric.value(rep).to_string()}>{text}</td> }
                             } else {

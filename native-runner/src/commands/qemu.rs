@@ -2,8 +2,8 @@
 //! processes (see `livemig_runner::qemu`).
 
 use crate::input::{bad, load_scenario};
-use crate::output::{bytes, secs};
 use livemig_core::units::ByteSize;
+use livemig_core::units::Quantity;
 use livemig_runner::qemu::config::{config_for, ALGORITHMS};
 use livemig_runner::qemu::guest::{MAX_MEMORY, MIN_MEMORY};
 use livemig_runner::qemu::report::QemuReport;
@@ -68,19 +68,15 @@ fn runs_arg(text: &str) -> Result<usize, String> {
     crate::usage::whole_number(text, 1, 100).map(|n| n as usize)
 }
 
-/// Parses `--memory`.
+/// Parses `--memory`: whole MiB from [`MIN_MEMORY`] to [`MAX_MEMORY`].
 fn parse_memory(text: &str) -> anyhow::Result<u64> {
-    let accepted = "accepted a size from 8 MiB to 3 GiB in whole MiB, e.g. 512MiB";
-    #[derive(serde::Deserialize)]
-    struct M {
-        m: ByteSize,
-    }
-    let size = toml::from_str::<toml::Value>(&format!("m = {text:?}")).ok().and_then(|v| v.try_into::<M>().ok()).map(|m| m.m.0);
-    match size {
-        Some(b) if (MIN_MEMORY..=MAX_MEMORY).contains(&b) && b % (1 << 20) == 0 => Ok(b),
-        Some(_) => Err(bad(format!("--memory: '{text}' is out of range: {accepted}"))),
-        None => Err(bad(format!("--memory: '{text}' is not a size: {accepted}"))),
-    }
+    crate::input::parse_size(
+        "--memory",
+        text,
+        MIN_MEMORY..=MAX_MEMORY,
+        1 << 20,
+        "accepted a size from 8 MiB to 3 GiB in whole MiB, e.g. 512MiB",
+    )
 }
 
 /// The scenario a QEMU guest of `--memory` (default [`DEFAULT_MEMORY`]) runs, checked for the
@@ -92,7 +88,7 @@ fn guest_scenario(args: &GuestArgs) -> anyhow::Result<livemig_core::Scenario> {
     if !ALGORITHMS.contains(&algorithm) {
         return Err(bad(format!("--algorithm: QEMU has no '{algorithm}': accepted {}", ALGORITHMS.join(", "))));
     }
-    crate::kvm_cli::resize(&mut s, memory);
+    livemig_runner::resize_guest(&mut s, memory);
     s.validate().map_err(|e| bad(format!("with --memory {}: {e}", ByteSize(memory))))?;
     config_for(&s, algorithm).map_err(|e| bad(e.to_string()))?;
     Ok(s)
@@ -104,13 +100,13 @@ pub fn run(command: QemuCommand) -> anyhow::Result<()> {
         QemuCommand::Run(args) => args,
         QemuCommand::Crosscheck(args) => {
             let s = guest_scenario(&args)?;
-            return crate::qemu_compare_cli::run_crosscheck(&s, &args.algorithm, args.json);
+            return crate::commands::qemu_compare::run_crosscheck(&s, &args.algorithm, args.json);
         }
         QemuCommand::Calibrate { json } => {
-            let host = crate::qemu_compare_cli::calibrate(json)?;
-            return if json { crate::print(&format!("{}\n", serde_json::to_string_pretty(&host)?)) } else { Ok(()) };
+            let host = crate::commands::qemu_compare::calibrate(json)?;
+            return if json { crate::output::print_json(&host) } else { Ok(()) };
         }
-        QemuCommand::Matrix { runs, cells, json } => return crate::qemu_compare_cli::run_matrix(runs, cells.as_deref(), json),
+        QemuCommand::Matrix { runs, cells, json } => return crate::commands::qemu_compare::run_matrix(runs, cells.as_deref(), json),
     };
     let s = guest_scenario(&args)?;
     let config = config_for(&s, &args.algorithm).map_err(|e| bad(e.to_string()))?;
@@ -120,9 +116,9 @@ pub fn run(command: QemuCommand) -> anyhow::Result<()> {
         Err(e) => return Err(e.into()),
     };
     if args.json {
-        crate::print(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+        crate::output::print_json(&report)?;
     } else {
-        crate::print(&text(&report))?;
+        crate::output::print(&text(&report))?;
     }
     if !report.report.completed {
         anyhow::bail!("the migration did not complete: {}", report.report.stop_reason);
@@ -134,7 +130,7 @@ pub fn run(command: QemuCommand) -> anyhow::Result<()> {
 }
 
 fn opt_secs(s: Option<f64>) -> String {
-    s.map_or_else(|| "-".to_string(), secs)
+    s.map_or_else(|| "-".to_string(), |s| Quantity::Duration.show(s))
 }
 
 /// The report for people.
@@ -151,13 +147,13 @@ pub fn text(q: &QemuReport) -> String {
         ("downtime (QEMU)", opt_secs(d.downtime_s)),
         ("downtime seen by the guest", opt_secs(d.guest_seen_downtime_s)),
         ("setup time", opt_secs(d.setup_time_s)),
-        ("data transferred", bytes(d.ram.transferred)),
+        ("data transferred", Quantity::Size.show(d.ram.transferred as f64)),
         ("pages sent whole", d.ram.normal.to_string()),
         ("zero pages", d.ram.duplicate.to_string()),
         ("dirty syncs", d.ram.dirty_sync_count.to_string()),
     ];
     if let Some(x) = &d.xbzrle {
-        rows.push(("XBZRLE pages / bytes", format!("{} / {}", x.pages, bytes(x.bytes))));
+        rows.push(("XBZRLE pages / bytes", format!("{} / {}", x.pages, Quantity::Size.show(x.bytes as f64))));
         rows.push(("XBZRLE cache misses / overflows", format!("{} / {}", x.cache_miss, x.overflow)));
     }
     if d.config.precopy_passes.is_some() {
@@ -183,9 +179,9 @@ pub fn text(q: &QemuReport) -> String {
         r.scenario,
         r.seed,
         d.qemu_version,
-        bytes(d.memory),
+        Quantity::Size.show(d.memory as f64),
         d.config.downtime_limit_ms,
-        bytes(d.config.max_bandwidth)
+        Quantity::Size.show(d.config.max_bandwidth as f64)
     );
     if !d.per_sync.is_empty() {
         let mut s = comfy_table::Table::new();
@@ -200,9 +196,9 @@ pub fn text(q: &QemuReport) -> String {
         for x in &d.per_sync {
             s.add_row(vec![
                 x.dirty_sync_count.to_string(),
-                secs(x.t_s),
-                bytes(x.transferred),
-                bytes(x.remaining),
+                Quantity::Duration.show(x.t_s),
+                Quantity::Size.show(x.transferred as f64),
+                Quantity::Size.show(x.remaining as f64),
                 x.dirty_pages_rate.to_string(),
                 x.status.clone(),
             ]);
@@ -229,7 +225,7 @@ pub fn text(q: &QemuReport) -> String {
             c.writes_after,
             c.heartbeat_before,
             c.heartbeat_after,
-            secs(c.interval_s),
+            Quantity::Duration.show(c.interval_s),
             if c.ok { "running" } else { "NOT running" }
         );
     }
@@ -241,7 +237,7 @@ pub fn text(q: &QemuReport) -> String {
         g.achieved_read_rate,
         g.guest_tsc_hz / g.tsc_hz.max(1) as f64,
         g.tsc_hz as f64 / 1e6,
-        secs(g.boot_s),
+        Quantity::Duration.show(g.boot_s),
         g.late
     );
     out

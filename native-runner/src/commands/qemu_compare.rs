@@ -2,8 +2,8 @@
 //! `livemig_runner::qemu::{mirror, crosscheck, matrix}`).
 
 use crate::input::bad;
-use crate::output::{bytes, secs};
 use indicatif::{ProgressBar, ProgressStyle};
+use livemig_core::units::Quantity;
 use livemig_core::Scenario;
 use livemig_runner::qemu::crosscheck::{self, Crosscheck};
 use livemig_runner::qemu::matrix::{self, CellResult};
@@ -33,12 +33,12 @@ pub fn calibrate(quiet: bool) -> anyhow::Result<HostModel> {
         eprintln!(
             "calibrating: {} idle QEMU migrations of a {} guest, loopback TCP and the kernel's discard ...",
             mirror::CALIBRATION_MIGRATIONS,
-            bytes(CALIBRATION_MEMORY)
+            Quantity::Size.show(CALIBRATION_MEMORY as f64)
         );
     }
     let options = comparison_options();
     livemig_runner::qemu::check_available(&options).map_err(cli_error)?;
-    let link = crate::kvm_bench::tcp_loopback(256 << 20)?;
+    let link = crate::commands::kvm_bench::tcp_loopback(256 << 20)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
     let host = mirror::calibrate(CALIBRATION_MEMORY, &options, link, cores).map_err(cli_error)?;
     if !quiet {
@@ -53,15 +53,15 @@ pub fn host_text(h: &HostModel) -> String {
         "host model: {} CPUs; QEMU's sending thread {}/s with a CPU to itself, zero check {}/s, device state {}, destination resume {}, loopback TCP {}/s; \
          destination's first touch {}/s, discard {} a range + {} a page, switch to post-copy {}",
         h.cores,
-        bytes(h.send_rate as u64),
-        bytes(h.zero_scan_rate as u64),
-        bytes(h.state_bytes),
-        secs(h.resume_overhead_s),
-        bytes(h.link_bandwidth as u64),
-        bytes(h.first_touch_rate as u64),
-        secs(h.discard_range_s),
-        secs(h.discard_page_s),
-        secs(h.postcopy_switch_s)
+        Quantity::Size.show(h.send_rate),
+        Quantity::Size.show(h.zero_scan_rate),
+        Quantity::Size.show(h.state_bytes as f64),
+        Quantity::Duration.show(h.resume_overhead_s),
+        Quantity::Size.show(h.link_bandwidth),
+        Quantity::Size.show(h.first_touch_rate),
+        Quantity::Duration.show(h.discard_range_s),
+        Quantity::Duration.show(h.discard_page_s),
+        Quantity::Duration.show(h.postcopy_switch_s)
     )
 }
 
@@ -70,10 +70,8 @@ fn fmt_metric(metric: &str, v: f64) -> String {
         return "-".into();
     }
     match metric {
-        "total_time_s" | "downtime_s" => secs(v),
-        "bytes_sent" => bytes(v as u64),
         "completed" => if v >= 0.5 { "yes" } else { "no" }.into(),
-        _ => format!("{v:.0}"),
+        _ => Quantity::of_metric(metric).show(v),
     }
 }
 
@@ -94,7 +92,11 @@ pub fn crosscheck_text(c: &Crosscheck, host: &HostModel) -> String {
         ]);
     }
     let d = &c.real.qemu;
-    let sims: Vec<String> = c.simulated.iter().map(|r| format!("{} / {}", secs(r.total_time_s), secs(r.downtime_s))).collect();
+    let sims: Vec<String> = c
+        .simulated
+        .iter()
+        .map(|r| format!("{} / {}", Quantity::Duration.show(r.total_time_s), Quantity::Duration.show(r.downtime_s)))
+        .collect();
     format!(
         "{} on {}: QEMU {} against the simulator (median of seeds {:?})\n{t}\n\
          QEMU's own downtime (source side): {}; the table's is the guest's (STOP to RESUME), the simulator's definition\n\
@@ -103,7 +105,7 @@ pub fn crosscheck_text(c: &Crosscheck, host: &HostModel) -> String {
         c.real.report.scenario,
         d.qemu_version,
         crosscheck::SEEDS,
-        d.downtime_s.map_or("-".into(), secs),
+        d.downtime_s.map_or("-".into(), |s| Quantity::Duration.show(s)),
         sims.join(", "),
         host_text(host)
     )
@@ -118,9 +120,9 @@ pub fn run_crosscheck(s: &Scenario, algorithm: &str, json: bool) -> anyhow::Resu
         let value = serde_json::json!({"host": host, "pairs": pairs.iter().map(|p| serde_json::json!({
             "metric": p.metric, "qemu": p.real, "simulated": p.simulated, "relative_error": p.relative_error(),
         })).collect::<Vec<_>>(), "qemu": c.real, "simulated": c.simulated});
-        crate::print(&format!("{}\n", serde_json::to_string_pretty(&value)?))
+        crate::output::print_json(&value)
     } else {
-        crate::print(&crosscheck_text(&c, &host))
+        crate::output::print(&crosscheck_text(&c, &host))
     }
 }
 
@@ -239,8 +241,8 @@ pub fn run_matrix(runs: usize, filter: Option<&str>, json: bool) -> anyhow::Resu
     bar.finish_and_clear();
     if json {
         let value = serde_json::json!({"host": host, "runs": runs, "cells": results});
-        crate::print(&format!("{}\n", serde_json::to_string_pretty(&value)?))
+        crate::output::print_json(&value)
     } else {
-        crate::print(&matrix_text(&results, &host, runs))
+        crate::output::print(&matrix_text(&results, &host, runs))
     }
 }

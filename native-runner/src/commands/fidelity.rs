@@ -6,11 +6,35 @@
 //! out; `--no-kvm`, `--no-qemu` and `--no-papers` leave a part out on purpose (the papers' part
 //! runs every experiment, a few minutes on two cores).
 
-use crate::output::{bytes, secs};
 use livemig_core::model::GeometricModel;
 use livemig_core::trace::TraceDetail;
+use livemig_core::units::Quantity;
 use livemig_core::Scenario;
 use serde::Serialize;
+
+/// `livemig fidelity`: every comparison measured now, leaving out what the flags say.
+pub fn run(no_kvm: bool, no_qemu: bool, no_papers: bool, json: bool) -> anyhow::Result<()> {
+    let mut f = Fidelity::default();
+    eprintln!("fidelity: the closed form ...");
+    closed_form(&mut f)?;
+    if !no_kvm {
+        eprintln!("fidelity: the KVM runner ...");
+        kvm(&mut f)?;
+    }
+    if !no_qemu {
+        eprintln!("fidelity: QEMU (calibration, then three migrations) ...");
+        qemu(&mut f)?;
+    }
+    if !no_papers {
+        eprintln!("fidelity: the papers' experiments ...");
+        papers(&mut f)?;
+    }
+    if json {
+        crate::output::print_json(&f)
+    } else {
+        crate::output::print(&text(&f))
+    }
+}
 
 /// One compared quantity.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -80,9 +104,19 @@ pub fn closed_form(f: &mut Fidelity) -> anyhow::Result<()> {
         let two_pages = 2.0 * m.page_bytes / m.bandwidth;
         let against = "closed form (geometric model)".to_string();
         for (metric, model, sim, shown) in [
-            ("total time", p.total_time_s, r.total_time_s, (secs(p.total_time_s), secs(r.total_time_s))),
-            ("data sent", p.total_bytes, r.bytes_sent as f64, (bytes(p.total_bytes as u64), bytes(r.bytes_sent))),
-            ("downtime", p.downtime_s, r.downtime_s, (secs(p.downtime_s), secs(r.downtime_s))),
+            (
+                "total time",
+                p.total_time_s,
+                r.total_time_s,
+                (Quantity::Duration.show(p.total_time_s), Quantity::Duration.show(r.total_time_s)),
+            ),
+            (
+                "data sent",
+                p.total_bytes,
+                r.bytes_sent as f64,
+                (Quantity::Size.show(p.total_bytes), Quantity::Size.show(r.bytes_sent as f64)),
+            ),
+            ("downtime", p.downtime_s, r.downtime_s, (Quantity::Duration.show(p.downtime_s), Quantity::Duration.show(r.downtime_s))),
         ] {
             f.lines.push(Line {
                 against: against.clone(),
@@ -105,13 +139,28 @@ pub fn kvm(f: &mut Fidelity) -> anyhow::Result<()> {
     }
     for (preset, algorithm, memory) in [("write-hot-database", "precopy-xen", "64MiB"), ("web-server", "postcopy-bubbling", "64MiB")] {
         let options = livemig_runner::kvm::context::KvmOptions::default();
-        let (run, s) = crate::kvm_cli::kvm_migrate(preset, &[], Some(algorithm), Some(memory), None, options)?;
+        let (run, s) = crate::commands::kvm::kvm_migrate(preset, &[], Some(algorithm), Some(memory), None, options)?;
         let sim = crate::input::simulate(&s, Some(algorithm), TraceDetail::Summary)?.report;
         let real = &run.report;
         for (metric, r, si, shown) in [
-            ("total time", real.total_time_s, sim.total_time_s, (secs(real.total_time_s), secs(sim.total_time_s))),
-            ("data sent", real.bytes_sent as f64, sim.bytes_sent as f64, (bytes(real.bytes_sent), bytes(sim.bytes_sent))),
-            ("downtime", real.downtime_s, sim.downtime_s, (secs(real.downtime_s), secs(sim.downtime_s))),
+            (
+                "total time",
+                real.total_time_s,
+                sim.total_time_s,
+                (Quantity::Duration.show(real.total_time_s), Quantity::Duration.show(sim.total_time_s)),
+            ),
+            (
+                "data sent",
+                real.bytes_sent as f64,
+                sim.bytes_sent as f64,
+                (Quantity::Size.show(real.bytes_sent as f64), Quantity::Size.show(sim.bytes_sent as f64)),
+            ),
+            (
+                "downtime",
+                real.downtime_s,
+                sim.downtime_s,
+                (Quantity::Duration.show(real.downtime_s), Quantity::Duration.show(sim.downtime_s)),
+            ),
             (
                 "faults",
                 real.network_faults as f64,
@@ -137,22 +186,22 @@ pub fn kvm(f: &mut Fidelity) -> anyhow::Result<()> {
 /// targets.
 pub fn qemu(f: &mut Fidelity) -> anyhow::Result<()> {
     use livemig_runner::qemu::{crosscheck, matrix};
-    let options = crate::qemu_compare_cli::comparison_options();
+    let options = crate::commands::qemu_compare::comparison_options();
     if let Err(e) = livemig_runner::qemu::check_available(&options) {
         f.skipped.push(Skipped { part: "QEMU".into(), why: e.to_string() });
         return Ok(());
     }
-    let host = crate::qemu_compare_cli::calibrate(true)?;
+    let host = crate::commands::qemu_compare::calibrate(true)?;
     for cell in matrix::grid().into_iter().filter(|c| c.workload.label == "uniform 20000/s 64MiB" && c.max_bandwidth == "128 MiB/s") {
-        let s: Scenario = cell.scenario().map_err(crate::qemu_compare_cli::cli_error)?;
-        let c = crosscheck::crosscheck(&s, cell.algorithm, &host, &options).map_err(crate::qemu_compare_cli::cli_error)?;
+        let s: Scenario = cell.scenario().map_err(crate::commands::qemu_compare::cli_error)?;
+        let c = crosscheck::crosscheck(&s, cell.algorithm, &host, &options).map_err(crate::commands::qemu_compare::cli_error)?;
         let version = c.real.qemu.qemu_version.clone();
         for p in c.pairs() {
-            let shown = match p.metric {
-                "total_time_s" | "downtime_s" => (secs(p.real), secs(p.simulated)),
-                "bytes_sent" => (bytes(p.real as u64), bytes(p.simulated as u64)),
-                _ => continue,
-            };
+            if !matches!(p.metric, "total_time_s" | "downtime_s" | "bytes_sent") {
+                continue;
+            }
+            let q = Quantity::of_metric(p.metric);
+            let shown = (q.show(p.real), q.show(p.simulated));
             f.lines.push(Line {
                 against: format!("QEMU {version} (real)"),
                 case: format!("{}, {}", cell.label(), p.metric),

@@ -1,11 +1,6 @@
-//! `livemig sweep`: one scenario field varied over a range, every value run with each algorithm.
-
-use crate::input::bad;
-use indicatif::{ProgressBar, ProgressStyle};
-use livemig_core::trace::TraceDetail;
-use livemig_core::{Report, Scenario};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+//! `livemig sweep --vary KEY=FROM..TO:STEPS`: the values a sweep runs, as override text in the
+//! first end's unit (the core's grammar, [`livemig_core::sweep`], says what the parts are; this
+//! says what the CLI makes of them). Errors are the one-line message, naming `--vary`.
 
 /// A parsed `--vary KEY=FROM..TO:STEPS`.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,16 +37,16 @@ fn unit_ratio(from: &str, to: &str) -> Option<f64> {
 
 /// Parses `KEY=FROM..TO:STEPS[;log|;lin]`, the core's sweep grammar ([`livemig_core::sweep`]);
 /// geometric spacing with `log` (the `--log` flag) or `;log`.
-pub fn parse_vary(spec: &str, log: bool) -> anyhow::Result<Vary> {
+pub fn parse_vary(spec: &str, log: bool) -> Result<Vary, String> {
     let usage = || {
-        bad(format!(
+        format!(
             "--vary '{spec}': expected KEY=FROM..TO:STEPS with STEPS from 2 to {}, e.g. link.bandwidth=100Mbit/s..10Gbit/s:10",
             livemig_core::sweep::MAX_STEPS
-        ))
+        )
     };
     let text = livemig_core::sweep::SweepText::parse(spec).map_err(|_| usage())?;
     if text.metric.is_some() {
-        return Err(bad(format!("--vary '{spec}': metric= chooses the playground's plot; livemig sweep prints every metric")));
+        return Err(format!("--vary '{spec}': metric= chooses the playground's plot; livemig sweep prints every metric"));
     }
     let log = text.log.unwrap_or(log);
     let (key, from, to, steps) = (text.path.as_str(), text.from.as_str(), text.to.as_str(), text.steps);
@@ -60,14 +55,12 @@ pub fn parse_vary(spec: &str, log: bool) -> anyhow::Result<Vary> {
     if ua != ub {
         // Another unit of the same quantity (100Mbit/s..10Gbit/s): TO in FROM's unit.
         let ratio = unit_ratio(&ub, &ua).ok_or_else(|| {
-            bad(format!(
-                "--vary '{spec}': FROM and TO must be quantities of one kind, e.g. both sizes or both bandwidths ('{ua}' and '{ub}')"
-            ))
+            format!("--vary '{spec}': FROM and TO must be quantities of one kind, e.g. both sizes or both bandwidths ('{ua}' and '{ub}')")
         })?;
         b *= ratio;
     }
     if !a.is_finite() || !b.is_finite() || (log && (a <= 0.0 || b <= 0.0)) {
-        return Err(bad(format!("--vary '{spec}': FROM and TO must be finite numbers{}", if log { " above 0 for --log" } else { "" })));
+        return Err(format!("--vary '{spec}': FROM and TO must be finite numbers{}", if log { " above 0 for --log" } else { "" }));
     }
     let integers = ua.is_empty() && !from.contains('.') && !to.contains('.');
     let points: Vec<f64> = (0..steps)
@@ -125,50 +118,10 @@ fn size_values(points: &[f64], unit: f64) -> Vec<String> {
     bytes.iter().map(|&b| ByteSize(((b / grain as f64).round() as u64).saturating_mul(grain)).to_string()).collect()
 }
 
-/// One finished run of a sweep.
-pub struct Point {
-    /// The value of the varied key.
-    pub value: String,
-    /// The run's report.
-    pub report: Report,
-}
-
-/// Runs every (value, algorithm) pair on all cores, with a progress bar on a terminal.
-pub fn run(base: &Scenario, vary: &Vary, algorithms: &[String]) -> anyhow::Result<Vec<Point>> {
-    // Validate every value first so a bad one fails before any work.
-    let mut jobs = Vec::new();
-    for value in &vary.values {
-        let s = base.with_overrides(&[format!("{}={}", vary.key, value)]).map_err(|e| bad(format!("--vary {}={value}: {e}", vary.key)))?;
-        crate::input::check_cost(&s, TraceDetail::Summary).map_err(|e| bad(format!("--vary {}={value}: {e}", vary.key)))?;
-        for a in algorithms {
-            jobs.push((value.clone(), s.clone(), a.clone()));
-        }
-    }
-    let bar = ProgressBar::new(jobs.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{spinner} sweep {pos}/{len} runs [{elapsed_precise}] {wide_bar}").expect("valid template"));
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<anyhow::Result<Point>>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((value, s, a)) = jobs.get(i) else { break };
-                let r =
-                    crate::input::simulate(s, Some(a), TraceDetail::Summary).map(|run| Point { value: value.clone(), report: run.report });
-                results.lock().expect("no panics while holding the lock")[i] = Some(r);
-                bar.inc(1);
-            });
-        }
-    });
-    bar.finish_and_clear();
-    results.into_inner().expect("threads joined").into_iter().map(|r| r.expect("every job ran")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use livemig_core::Scenario;
 
     #[test]
     fn linear_and_log_ranges_with_units() {

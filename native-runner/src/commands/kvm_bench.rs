@@ -1,10 +1,12 @@
 //! `livemig kvm bench`: in-process migrations of a real guest beside the machine's memcpy and
 //! loopback TCP bandwidth, measured in the same run.
 
+use super::kvm::parse_memory;
 use crate::input::load_scenario;
-use crate::kvm_cli::{parse_memory, resize};
 use livemig_core::trace::Event;
+use livemig_core::units::Quantity;
 use livemig_runner::kvm::context::{migrate, KvmOptions, KvmRun, MigrateError};
+use livemig_runner::resize_guest;
 use std::io::{Read, Write};
 use std::time::Instant;
 
@@ -179,7 +181,7 @@ pub fn tcp_loopback(bytes: u64) -> anyhow::Result<f64> {
 fn run_case(guest: &str, preset: &str, algorithm: &str, memory: u64) -> anyhow::Result<BenchCase> {
     let set: Vec<String> = UNPACED_LINK.iter().map(|s| s.to_string()).collect();
     let mut s = load_scenario(preset, &set)?;
-    resize(&mut s, memory);
+    resize_guest(&mut s, memory);
     s.validate().map_err(|e| crate::input::bad(format!("with --memory {memory}: {e}")))?;
     let run = migrate(&s, Some(algorithm), KvmOptions::default()).map_err(|e| match e {
         MigrateError::BadInput(m) => crate::input::bad(m),
@@ -244,11 +246,11 @@ pub fn text(b: &Bench) -> String {
     );
     for c in &b.cases {
         t += &format!(
-            "{:<24} {:<18} {:>8.1}ms {:>9.2}ms {:>10} {:>16} {:>8}\n",
+            "{:<24} {:<18} {:>10} {:>11} {:>10} {:>16} {:>8}\n",
             c.guest,
             c.algorithm,
-            c.total_time_s * 1e3,
-            c.downtime_s * 1e3,
+            Quantity::Duration.show(c.total_time_s),
+            Quantity::Duration.show(c.downtime_s),
             c.pages_sent,
             if c.live_copy_bytes_per_s > 0.0 { mbps(c.live_copy_bytes_per_s) } else { "- (no live copy)".into() },
             if c.verified { "yes" } else { "NO" }
@@ -280,7 +282,7 @@ pub fn text(b: &Bench) -> String {
         .cases
         .iter()
         .filter(|c| c.guest == "idle" && c.algorithm == "precopy-xen")
-        .map(|c| format!("{:.2} ms", c.downtime_s * 1e3))
+        .map(|c| Quantity::Duration.show(c.downtime_s))
         .collect();
     t += &format!("target: idle downtime < 10 ms (precopy-xen): {}: {}\n", idle.join(", "), pass(b.idle_downtime_target_met));
     t

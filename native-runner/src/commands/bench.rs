@@ -7,13 +7,37 @@
 //! compression ratio, of zero detection, WKdm, LZ4 and XBZRLE) on the sample pages the `codecs`
 //! Criterion bench uses; a plain `livemig bench` prints that table after the simulator's.
 
-use crate::output::{bytes, secs};
 use anyhow::Context;
 use comfy_table::{presets::UTF8_BORDERS_ONLY, CellAlignment, Table};
 use livemig_core::trace::TraceDetail;
+use livemig_core::units::Quantity;
 use livemig_core::Scenario;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
+
+/// `livemig bench`: every size with every algorithm (comma-separated), each in its own
+/// process, then the codecs' table (not with `--json`: its JSON stays the list of simulator
+/// cases; `--codecs --json` gives the codecs').
+pub fn run(sizes: &[u64], algorithms: &str, json: bool) -> anyhow::Result<()> {
+    let names = crate::input::algorithm_names("--algorithms", Some(algorithms), vec![])?;
+    run_all(sizes, &names, json)?;
+    if json {
+        return Ok(());
+    }
+    crate::output::print(&format!("\n{}", codecs(false)?))
+}
+
+/// `livemig bench --codecs`.
+pub fn run_codecs(json: bool) -> anyhow::Result<()> {
+    crate::output::print(&codecs(json)?)
+}
+
+/// `livemig bench --one SIZE_GIB ALGORITHM`: one case in this process (bench's child).
+pub fn run_one_arg(one: &[String]) -> anyhow::Result<()> {
+    let gib: u64 = one[0].parse().map_err(|_| crate::input::bad(format!("--one: '{}' is not a size in GiB", one[0])))?;
+    crate::input::check_algorithm("--one", &one[1])?;
+    run_one(gib, &one[1])
+}
 
 /// The benchmark scenario (shared with `cargo bench`).
 pub fn scenario(gib: u64) -> anyhow::Result<Scenario> {
@@ -108,10 +132,10 @@ pub fn run_all(sizes: &[u64], algorithms: &[String], json: bool) -> anyhow::Resu
         t.add_row(vec![
             format!("{} GiB", r.gib),
             r.algorithm.clone(),
-            format!("{:.3} s", r.wall_s),
-            bytes(r.peak_rss),
-            secs(r.total_time_s),
-            secs(r.downtime_s),
+            Quantity::Duration.show(r.wall_s),
+            Quantity::Size.show(r.peak_rss as f64),
+            Quantity::Duration.show(r.total_time_s),
+            Quantity::Duration.show(r.downtime_s),
             r.pages_sent.to_string(),
             if r.verified { "yes" } else { "no" }.into(),
         ]);
@@ -435,7 +459,7 @@ pub fn codecs(json: bool) -> anyhow::Result<String> {
         "codecs on {} sample pages of {} (seed {}, the default content mix; XBZRLE on as many page pairs),\n\
          MB/s = 10^6 bytes of uncompressed page a second (median pass over the sample, passes repeated for {} s), ratio = page bytes / bytes sent, pages = encoded / decoded\n{t}\n",
         result.pages,
-        bytes(result.page_size as u64),
+        Quantity::Size.show(result.page_size as f64),
         result.seed,
         result.min_seconds
     ))

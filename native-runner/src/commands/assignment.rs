@@ -7,8 +7,69 @@
 //! the wrong type).
 
 use crate::input::{bad, read_input};
+use crate::output::print;
 use livemig_core::assignment::{assignment, Answers, Assignment, Grade, ASSIGNMENTS};
 use std::path::Path;
+
+/// `livemig assignment` subcommands.
+#[derive(clap::Subcommand)]
+pub enum AssignmentCommand {
+    /// List the bundled assignments
+    List,
+    /// Print an assignment's text, scenarios and tasks (no answers)
+    Show {
+        /// Bundled assignment name (see `livemig assignment list`) or assignment file (TOML)
+        assignment: String,
+    },
+    /// Print an answers file to fill in: every task id, with its question and what to write
+    Template {
+        /// Bundled assignment name or assignment file
+        assignment: String,
+    },
+    /// Print one of an assignment's scenarios as a scenario file
+    Scenario {
+        /// Bundled assignment name or assignment file
+        assignment: String,
+        /// The scenario's name in the assignment
+        scenario: String,
+    },
+    /// Grade answers files: per task pass or fail with feedback; exit 0 only if all pass
+    Check {
+        /// Bundled assignment name or assignment file
+        assignment: String,
+        /// Answers files (TOML); several grade a whole class
+        #[arg(required = true)]
+        answers: Vec<String>,
+        /// Print JSON: one grade per answers file, in order
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a `livemig assignment` subcommand; `check` exits 1 unless every answers file passes
+/// every task.
+pub fn run(command: AssignmentCommand) -> anyhow::Result<()> {
+    match command {
+        AssignmentCommand::List => print(&list()?),
+        AssignmentCommand::Show { assignment } => print(&show(&load(&assignment)?)),
+        AssignmentCommand::Template { assignment } => print(&load(&assignment)?.answers_template()),
+        AssignmentCommand::Scenario { assignment, scenario: name } => print(&scenario(&load(&assignment)?, &name)?),
+        AssignmentCommand::Check { assignment, answers, json } => {
+            let a = load(&assignment)?;
+            let (text, any_bad, any_failed) = check(&a, &answers, json)?;
+            print(&text)?;
+            if any_bad {
+                return Err(bad("ANSWERS: some answers files could not be graded (see above)"));
+            }
+            match (any_failed, answers.len()) {
+                (0, _) => {}
+                (_, 1) => anyhow::bail!("not every task passed"),
+                (n, total) => anyhow::bail!("{n} of {total} answers files did not pass every task"),
+            }
+            Ok(())
+        }
+    }
+}
 
 /// Loads NAME (bundled) or FILE; a scenario `path` is read relative to the assignment file.
 pub fn load(arg: &str) -> anyhow::Result<Assignment> {
@@ -65,7 +126,7 @@ pub fn list() -> anyhow::Result<String> {
 /// `livemig assignment show`: the text and the tasks, no answers.
 pub fn show(a: &Assignment) -> String {
     let n = a.tasks.len();
-    let points = livemig_core::assignment::sig(a.max_points());
+    let points = livemig_core::units::significant(a.max_points());
     let mut out = format!(
         "{}\n{}\n(assignment {}{}; {n} task{}, {points} point{})\n\n{}\n\nScenarios\n",
         a.title,
@@ -86,7 +147,7 @@ pub fn show(a: &Assignment) -> String {
     }
     out += "\nTasks\n";
     for (i, t) in a.tasks.iter().enumerate() {
-        let p = livemig_core::assignment::sig(t.points);
+        let p = livemig_core::units::significant(t.points);
         out += &format!("\n  {}. {} ({}, {p} point{})\n", i + 1, t.id, t.kind_name(), if t.points == 1.0 { "" } else { "s" });
         out += &format!("{}\n", indent(&t.question, "     "));
         let runs = t.runs();
@@ -120,8 +181,8 @@ fn grade_text(g: &Grade) -> String {
     let mut out = format!(
         "{}{who}: {} of {} points, {}\n",
         g.file,
-        livemig_core::assignment::sig(g.points),
-        livemig_core::assignment::sig(g.max_points),
+        livemig_core::units::significant(g.points),
+        livemig_core::units::significant(g.max_points),
         if g.passed { "every task passed" } else { "not every task passed" }
     );
     for t in &g.tasks {
@@ -178,7 +239,7 @@ pub fn check(a: &Assignment, files: &[String], json: bool) -> anyhow::Result<(St
                 Ok(g) => t.add_row(vec![
                     f.clone(),
                     g.student.clone(),
-                    format!("{} / {}", livemig_core::assignment::sig(g.points), livemig_core::assignment::sig(g.max_points)),
+                    format!("{} / {}", livemig_core::units::significant(g.points), livemig_core::units::significant(g.max_points)),
                     format!("{} / {}", g.tasks.iter().filter(|t| t.passed).count(), g.tasks.len()),
                     if g.passed { "pass".to_string() } else { "fail".to_string() },
                 ]),

@@ -7,10 +7,10 @@
 //! any work, and the table shows how fast; corners at a cap run, and the table shows what that
 //! costs. Each runs as `livemig bench --corner NAME` so that its peak memory (`VmHWM`) is its own.
 
-use crate::output::{bytes, secs};
 use anyhow::Context;
 use comfy_table::{presets::UTF8_BORDERS_ONLY, CellAlignment, Table};
 use livemig_core::trace::TraceDetail;
+use livemig_core::units::Quantity;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -134,7 +134,12 @@ pub fn run_one(name: &str) -> anyhow::Result<()> {
         Err(e) if e.downcast_ref::<crate::input::BadInput>().is_some() => format!("refused: {e}"),
         Err(e) => return Err(e),
     };
-    let r = CornerResult { name: name.to_string(), wall_s: start.elapsed().as_secs_f64(), peak_rss: crate::bench::peak_rss(), outcome };
+    let r = CornerResult {
+        name: name.to_string(),
+        wall_s: start.elapsed().as_secs_f64(),
+        peak_rss: crate::commands::bench::peak_rss(),
+        outcome,
+    };
     println!("{}", serde_json::to_string(&r)?);
     Ok(())
 }
@@ -150,12 +155,12 @@ fn run_corner(corner: &Corner, set: &[String]) -> anyhow::Result<String> {
         let path = path.to_str().context("a temporary path in UTF-8")?;
         crate::output::write_output("--output", path, |w| Ok(serde_json::to_writer(w, &run.trace)?))?;
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        written = format!(", trace of {} events, {}", run.trace.events.len(), bytes(size));
+        written = format!(", trace of {} events, {}", run.trace.events.len(), Quantity::Size.show(size as f64));
     }
     let r = &run.report;
     Ok(format!(
         "ran: {} simulated, {}{written}",
-        secs(r.total_time_s),
+        Quantity::Duration.show(r.total_time_s),
         if r.verified {
             "verified"
         } else if r.completed {
@@ -167,7 +172,12 @@ fn run_corner(corner: &Corner, set: &[String]) -> anyhow::Result<String> {
 }
 
 /// Runs every corner in a child process and prints the table (or JSON).
-pub fn run_all(json: bool) -> anyhow::Result<String> {
+/// `livemig bench --corners`: every corner, each in its own process, as a table or JSON.
+pub fn run(json: bool) -> anyhow::Result<()> {
+    crate::output::print(&run_all(json)?)
+}
+
+fn run_all(json: bool) -> anyhow::Result<String> {
     let exe = std::env::current_exe().context("finding the livemig executable")?;
     let mut results = Vec::new();
     for c in CORNERS {
@@ -185,7 +195,13 @@ pub fn run_all(json: bool) -> anyhow::Result<String> {
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY).set_header(vec!["corner", "algorithm", "wall time", "peak memory", "outcome"]);
     for (c, r) in CORNERS.iter().zip(&results) {
-        t.add_row(vec![c.name.to_string(), c.algorithm.to_string(), format!("{:.2} s", r.wall_s), bytes(r.peak_rss), r.outcome.clone()]);
+        t.add_row(vec![
+            c.name.to_string(),
+            c.algorithm.to_string(),
+            Quantity::Duration.show(r.wall_s),
+            Quantity::Size.show(r.peak_rss as f64),
+            r.outcome.clone(),
+        ]);
     }
     for i in 2..4 {
         if let Some(col) = t.column_mut(i) {
