@@ -442,7 +442,7 @@ fn test() -> Result<()> {
     step("unit, property, black-box and doc tests");
     run("cargo", &["test", "--workspace"])?;
 
-    step("the fuzz targets build (they compile the parsers they fuzz from the crates' sources)");
+    step("the fuzz targets build (they link the crates whose parsers and decoders they fuzz)");
     run("cargo", &["check", "--manifest-path", "fuzz/Cargo.toml", "--bins", "--target-dir", "target/fuzz-check"])?;
 
     step("release run: every algorithm on every preset, byte-identical to xtask/fingerprints.tsv");
