@@ -10,6 +10,8 @@
 //! * [`trace`] and [`report`]: what a run recorded, and its metrics;
 //! * [`model`]: the analytical pre-copy model for cross-checking;
 //! * [`cost`]: what a run may cost (accesses, pages, trace size), estimated up front, and its caps;
+//! * [`sweep`]: the one sweep grammar, the CLI's `--vary` values and the playground's sweeps;
+//!   [`share`]: the playground's link (pure parsers the front ends and the fuzz targets share);
 //! * [`experiment`] and [`assignment`]: papers' evaluations and classroom assignments, as data.
 //!
 //! ```
@@ -40,6 +42,7 @@ pub mod recorder;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod share;
 pub mod sim;
 pub mod sweep;
 pub mod trace;

@@ -1,9 +1,8 @@
-//! The native runner's library: the real-KVM backend, the QEMU peer and the `--vary` values of
-//! a sweep (used by the `livemig` binary and its tests).
+//! The native runner's library: the real-KVM backend and the QEMU peer (used by the `livemig`
+//! binary and its tests).
 
 pub mod kvm;
 pub mod qemu;
-pub mod vary;
 
 /// How far `value` is from `reference`, as a fraction of the reference: `(value - reference) /
 /// |reference|`; 0 when both are 0, None when only the reference is (the comparisons with the

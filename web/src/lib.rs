@@ -4,13 +4,13 @@
 //! as the CLI, compiled to wasm), and their traces are animated page by page.
 //!
 //! * [`playback`]: page states of both hosts at any moment of a trace (scrubbing, stepping);
-//! * [`share`]: the versioned URL that reproduces a run;
+//! * [`share`]: the versioned URL that reproduces a run (the core's, re-exported);
 //! * [`sim_job`] and [`worker_pool`]: simulations as messages, run in Web Workers, one per core;
 //! * [`keys`]: the keyboard map; [`page_marks`]: the page states' colours and marks;
 //! * [`app`] and [`components`]: the yew user interface.
 //!
-//! The modules without a browser dependency ([`playback`], [`share`], [`keys`], [`page_marks`])
-//! are unit-tested natively.
+//! The modules without a browser dependency ([`playback`], [`keys`], [`page_marks`]) are
+//! unit-tested natively; [`share`] and [`sweep_spec`] are the core's, tested there.
 
 #![deny(missing_docs)]
 
@@ -25,10 +25,13 @@ pub mod panic_panel;
 pub mod playback;
 pub mod race;
 pub mod series;
-pub mod share;
 pub mod sim_job;
-pub mod sweep_spec;
 pub mod worker_pool;
+
+/// The shareable link (the core's: pure, and fuzzed there).
+pub use livemig_core::share;
+/// Sweeps and the metrics the views plot (the core's: pure, and fuzzed there).
+pub use livemig_core::sweep::spec as sweep_spec;
 
 /// Scenarios the unit tests share.
 #[cfg(test)]

@@ -7,8 +7,8 @@
 
 use livemig_core::trace::{Event, Trace};
 
-/// Lanes a race has at least and at most.
-pub const LANES: std::ops::RangeInclusive<usize> = 2..=4;
+/// Lanes a race has at least and at most (the link's reader, the core's, checks them too).
+pub const LANES: std::ops::RangeInclusive<usize> = livemig_core::share::RACE_LANES;
 /// The race shown when the link names fewer than two algorithms.
 pub const DEFAULT_RACE: [&str; 2] = ["precopy-xen", "postcopy-bubbling"];
 

@@ -5,10 +5,10 @@
 //!   `trunk serve --offline` on 127.0.0.1, printing the address once the first build is done.
 //! * `cargo xtask test` installs what the tests need on a fresh machine (skipping whatever is
 //!   already there) and runs every check: the core for wasm32, rustfmt, clippy (native and the web
-//!   crate for wasm32), the unit, property, black-box and doc tests, that the fuzz targets build,
-//!   every algorithm on every preset byte-identical to `xtask/fingerprints.tsv`, the benchmark
-//!   table, the release build of the playground
-//!   and its browser tests in headless Chromium. QEMU (`qemu-system-x86`, for the QEMU peer's
+//!   crate for wasm32), rustdoc (warnings are errors), the unit, property, black-box and doc
+//!   tests, that the fuzz targets build, every algorithm on every preset byte-identical to
+//!   `xtask/fingerprints.tsv`, the benchmark table, the release build of the playground and its
+//!   browser tests in headless Chromium. QEMU (`qemu-system-x86`, for the QEMU peer's
 //!   tests) is installed like Chromium, with apt-get, when it is missing.
 //! * `cargo xtask browser-test [ARGS]`: only the playground's release build and browser tests
 //!   (ARGS go to `node --test`, e.g. `tests/player.test.mjs`).
@@ -65,7 +65,7 @@ commands:
                   serve it on http://127.0.0.1:8080/ (or --port) with `trunk serve --offline`
   setup           install what the tests need (wasm32 target, clippy, rustfmt, trunk, wasm-bindgen CLI,
                   QEMU, Chromium, the browser tests' npm packages), skipping what is there
-  test            setup, then run every check (wasm32 build, rustfmt, clippy, tests, the fuzz targets'
+  test            setup, then run every check (wasm32 build, rustfmt, clippy, docs, tests, the fuzz targets'
                   build, the fingerprints of every preset and algorithm, the benchmark table, the
                   playground's release build and its browser tests)
   browser-test [ARGS]
@@ -175,6 +175,11 @@ fn wait_within(child: &mut std::process::Child, limit: Option<Duration>, shown: 
 /// Runs a command, streaming its output; fails if it fails.
 fn run(program: &str, args: &[&str]) -> Result<()> {
     exec(Command::new(program).args(args), None)
+}
+
+/// Runs `cargo ARGS` with rustdoc's warnings (a broken intra-doc link, an unclosed HTML tag) as errors.
+fn run_docs(args: &[&str]) -> Result<()> {
+    exec(Command::new("cargo").args(args).env("RUSTDOCFLAGS", "-D warnings"), None)
 }
 
 /// Runs a command with a time limit, streaming its output.
@@ -430,10 +435,14 @@ fn test() -> Result<()> {
     step("clippy of the web crate for wasm32, warnings are errors");
     run("cargo", &["clippy", "--package", WEB_CRATE, "--target", WASM_TARGET, "--", "-D", "warnings"])?;
 
+    step("docs: rustdoc of every crate (and of the web crate for wasm32), warnings are errors");
+    run_docs(&["doc", "--workspace", "--no-deps"])?;
+    run_docs(&["doc", "--package", WEB_CRATE, "--target", WASM_TARGET, "--no-deps"])?;
+
     step("unit, property, black-box and doc tests");
     run("cargo", &["test", "--workspace"])?;
 
-    step("the fuzz targets build (they compile the parsers they fuzz from the crates' sources)");
+    step("the fuzz targets build (they link the crates whose parsers and decoders they fuzz)");
     run("cargo", &["check", "--manifest-path", "fuzz/Cargo.toml", "--bins", "--target-dir", "target/fuzz-check"])?;
 
     step("release run: every algorithm on every preset, byte-identical to xtask/fingerprints.tsv");

@@ -3,8 +3,8 @@
 //! A. Bhardwaj and C. Rama Krishna, "Improving the Performance of Pre-copy Virtual Machine
 //! Migration Technique", ICCCN 2018, LNNS 46: after the first full round, send only the modified
 //! contents of dirty pages [C: abstract; the paper's encoding was not available]. Implemented,
-//! as docs/algorithms/delta.md describes [R], as QEMU's XBZRLE (`migration/ram.c`, `xbzrle.c`,
-//! `docs/xbzrle.txt`; docs/algorithms/xbzrle.md) [C], which is itself based on Svärd et al., VEE 2011:
+//! as docs/algorithms/delta.md describes \[R\], as QEMU's XBZRLE (`migration/ram.c`, `xbzrle.c`,
+//! `docs/xbzrle.txt`; docs/algorithms/xbzrle.md) \[C\], which is itself based on Svärd et al., VEE 2011:
 //!
 //! * the source keeps a cache of the last version of each page it sent, `cache_size` bytes
 //!   (QEMU's default 64 MiB), direct-mapped by page number over a power-of-two number of slots;
@@ -20,12 +20,12 @@
 //!
 //! Two registry entries: `xbzrle` is QEMU's (its convergence rule, a 64 MiB cache) and `delta`
 //! is Bhardwaj & Rama Krishna's reading (Xen's convergence rule by default, an unlimited cache that
-//! also keeps the pages of the first round, so the second round can already send deltas) [R].
+//! also keeps the pages of the first round, so the second round can already send deltas) \[R\].
 //! An unlimited cache holds a copy of every page sent: as much memory as the VM.
 //!
 //! Encoding costs time like MECOM's compression: a batch occupies the link for the longer of its
 //! wire time and `Σ page_size / encode_rate` over the pages found in the cache and XOR-encoded
-//! (a miss is sent whole without encoding) [R]. XBZRLE starts after the first complete pass, as
+//! (a miss is sent whole without encoding) \[R\]. XBZRLE starts after the first complete pass, as
 //! in QEMU: a migration that converges within its first pass sends its stop-and-copy plainly.
 
 use super::precopy::{self, PageSender, PlainPages, Precopy, PrecopyParams, Stage};

@@ -4,19 +4,19 @@
 //! 2012, pp. 1–5 (KVM/QEMU). Only the abstract is known (docs/algorithms/hybrid.md): the CPU state is
 //! bundled with the devices and the VM's frequently accessed pages, its working set, which
 //! "drastically reduces network page faults" [C/M]; on every network fault the pages in the
-//! fault's locality travel with the faulted page [M]. Everything below that is a
-//! reconstruction [R], and each choice is a parameter:
+//! fault's locality travel with the faulted page \[M\]. Everything below that is a
+//! reconstruction \[R\], and each choice is a parameter:
 //!
 //! 1. **Working-set estimation** while the VM runs on the source: the dirty log runs for
 //!    `ws_window` (default 1 s), fetched `ws_samples` times; the working set WS is every page
 //!    written in the window [R: KVM has no cheap accessed-bit API, so a write-based working set
 //!    is the practical choice]. With `ws_max_pages` > 0 the set is capped to the pages written
-//!    in the most samples (ties: lower addresses first) [R].
+//!    in the most samples (ties: lower addresses first) \[R\].
 //! 2. **Freeze and copy (the downtime)**: pause; send the WS pages and the CPU and device
 //!    state. Downtime ≈ `(state + |WS|·P)/B` plus the link latency and the resume overhead.
 //! 3. **Resume** on the destination; the pages outside WS are absent.
 //! 4. **Post-copy**: the source pushes the remaining pages in `push_batch`-page send calls in
-//!    address order (`prepaging = none`, the default [R]) or bubbling around the latest fault
+//!    address order (`prepaging = none`, the default \[R\]) or bubbling around the latest fault
 //!    (`forward` / `dual`, as in post-copy); a page request is answered with the faulted page
 //!    at once, then its locality window of neighbours not yet sent: `k` pages each side
 //!    (`window = around`: `[f−k, f+k]`) or `2k` pages upward (`forward`: `[f, f+2k]`); `k`

@@ -15,7 +15,7 @@
 //!    (implemented here, [`crate::codec::wkdm`]) [M for the classes, R for the statistic and
 //!    threshold: the paper's values were not recovered];
 //! 3. any other page is compressed with LZ4 ([`crate::codec::lz4`]), the stand-in for the
-//!    paper's LZO1X-1 because the Rust LZO crates are GPL-licensed [R];
+//!    paper's LZO1X-1 because the Rust LZO crates are GPL-licensed \[R\];
 //! 4. a page whose encoding is not smaller than the page is sent raw.
 //!
 //! The codecs run on the page's real bytes and the destination really decodes them (in the
@@ -25,7 +25,7 @@
 //! pipelined with sending [C concept, R details]: a batch occupies the link for the longer of
 //! its wire time and its compression time, `Σ page_size / rate(codec) / threads`, with one
 //! throughput per codec (`zero_rate`, `wkdm_rate`, `lz4_rate`; defaults near what `livemig bench
-//! --codecs` measures for one core of this project's machine [R]). So on a slow link compression
+//! --codecs` measures for one core of this project's machine \[R\]). So on a slow link compression
 //! hides behind the wire and saves time; on a fast link with few threads it becomes the
 //! bottleneck and makes the migration slower than plain pre-copy.
 

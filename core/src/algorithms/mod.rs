@@ -15,6 +15,13 @@
 //! web forms and scenario validation all describe and check them the same way. A *variant* is a
 //! registry entry that reuses an algorithm with some parameters fixed (e.g. `precopy-qemu`);
 //! it reads its other parameters from the same `[params.<base>]` table.
+//!
+//! # Confidence tags
+//!
+//! Each algorithm's module comment tags every step with how sure the project is of it
+//! (docs/algorithms/README.md): \[C\] confirmed from the primary source, \[S\] from a
+//! secondary source, \[M\] recalled from the paper, not re-read, \[R\] reconstructed, a
+//! plausible design that is not the paper's (every \[R\] choice is a named parameter).
 
 use crate::context::{ContextError, MigrationContext, Outcome};
 use serde_json::Value;

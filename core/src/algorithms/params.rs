@@ -303,6 +303,8 @@ integer_from_param!(i64, u64, u32, usize);
 
 /// Declares an algorithm's parameters once: the list of [`ParamSpec`]s (named `$specs`) and a
 /// struct with one typed field per parameter, read from resolved [`Params`] by `from_params`.
+/// Each field's doc is its help text; a confidence tag in it (`[R]`, as the CLI prints it)
+/// links to [the tags' meaning](crate::algorithms#confidence-tags).
 ///
 /// ```ignore
 /// parameters! {
@@ -327,7 +329,15 @@ macro_rules! parameters {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq)]
         $vis struct $name {
-            $( #[doc = $help] pub $field: $ty, )*
+            $(
+                #[doc = $help]
+                ///
+                /// [C]: crate::algorithms#confidence-tags
+                /// [S]: crate::algorithms#confidence-tags
+                /// [M]: crate::algorithms#confidence-tags
+                /// [R]: crate::algorithms#confidence-tags
+                pub $field: $ty,
+            )*
         }
 
         impl $name {

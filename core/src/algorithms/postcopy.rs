@@ -4,28 +4,28 @@
 //! and Dynamic Self-Ballooning", VEE 2009; Hines, Deshpande & Gopalan, "Post-Copy Live
 //! Migration of Virtual Machines", ACM SIGOPS OSR 43(3), 2009.
 //!
-//! 1. Pause the source and send only the CPU and device state: this is the whole downtime [C].
+//! 1. Pause the source and send only the CPU and device state: this is the whole downtime \[C\].
 //! 2. Resume on the destination with every page absent.
 //! 3. Until every page is there: a guest access to an absent page is a network fault; the
 //!    destination asks for the page, and the source sends it at once on the priority path
 //!    (**demand paging**). Meanwhile the source **actively pushes** pages not yet sent. Every
-//!    page is sent exactly once: the source keeps a sent bitmap [C].
+//!    page is sent exactly once: the source keeps a sent bitmap \[C\].
 //!
 //! The push order (`prepaging`):
 //! * `none`: address order from page 0;
-//! * `forward` / `dual`: **bubbling** [M] — pages are pushed outward from a pivot, the most
+//! * `forward` / `dual`: **bubbling** \[M\] — pages are pushed outward from a pivot, the most
 //!   recent fault, one edge upward (`forward`, what QEMU does: "the dirty page scanning restarts
-//!   from the requested location" [C]) or alternating both edges (`dual`). The first pivot is
+//!   from the requested location" \[C\]) or alternating both edges (`dual`). The first pivot is
 //!   page 0. With `pivots = single` each fault moves the one pivot; with `multi`, each fault adds
 //!   a pivot (the oldest is retired beyond `max_pivots`) and bubbles grow round-robin (OSR
-//!   extension [M]). An edge skips pages already sent and a pivot retires when both its edges have
-//!   run off the ends of memory; when no pivot is left a linear scan picks up the rest [R].
+//!   extension \[M\]). An edge skips pages already sent and a pivot retires when both its edges have
+//!   run off the ends of memory; when no pivot is left a linear scan picks up the rest \[R\].
 //!
 //! `push = false` is demand paging alone: pages move only when touched, so a guest that never
 //! touches some pages never finishes migrating; the run ends at the scenario's timeout with
 //! `completed: false`. `self_ballooning` (DSB) sends the guest's free-page list instead of its
 //! free pages [C concept, R mechanics]. `push_batch` pages are pushed per send call; faults are
-//! served between calls [R]. The push and fault-serving machinery is shared with hybrid and
+//! served between calls \[R\]. The push and fault-serving machinery is shared with hybrid and
 //! TSMC (`postcopy_common.rs`).
 
 use super::postcopy_common::{FaultWindow, PageServer, PushOrder, Pusher};

@@ -25,7 +25,7 @@
 //!
 //! With `precopy_passes = 0` the switch comes right after set-up: every page is post-copied.
 //! QEMU counts a sync at set-up as dirty sync 1, so "switch after N passes" is
-//! `dirty-sync-count` reaching N + 1 in `query-migrate` [C]. A timeout during the pre-copy
+//! `dirty-sync-count` reaching N + 1 in `query-migrate` \[C\]. A timeout during the pre-copy
 //! passes cancels or forces a stop-and-copy like any QEMU pre-copy; a timeout during post-copy
 //! leaves the VM incomplete on the destination (QEMU: the VM is lost if either side fails).
 

@@ -3,36 +3,36 @@
 //!
 //! J. Song, W. Liu, F. Yin, C. Gao, "TSMC: A Novel Approach for Live Virtual Machine
 //! Migration", Journal of Applied Mathematics, vol. 2014, Article ID 297127,
-//! doi:10.1155/2014/297127 (docs/algorithms/tsmc.md). The procedure is the paper's Fig. 2 [C]:
+//! doi:10.1155/2014/297127 (docs/algorithms/tsmc.md). The procedure is the paper's Fig. 2 \[C\]:
 //!
 //! 1. **Full memory copy (live)**: every page is sent once, in address order, in send calls of
 //!    `copy_batch` pages, while the dirty log records the guest's writes.
 //! 2. **Dirty bitmap copy (the downtime)**: pause; S = the recorded dirty pages; send the bitmap
 //!    (N/8 bytes) and the CPU state; resume on the destination, where the pages of S are
-//!    absent. No page data is sent during the downtime [C], so downtime ≈ `(N/8 + state)/B`
+//!    absent. No page data is sent during the downtime \[C\], so downtime ≈ `(N/8 + state)/B`
 //!    plus the link latency and the resume overhead.
 //! 3. **Dirty pages copy (post-copy)**: the source pushes the pages of S "periodically … in a
-//!    preset time interval" [C]: every `push_interval` (default 10 ms [R]) up to `push_batch`
-//!    pages of S not yet sent (default 512 [R]: 2 MiB of 4 KiB pages per 10 ms is more than a
+//!    preset time interval" \[C\]: every `push_interval` (default 10 ms \[R\]) up to `push_batch`
+//!    pages of S not yet sent (default 512 \[R\]: 2 MiB of 4 KiB pages per 10 ms is more than a
 //!    gigabit link carries, so on the paper's testbed the push runs at line rate), in address
-//!    order [R], in send calls of 16 pages with page requests served between calls [R].
+//!    order \[R\], in send calls of 16 pages with page requests served between calls \[R\].
 //!    Between pushes it waits for page requests; a request is answered with the faulted page at
 //!    once and then its **prepull** window [C concept]: the pages of S not yet sent within
-//!    `prepull` pages of it (default 16 [R]: the paper gives no size), on the priority path.
+//!    `prepull` pages of it (default 16 \[R\]: the paper gives no size), on the priority path.
 //!
-//! Every page is sent at most twice [C], and total pages = N + |S| (docs/algorithms/tsmc.md, docs/algorithms/analytical-model.md). A page pushed
+//! Every page is sent at most twice \[C\], and total pages = N + |S| (docs/algorithms/tsmc.md, docs/algorithms/analytical-model.md). A page pushed
 //! after the destination already has it is dropped there; this implementation never sends a
 //! page of S twice, so that does not arise.
 //!
 //! Which writes mark a page for stage 3 (`record`) is not settled by the recovered text
 //! (docs/algorithms/tsmc.md): `all-writes` (default, conservative, as the paper says "record the pages modified
-//! during this process") marks every page written in stage 1; `after-sent` [R] marks only pages
+//! during this process") marks every page written in stage 1; `after-sent` \[R\] marks only pages
 //! written after their stage-1 transmission, since a page written before it was sent with fresh
 //! content. It is implemented by peeking at the dirty log before each send call and, when a page
 //! of the call is already dirty, fetching (clearing) the log and keeping only the bits of pages
 //! already sent.
 //!
-//! **Rate limiting** (`rate_limit`, off by default) [R]: TSMC was built into Xen 4.1.4's
+//! **Rate limiting** (`rate_limit`, off by default) \[R\]: TSMC was built into Xen 4.1.4's
 //! pre-copy code, whose stage 1 is the first iteration of `xc_domain_save`'s loop. When that code
 //! is built with Clark's adaptive rate limiting (`ADAPTIVE_SAVE`; see [`super::precopy`]), the
 //! first iteration runs at the start rate, so stage 1 here runs at `rate_min` (100 Mbit/s) like

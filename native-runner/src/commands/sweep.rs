@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use livemig_core::trace::TraceDetail;
 use livemig_core::units::Quantity;
 use livemig_core::{Report, Scenario};
-use livemig_runner::vary::{parse_vary, Vary};
+use livemig_core::sweep::vary::{parse_vary, Vary};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -23,7 +23,7 @@ pub fn run(scenario: &ScenarioArgs, vary: &str, log: bool, algorithms: Option<&s
     } else {
         names
     };
-    let vary = parse_vary(vary, log).map_err(bad)?;
+    let vary = parse_vary(vary, log).map_err(|e| bad(e.0))?;
     let points = run_points(&s, &vary, &names)?;
     if format.json {
         let list: Vec<_> = points.iter().map(|p| serde_json::json!({"key": vary.key, "value": p.value, "report": p.report})).collect();

@@ -139,7 +139,7 @@ impl QemuProcess {
         self.exited
     }
 
-    /// An error if it has exited: "exited with status 1: <its last stderr line>".
+    /// An error if it has exited: `exited with status 1: <its last stderr line>`.
     pub fn check_running(&mut self, step: &str) -> Result<(), QemuError> {
         match self.exit_status() {
             None => Ok(()),

@@ -1,4 +1,5 @@
-//! [`KvmContext`]: the core's [`MigrationContext`] over two real KVM VMs in one process.
+//! [`KvmContext`]: the core's [`MigrationContext`](livemig_core::MigrationContext) over two real
+//! KVM VMs in one process.
 //!
 //! # Design choices
 //!

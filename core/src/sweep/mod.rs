@@ -15,9 +15,12 @@
 //!   (linear), `metric=NAME` (what the playground plots).
 //!
 //! This module reads the text into its parts ([`SweepText`]); what the ends mean (their
-//! quantity, the values between them) is the caller's: the CLI keeps values in the first end's
-//! unit, the playground works in base units. Older playground links wrote `/steps`;
-//! [`upgrade_legacy`] rewrites them to `:steps`.
+//! quantity, the values between them) is read by two callers: [`vary`], the CLI's `--vary`,
+//! keeps values in the first end's unit, and [`spec`], the playground's sweep, works in base
+//! units. Older playground links wrote `/steps`; [`upgrade_legacy`] rewrites them to `:steps`.
+
+pub mod spec;
+pub mod vary;
 
 /// Most values one sweep may have.
 pub const MAX_STEPS: usize = 1000;

@@ -1,4 +1,5 @@
-//! Sweeps and metrics, without the browser: what the compare and sweep views compute.
+//! The playground's sweeps and the metrics it plots, without the browser: what the compare and
+//! sweep views compute (the web crate re-exports this module as `livemig_web::sweep_spec`).
 //!
 //! A sweep varies one number of the scenario over a range and runs every value:
 //!
@@ -11,27 +12,29 @@
 //! * `path`: a scenario field ([`SCENARIO_PATHS`]) or a numeric algorithm parameter
 //!   `params.<table>.<name>`;
 //! * `from..to`: values in the units the core's overrides accept (`livemig --set`), parsed by
-//!   [`livemig_core::units`]; a bare `from` takes `to`'s unit (`0.1..10Gbit/s`);
-//! * `:steps`: how many values, 2 to [`MAX_STEPS`] in the browser (the grammar is the core's,
-//!   [`livemig_core::sweep`], the CLI's `--vary`; older links' `/steps` is read as `:steps`);
+//!   [`crate::units`]; a bare `from` takes `to`'s unit (`0.1..10Gbit/s`);
+//! * `:steps`: how many values, 2 to [`MAX_STEPS`] in the browser (the grammar is
+//!   [`crate::sweep`]'s, the CLI's `--vary`; older links' `/steps` is read as `:steps`);
 //! * options after `;`: `log` or `lin` spacing, `metric=<name>` (the metric plotted, see
 //!   [`Metric`]).
 //!
-//! [`Metric`] is shared by the compare table, its charts, the sweep plot and the lessons.
+//! Unlike the CLI's [`super::vary`], which keeps values in the first end's unit, a sweep here
+//! works in base units (bytes, bytes/s, seconds). [`Metric`] is shared by the compare table,
+//! its charts, the sweep plot and the lessons.
 
-use livemig_core::units::{self, Bandwidth, ByteSize, PageRate, Seconds};
-use livemig_core::{Report, Scenario};
+use crate::units::{self, Bandwidth, ByteSize, PageRate, Seconds};
+use crate::{Report, Scenario};
 use std::fmt;
 
-/// Most values a sweep runs in the browser (the grammar itself, [`livemig_core::sweep`], allows
-/// up to [`livemig_core::sweep::MAX_STEPS`]).
+/// Most values a sweep runs in the browser (the grammar itself, [`crate::sweep`], allows
+/// up to [`crate::sweep::MAX_STEPS`]).
 pub const MAX_STEPS: usize = 32;
 
-/// A sweep description that cannot be used (the core's).
-pub use livemig_core::sweep::SweepError;
-/// The accepted form, for messages: the core's grammar.
-pub use livemig_core::sweep::FORM;
-use livemig_core::sweep::{sweep_error as err, SweepText};
+/// A sweep description that cannot be used (the grammar's).
+pub use super::SweepError;
+/// The accepted form, for messages: the grammar's.
+pub use super::FORM;
+use super::{sweep_error as err, upgrade_legacy, SweepText};
 
 /// A measured result of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -206,7 +209,7 @@ pub fn quantity_of(path: &str) -> Result<Quantity, String> {
     let Some((section, name)) = rest.split_once('.') else {
         return Err(format!("'{path}' names no parameter: write params.<table>.<name>, e.g. params.precopy.downtime_limit"));
     };
-    let Some(specs) = livemig_core::algorithms::registry().iter().find_map(|a| a.section_params(section)) else {
+    let Some(specs) = crate::algorithms::registry().iter().find_map(|a| a.section_params(section)) else {
         return Err(format!("no algorithm reads a parameter table '{section}' (params.{section})"));
     };
     let Some(spec) = specs.iter().find(|s| s.name == name) else {
@@ -215,7 +218,7 @@ pub fn quantity_of(path: &str) -> Result<Quantity, String> {
             specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
         ));
     };
-    use livemig_core::algorithms::ParamKind as K;
+    use crate::algorithms::ParamKind as K;
     match spec.kind {
         K::Int { .. } => Ok(Quantity::Integer),
         K::Float { .. } => Ok(Quantity::Number),
@@ -231,7 +234,7 @@ pub fn quantity_of(path: &str) -> Result<Quantity, String> {
 pub fn sweepable_paths(algorithms: &[String]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = SCENARIO_PATHS.iter().map(|(p, l, _)| (p.to_string(), l.to_string())).collect();
     for name in algorithms {
-        let Some(info) = livemig_core::algorithms::find(name) else { continue };
+        let Some(info) = crate::algorithms::find(name) else { continue };
         for (section, specs) in info.sections() {
             for spec in specs.iter() {
                 let path = format!("params.{section}.{}", spec.name);
@@ -289,7 +292,7 @@ fn unit_suffix(s: &str) -> &str {
 /// The parts of a sweep description as written, `(path, from, to, steps, options)`, without
 /// checking them (to show a link's sweep in the form even when it is invalid).
 pub fn split_loosely(text: &str) -> (String, String, String, String, Vec<String>) {
-    let text = livemig_core::sweep::upgrade_legacy(text);
+    let text = upgrade_legacy(text);
     let mut parts = text.trim().split(';');
     let main = parts.next().unwrap_or_default();
     let options = parts.map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
@@ -300,11 +303,11 @@ pub fn split_loosely(text: &str) -> (String, String, String, String, Vec<String>
 }
 
 impl SweepSpec {
-    /// Reads a sweep in the core's grammar ([`livemig_core::sweep`]:
+    /// Reads a sweep in the core's grammar ([`crate::sweep`]:
     /// `path=from..to:steps[;log|;lin][;metric=name]`), with at most [`MAX_STEPS`] values (what
     /// the browser runs); an older link's `/steps` is read as `:steps`.
     pub fn parse(text: &str) -> Result<SweepSpec, SweepError> {
-        let parts = SweepText::parse(&livemig_core::sweep::upgrade_legacy(text))?;
+        let parts = SweepText::parse(&upgrade_legacy(text))?;
         let quantity = quantity_of(&parts.path).map_err(|m| err("path", m))?;
         let steps = parts.steps;
         if steps > MAX_STEPS {
@@ -312,7 +315,7 @@ impl SweepSpec {
                 "steps",
                 format!(
                     "{steps} is out of range: the browser runs 2 to {MAX_STEPS} values (livemig sweep on the command line runs up to {})",
-                    livemig_core::sweep::MAX_STEPS
+                    crate::sweep::MAX_STEPS
                 ),
             ));
         }
@@ -440,14 +443,14 @@ impl fmt::Display for SweepSpec {
 }
 
 /// CSV field quoting (RFC 4180), the core's.
-pub use livemig_core::report::csv_field;
+pub use crate::report::csv_field;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn web_server() -> Scenario {
-        livemig_core::presets::preset("web-server").unwrap().unwrap()
+        crate::presets::preset("web-server").unwrap().unwrap()
     }
 
     #[test]
@@ -544,12 +547,9 @@ mod tests {
 
     #[test]
     fn metrics_read_reports_and_pick_units() {
-        let run = livemig_core::simulate(
-            &livemig_core::presets::preset("idle-vm").unwrap().unwrap(),
-            Some("precopy-xen"),
-            livemig_core::trace::TraceDetail::Summary,
-        )
-        .unwrap();
+        let run =
+            crate::simulate(&crate::presets::preset("idle-vm").unwrap().unwrap(), Some("precopy-xen"), crate::trace::TraceDetail::Summary)
+                .unwrap();
         assert_eq!(Metric::DataSent.value(&run.report), run.report.bytes_sent as f64);
         assert_eq!(Metric::TotalTime.quantity().scale(0.5), (1e-3, "ms"));
         assert_eq!(Metric::DataSent.quantity().scale(2.0 * (1u64 << 30) as f64).1, "GiB");

@@ -1,6 +1,7 @@
-//! `livemig sweep --vary KEY=FROM..TO:STEPS`: the values a sweep runs, as override text in the
-//! first end's unit (the core's grammar, [`livemig_core::sweep`], says what the parts are; this
-//! says what the CLI makes of them). Errors are the one-line message, naming `--vary`.
+//! The CLI's `--vary KEY=FROM..TO:STEPS`: the grammar's ends read in the first end's unit, and
+//! the values between them written as `--set` overrides (`livemig sweep` runs them).
+
+use crate::units::{short, Bandwidth, ByteSize, PageRate, Seconds};
 
 /// A parsed `--vary KEY=FROM..TO:STEPS`.
 #[derive(Debug, Clone, PartialEq)]
@@ -10,6 +11,11 @@ pub struct Vary {
     /// The values, as override text.
     pub values: Vec<String>,
 }
+
+/// A `--vary` that cannot be used: the whole message, naming the text and what is accepted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct VaryError(pub String);
 
 fn split_unit(s: &str) -> Option<(f64, String)> {
     let s = s.trim();
@@ -24,7 +30,6 @@ fn split_unit(s: &str) -> Option<(f64, String)> {
 /// How many `to` units one `from` unit is, when both are units of one quantity (size,
 /// bandwidth, duration or page rate), as the scenario parser reads them.
 fn unit_ratio(from: &str, to: &str) -> Option<f64> {
-    use livemig_core::units::{Bandwidth, ByteSize, PageRate, Seconds};
     fn ratio<T: std::str::FromStr>(from: &str, to: &str, base: impl Fn(T) -> f64) -> Option<f64> {
         let one = |u: &str| format!("1 {u}").parse::<T>().ok().map(&base);
         Some(one(from)? / one(to)?)
@@ -35,18 +40,19 @@ fn unit_ratio(from: &str, to: &str) -> Option<f64> {
         .or_else(|| ratio::<PageRate>(from, to, |v| v.0))
 }
 
-/// Parses `KEY=FROM..TO:STEPS[;log|;lin]`, the core's sweep grammar ([`livemig_core::sweep`]);
+/// Parses `KEY=FROM..TO:STEPS[;log|;lin]`, the core's sweep grammar ([`crate::sweep`]);
 /// geometric spacing with `log` (the `--log` flag) or `;log`.
-pub fn parse_vary(spec: &str, log: bool) -> Result<Vary, String> {
+pub fn parse_vary(spec: &str, log: bool) -> Result<Vary, VaryError> {
+    let bad = |msg: String| VaryError(msg);
     let usage = || {
-        format!(
+        bad(format!(
             "--vary '{spec}': expected KEY=FROM..TO:STEPS with STEPS from 2 to {}, e.g. link.bandwidth=100Mbit/s..10Gbit/s:10",
-            livemig_core::sweep::MAX_STEPS
-        )
+            super::MAX_STEPS
+        ))
     };
-    let text = livemig_core::sweep::SweepText::parse(spec).map_err(|_| usage())?;
+    let text = super::SweepText::parse(spec).map_err(|_| usage())?;
     if text.metric.is_some() {
-        return Err(format!("--vary '{spec}': metric= chooses the playground's plot; livemig sweep prints every metric"));
+        return Err(bad(format!("--vary '{spec}': metric= chooses the playground's plot; livemig sweep prints every metric")));
     }
     let log = text.log.unwrap_or(log);
     let (key, from, to, steps) = (text.path.as_str(), text.from.as_str(), text.to.as_str(), text.steps);
@@ -55,12 +61,14 @@ pub fn parse_vary(spec: &str, log: bool) -> Result<Vary, String> {
     if ua != ub {
         // Another unit of the same quantity (100Mbit/s..10Gbit/s): TO in FROM's unit.
         let ratio = unit_ratio(&ub, &ua).ok_or_else(|| {
-            format!("--vary '{spec}': FROM and TO must be quantities of one kind, e.g. both sizes or both bandwidths ('{ua}' and '{ub}')")
+            bad(format!(
+                "--vary '{spec}': FROM and TO must be quantities of one kind, e.g. both sizes or both bandwidths ('{ua}' and '{ub}')"
+            ))
         })?;
         b *= ratio;
     }
     if !a.is_finite() || !b.is_finite() || (log && (a <= 0.0 || b <= 0.0)) {
-        return Err(format!("--vary '{spec}': FROM and TO must be finite numbers{}", if log { " above 0 for --log" } else { "" }));
+        return Err(bad(format!("--vary '{spec}': FROM and TO must be finite numbers{}", if log { " above 0 for --log" } else { "" })));
     }
     let integers = ua.is_empty() && !from.contains('.') && !to.contains('.');
     let points: Vec<f64> = (0..steps)
@@ -78,7 +86,7 @@ pub fn parse_vary(spec: &str, log: bool) -> Result<Vary, String> {
         None => points
             .iter()
             .map(|&v| {
-                let text = if integers { format!("{}", v.round() as i64) } else { livemig_core::units::short(v) };
+                let text = if integers { format!("{}", v.round() as i64) } else { short(v) };
                 if ua.is_empty() {
                     text
                 } else {
@@ -96,7 +104,7 @@ fn size_unit(unit: &str) -> Option<f64> {
     if unit.is_empty() {
         return None;
     }
-    format!("1 {unit}").parse::<livemig_core::units::ByteSize>().ok().map(|b| b.0 as f64)
+    format!("1 {unit}").parse::<ByteSize>().ok().map(|b| b.0 as f64)
 }
 
 /// The largest page size: sizes swept between page-aligned ends stay page-aligned.
@@ -108,7 +116,6 @@ const SIZE_GRAIN_MAX: u64 = 2 << 20;
 /// values in whole pages), at most [`SIZE_GRAIN_MAX`] and at most the smallest step, so that
 /// no two values merge.
 fn size_values(points: &[f64], unit: f64) -> Vec<String> {
-    use livemig_core::units::ByteSize;
     let bytes: Vec<f64> = points.iter().map(|p| p * unit).collect();
     let (first, last) = (bytes[0].round() as u64, bytes[bytes.len() - 1].round() as u64);
     let aligned = |b: u64| if b == 0 { u64::MAX } else { 1u64 << b.trailing_zeros() };
@@ -121,7 +128,7 @@ fn size_values(points: &[f64], unit: f64) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use livemig_core::Scenario;
+    use crate::Scenario;
 
     #[test]
     fn linear_and_log_ranges_with_units() {
@@ -149,27 +156,17 @@ mod tests {
     fn swept_sizes_are_whole_pages_the_parser_accepts() {
         // Issue 13, defect 6: `1.166667 GiB` was generated, and rejected as not a size.
         let base = Scenario::from_toml_str("").unwrap();
-        for (spec, log) in [
-            ("vm.memory=1GiB..2GiB:7", false),
-            ("vm.memory=1GiB..2GiB:7", true),
-            ("workload.working_set=100MiB..200MiB:7", false),
-            ("workload.working_set=1MiB..1000MiB:9", true),
-            ("link.send_buffer=64KiB..1MiB:5", true),
+        for (spec, log, count) in [
+            ("vm.memory=1GiB..2GiB:7", false, 7),
+            ("vm.memory=1GiB..2GiB:7", true, 7),
+            ("workload.working_set=100MiB..200MiB:7", false, 7),
+            ("workload.working_set=1MiB..1000MiB:9", true, 9),
+            ("link.send_buffer=64KiB..1MiB:5", true, 5),
         ] {
             let v = parse_vary(spec, log).unwrap();
-            assert_eq!(
-                v.values.len(),
-                if spec.ends_with(":9") {
-                    9
-                } else if spec.ends_with(":5") {
-                    5
-                } else {
-                    7
-                },
-                "{spec}"
-            );
+            assert_eq!(v.values.len(), count, "{spec}");
             for value in &v.values {
-                let bytes = value.parse::<livemig_core::units::ByteSize>().unwrap().0;
+                let bytes = value.parse::<ByteSize>().unwrap().0;
                 assert_eq!(bytes % 4096, 0, "{spec}: {value}");
                 base.with_overrides(&[format!("{}={value}", v.key)]).unwrap_or_else(|e| panic!("{spec}: {value}: {e}"));
             }
@@ -179,11 +176,28 @@ mod tests {
     }
 
     #[test]
-    fn malformed_specs_are_rejected() {
+    fn malformed_specs_are_rejected_with_the_whole_message() {
         for spec in
             ["link.bandwidth", "x=1..2", "x=1..2:1", "x=1 s..2 MiB:3", "x=a..b:3", "=1..2:3", "x=1..2/3", "x=1..2:3;metric=downtime"]
         {
             assert!(parse_vary(spec, false).is_err(), "{spec}");
         }
+        // The messages the CLI prints after `livemig: `.
+        assert_eq!(
+            parse_vary("x=1..2", false).unwrap_err().to_string(),
+            "--vary 'x=1..2': expected KEY=FROM..TO:STEPS with STEPS from 2 to 1000, e.g. link.bandwidth=100Mbit/s..10Gbit/s:10"
+        );
+        assert_eq!(
+            parse_vary("x=1 s..2 MiB:3", false).unwrap_err().to_string(),
+            "--vary 'x=1 s..2 MiB:3': FROM and TO must be quantities of one kind, e.g. both sizes or both bandwidths ('s' and 'MiB')"
+        );
+        assert_eq!(
+            parse_vary("x=0..1:3", true).unwrap_err().to_string(),
+            "--vary 'x=0..1:3': FROM and TO must be finite numbers above 0 for --log"
+        );
+        assert_eq!(
+            parse_vary("x=1..2:3;metric=downtime", false).unwrap_err().to_string(),
+            "--vary 'x=1..2:3;metric=downtime': metric= chooses the playground's plot; livemig sweep prints every metric"
+        );
     }
 }

@@ -1,4 +1,6 @@
-//! The shareable link: the whole playground state in a versioned URL query.
+//! The playground's shareable link: its whole state in a versioned URL query (the web crate
+//! re-exports this module as `livemig_web::share`; it is pure, so it is here, where the fuzz
+//! target and the native tests read it too).
 //!
 //! ```text
 //! ?v=1&preset=web-server&alg=postcopy-bubbling&seed=7&set=link.bandwidth=10Gbit/s&step=120
@@ -11,8 +13,8 @@
 //! * `set` (repeatable): a change to the scenario, `path=value`, exactly as `livemig --set`;
 //! * `alg`: the algorithm; `seed`: the seed; `step`: how far the run has been played (effects);
 //! * `view`: `play`, `compare`, `sweep`, `lessons`, `assignments` or `race`; `cmp`: algorithms
-//!   compared or raced (comma separated; a race takes 2 to 4); `lesson`: a lesson id; `sweep`: a sweep ([`crate::sweep_spec::SweepSpec`]);
-//!   `assignment`: a bundled assignment's name, or the URL of an assignment file to fetch;
+//!   compared or raced (comma separated; a race takes 2 to 4); `lesson`: a lesson id; `sweep`: a
+//!   sweep ([`crate::sweep::spec::SweepSpec`]); `assignment`: a bundled assignment's name, or the URL of an assignment file to fetch;
 //! * `present`: `1` opens presentation mode (the hosts and the link fill the screen), `0` or
 //!   absent does not.
 //!
@@ -21,11 +23,14 @@
 //!
 //! A link always reproduces the same run: the simulation is deterministic for a seed.
 
+use crate::Scenario;
 use base64::Engine;
-use livemig_core::Scenario;
 
 /// The version this build writes.
 pub const SHARE_VERSION: u32 = 1;
+
+/// Lanes a race has at least and at most (a link's `cmp` with `view=race`).
+pub const RACE_LANES: std::ops::RangeInclusive<usize> = 2..=4;
 
 /// The URL parameters this build reads.
 pub const KEYS: &[&str] =
@@ -171,8 +176,8 @@ impl ShareState {
                     _ => return Err(bad("v", format!("'{value}' is not supported: this playground reads v={SHARE_VERSION}"))),
                 },
                 "preset" => {
-                    if livemig_core::presets::preset_text(&value).is_none() {
-                        let names: Vec<_> = livemig_core::presets::PRESETS.iter().map(|p| p.0).collect();
+                    if crate::presets::preset_text(&value).is_none() {
+                        let names: Vec<_> = crate::presets::PRESETS.iter().map(|p| p.0).collect();
                         return Err(bad("preset", format!("unknown preset '{value}': accepted {}", names.join(", "))));
                     }
                     if source.is_some() {
@@ -197,11 +202,8 @@ impl ShareState {
                     s.overrides.push(value);
                 }
                 "alg" => {
-                    if livemig_core::algorithms::find(&value).is_none() {
-                        return Err(bad(
-                            "alg",
-                            format!("unknown algorithm '{value}': accepted {}", livemig_core::algorithms::names().join(", ")),
-                        ));
+                    if crate::algorithms::find(&value).is_none() {
+                        return Err(bad("alg", format!("unknown algorithm '{value}': accepted {}", crate::algorithms::names().join(", "))));
                     }
                     s.algorithm = Some(value);
                 }
@@ -222,11 +224,8 @@ impl ShareState {
                 },
                 "cmp" => {
                     s.compare = value.split(',').filter(|a| !a.is_empty()).map(str::to_string).collect();
-                    if let Some(a) = s.compare.iter().find(|a| livemig_core::algorithms::find(a).is_none()) {
-                        return Err(bad(
-                            "cmp",
-                            format!("unknown algorithm '{a}': accepted {}", livemig_core::algorithms::names().join(", ")),
-                        ));
+                    if let Some(a) = s.compare.iter().find(|a| crate::algorithms::find(a).is_none()) {
+                        return Err(bad("cmp", format!("unknown algorithm '{a}': accepted {}", crate::algorithms::names().join(", "))));
                     }
                 }
                 "lesson" => s.lesson = Some(value),
@@ -238,10 +237,10 @@ impl ShareState {
         if let Some(src) = source {
             s.source = src;
         }
-        if s.view == View::Race && s.compare.len() > *crate::race::LANES.end() {
+        if s.view == View::Race && s.compare.len() > *RACE_LANES.end() {
             let n = s.compare.len();
             soft.push(bad("cmp", format!("a race takes 2 to 4 algorithms, this link names {n}")));
-            s.compare.truncate(*crate::race::LANES.end());
+            s.compare.truncate(*RACE_LANES.end());
         }
         // Check the scenario now, so a bad link says so before anything runs.
         s.scenario()?;
@@ -295,7 +294,7 @@ impl ShareState {
         let (key, base) = match &self.source {
             ScenarioSource::Preset(name) => (
                 "preset",
-                livemig_core::presets::preset(name)
+                crate::presets::preset(name)
                     .ok_or_else(|| bad("preset", format!("unknown preset '{name}'")))?
                     .map_err(|e| bad("preset", e.to_string()))?,
             ),
@@ -310,7 +309,7 @@ impl ShareState {
             s.seed = seed;
         }
         s.validate().map_err(|e| bad(if self.overrides.is_empty() { key } else { "set" }, e.to_string()))?;
-        if livemig_core::algorithms::find(&s.migration.algorithm).is_none() {
+        if crate::algorithms::find(&s.migration.algorithm).is_none() {
             return Err(bad("alg", format!("unknown algorithm '{}'", s.migration.algorithm)));
         }
         Ok(s)
@@ -343,7 +342,7 @@ mod tests {
 
     #[test]
     fn an_inline_scenario_round_trips() {
-        let text = livemig_core::presets::preset_text("idle-vm").unwrap().to_string();
+        let text = crate::presets::preset_text("idle-vm").unwrap().to_string();
         let s = ShareState { source: ScenarioSource::Inline(text), ..ShareState::default() };
         let back = ShareState::from_query(&s.to_query()).unwrap();
         assert_eq!(back, s);
@@ -388,6 +387,49 @@ mod tests {
         }
     }
 
+    /// The cases of `web/browser-tests/tests/bad-links.test.mjs`, natively, with the whole
+    /// message the page shows (the banner's text is this error's).
+    #[test]
+    fn the_browser_tests_bad_links_give_these_messages() {
+        let presets = crate::presets::PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ");
+        let algorithms = crate::algorithms::names().join(", ");
+        let cases = [
+            ("?v=1&preset=nope", format!("link parameter `preset`: unknown preset 'nope': accepted {presets}")),
+            ("?alg=quantum", format!("link parameter `alg`: unknown algorithm 'quantum': accepted {algorithms}")),
+            ("?seed=-1", "link parameter `seed`: '-1' is not a whole number in 0..=18446744073709551615".to_string()),
+            ("?v=2", "link parameter `v`: '2' is not supported: this playground reads v=1".to_string()),
+            (
+                "?v=1&preset=idle-vm&set=vm.memory%3D-5GiB",
+                "link parameter `set`: vm.memory: '-5GiB' is not a size: expected a size such as \"4096\", \"64 B\", \"4 KiB\", \
+                 \"1 GiB\" or \"1.5 GB\""
+                    .to_string(),
+            ),
+        ];
+        for (query, message) in cases {
+            let e = ShareState::from_query(query).unwrap_err();
+            assert_eq!(e.to_string(), message, "{query}");
+            assert_eq!(e.fallback(), "Showing the default scenario instead.", "{query}");
+            // Lenient reading rejects them too: none is a view or present.
+            assert_eq!(ShareState::from_query_lenient(query).unwrap_err(), e, "{query}");
+        }
+        assert!(algorithms.contains("precopy-xen") && presets.contains("web-server"));
+    }
+
+    /// `web/browser-tests/tests/share-link.test.mjs`: the link the page keeps in the address bar
+    /// while paused (with `step=`, written last) reads back as the same state.
+    #[test]
+    fn the_browser_tests_shared_link_reads_back() {
+        let query = "?v=1&preset=web-server&alg=precopy-xen&seed=5";
+        let mut s = ShareState::from_query(query).unwrap();
+        assert_eq!(s.to_query(), query);
+        s.step = Some(42);
+        let shared = s.to_query();
+        assert_eq!(shared, "?v=1&preset=web-server&alg=precopy-xen&seed=5&step=42");
+        assert_eq!(ShareState::from_query(&shared).unwrap(), s);
+        let sc = s.scenario().unwrap();
+        assert_eq!((sc.name.as_str(), sc.migration.algorithm.as_str(), sc.seed), ("web-server", "precopy-xen", 5));
+    }
+
     #[test]
     fn a_bad_view_or_present_falls_back_alone() {
         let (s, soft) = ShareState::from_query_lenient("?preset=idle-vm&alg=tsmc&view=3d&present=2").unwrap();
@@ -401,7 +443,8 @@ mod tests {
         assert!(s.to_query().contains("present=1"));
         let (s, soft) = ShareState::from_query_lenient("?view=race&cmp=precopy-xen,tsmc,mecom,delta,hybrid").unwrap();
         assert_eq!((s.view, s.compare.len(), soft[0].key.as_str()), (View::Race, 4, "cmp"));
-        assert!(soft[0].to_string().contains("2 to 4"), "{}", soft[0]);
+        assert_eq!(soft[0].to_string(), "link parameter `cmp`: a race takes 2 to 4 algorithms, this link names 5");
+        assert_eq!(soft[0].fallback(), "Racing the first four.");
         // Any other bad parameter still rejects the whole link.
         assert_eq!(ShareState::from_query_lenient("?present=1&seed=x").unwrap_err().key, "seed");
     }
