@@ -17,8 +17,10 @@
 //! worker cannot be spawned or a message does not decode, and does not report a worker that
 //! fails to load, all of which the playground must survive.
 
-use crate::components::compare::{now_ms, run_batch_as, Job, Progress};
+use crate::batch::{run_batch_as, Job};
+use crate::dom::now_ms;
 use crate::sim_job::{SimJob, SimMessage, SimRequest};
+use crate::state::batch::Progress;
 use livemig_core::Report;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
