@@ -12,11 +12,11 @@ use crate::components::presentation::PresentView;
 use crate::components::race::RaceView;
 use crate::components::{compare::CompareView, export::ExportBar, lessons::LessonsView, play::PlayView};
 use crate::components::{scenario_form::ScenarioForm, sweep::SweepView};
+use crate::hooks::use_animation_loop;
 use crate::keys::{self, KeyCommand, KeyTarget};
 use crate::loaded::{simulate, Loaded};
 use crate::share::{ShareState, View};
 use crate::state::player::{self, Action, Player, PlayerAction};
-use std::cell::RefCell;
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -96,22 +96,8 @@ pub fn App() -> Html {
     // time since the last. It stops when the player stops (the reducer pauses it at the end).
     {
         let dispatch = player.dispatcher();
-        use_effect_with((player.playing, player.run.as_ref().map(Rc::as_ptr)), move |&(playing, _)| {
-            let handle: Rc<RefCell<Option<gloo::render::AnimationFrame>>> = Rc::new(RefCell::new(None));
-            fn frame(dispatch: UseReducerDispatcher<Player>, handle: Rc<RefCell<Option<gloo::render::AnimationFrame>>>, last: Option<f64>) {
-                let next = handle.clone();
-                let af = gloo::render::request_animation_frame(move |ts| {
-                    dispatch.dispatch(Action::Frame(last.map_or(0.0, |l| (ts - l) / 1000.0)));
-                    // The next frame is cancelled (with this effect) when the player stops.
-                    frame(dispatch, next, Some(ts));
-                });
-                *handle.borrow_mut() = Some(af);
-            }
-            if playing {
-                frame(dispatch, handle.clone(), None);
-            }
-            move || drop(handle.borrow_mut().take())
-        });
+        let on_frame = Callback::from(move |wall: f64| dispatch.dispatch(Action::Frame(wall)));
+        use_animation_loop(player.playing, player.run.as_ref().map(Rc::as_ptr), on_frame);
     }
 
     // Presentation mode on or off (the link says which).

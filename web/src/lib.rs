@@ -23,6 +23,7 @@ pub mod batch;
 pub mod colors;
 pub mod components;
 pub mod dom;
+pub mod hooks;
 pub mod keys;
 pub mod lessons_data;
 pub mod loaded;

@@ -17,6 +17,7 @@ use crate::components::metrics::seconds;
 use crate::components::race_controls::RaceControls;
 use crate::components::race_lane::RaceLane;
 use crate::components::swatch::Swatch;
+use crate::hooks::use_animation_loop;
 use crate::keys::{self, KeyCommand, KeyTarget};
 use crate::playback::CellKind;
 use crate::race::{moments_at, racers, reduce, Clock, Lane, Race, RaceAction, RaceState, Running};
@@ -159,28 +160,11 @@ pub fn RaceView(props: &RaceProps) -> Html {
     let act = state.dispatcher().to_callback();
 
     // The animation loop: one clock for every lane, one `Frame` action per animation frame
-    // while it plays (the next frame is cancelled with this effect when the clock stops).
+    // while it plays.
     {
         let dispatch = state.dispatcher();
-        use_effect_with(state.clock.playing, move |&playing| {
-            let handle: Rc<RefCell<Option<gloo::render::AnimationFrame>>> = Rc::new(RefCell::new(None));
-            fn frame(
-                dispatch: UseReducerDispatcher<RaceState>,
-                handle: Rc<RefCell<Option<gloo::render::AnimationFrame>>>,
-                last: Option<f64>,
-            ) {
-                let next = handle.clone();
-                let af = gloo::render::request_animation_frame(move |ts| {
-                    dispatch.dispatch(RaceAction::Frame(last.map_or(0.0, |l| (ts - l) / 1000.0)));
-                    frame(dispatch, next, Some(ts));
-                });
-                *handle.borrow_mut() = Some(af);
-            }
-            if playing {
-                frame(dispatch, handle.clone(), None);
-            }
-            move || drop(handle.borrow_mut().take())
-        });
+        let on_frame = Callback::from(move |wall: f64| dispatch.dispatch(RaceAction::Frame(wall)));
+        use_animation_loop(state.clock.playing, (), on_frame);
     }
 
     // Keyboard: the player's keys drive the race (the app leaves them to this view).
