@@ -9,7 +9,7 @@
 //!
 //! Nothing here can leave a view waiting: where workers cannot be created, fail to load within
 //! [`LOAD_TIMEOUT_MS`] or break, the jobs not yet answered run on the page's thread instead
-//! ([`run_batch`]), with the same [`SimJob::run`]. A job whose worker fails while running it
+//! ([`run_batch`](crate::batch::run_batch)), with the same [`SimJob::run`]. A job whose worker fails while running it
 //! (a panic in the core) gets that failure as its result, and the worker is replaced. A batch
 //! that is abandoned (a new one, Stop, the view closing) stops its workers at once.
 //!
