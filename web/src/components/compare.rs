@@ -21,6 +21,7 @@ use crate::state::compare::{rows_csv, scenario_key, selection, Compared, Row};
 use crate::sweep_spec::Metric;
 use crate::worker_pool::{self, Finished};
 use livemig_core::algorithms;
+use std::rc::Rc;
 use yew::prelude::*;
 
 /// Props of [`CompareView`].
@@ -60,7 +61,7 @@ pub fn CompareView(props: &CompareProps) -> Html {
             let on_done = Callback::from(move |(outcomes, busy_ms, wall_ms): Finished| {
                 let rows = names.iter().zip(outcomes).map(|(name, (result, ms))| Row { name: name.clone(), result, ms }).collect();
                 let mode = worker_pool::mode().describe();
-                d.dispatch(BatchAction::Done(Compared { key: key.clone(), memory, rows, busy_ms, wall_ms, mode }));
+                d.dispatch(BatchAction::Done(Rc::new(Compared { key: key.clone(), memory, rows, busy_ms, wall_ms, mode })));
             });
             worker_pool::run_jobs(&generation, jobs, on_progress, on_done);
         })

@@ -96,7 +96,7 @@ pub fn SweepView(props: &SweepProps) -> Html {
             let on_done = Callback::from(move |(outcomes, busy_ms, wall_ms): Finished| {
                 let flat: Vec<Result<Report, String>> = outcomes.into_iter().map(|(r, _)| r).collect();
                 let cells = flat.chunks(n.max(1)).map(<[_]>::to_vec).collect();
-                d.dispatch(SweepAction::Batch(BatchAction::Done(Swept {
+                d.dispatch(SweepAction::Batch(BatchAction::Done(Rc::new(Swept {
                     spec: spec.clone(),
                     key: key.clone(),
                     values: values.clone(),
@@ -105,7 +105,7 @@ pub fn SweepView(props: &SweepProps) -> Html {
                     busy_ms,
                     wall_ms,
                     mode: worker_pool::mode().describe(),
-                })));
+                }))));
             });
             worker_pool::run_jobs(&generation, jobs, on_progress, on_done);
         })

@@ -40,20 +40,20 @@ pub enum BatchAction<R> {
     /// The batch has got this far (the first report starts it).
     Progress(Progress),
     /// The batch finished with this result.
-    Done(R),
+    Done(Rc<R>),
     /// The batch was stopped: the last result stays.
     Stop,
     /// The result shown changed without running again (the sweep's metric).
-    Update(R),
+    Update(Rc<R>),
 }
 
 /// The batch view after `action`.
 pub fn reduce<R>(state: &Batch<R>, action: BatchAction<R>) -> Batch<R> {
     match action {
         BatchAction::Progress(p) => Batch { progress: Some(p), result: state.result.clone() },
-        BatchAction::Done(r) => Batch { progress: None, result: Some(Rc::new(r)) },
+        BatchAction::Done(r) => Batch { progress: None, result: Some(r) },
         BatchAction::Stop => Batch { progress: None, result: state.result.clone() },
-        BatchAction::Update(r) => Batch { progress: state.progress.clone(), result: Some(Rc::new(r)) },
+        BatchAction::Update(r) => Batch { progress: state.progress.clone(), result: Some(r) },
     }
 }
 
@@ -69,14 +69,14 @@ mod tests {
         assert!(started.running());
         let half = reduce(&started, BatchAction::Progress((2, 4, "tsmc".into())));
         assert_eq!(half.progress, Some((2, 4, "tsmc".to_string())));
-        let done = reduce(&half, BatchAction::Done(7));
+        let done = reduce(&half, BatchAction::Done(Rc::new(7)));
         assert_eq!((done.running(), done.result.as_deref()), (false, Some(&7)));
         // A new batch keeps the last result shown until it finishes, or is stopped.
         let again = reduce(&done, BatchAction::Progress((0, 4, "precopy-xen".into())));
         assert_eq!(again.result.as_deref(), Some(&7));
         let stopped = reduce(&again, BatchAction::Stop);
         assert_eq!((stopped.running(), stopped.result.as_deref()), (false, Some(&7)));
-        let redrawn = reduce(&stopped, BatchAction::Update(8));
+        let redrawn = reduce(&stopped, BatchAction::Update(Rc::new(8)));
         assert_eq!(redrawn.result.as_deref(), Some(&8));
     }
 }

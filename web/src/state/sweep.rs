@@ -4,6 +4,7 @@
 use crate::state::batch::{self, Batch, BatchAction};
 use crate::sweep_spec::{csv_field, quantity_of, split_loosely, Metric, Quantity, SweepError, SweepSpec};
 use livemig_core::Report;
+use std::rc::Rc;
 
 /// The sweep shown when the link names none.
 pub const DEFAULT_SWEEP: &str = "link.bandwidth=100Mbit/s..10Gbit/s:8";
@@ -215,7 +216,7 @@ pub fn reduce(state: &SweepState, action: SweepAction) -> SweepState {
             if let Some(r) = &state.batch.result {
                 let mut swept = (**r).clone();
                 swept.spec.metric = m;
-                next.batch = batch::reduce(&state.batch, BatchAction::Update(swept));
+                next.batch = batch::reduce(&state.batch, BatchAction::Update(Rc::new(swept)));
             }
         }
         SweepAction::Batch(a) => next.batch = batch::reduce(&state.batch, a),
@@ -278,7 +279,7 @@ mod tests {
         let st = reduce(&st, SweepAction::Batch(BatchAction::Progress((1, 16, "tsmc at 1 Gbit/s".into()))));
         assert!(st.batch.running());
         let done = swept(DEFAULT_SWEEP);
-        let st = reduce(&st, SweepAction::Batch(BatchAction::Done(done.clone())));
+        let st = reduce(&st, SweepAction::Batch(BatchAction::Done(Rc::new(done.clone()))));
         assert_eq!(st.batch.result.as_deref(), Some(&done));
         // A new metric redraws the runs shown and keeps them.
         let st = reduce(&st, SweepAction::Metric(Metric::Faults));
