@@ -1,67 +1,38 @@
 //! The playground's top-level component: reads the link, runs the simulation, owns the player.
 //!
 //! Data flow: the URL (or the form, a preset, a lesson) gives a [`ShareState`]; its scenario is
-//! simulated by the core at page detail; the trace goes into a [`Playback`] that the animation
-//! loop advances. Every component draws from the playback at the current `tick`; the URL is kept
-//! in step so that copying it shares the run.
+//! simulated by the core at page detail; the run goes into the player's state
+//! ([`crate::state::player`]), which the controls, the keys and the animation loop change by
+//! dispatching actions to its reducer. Before drawing, the run's page states are brought to the
+//! player's cursor, and every component draws from them; the URL is kept in step so that copying
+//! it shares the run.
 
 use crate::components::assignments::{AssignmentsView, Session};
 use crate::components::presentation::PresentView;
 use crate::components::race::RaceView;
-use crate::components::{
-    charts::Charts, compare::CompareView, controls::Controls, export::ExportBar, grid::HostGrid, lessons::LessonsView,
-};
-use crate::components::{link::LinkView, metrics::Metrics, scenario_form::ScenarioForm, sweep::SweepView};
+use crate::components::{compare::CompareView, export::ExportBar, lessons::LessonsView, play::PlayView};
+use crate::components::{scenario_form::ScenarioForm, sweep::SweepView};
+use crate::hooks::use_animation_loop;
 use crate::keys::{self, KeyCommand, KeyTarget};
-use crate::playback::{Playback, Side};
+use crate::loaded::{simulate, Loaded};
 use crate::share::{ShareState, View};
-use livemig_core::trace::{Trace, TraceDetail};
-use livemig_core::Scenario;
-use std::cell::RefCell;
+use crate::state::player::{self, Action, Player, PlayerAction};
 use std::rc::Rc;
 use yew::prelude::*;
 
-/// A simulated (or opened) run ready to play.
-#[derive(Debug)]
-pub struct Loaded {
-    /// The scenario that was run.
-    pub scenario: Scenario,
-    /// The player (shared with the components that draw from it).
-    pub playback: RefCell<Playback>,
-    /// The whole run's report (the CLI's numbers).
-    pub report: livemig_core::Report,
-    /// Whether the run came from a trace file rather than the simulator.
-    pub from_file: bool,
-    /// The page states behind the source's and the destination's grid cells as last drawn
-    /// ([`crate::playback::CellCache`]): kept with the run, so that a grid drawn anew for the
-    /// same run (entering presentation mode) counts only the cells that changed.
-    pub cells: [RefCell<crate::playback::CellCache>; 2],
-}
+/// The player's state held by `use_reducer`: [`player::reduce`], and no redraw when nothing changed.
+impl Reducible for Player {
+    type Action = Action;
 
-impl PartialEq for Loaded {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self, other)
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let next = player::reduce(&self, action);
+        if next == *self {
+            self
+        } else {
+            Rc::new(next)
+        }
     }
 }
-
-/// Runs the scenario in the simulator and prepares it for playing.
-pub fn simulate(scenario: &Scenario) -> Result<Rc<Loaded>, String> {
-    let run = livemig_core::simulate(scenario, None, TraceDetail::Pages).map_err(|e| e.to_string())?;
-    load_trace(run.trace, false)
-}
-
-/// Prepares a trace (simulated or from a file) for playing.
-pub fn load_trace(trace: Trace, from_file: bool) -> Result<Rc<Loaded>, String> {
-    let report = livemig_core::Report::from_trace(&trace);
-    let scenario = trace.scenario.clone();
-    let playback = Playback::new(Rc::new(trace)).map_err(|e| e.to_string())?;
-    Ok(Rc::new(Loaded { scenario, playback: RefCell::new(playback), report, from_file, cells: Default::default() }))
-}
-
-/// Animation speeds offered: multiples of the base pace (a whole run in about 20 s).
-pub const SPEEDS: [f64; 7] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
-/// Wall seconds a whole run takes at speed 1.
-pub const BASE_WALL_SECONDS: f64 = 20.0;
 
 fn location_query() -> String {
     web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
@@ -79,36 +50,6 @@ fn prefers_reduced_motion() -> bool {
     web_sys::window().and_then(|w| w.match_media("(prefers-reduced-motion: reduce)").ok().flatten()).is_some_and(|m| m.matches())
 }
 
-/// What the player is doing.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PlayerStatus {
-    /// Playing (not paused).
-    pub playing: bool,
-    /// Speed multiplier.
-    pub speed: f64,
-    /// Increases whenever the picture changes.
-    pub tick: u64,
-}
-
-/// A request from the controls or the keyboard.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum PlayerAction {
-    /// Toggle play/pause.
-    PlayPause,
-    /// One event forward/back.
-    StepEvent(bool),
-    /// One round forward/back.
-    StepRound(bool),
-    /// Back to the start.
-    Restart,
-    /// Go to a fraction (0..=1) of the run.
-    ScrubTo(f64),
-    /// Set the speed multiplier.
-    Speed(f64),
-    /// Go to the end.
-    End,
-}
-
 /// The playground.
 #[component]
 pub fn App() -> Html {
@@ -124,150 +65,39 @@ pub fn App() -> Html {
     });
     let share = use_state(|| initial.0.clone());
     let link_error = use_state(|| initial.1.clone());
-    let loaded = use_state(|| None::<Rc<Loaded>>);
-    let run_error = use_state(|| None::<String>);
-    let status = use_state(|| PlayerStatus { playing: false, speed: 1.0, tick: 0 });
-    let status_ref = use_mut_ref(|| *status);
-    *status_ref.borrow_mut() = *status;
+    let player = use_reducer(Player::default);
     let reduced_motion = use_memo((), |_| prefers_reduced_motion());
     let assignment_session = use_state(Session::default);
 
     // Simulate whenever the scenario-defining part of the link changes.
     {
-        let loaded = loaded.clone();
-        let run_error = run_error.clone();
-        let status = status.clone();
+        let dispatch = player.dispatcher();
         let key = (share.source.clone(), share.overrides.clone(), share.algorithm.clone(), share.seed);
         let step = share.step;
         let share_now = (*share).clone();
         use_effect_with(key, move |_| {
-            match share_now.scenario().map_err(|e| e.to_string()).and_then(|s| simulate(&s)) {
-                Ok(l) => {
-                    if let Some(step) = step {
-                        l.playback.borrow_mut().seek_step(step);
-                    }
-                    loaded.set(Some(l));
-                    run_error.set(None);
-                }
-                Err(e) => {
-                    loaded.set(None);
-                    run_error.set(Some(e));
-                }
-            }
-            status.set(PlayerStatus { playing: false, speed: status.speed, tick: status.tick + 1 });
+            let run = share_now.scenario().map_err(|e| e.to_string()).and_then(|s| simulate(&s));
+            dispatch.dispatch(Action::Simulated(run, step));
         });
     }
 
     // Keep the address bar equal to the state (with the current step when paused).
     {
-        let q = {
-            let mut s = (*share).clone();
-            s.step = loaded.as_ref().filter(|l| !status.playing && !l.from_file).map(|l| l.playback.borrow().step()).filter(|&st| st > 0);
-            s.to_query()
-        };
+        let q = ShareState { step: player.link_step(), ..(*share).clone() }.to_query();
         use_effect_with(q, |q| replace_url(q));
     }
 
     let act = {
-        let loaded = loaded.clone();
-        let status = status.clone();
-        let status_ref = status_ref.clone();
-        Callback::from(move |a: PlayerAction| {
-            let Some(l) = loaded.as_ref() else { return };
-            let cur = *status_ref.borrow();
-            let mut next = PlayerStatus { tick: cur.tick + 1, ..cur };
-            {
-                let mut p = l.playback.borrow_mut();
-                match a {
-                    PlayerAction::PlayPause => {
-                        if !cur.playing && p.at_end() {
-                            p.seek_step(0);
-                        }
-                        next.playing = !cur.playing;
-                        if !next.playing {
-                            // Pause on the last event shown, so that the link (which names the
-                            // step) reopens exactly this picture and time.
-                            let step = p.step();
-                            p.seek_step(step);
-                        }
-                    }
-                    PlayerAction::StepEvent(f) => {
-                        next.playing = false;
-                        p.step_event(f);
-                    }
-                    PlayerAction::StepRound(f) => {
-                        next.playing = false;
-                        p.step_round(f);
-                    }
-                    PlayerAction::Restart => {
-                        p.seek_step(0);
-                    }
-                    PlayerAction::ScrubTo(frac) => {
-                        let d = p.duration();
-                        p.seek(frac.clamp(0.0, 1.0) * d);
-                        // Land on an event, as a paused player does (the link names the step).
-                        if !cur.playing {
-                            let step = p.step();
-                            p.seek_step(step);
-                        }
-                    }
-                    PlayerAction::Speed(s) => next.speed = s,
-                    PlayerAction::End => {
-                        next.playing = false;
-                        let n = p.steps();
-                        p.seek_step(n);
-                    }
-                }
-            }
-            *status_ref.borrow_mut() = next;
-            status.set(next);
-        })
+        let dispatch = player.dispatcher();
+        Callback::from(move |a: PlayerAction| dispatch.dispatch(Action::Control(a)))
     };
 
-    // The animation loop: advance the player by wall time x pace while playing.
+    // The animation loop while playing: one `Frame` action per animation frame, with the wall
+    // time since the last. It stops when the player stops (the reducer pauses it at the end).
     {
-        let loaded = loaded.clone();
-        let status = status.clone();
-        let status_ref = status_ref.clone();
-        use_effect_with((status.playing, loaded.as_ref().map(Rc::as_ptr)), move |(playing, _)| {
-            let handle: Rc<RefCell<Option<gloo::render::AnimationFrame>>> = Rc::new(RefCell::new(None));
-            if *playing {
-                if let Some(l) = loaded.as_ref().cloned() {
-                    fn frame(
-                        l: Rc<Loaded>,
-                        status: UseStateHandle<PlayerStatus>,
-                        status_ref: Rc<RefCell<PlayerStatus>>,
-                        handle: Rc<RefCell<Option<gloo::render::AnimationFrame>>>,
-                        last: Option<f64>,
-                    ) {
-                        let h2 = handle.clone();
-                        let af = gloo::render::request_animation_frame(move |ts| {
-                            let cur = *status_ref.borrow();
-                            if !cur.playing {
-                                return;
-                            }
-                            let dt = last.map_or(0.0, |l| ((ts - l) / 1000.0).clamp(0.0, 0.1));
-                            let ended = {
-                                let mut p = l.playback.borrow_mut();
-                                let pace = p.duration().max(1e-9) / BASE_WALL_SECONDS * cur.speed;
-                                let t = p.now() + dt * pace;
-                                p.seek(t);
-                                p.at_end()
-                            };
-                            let next = PlayerStatus { playing: !ended, tick: cur.tick + 1, ..cur };
-                            *status_ref.borrow_mut() = next;
-                            status.set(next);
-                            if !ended {
-                                frame(l, status, status_ref, h2, Some(ts));
-                            }
-                        });
-                        *handle.borrow_mut() = Some(af);
-                    }
-                    frame(l, status, status_ref, handle.clone(), None);
-                }
-            }
-            move || drop(handle.borrow_mut().take())
-        });
+        let dispatch = player.dispatcher();
+        let on_frame = Callback::from(move |wall: f64| dispatch.dispatch(Action::Frame(wall)));
+        use_animation_loop(player.playing, player.run.as_ref().map(Rc::as_ptr), on_frame);
     }
 
     // Presentation mode on or off (the link says which).
@@ -279,29 +109,22 @@ pub fn App() -> Html {
             }
         })
     };
-    let present_ref = use_mut_ref(|| share.present);
-    *present_ref.borrow_mut() = share.present;
-    // The race view drives its own clock with the same keys.
-    let racing_ref = use_mut_ref(|| share.view == View::Race);
-    *racing_ref.borrow_mut() = share.view == View::Race;
 
     // Keyboard (see `keys`): space, arrows, Home, End, p; in presentation mode also Esc, PageUp/Down.
+    // The race view drives its own clock with the player's keys.
     {
         let act = act.clone();
         let set_present = set_present.clone();
-        let present_ref = present_ref.clone();
-        let racing_ref = racing_ref.clone();
-        use_effect_with((), move |_| {
+        use_effect_with((share.present, share.view == View::Race), move |&(presenting, racing)| {
             let doc = gloo::utils::document();
             // Not passive: the handler calls preventDefault (space would scroll the page).
             let options = gloo::events::EventListenerOptions::enable_prevent_default();
             let listener = gloo::events::EventListener::new_with_options(&doc, "keydown", options, move |e| {
                 let Some(e) = wasm_bindgen::JsCast::dyn_ref::<web_sys::KeyboardEvent>(e) else { return };
                 let target = KeyTarget::of_event(e);
-                let presenting = *present_ref.borrow();
                 let modifier = e.ctrl_key() || e.alt_key() || e.meta_key();
                 let Some(c) = keys::command(&e.key(), e.shift_key(), modifier, target, presenting) else { return };
-                if matches!(c, KeyCommand::Player(_)) && *racing_ref.borrow() {
+                if matches!(c, KeyCommand::Player(_)) && racing {
                     return;
                 }
                 e.prevent_default();
@@ -332,20 +155,14 @@ pub fn App() -> Html {
         })
     };
     let open_trace = {
-        let loaded = loaded.clone();
-        let run_error = run_error.clone();
-        let status = status.clone();
+        let dispatch = player.dispatcher();
         let set_view = set_view.clone();
         Callback::from(move |result: Result<Rc<Loaded>, String>| {
-            match result {
-                Ok(l) => {
-                    loaded.set(Some(l));
-                    run_error.set(None);
-                    set_view.emit(View::Play);
-                }
-                Err(e) => run_error.set(Some(e)),
+            let opened = result.is_ok();
+            dispatch.dispatch(Action::Opened(result));
+            if opened {
+                set_view.emit(View::Play);
             }
-            status.set(PlayerStatus { playing: false, speed: status.speed, tick: status.tick + 1 });
         })
     };
 
@@ -365,23 +182,31 @@ pub fn App() -> Html {
         }
     });
 
+    // The run's page states at the player's cursor, for every component that draws them.
+    let loaded = player.run.clone();
+    if let Some(run) = &loaded {
+        run.show(player.cursor);
+    }
+    let status = player.status();
+
     let banner = link_error.as_ref().map(|e| html! { <div class="banner error" role="alert" data-testid="link-error">{e}</div> });
-    let run_banner = run_error
+    let run_banner = player
+        .error
         .as_ref()
         .map(|e| html! { <div class="banner error" role="alert" data-testid="run-error">{format!("Cannot run: {e}")}</div> });
 
     let body = match share.view {
         View::Play => html! {
-            <PlayView loaded={(*loaded).clone()} status={*status} act={act.clone()} reduced_motion={*reduced_motion} />
+            <PlayView loaded={loaded.clone()} status={status} act={act.clone()} reduced_motion={*reduced_motion} />
         },
         View::Compare => html! { <CompareView share={(*share).clone()} set_share={set_share.clone()} /> },
         View::Sweep => html! { <SweepView share={(*share).clone()} set_share={set_share.clone()} /> },
         View::Lessons => {
-            html! { <LessonsView share={(*share).clone()} set_share={set_share.clone()} loaded={(*loaded).clone()} status={*status} act={act.clone()} /> }
+            html! { <LessonsView share={(*share).clone()} set_share={set_share.clone()} loaded={loaded.clone()} status={status} act={act.clone()} /> }
         }
         View::Race => html! { <RaceView share={(*share).clone()} set_share={set_share.clone()} /> },
         View::Assignments => html! {
-            <AssignmentsView share={(*share).clone()} set_share={set_share.clone()} loaded={(*loaded).clone()} status={*status} act={act.clone()}
+            <AssignmentsView share={(*share).clone()} set_share={set_share.clone()} loaded={loaded.clone()} status={status} act={act.clone()}
                 session={assignment_session.clone()} />
         },
     };
@@ -391,7 +216,7 @@ pub fn App() -> Html {
             <div class="app presenting" data-testid="presentation">
                 { for banner }
                 { for run_banner }
-                <PresentView loaded={(*loaded).clone()} status={*status} act={act.clone()} reduced_motion={*reduced_motion}
+                <PresentView loaded={loaded.clone()} status={status} act={act.clone()} reduced_motion={*reduced_motion}
                     algorithm={if share.view == View::Race {
                         crate::race::racers(&share.compare).join(" vs ")
                     } else {
@@ -418,52 +243,10 @@ pub fn App() -> Html {
             <div class="layout">
                 <aside class="side">
                     <ScenarioForm share={(*share).clone()} set_share={set_share.clone()} />
-                    <ExportBar loaded={(*loaded).clone()} share={(*share).clone()} open_trace={open_trace} />
+                    <ExportBar loaded={loaded.clone()} share={(*share).clone()} open_trace={open_trace} />
                 </aside>
                 <main class="main">{ body }</main>
             </div>
         </div>
-    }
-}
-
-/// Props of [`PlayView`].
-#[derive(Properties, PartialEq)]
-pub struct PlayProps {
-    /// The run.
-    pub loaded: Option<Rc<Loaded>>,
-    /// Player status.
-    pub status: PlayerStatus,
-    /// Player requests.
-    pub act: Callback<PlayerAction>,
-    /// Prefers reduced motion.
-    pub reduced_motion: bool,
-}
-
-/// The animated migration: phase caption, two hosts and the link, controls, metrics, charts.
-#[component]
-pub fn PlayView(props: &PlayProps) -> Html {
-    let Some(l) = props.loaded.clone() else {
-        return html! { <p class="muted">{"Nothing to play: fix the scenario on the left."}</p> };
-    };
-    let phase = l.playback.borrow().phase();
-    let tick = props.status.tick;
-    let note = (!l.playback.borrow().has_pages())
-        .then(|| html! { <p class="banner">{"This trace was recorded at summary detail: it has counts but not page numbers, so the grids stay still."}</p> });
-    html! {
-        <>
-            <section class="phase" aria-live="polite">
-                <h2 data-testid="phase-title">{phase.title}</h2>
-                <p data-testid="phase-caption">{phase.caption}</p>
-            </section>
-            { for note }
-            <section class="hosts">
-                <HostGrid loaded={l.clone()} side={Side::Source} tick={tick} />
-                <LinkView loaded={l.clone()} tick={tick} reduced_motion={props.reduced_motion} />
-                <HostGrid loaded={l.clone()} side={Side::Destination} tick={tick} />
-            </section>
-            <Controls loaded={l.clone()} status={props.status} act={props.act.clone()} />
-            <Metrics loaded={l.clone()} tick={tick} />
-            <Charts loaded={l.clone()} tick={tick} />
-        </>
     }
 }

@@ -19,7 +19,7 @@
 //! Keys typed into a text field, a number field, a select or the scrubber are theirs, not the
 //! player's; on a focused button, space and Enter press the button.
 
-use crate::app::PlayerAction;
+use crate::state::player::PlayerAction;
 
 /// What a key asks for.
 #[derive(Debug, Clone, Copy, PartialEq)]

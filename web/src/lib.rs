@@ -4,21 +4,29 @@
 //! as the CLI, compiled to wasm), and their traces are animated page by page.
 //!
 //! * [`playback`]: page states of both hosts at any moment of a trace (scrubbing, stepping);
+//!   [`loaded`]: a run ready to play;
+//! * [`state`]: each stateful view's state, actions and `reduce` function (the player, compare,
+//!   sweep; the race's is in [`race`]), held by the components with `use_reducer`;
 //! * [`share`]: the versioned URL that reproduces a run (the core's, re-exported);
 //! * [`sim_job`] and [`worker_pool`]: simulations as messages, run in Web Workers, one per core;
 //! * [`keys`]: the keyboard map; [`page_marks`]: the page states' colours and marks;
 //! * [`app`] and [`components`]: the yew user interface.
 //!
-//! The modules without a browser dependency ([`playback`], [`keys`], [`page_marks`]) are
-//! unit-tested natively; [`share`] and [`sweep_spec`] are the core's, tested there.
+//! The modules without a browser dependency ([`playback`], [`state`], [`race`], [`keys`],
+//! [`page_marks`]) are unit-tested natively; [`share`] and [`sweep_spec`] are the core's, tested there.
 
 #![deny(missing_docs)]
 
 pub mod app;
 pub mod assignment_page;
+pub mod batch;
+pub mod colors;
 pub mod components;
+pub mod dom;
+pub mod hooks;
 pub mod keys;
 pub mod lessons_data;
+pub mod loaded;
 pub mod markdown;
 pub mod page_marks;
 pub mod panic_panel;
@@ -26,6 +34,7 @@ pub mod playback;
 pub mod race;
 pub mod series;
 pub mod sim_job;
+pub mod state;
 pub mod worker_pool;
 
 /// The shareable link (the core's: pure, and fuzzed there).

@@ -10,6 +10,7 @@
 //! Live metrics come from the core's [`ReportBuilder`] fed with the same events, so the numbers
 //! on screen at the end of a run are exactly the CLI's `livemig simulate --json` report.
 
+use livemig_core::algorithms::Downtime;
 use livemig_core::context::{CoordinatorState, Encoding, RoundKind};
 use livemig_core::report::{Report, ReportBuilder};
 use livemig_core::trace::{DataKind, Event, Trace, TraceDetail};
@@ -227,19 +228,113 @@ struct State {
     workload_phase: Option<String>,
 }
 
-/// A trace ready to play.
-#[derive(Debug, Clone)]
-pub struct Playback {
+/// A position in a run: the effects applied and the time shown (between two effects while
+/// playing, at the last one applied when paused or stepped).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Cursor {
+    /// Effects applied (the "step" of a shared link).
+    pub step: usize,
+    /// Seconds of the run.
+    pub now: f64,
+}
+
+/// A trace's effects in time order: what a [`Cursor`] moves along. It never changes once built,
+/// so a player moves its cursor (play, step, scrub) without touching the page states, which
+/// [`Playback::show`] brings to a cursor afterwards.
+#[derive(Debug)]
+pub struct Timeline {
     trace: Rc<Trace>,
     times: Vec<f64>,
     effects: Vec<Effect>,
+}
+
+impl Timeline {
+    /// The trace.
+    pub fn trace(&self) -> &Rc<Trace> {
+        &self.trace
+    }
+
+    /// Time of the last effect, seconds.
+    pub fn duration(&self) -> f64 {
+        self.times.last().copied().unwrap_or(0.0)
+    }
+
+    /// Number of effects.
+    pub fn steps(&self) -> usize {
+        self.effects.len()
+    }
+
+    /// Whether `c` is at the end.
+    pub fn at_end(&self, c: Cursor) -> bool {
+        c.step >= self.effects.len()
+    }
+
+    /// The cursor at time `t` (clamped to the trace): every effect at or before it applied.
+    pub fn at_time(&self, t: f64) -> Cursor {
+        let now = if t.is_finite() { t.clamp(0.0, self.duration()) } else { 0.0 };
+        Cursor { step: self.times.partition_point(|&x| x <= now), now }
+    }
+
+    /// The cursor just after `step` effects (clamped), at the time of the last one applied.
+    pub fn at_step(&self, step: usize) -> Cursor {
+        let step = step.min(self.effects.len());
+        Cursor { step, now: if step == 0 { 0.0 } else { self.times[step - 1] } }
+    }
+
+    /// The next (or previous) moment something happens after (before) `c`.
+    pub fn step_event(&self, c: Cursor, forward: bool) -> Cursor {
+        if forward {
+            let n = c.step;
+            if n >= self.times.len() {
+                return c;
+            }
+            // Take every effect at the same instant together.
+            let t = self.times[n].max(c.now);
+            let end = self.times.partition_point(|&x| x <= t);
+            self.at_step(end.max(n + 1))
+        } else {
+            let before = self.times.partition_point(|&x| x < c.now);
+            if before == 0 {
+                self.at_step(0)
+            } else {
+                let prev = self.times[before - 1];
+                self.at_step(self.times.partition_point(|&x| x <= prev))
+            }
+        }
+    }
+
+    /// The start of the next (or previous) round or switch-over after (before) `c`.
+    pub fn step_round(&self, c: Cursor, forward: bool) -> Cursor {
+        let is_mark = |i: usize| match self.effects[i] {
+            Effect::Event(e) => matches!(
+                self.trace.events[e].event,
+                Event::RoundStarted { .. } | Event::SourcePaused | Event::DestinationResumed | Event::MigrationEnded { .. }
+            ),
+            Effect::Arrive(_) => false,
+        };
+        if forward {
+            let to = (c.step..self.effects.len()).find(|&i| is_mark(i)).map_or(self.effects.len(), |i| i + 1);
+            self.at_step(to)
+        } else {
+            let cur = c.step.saturating_sub(1);
+            let to = (0..cur).rev().find(|&i| is_mark(i)).map_or(0, |i| i + 1);
+            self.at_step(to)
+        }
+    }
+}
+
+/// A trace ready to play: its [`Timeline`] and both hosts' page states at one cursor.
+#[derive(Debug, Clone)]
+pub struct Playback {
+    timeline: Rc<Timeline>,
     /// (start, arrive, event index) of every page transmission, by start.
     sends: Vec<(f64, f64, usize)>,
     longest_flight: f64,
     checkpoints: Vec<State>,
     state: State,
     now: f64,
-    family: &'static str,
+    /// What crosses the link during the downtime (from the registry; unknown algorithms: none).
+    downtime: Option<Downtime>,
     /// The destination states this run ever shows, in legend order.
     dest_kinds: Vec<CellKind>,
 }
@@ -294,7 +389,7 @@ impl Playback {
             }
         }
         keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let family = livemig_core::algorithms::find(&trace.algorithm).map_or("", |a| a.family.as_str());
+        let downtime = livemig_core::algorithms::find(&trace.algorithm).map(|a| a.downtime);
         let dest_kinds = Self::dest_kinds_of(&trace);
         let state = State {
             next: 0,
@@ -310,18 +405,9 @@ impl Playback {
             last_fault: None,
             workload_phase: None,
         };
-        let mut p = Playback {
-            times: keyed.iter().map(|k| k.0).collect(),
-            effects: keyed.iter().map(|k| k.2).collect(),
-            sends,
-            longest_flight,
-            checkpoints: vec![state.clone()],
-            state,
-            now: 0.0,
-            trace,
-            family,
-            dest_kinds,
-        };
+        let timeline =
+            Rc::new(Timeline { times: keyed.iter().map(|k| k.0).collect(), effects: keyed.iter().map(|k| k.2).collect(), trace });
+        let mut p = Playback { timeline, sends, longest_flight, checkpoints: vec![state.clone()], state, now: 0.0, downtime, dest_kinds };
         p.build_checkpoints();
         Ok(p)
     }
@@ -329,10 +415,10 @@ impl Playback {
     /// Plays the whole trace once, keeping a checkpoint after about every VM's worth of page
     /// updates (and every 4096 effects), then rewinds.
     fn build_checkpoints(&mut self) {
-        let budget = self.trace.page_count.max(4096);
+        let budget = self.timeline.trace.page_count.max(4096);
         let mut work = 0u64;
         let mut since = 0usize;
-        while self.state.next < self.effects.len() {
+        while self.state.next < self.timeline.effects.len() {
             work += self.apply_next();
             since += 1;
             if work >= budget || since >= 4096 {
@@ -380,17 +466,22 @@ impl Playback {
 
     /// The trace being played.
     pub fn trace(&self) -> &Rc<Trace> {
-        &self.trace
+        &self.timeline.trace
+    }
+
+    /// The run's timeline (shared: it never changes).
+    pub fn timeline(&self) -> &Rc<Timeline> {
+        &self.timeline
     }
 
     /// Whether the trace names pages (a summary trace only has counts: the grids stay still).
     pub fn has_pages(&self) -> bool {
-        self.trace.detail >= TraceDetail::Pages
+        self.timeline.trace.detail >= TraceDetail::Pages
     }
 
     /// Time of the last effect, seconds.
     pub fn duration(&self) -> f64 {
-        self.times.last().copied().unwrap_or(0.0)
+        self.timeline.duration()
     }
 
     /// The current time, seconds.
@@ -405,19 +496,25 @@ impl Playback {
 
     /// Number of effects.
     pub fn steps(&self) -> usize {
-        self.effects.len()
+        self.timeline.steps()
     }
 
     /// Whether the end has been reached.
     pub fn at_end(&self) -> bool {
-        self.state.next >= self.effects.len()
+        self.state.next >= self.timeline.steps()
+    }
+
+    /// Where the page states are now.
+    pub fn cursor(&self) -> Cursor {
+        Cursor { step: self.state.next, now: self.now }
     }
 
     /// Applies the next effect; returns the number of page updates it made.
     fn apply_next(&mut self) -> u64 {
-        let effect = self.effects[self.state.next];
+        let effect = self.timeline.effects[self.state.next];
         self.state.next += 1;
-        let trace = Rc::clone(&self.trace);
+        let timeline = Rc::clone(&self.timeline);
+        let trace = &timeline.trace;
         let s = &mut self.state;
         match effect {
             Effect::Arrive(i) => {
@@ -503,17 +600,10 @@ impl Playback {
         }
     }
 
-    /// Moves to time `t` (clamped to the trace), applying every effect at or before it.
-    pub fn seek(&mut self, t: f64) {
-        let t = if t.is_finite() { t.clamp(0.0, self.duration()) } else { 0.0 };
-        let target = self.times.partition_point(|&x| x <= t);
-        self.seek_step(target);
-        self.now = t;
-    }
-
-    /// Moves to just after `step` effects (clamped), at the time of the last one applied.
-    pub fn seek_step(&mut self, step: usize) {
-        let target = step.min(self.effects.len());
+    /// Brings the page states to `c` (a cursor of this run's [`Timeline`]): forward by applying
+    /// effects, backwards from the nearest checkpoint.
+    pub fn show(&mut self, c: Cursor) {
+        let target = c.step.min(self.timeline.steps());
         if target < self.state.next {
             let cp = self.checkpoints.partition_point(|c| c.next <= target) - 1;
             self.state = self.checkpoints[cp].clone();
@@ -526,49 +616,27 @@ impl Playback {
         while self.state.next < target {
             self.apply_next();
         }
-        self.now = if target == 0 { 0.0 } else { self.times[target - 1] };
+        self.now = c.now;
+    }
+
+    /// Moves to time `t` (clamped to the trace), applying every effect at or before it.
+    pub fn seek(&mut self, t: f64) {
+        self.show(self.timeline.at_time(t));
+    }
+
+    /// Moves to just after `step` effects (clamped), at the time of the last one applied.
+    pub fn seek_step(&mut self, step: usize) {
+        self.show(self.timeline.at_step(step));
     }
 
     /// Steps to the next (or previous) moment something happens.
     pub fn step_event(&mut self, forward: bool) {
-        if forward {
-            let n = self.state.next;
-            if n < self.times.len() {
-                // Take every effect at the same instant together.
-                let t = self.times[n].max(self.now);
-                let end = self.times.partition_point(|&x| x <= t);
-                self.seek_step(end.max(n + 1));
-            }
-        } else {
-            let t = self.now;
-            let before = self.times.partition_point(|&x| x < t);
-            if before == 0 {
-                self.seek_step(0);
-            } else {
-                let prev = self.times[before - 1];
-                self.seek_step(self.times.partition_point(|&x| x <= prev));
-            }
-        }
+        self.show(self.timeline.step_event(self.cursor(), forward));
     }
 
     /// Steps to the start of the next (or previous) round or switch-over.
     pub fn step_round(&mut self, forward: bool) {
-        let is_mark = |i: usize| match self.effects[i] {
-            Effect::Event(e) => matches!(
-                self.trace.events[e].event,
-                Event::RoundStarted { .. } | Event::SourcePaused | Event::DestinationResumed | Event::MigrationEnded { .. }
-            ),
-            Effect::Arrive(_) => false,
-        };
-        if forward {
-            let from = self.state.next;
-            let to = (from..self.effects.len()).find(|&i| is_mark(i)).map_or(self.effects.len(), |i| i + 1);
-            self.seek_step(to);
-        } else {
-            let cur = self.state.next.saturating_sub(1);
-            let to = (0..cur).rev().find(|&i| is_mark(i)).map_or(0, |i| i + 1);
-            self.seek_step(to);
-        }
+        self.show(self.timeline.step_round(self.cursor(), forward));
     }
 
     /// The metrics so far.
@@ -595,7 +663,7 @@ impl Playback {
                 break;
             }
             if arrive > now {
-                if let Event::PagesSent { count, encoding, channel, .. } = &self.trace.events[i].event {
+                if let Event::PagesSent { count, encoding, channel, .. } = &self.timeline.trace.events[i].event {
                     let span = (arrive - start).max(1e-12);
                     out.push(Flight {
                         progress: ((now - start) / span).clamp(0.0, 1.0),
@@ -660,7 +728,7 @@ impl Playback {
                 break;
             }
             if arrive > now {
-                if let Event::PagesSent { pages, .. } = &self.trace.events[i].event {
+                if let Event::PagesSent { pages, .. } = &self.timeline.trace.events[i].event {
                     for &[s, n] in &pages.0 {
                         let (a, b) = (s / pages_per_cell, (s + n - 1) / pages_per_cell);
                         mask[a as usize..=b as usize].iter_mut().for_each(|m| *m = true);
@@ -742,7 +810,6 @@ impl Playback {
     /// What is happening now, in words.
     pub fn phase(&self) -> PhaseView {
         let s = &self.state;
-        let family = self.family;
         let (title, caption): (String, String) = if s.ended {
             let r = self.report();
             let outcome =
@@ -756,12 +823,16 @@ impl Playback {
         } else if s.paused && !s.resumed {
             (
                 "Stop-and-copy".into(),
-                if self.trace.algorithm == "tsmc" {
-                    "The VM is paused: only the dirty bitmap and the CPU state cross the link; dirty pages come later.".into()
-                } else if family == "post-copy" || family == "hybrid" {
-                    "The VM is paused: its CPU state (and the working set, for hybrid) crosses the link, then it resumes on the destination.".into()
-                } else {
-                    "The VM is paused (this is the downtime): the last dirty pages and the CPU state cross the link.".into()
+                match self.downtime {
+                    Some(Downtime::DirtyBitmap) => {
+                        "The VM is paused: only the dirty bitmap and the CPU state cross the link; dirty pages come later.".into()
+                    }
+                    Some(Downtime::StateFirst) => {
+                        "The VM is paused: its CPU state (and the working set, for hybrid) crosses the link, then it resumes on the destination.".into()
+                    }
+                    Some(Downtime::LastDirtyPages) | None => {
+                        "The VM is paused (this is the downtime): the last dirty pages and the CPU state cross the link.".into()
+                    }
                 },
             )
         } else if s.resumed {
@@ -891,6 +962,7 @@ mod tests {
             assert!(p.at_end());
             assert_eq!(p.report(), livemig_core::Report::from_trace(&t), "{a}");
             let end = p
+                .timeline
                 .effects
                 .iter()
                 .position(|e| matches!(e, Effect::Event(i) if matches!(t.events[*i].event, Event::MigrationEnded { .. })))

@@ -3,9 +3,16 @@
 //! This module holds what the race view needs without a browser: which algorithms race (from
 //! the link's `cmp`), the moments each lane marks on its timeline (downtime start and end,
 //! finish), the moments a step stops at (any racer's round start, downtime start or end, or
-//! finish: [`moments`]) and the shared clock (play, pause, step, scrub, speed).
+//! finish: [`moments`]), the shared clock (play, pause, step, scrub, speed), and the race
+//! view's state ([`RaceState`]: the racers being run, then the race and its clock) with its one
+//! transition function, [`reduce`].
 
-use livemig_core::trace::{Event, Trace};
+use crate::loaded::{load_trace, Loaded};
+use crate::playback::Cursor;
+use crate::state::player::{BASE_WALL_SECONDS, MAX_FRAME_SECONDS};
+use livemig_core::trace::{Event, Trace, TraceDetail};
+use livemig_core::Scenario;
+use std::rc::Rc;
 
 /// Lanes a race has at least and at most (the link's reader, the core's, checks them too).
 pub const LANES: std::ops::RangeInclusive<usize> = livemig_core::share::RACE_LANES;
@@ -124,7 +131,7 @@ pub struct Clock {
     pub duration: f64,
     /// Playing.
     pub playing: bool,
-    /// Speed multiplier (1: the longest run in [`crate::app::BASE_WALL_SECONDS`]).
+    /// Speed multiplier (1: the longest run in [`BASE_WALL_SECONDS`]).
     pub speed: f64,
 }
 
@@ -139,7 +146,7 @@ impl Clock {
         if !self.playing {
             return;
         }
-        let pace = self.duration.max(1e-9) / crate::app::BASE_WALL_SECONDS * self.speed;
+        let pace = self.duration.max(1e-9) / BASE_WALL_SECONDS * self.speed;
         self.now = (self.now + wall.max(0.0) * pace).min(self.duration);
         if self.now >= self.duration {
             self.playing = false;
@@ -172,6 +179,147 @@ impl Clock {
         let f = if frac.is_finite() { frac.clamp(0.0, 1.0) } else { 0.0 };
         self.now = f * self.duration;
     }
+}
+
+/// One algorithm in the race.
+#[derive(Debug)]
+pub struct Lane {
+    /// Its name.
+    pub algorithm: String,
+    /// Its run.
+    pub loaded: Rc<Loaded>,
+    /// Its timeline marks.
+    pub marks: Marks,
+}
+
+impl Lane {
+    /// Simulates `algorithm` on `scenario` at page detail.
+    pub fn run(scenario: &Scenario, algorithm: &str) -> Result<Lane, String> {
+        let run = livemig_core::simulate(scenario, Some(algorithm), TraceDetail::Pages).map_err(|e| format!("{algorithm}: {e}"))?;
+        let marks = Marks::of(&run.trace);
+        let loaded = load_trace(run.trace, false).map_err(|e| format!("{algorithm}: {e}"))?;
+        Ok(Lane { algorithm: algorithm.to_string(), loaded, marks })
+    }
+}
+
+/// The runs of a race and every racer's moments.
+#[derive(Debug)]
+pub struct Race {
+    /// One lane per racer, in the link's order.
+    pub lanes: Vec<Lane>,
+    /// The moments a step stops at.
+    pub moments: Vec<Moment>,
+}
+
+/// Races are compared by identity (one race is one set of runs).
+impl PartialEq for Race {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Race {
+    /// The race of these lanes.
+    pub fn new(lanes: Vec<Lane>) -> Race {
+        let moments = moments(lanes.iter().map(|l| &**l.loaded.timeline.trace()));
+        Race { lanes, moments }
+    }
+
+    /// The longest run's duration.
+    pub fn duration(&self) -> f64 {
+        self.lanes.iter().map(|l| l.loaded.timeline.duration()).fold(0.0, f64::max)
+    }
+}
+
+/// How far the race's runs have got.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Running {
+    /// Racer `0` of `1`, called `2`, is being simulated.
+    Racer(usize, usize, String),
+    /// Done: the race, or why it cannot run.
+    Done(Result<Rc<Race>, String>),
+}
+
+/// What changes a race.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RaceAction {
+    /// Play or pause.
+    PlayPause,
+    /// To the next (previous) moment of any racer.
+    Step(bool),
+    /// To the start.
+    Restart,
+    /// To the end, paused.
+    End,
+    /// To a fraction (0..=1) of the longest run.
+    Scrub(f64),
+    /// Set the speed multiplier.
+    Speed(f64),
+    /// An animation frame, `0` wall seconds after the previous one.
+    Frame(f64),
+    /// Racer `0` of `1`, called `2`, is being simulated.
+    Racing(usize, usize, String),
+    /// Every racer has run (or one could not).
+    Finished(Result<Rc<Race>, String>),
+}
+
+/// The race view's state: how far the runs have got, and the one clock every lane follows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RaceState {
+    /// None before the first racer starts.
+    pub running: Option<Running>,
+    /// The clock.
+    pub clock: Clock,
+}
+
+impl RaceState {
+    /// A race already run (and its clock), or nothing yet.
+    pub fn new(remembered: Option<(Rc<Race>, Clock)>) -> RaceState {
+        match remembered {
+            Some((race, clock)) => RaceState { running: Some(Running::Done(Ok(race))), clock },
+            None => RaceState { running: None, clock: Clock::new(0.0, 1.0) },
+        }
+    }
+
+    /// The race, once run.
+    pub fn race(&self) -> Option<&Rc<Race>> {
+        match &self.running {
+            Some(Running::Done(Ok(r))) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Where a lane is on the clock: at the clock's time, or at its end once it has finished.
+    pub fn lane_cursor(&self, lane: &Lane) -> Cursor {
+        let tl = &lane.loaded.timeline;
+        tl.at_time(self.clock.now.min(tl.duration()))
+    }
+}
+
+/// The race after `action`.
+pub fn reduce(state: &RaceState, action: RaceAction) -> RaceState {
+    let mut next = state.clone();
+    let c = &mut next.clock;
+    match action {
+        RaceAction::PlayPause => c.play_pause(),
+        RaceAction::Step(forward) => c.step(forward, state.race().map_or(&[][..], |r| &r.moments)),
+        RaceAction::Restart => c.scrub(0.0),
+        RaceAction::End => {
+            c.playing = false;
+            c.scrub(1.0);
+        }
+        RaceAction::Scrub(f) => c.scrub(f),
+        RaceAction::Speed(s) => c.speed = s,
+        RaceAction::Frame(wall) => c.tick(if wall.is_finite() { wall.clamp(0.0, MAX_FRAME_SECONDS) } else { 0.0 }),
+        RaceAction::Racing(i, n, name) => next.running = Some(Running::Racer(i, n, name)),
+        RaceAction::Finished(result) => {
+            if let Ok(race) = &result {
+                next.clock = Clock::new(race.duration(), state.clock.speed);
+            }
+            next.running = Some(Running::Done(result));
+        }
+    }
+    next
 }
 
 #[cfg(test)]
@@ -236,7 +384,7 @@ mod tests {
         assert_eq!(c.now, 0.0, "paused: no time passes");
         c.play_pause();
         c.tick(1.0);
-        assert!((c.now - 10.0 / crate::app::BASE_WALL_SECONDS).abs() < 1e-12);
+        assert!((c.now - 10.0 / BASE_WALL_SECONDS).abs() < 1e-12);
         c.tick(1e6);
         assert_eq!((c.now, c.playing), (10.0, false), "stops at the end");
         c.play_pause();
@@ -259,5 +407,43 @@ mod tests {
         assert_eq!(c.now, 5.0);
         c.scrub(f64::NAN);
         assert_eq!(c.now, 0.0);
+    }
+
+    #[test]
+    fn lanes_run_on_one_clock() {
+        let s = crate::test_scenarios::small("web-server");
+        let lanes = ["precopy-xen", "postcopy-bubbling", "tsmc"].map(|a| Lane::run(&s, a).unwrap());
+        let durations: Vec<f64> = lanes.iter().map(|l| l.loaded.timeline.duration()).collect();
+        let race = Rc::new(Race::new(lanes.into()));
+        let longest = durations.iter().copied().fold(0.0, f64::max);
+        let shortest = durations.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!(shortest < longest);
+        let mut st = reduce(&RaceState::new(None), RaceAction::Speed(2.0));
+        st = reduce(&st, RaceAction::Racing(0, 3, "precopy-xen".into()));
+        assert_eq!(st.race(), None);
+        st = reduce(&st, RaceAction::Finished(Ok(Rc::clone(&race))));
+        assert_eq!((st.clock.now, st.clock.duration, st.clock.speed, st.clock.playing), (0.0, longest, 2.0, false));
+        assert_eq!(reduce(&st, RaceAction::Frame(0.1)), st, "paused: frames change nothing");
+        st = reduce(&st, RaceAction::PlayPause);
+        // Play until the shortest run has finished: it stays at its end while the others go on.
+        while st.clock.now <= shortest {
+            st = reduce(&st, RaceAction::Frame(0.1));
+            for l in &race.lanes {
+                let tl = &l.loaded.timeline;
+                assert_eq!(st.lane_cursor(l), tl.at_time(st.clock.now.min(tl.duration())), "{}", l.algorithm);
+            }
+        }
+        let done: Vec<bool> = race.lanes.iter().map(|l| l.loaded.timeline.at_end(st.lane_cursor(l))).collect();
+        assert!(done.iter().any(|&d| d) && done.iter().any(|&d| !d), "{done:?}");
+        st = reduce(&st, RaceAction::Step(true));
+        assert!(!st.clock.playing);
+        assert!(race.moments.iter().any(|m| m.t == st.clock.now), "a step lands on a racer's moment");
+        st = reduce(&st, RaceAction::End);
+        assert!(race.lanes.iter().all(|l| l.loaded.timeline.at_end(st.lane_cursor(l))));
+        st = reduce(&st, RaceAction::Restart);
+        assert!(race.lanes.iter().all(|l| st.lane_cursor(l) == l.loaded.timeline.at_time(0.0)));
+        let failed = reduce(&st, RaceAction::Finished(Err("precopy-xen: no".into())));
+        assert_eq!(failed.race(), None);
+        assert_eq!(failed.clock, st.clock, "a failed race keeps the clock");
     }
 }

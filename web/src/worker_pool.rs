@@ -9,7 +9,7 @@
 //!
 //! Nothing here can leave a view waiting: where workers cannot be created, fail to load within
 //! [`LOAD_TIMEOUT_MS`] or break, the jobs not yet answered run on the page's thread instead
-//! ([`run_batch_as`]), with the same [`SimJob::run`]. A job whose worker fails while running it
+//! ([`run_batch`](crate::batch::run_batch)), with the same [`SimJob::run`]. A job whose worker fails while running it
 //! (a panic in the core) gets that failure as its result, and the worker is replaced. A batch
 //! that is abandoned (a new one, Stop, the view closing) stops its workers at once.
 //!
@@ -17,8 +17,10 @@
 //! worker cannot be spawned or a message does not decode, and does not report a worker that
 //! fails to load, all of which the playground must survive.
 
-use crate::components::compare::{now_ms, run_batch_as, Job, Progress};
+use crate::batch::{run_batch_as, Job};
+use crate::dom::now_ms;
 use crate::sim_job::{SimJob, SimMessage, SimRequest};
+use crate::state::batch::Progress;
 use livemig_core::Report;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

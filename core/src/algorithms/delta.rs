@@ -29,7 +29,7 @@
 //! in QEMU: a migration that converges within its first pass sends its stop-and-copy plainly.
 
 use super::precopy::{self, PageSender, PlainPages, Precopy, PrecopyParams, Stage};
-use super::{parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
+use super::{parameters, Algorithm, AlgorithmInfo, Downtime, Family, ParamKind, Params};
 use crate::codec::memo::{ByteMemo, IdMemo};
 use crate::codec::{xbzrle, zero, CodecError};
 use crate::context::{ContextError, EncodedBatch, Encoding, MigrationContext, Outcome};
@@ -57,6 +57,7 @@ pub const XBZRLE_INFO: AlgorithmInfo = AlgorithmInfo {
     section: "delta",
     base: Some(("precopy", precopy::PARAMS)),
     family: Family::PreCopy,
+    downtime: Downtime::LastDirtyPages,
     summary: "QEMU pre-copy with XBZRLE: later rounds send XOR run-length deltas against a 64 MiB cache of sent pages",
     paper: "QEMU migration/xbzrle.c (Svärd et al., VEE 2011)",
     params: PARAMS,

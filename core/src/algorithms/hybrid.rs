@@ -32,7 +32,7 @@
 
 use super::postcopy::Prepaging;
 use super::postcopy_common::{FaultWindow, PageServer, PushOrder, Pusher};
-use super::{choice, parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
+use super::{choice, parameters, Algorithm, AlgorithmInfo, Downtime, Family, ParamKind, Params};
 use crate::bitmap::PageBitmap;
 use crate::context::{Channel, ContextError, MigrationContext, Outcome, RoundKind};
 use crate::scenario::OnTimeout;
@@ -81,6 +81,7 @@ pub const INFO: AlgorithmInfo = AlgorithmInfo {
     section: "hybrid",
     base: None,
     family: Family::Hybrid,
+    downtime: Downtime::StateFirst,
     summary: "Working set estimated live and sent with the CPU state, then post-copy with a locality window per fault",
     paper: "Sahni & Varma, A Hybrid Approach to Live Migration of Virtual Machines, IEEE CCEM 2012",
     params: PARAMS,

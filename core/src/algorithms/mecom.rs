@@ -30,7 +30,7 @@
 //! bottleneck and makes the migration slower than plain pre-copy.
 
 use super::precopy::{self, PageSender, Precopy, PrecopyParams, Stage};
-use super::{parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
+use super::{parameters, Algorithm, AlgorithmInfo, Downtime, Family, ParamKind, Params};
 use crate::codec::memo::IdMemo;
 use crate::codec::{max_compressed_len, Compressor, Thresholds};
 use crate::context::{ContextError, EncodedBatch, Encoding, MigrationContext, Outcome};
@@ -61,6 +61,7 @@ pub const INFO: AlgorithmInfo = AlgorithmInfo {
     section: "mecom",
     base: Some(("precopy", precopy::PARAMS)),
     family: Family::PreCopy,
+    downtime: Downtime::LastDirtyPages,
     summary: "Pre-copy compressing each page by content: zero flag, WKdm for word-regular pages, LZ4 (for LZO) otherwise",
     paper: "Jin et al., Live VM migration with adaptive memory compression, Cluster 2009; MECOM, FGCS 2014",
     params: PARAMS,

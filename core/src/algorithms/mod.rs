@@ -83,6 +83,18 @@ impl std::fmt::Display for Family {
     }
 }
 
+/// What crosses the link while the guest is paused at the switch-over (the downtime): how a
+/// front end explains an algorithm's stop-and-copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Downtime {
+    /// The pages dirtied since the last live round, and the CPU state (pre-copy).
+    LastDirtyPages,
+    /// The CPU state (and, for a hybrid, its working set); the memory follows after the resume.
+    StateFirst,
+    /// Only the dirty bitmap and the CPU state; the dirty pages follow after the resume (TSMC).
+    DirtyBitmap,
+}
+
 /// A registry entry: an algorithm, or a variant of one with some parameters fixed.
 #[derive(Debug, Clone, Copy)]
 pub struct AlgorithmInfo {
@@ -92,6 +104,8 @@ pub struct AlgorithmInfo {
     pub section: &'static str,
     /// Pre-copy, post-copy or hybrid.
     pub family: Family,
+    /// What crosses the link during the downtime.
+    pub downtime: Downtime,
     /// One line for people.
     pub summary: &'static str,
     /// The paper or implementation it follows.

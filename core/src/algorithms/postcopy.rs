@@ -29,7 +29,7 @@
 //! TSMC (`postcopy_common.rs`).
 
 use super::postcopy_common::{FaultWindow, PageServer, PushOrder, Pusher};
-use super::{choice, parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
+use super::{choice, parameters, Algorithm, AlgorithmInfo, Downtime, Family, ParamKind, Params};
 use crate::bitmap::PageBitmap;
 use crate::context::{ContextError, MigrationContext, Outcome, RoundKind};
 
@@ -65,6 +65,7 @@ pub const INFO: AlgorithmInfo = AlgorithmInfo {
     section: "postcopy",
     base: None,
     family: Family::PostCopy,
+    downtime: Downtime::StateFirst,
     summary: "Post-copy: switch over first, then active push with bubbling pre-paging and demand faults",
     paper: "Hines & Gopalan, Post-Copy Based Live VM Migration, VEE 2009",
     params: PARAMS,

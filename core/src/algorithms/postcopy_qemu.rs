@@ -33,7 +33,7 @@ use super::postcopy_common::{resume_without, FaultWindow, PageServer, PushOrder,
 use super::precopy::engine::{never, Run, Sending, Step};
 use super::precopy::qemu::QemuPolicy;
 use super::precopy::PrecopyParams;
-use super::{parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
+use super::{parameters, Algorithm, AlgorithmInfo, Downtime, Family, ParamKind, Params};
 use crate::context::{ContextError, MigrationContext, Outcome, RoundKind};
 
 /// Pages per send call of the background push; page requests are served between calls.
@@ -57,6 +57,7 @@ pub const INFO: AlgorithmInfo = AlgorithmInfo {
     section: "postcopy-qemu",
     base: Some(("precopy", super::precopy::PARAMS)),
     family: Family::Hybrid,
+    downtime: Downtime::StateFirst,
     summary: "QEMU post-copy: pre-copy passes (QEMU's rules), then migrate-start-postcopy for the pages still dirty",
     paper: "QEMU migration/migration.c postcopy_start, migration/ram.c (postcopy-ram capability)",
     params: PARAMS,

@@ -46,7 +46,7 @@
 //! `forced` when something else (here, the timeout) ended it. The simulator then checks that the
 //! destination's memory equals the guest's, page by page: the report's `verified`.
 
-use super::{parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
+use super::{parameters, Algorithm, AlgorithmInfo, Downtime, Family, ParamKind, Params};
 use crate::bitmap::PageBitmap;
 use crate::context::{Channel, ContextError, MigrationContext, Outcome, RoundKind};
 use crate::scenario::OnTimeout;
@@ -59,6 +59,7 @@ pub const INFO: AlgorithmInfo = AlgorithmInfo {
     section: "student-template",
     base: None,
     family: Family::PreCopy,
+    downtime: Downtime::LastDirtyPages,
     summary: "The student template: a fixed number of live pre-copy rounds, then stop-and-copy (copy it to start your own)",
     paper: "Clark et al., NSDI 2005 (pre-copy without a stop rule); core/src/algorithms/student_template.rs",
     params: PARAMS,

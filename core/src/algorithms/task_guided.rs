@@ -53,7 +53,7 @@ use super::precopy::engine::{Interrupt, Run, Sending, Step};
 use super::precopy::qemu::{QemuPolicy, QemuState};
 use super::precopy::xen::{XenPolicy, XenState};
 use super::precopy::PrecopyParams;
-use super::{choice, parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
+use super::{choice, parameters, Algorithm, AlgorithmInfo, Downtime, Family, ParamKind, Params};
 use crate::bitmap::PageBitmap;
 use crate::context::{ContextError, CoordinatorState, MigrationContext, Outcome};
 use crate::scenario::{OnTimeout, PhaseTag};
@@ -96,6 +96,7 @@ pub const INFO: AlgorithmInfo = AlgorithmInfo {
     section: "task-guided",
     base: None,
     family: Family::PreCopy,
+    downtime: Downtime::LastDirtyPages,
     summary: "A coordinator approves pre-copy in the guest's calm (tagged) regions and withdraws it when a heavy one begins",
     paper: "Lin & Kuo, A Framework for Task-Guided Virtual Machine Live Migration, IDCS 2018 (coordinator reconstructed)",
     params: PARAMS,

@@ -46,7 +46,7 @@
 //! in post-copy.
 
 use super::postcopy_common::{resume_without, FaultWindow, PageServer, Pusher};
-use super::{choice, parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
+use super::{choice, parameters, Algorithm, AlgorithmInfo, Downtime, Family, ParamKind, Params};
 use crate::bitmap::PageBitmap;
 use crate::context::{Channel, ContextError, DirtyLogging, MigrationContext, Outcome, RoundKind};
 use crate::scenario::OnTimeout;
@@ -95,6 +95,7 @@ pub const INFO: AlgorithmInfo = AlgorithmInfo {
     section: "tsmc",
     base: None,
     family: Family::Hybrid,
+    downtime: Downtime::DirtyBitmap,
     summary: "Three stages: one live full copy, a downtime with only the dirty bitmap, then post-copy of the dirty pages",
     paper: "Song, Liu, Yin & Gao, TSMC: A Novel Approach for Live VM Migration, J. Applied Mathematics 2014",
     params: PARAMS,

@@ -5,10 +5,10 @@ use super::{OutputFormat, ScenarioArgs};
 use crate::input::{algorithm_names, bad, check_algorithm};
 use crate::output::{print, print_json, summary_csv, table};
 use indicatif::{ProgressBar, ProgressStyle};
+use livemig_core::sweep::vary::{parse_vary, Vary};
 use livemig_core::trace::TraceDetail;
 use livemig_core::units::Quantity;
 use livemig_core::{Report, Scenario};
-use livemig_core::sweep::vary::{parse_vary, Vary};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 

@@ -6,10 +6,12 @@
 //! Loading, the answers document and grading are in [`crate::assignment_page`]; this file only
 //! draws and wires events. The session lives in the app (a prop), so switching tabs keeps it.
 
-use crate::app::{Loaded, PlayView, PlayerAction, PlayerStatus};
 use crate::assignment_page::{self, is_url, share_for_run, Draft};
+use crate::components::play::PlayView;
+use crate::loaded::Loaded;
 use crate::markdown::{self, Block, Inline};
 use crate::share::{ShareState, View};
+use crate::state::player::{PlayerAction, PlayerStatus};
 use livemig_core::assignment::{Assignment, ChoiceQ, Grade, RunRef, Task, TaskKind};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;

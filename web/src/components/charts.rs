@@ -14,8 +14,9 @@
 //! about four times a second; a trailing redraw catches the last position. Canvases are sized
 //! to CSS size x `devicePixelRatio`, with fonts and strokes scaled to match.
 
-use crate::app::Loaded;
+use crate::loaded::Loaded;
 use crate::series::{self, ModelView, RoundBar, RoundRate};
+use livemig_core::algorithms::Family;
 use livemig_core::context::RoundKind;
 use livemig_core::units::{self, Quantity};
 use plotters::coord::ranged1d::ValueFormatter;
@@ -71,16 +72,16 @@ struct Data {
     total_bytes: u64,
     /// For pre-copy algorithms: the model, or why there is none.
     model: Option<Result<ModelView, String>>,
-    /// The algorithm's family ("pre-copy", "post-copy", "hybrid"; empty if unknown).
-    family: &'static str,
+    /// The algorithm's family (none for an algorithm the registry does not know).
+    family: Option<Family>,
 }
 
 impl Data {
     fn new(l: &Loaded) -> Data {
         let p = l.playback.borrow();
         let trace = p.trace();
-        let family = livemig_core::algorithms::find(&trace.algorithm).map_or("", |a| a.family.as_str());
-        let pre_copy = family == "pre-copy";
+        let family = livemig_core::algorithms::find(&trace.algorithm).map(|a| a.family);
+        let pre_copy = family == Some(Family::PreCopy);
         Data {
             bars: series::round_bars(&l.report),
             rates: series::round_rates(&l.report),
@@ -689,7 +690,7 @@ pub fn Charts(props: &ChartsProps) -> Html {
         },
     });
     let pressed = |u: Unit| (*unit == u).to_string();
-    let (rounds_note, rates_note) = if d.family == "pre-copy" {
+    let (rounds_note, rates_note) = if d.family == Some(Family::PreCopy) {
         (
             "One bar per round. Pre-copy resends what the guest dirtied during the previous round, so the bars shrink when it converges; the red bar is the stop-and-copy round, sent while the VM is paused.",
             "While the dirty rate stays below the transfer rate, each round has less to send than the last and pre-copy converges; if it catches up, rounds stop shrinking. The red band is the stop-and-copy round: the VM is paused, nothing is dirtied.",

@@ -1,7 +1,8 @@
 //! Play, pause, step (event or round, both directions), restart, speed, and a scrubber over the
 //! whole run. Keyboard: space, arrows (shift: by round), Home, End (handled in the app).
 
-use crate::app::{Loaded, PlayerAction, PlayerStatus, SPEEDS};
+use crate::loaded::Loaded;
+use crate::state::player::{PlayerAction, PlayerStatus, SPEEDS};
 use livemig_core::units::Quantity;
 use std::rc::Rc;
 use yew::prelude::*;

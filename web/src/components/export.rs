@@ -10,8 +10,8 @@
 //!
 //! Downloads are a Blob (or the canvas's data URL) behind a temporary `<a download>`.
 
-use crate::app::{load_trace, Loaded};
 use crate::components::charts::CHART_IDS;
+use crate::loaded::{load_trace, Loaded};
 use crate::series;
 use crate::share::ShareState;
 use livemig_core::trace::Trace;

@@ -12,10 +12,13 @@
 //! view, presented or not: links that carry the lesson, so that the race shows what to watch for
 //! and leads back here.
 
-use crate::app::{Loaded, PlayView, PlayerAction, PlayerStatus};
-use crate::components::compare::{run_batch, use_batch_generation, Job, Progress};
+use crate::batch::{run_batch, use_batch_generation, Job};
+use crate::components::play::PlayView;
 use crate::lessons_data::{self, parse_number, Feedback, Lesson, LessonRun, Prediction, Question};
+use crate::loaded::Loaded;
 use crate::share::{ShareState, View};
+use crate::state::batch::Progress;
+use crate::state::player::{PlayerAction, PlayerStatus};
 use livemig_core::units::Quantity;
 use std::rc::Rc;
 use yew::prelude::*;

@@ -2,7 +2,7 @@
 //! on the wire (bulk channel below, the post-copy priority channel for faulted pages above).
 //! With reduced motion the batches are not animated; the link lists what is on the wire instead.
 
-use crate::app::Loaded;
+use crate::loaded::Loaded;
 use crate::playback::{CellKind, Flight};
 use livemig_core::context::Encoding;
 use std::rc::Rc;

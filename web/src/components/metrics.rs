@@ -2,7 +2,7 @@
 //! `livemig simulate --json`, so at the end the numbers are the CLI's). Each value also carries
 //! its exact number in `data-value`, which the browser tests compare with the CLI.
 
-use crate::app::Loaded;
+use crate::loaded::Loaded;
 use livemig_core::units::Quantity;
 use std::rc::Rc;
 use yew::prelude::*;

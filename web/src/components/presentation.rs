@@ -5,10 +5,11 @@
 //! Esc, `p` or the Leave button; the keys of a presenter remote (PageUp/PageDown, arrows, space)
 //! drive the player (see [`crate::keys`]).
 
-use crate::app::{Loaded, PlayerAction, PlayerStatus};
 use crate::components::{controls::Controls, grid::HostGrid, link::LinkView, metrics::Metrics, race::RaceView};
+use crate::loaded::Loaded;
 use crate::playback::Side;
 use crate::share::ShareState;
+use crate::state::player::{PlayerAction, PlayerStatus};
 use std::rc::Rc;
 use yew::prelude::*;
 

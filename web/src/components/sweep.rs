@@ -5,274 +5,29 @@
 //! (`sweep=`), so a sweep can be handed out like a run. Invalid input is shown under the field
 //! at fault with the accepted form; values the core rejects are reported with the core's message.
 
-use crate::components::compare::{
-    color_of, css_color, download, fit_canvas, scenario_key, selection_or, stop_batch, use_batch_generation, AlgorithmPicker, Progress,
-    SWEEP_DEFAULT_SELECTION,
-};
+use crate::batch::{stop_batch, use_batch_generation};
+use crate::colors::css_color;
+use crate::components::algorithm_picker::AlgorithmPicker;
+use crate::components::sweep_chart::{Series, SweepChart};
+use crate::dom::download;
 use crate::share::ShareState;
 use crate::sim_job::SimJob;
-use crate::sweep_spec::{csv_field, quantity_of, split_loosely, sweepable_paths, Metric, SweepError, SweepSpec, MAX_STEPS};
+use crate::state::batch::{BatchAction, Progress};
+use crate::state::compare::{scenario_key, selection_or, SWEEP_DEFAULT_SELECTION};
+use crate::state::sweep::{reduce, sweep_csv, Form, SweepAction, SweepState, Swept};
+use crate::sweep_spec::{quantity_of, sweepable_paths, Metric, SweepError, SweepSpec, MAX_STEPS};
 use crate::worker_pool::{self, Finished};
 use livemig_core::Report;
-use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
-use plotters::coord::types::RangedCoordf64;
-use plotters::coord::Shift;
-use plotters::prelude::*;
-use plotters_canvas::CanvasBackend;
+use std::rc::Rc;
 use yew::prelude::*;
 
-/// The sweep shown when the link names none.
-pub const DEFAULT_SWEEP: &str = "link.bandwidth=100Mbit/s..10Gbit/s:8";
+/// The sweep's state held by `use_reducer`: [`crate::state::sweep::reduce`].
+impl Reducible for SweepState {
+    type Action = SweepAction;
 
-/// The form's fields, as typed.
-#[derive(Debug, Clone, PartialEq)]
-struct Form {
-    path: String,
-    from: String,
-    to: String,
-    steps: String,
-    /// "auto", "lin" or "log".
-    spacing: String,
-    metric: Metric,
-}
-
-impl Form {
-    fn of(spec: &SweepSpec) -> Form {
-        Form {
-            path: spec.path.clone(),
-            from: spec.from_text.clone(),
-            to: spec.to_text.clone(),
-            steps: spec.steps.to_string(),
-            spacing: if spec.log == spec.quantity.log_by_default() {
-                "auto".into()
-            } else if spec.log {
-                "log".into()
-            } else {
-                "lin".into()
-            },
-            metric: spec.metric,
-        }
+    fn reduce(self: Rc<Self>, action: SweepAction) -> Rc<Self> {
+        Rc::new(reduce(&self, action))
     }
-
-    /// The form of a link's sweep that does not parse, as far as it can be read.
-    fn loosely(text: &str) -> Form {
-        let (path, from, to, steps, options) = split_loosely(text);
-        let mut f = Form { path, from, to, steps, spacing: "auto".into(), metric: Metric::TotalTime };
-        for o in options {
-            match o.as_str() {
-                "log" | "lin" => f.spacing = o,
-                _ => {
-                    if let Some(m) = o.strip_prefix("metric=").and_then(Metric::from_name) {
-                        f.metric = m;
-                    }
-                }
-            }
-        }
-        f
-    }
-
-    fn text(&self) -> String {
-        let mut t = format!("{}={}..{}:{}", self.path.trim(), self.from.trim(), self.to.trim(), self.steps.trim());
-        if self.spacing == "lin" || self.spacing == "log" {
-            t.push(';');
-            t.push_str(&self.spacing);
-        }
-        if self.metric != Metric::TotalTime {
-            t.push_str(&format!(";metric={}", self.metric.name()));
-        }
-        t
-    }
-}
-
-/// A finished sweep.
-#[derive(Debug, Clone, PartialEq)]
-struct Swept {
-    spec: SweepSpec,
-    key: String,
-    values: Vec<f64>,
-    algorithms: Vec<String>,
-    /// `cells[value][algorithm]`.
-    cells: Vec<Vec<Result<Report, String>>>,
-    busy_ms: f64,
-    wall_ms: f64,
-    /// Where the simulations ran ("in 2 Web Workers").
-    mode: String,
-}
-
-/// One line of the plot.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
-    /// Algorithm.
-    pub name: String,
-    /// `(x, y)` in base units; `None` where the run failed.
-    pub points: Vec<(f64, Option<f64>)>,
-}
-
-/// Props of [`SweepChart`].
-#[derive(Properties, PartialEq)]
-pub struct SweepChartProps {
-    /// The sweep (axis, spacing).
-    pub spec: SweepSpec,
-    /// The metric plotted.
-    pub metric: Metric,
-    /// One line per algorithm.
-    pub series: Vec<Series>,
-}
-
-const CHART_HEIGHT: u32 = 380;
-
-fn draw_lines<X>(root: &DrawingArea<CanvasBackend, Shift>, x: X, props: &SweepChartProps, dpr: f64) -> Result<(), String>
-where
-    X: AsRangedCoord<Value = f64>,
-    X::CoordDescType: ValueFormatter<f64>,
-{
-    let px = |v: f64| (v * dpr).round() as u32;
-    let font = |size: f64| ("sans-serif", size * dpr);
-    let spec = &props.spec;
-    let max_x = spec.from.abs().max(spec.to.abs());
-    let (xdiv, xunit) = spec.quantity.measure().scale(max_x);
-    let ymax = props.series.iter().flat_map(|s| s.points.iter().filter_map(|p| p.1)).fold(0.0, f64::max);
-    let (ydiv, yunit) = props.metric.quantity().scale(ymax);
-    let ytop = if ymax > 0.0 { ymax / ydiv * 1.1 } else { 1.0 };
-    let path_label = sweepable_paths(&[])
-        .into_iter()
-        .find(|(p, _)| *p == spec.path)
-        .map_or_else(|| spec.path.rsplit('.').next().unwrap_or(&spec.path).replace('_', " "), |(_, l)| l);
-    let xdesc = if xunit.is_empty() { format!("{path_label} ({})", spec.path) } else { format!("{path_label}, {xunit} ({})", spec.path) };
-    let ydesc = if yunit.is_empty() { props.metric.label().to_string() } else { format!("{} ({yunit})", props.metric.label()) };
-    let y: RangedCoordf64 = (0.0..ytop).into();
-    let mut chart = ChartBuilder::on(root)
-        .caption(format!("{} against {}", props.metric.label(), path_label), font(15.0))
-        .margin(px(10.0))
-        .x_label_area_size(px(40.0))
-        .y_label_area_size(px(58.0))
-        .build_cartesian_2d(x, y)
-        .map_err(|e| e.to_string())?;
-    chart
-        .configure_mesh()
-        .x_desc(xdesc)
-        .y_desc(ydesc)
-        .x_label_style(font(11.0))
-        .y_label_style(font(11.0))
-        .axis_desc_style(font(12.0))
-        .x_labels(8)
-        .y_labels(6)
-        .x_label_formatter(&|v| livemig_core::units::significant(*v))
-        .y_label_formatter(&|v| livemig_core::units::significant(*v))
-        .light_line_style(RGBColor(235, 238, 242))
-        .draw()
-        .map_err(|e| e.to_string())?;
-    for s in &props.series {
-        let color = color_of(&s.name);
-        let pts: Vec<(f64, f64)> = s.points.iter().filter_map(|&(x, y)| y.map(|y| (x / xdiv, y / ydiv))).collect();
-        let line = ShapeStyle::from(&color).stroke_width(px(2.0).max(1));
-        chart
-            .draw_series(LineSeries::new(pts.clone(), line))
-            .map_err(|e| e.to_string())?
-            .label(s.name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], line));
-        chart.draw_series(pts.iter().map(|&p| Circle::new(p, px(3.0), color.filled()))).map_err(|e| e.to_string())?;
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(203, 213, 225))
-        .label_font(font(11.0))
-        .draw()
-        .map_err(|e| e.to_string())?;
-    Ok(())
-}
-
-/// Round tick positions for a log axis from `a` to `b` (display units):
-/// 1, 2, 5 times powers of ten, or every digit when that gives too few.
-fn log_ticks(a: f64, b: f64) -> Vec<f64> {
-    let pick = |mantissas: &[f64]| -> Vec<f64> {
-        let mut out = Vec::new();
-        let mut k = a.log10().floor() as i32 - 1;
-        while 10f64.powi(k) <= b * 10.0 && k < 40 {
-            for m in mantissas {
-                let v = m * 10f64.powi(k);
-                if v >= a * (1.0 - 1e-9) && v <= b * (1.0 + 1e-9) {
-                    out.push(v);
-                }
-            }
-            k += 1;
-        }
-        out
-    };
-    let ticks = pick(&[1.0, 2.0, 5.0]);
-    if ticks.len() >= 4 {
-        ticks
-    } else {
-        pick(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
-    }
-}
-
-/// The sweep's plot: one line per algorithm.
-#[component]
-pub fn SweepChart(props: &SweepChartProps) -> Html {
-    let canvas = use_node_ref();
-    {
-        let canvas = canvas.clone();
-        let key = (props.spec.clone(), props.metric, props.series.clone());
-        let props_spec = props.spec.clone();
-        let metric = props.metric;
-        let series = props.series.clone();
-        use_effect_with(key, move |_| {
-            let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() else { return };
-            let dpr = fit_canvas(&c, CHART_HEIGHT);
-            let Some(backend) = CanvasBackend::with_canvas_object(c) else { return };
-            let root = backend.into_drawing_area();
-            let p = SweepChartProps { spec: props_spec.clone(), metric, series };
-            // The x axis is drawn in display units (GiB, Gbit/s, ms), so that its ticks are round.
-            let (div, _) = p.spec.quantity.measure().scale(p.spec.from.abs().max(p.spec.to.abs()));
-            let lo = p.spec.from.min(p.spec.to) / div;
-            let hi = p.spec.from.max(p.spec.to) / div;
-            let drawn = root.fill(&WHITE).map_err(|e| e.to_string()).and_then(|_| {
-                if p.spec.log {
-                    draw_lines(&root, (lo..hi).log_scale().with_key_points(log_ticks(lo, hi)), &p, dpr)
-                } else {
-                    draw_lines(&root, lo..hi, &p, dpr)
-                }
-            });
-            if let Err(e) = drawn.and_then(|_| root.present().map_err(|e| e.to_string())) {
-                gloo::console::warn!(format!("sweep chart: {e}"));
-            }
-        });
-    }
-    html! {
-        <figure class="sweep-chart">
-            <canvas ref={canvas} style={format!("width:100%;height:{CHART_HEIGHT}px")} role="img" data-testid="sweep-chart"
-                aria-label={format!("line chart of {} against {}, one line per algorithm", props.metric.label(), props.spec.path)}></canvas>
-        </figure>
-    }
-}
-
-fn sweep_csv(s: &Swept) -> String {
-    let mut out = format!(
-        "{},algorithm,total_time_s,downtime_s,bytes_sent,network_faults,pages_sent,fault_stall_s,verified,error\n",
-        csv_field(&s.spec.path)
-    );
-    for (v, row) in s.values.iter().zip(&s.cells) {
-        for (alg, cell) in s.algorithms.iter().zip(row) {
-            match cell {
-                Ok(r) => out.push_str(&format!(
-                    "{v},{},{},{},{},{},{},{},{},\n",
-                    csv_field(alg),
-                    r.total_time_s,
-                    r.downtime_s,
-                    r.bytes_sent,
-                    r.network_faults,
-                    r.pages_sent,
-                    r.fault_stall_s,
-                    r.verified
-                )),
-                Err(e) => out.push_str(&format!("{v},{},,,,,,,,{}\n", csv_field(alg), csv_field(e))),
-            }
-        }
-    }
-    out
 }
 
 /// Props of [`SweepView`].
@@ -287,27 +42,11 @@ pub struct SweepProps {
 /// The sweep view.
 #[component]
 pub fn SweepView(props: &SweepProps) -> Html {
-    let linked = props.share.sweep.as_deref().map(SweepSpec::parse);
-    let form = {
-        let linked = linked.clone();
-        let raw = props.share.sweep.clone().unwrap_or_default();
-        use_state(move || match linked {
-            Some(Ok(spec)) => Form::of(&spec),
-            Some(Err(_)) => Form::loosely(&raw),
-            None => Form::of(&SweepSpec::parse(DEFAULT_SWEEP).expect("the default sweep parses")),
-        })
+    let state = {
+        let sweep = props.share.sweep.clone();
+        use_reducer(move || SweepState::from_link(sweep.as_deref()))
     };
-    let error = {
-        let linked = linked.clone();
-        use_state(move || match linked {
-            Some(Err(e)) => {
-                Some(SweepError { field: e.field, message: format!("{} (in the link's sweep; the form is {})", e.message, FORM_HINT) })
-            }
-            _ => None,
-        })
-    };
-    let results = use_state(|| None::<Swept>);
-    let progress = use_state(|| None::<Progress>);
+    let from_link = props.share.sweep.as_deref().is_some_and(|t| SweepSpec::parse(t).is_ok());
     let generation = use_batch_generation();
     let algorithms = selection_or(&props.share, &SWEEP_DEFAULT_SELECTION);
     let key = scenario_key(&props.share);
@@ -315,9 +54,7 @@ pub fn SweepView(props: &SweepProps) -> Html {
 
     // Check the form, store it in the link and run every value with every algorithm.
     let start = {
-        let results = results.clone();
-        let progress = progress.clone();
-        let error = error.clone();
+        let dispatch = state.dispatcher();
         let generation = generation.clone();
         let share = props.share.clone();
         let set_share = props.set_share.clone();
@@ -325,7 +62,8 @@ pub fn SweepView(props: &SweepProps) -> Html {
             let base = match share.scenario() {
                 Ok(s) => s,
                 Err(e) => {
-                    error.set(Some(SweepError { field: "sweep", message: format!("the scenario is invalid: {e}") }));
+                    dispatch
+                        .dispatch(SweepAction::Invalid(SweepError { field: "sweep", message: format!("the scenario is invalid: {e}") }));
                     return;
                 }
             };
@@ -333,11 +71,11 @@ pub fn SweepView(props: &SweepProps) -> Html {
             let (spec, scenarios) = match checked {
                 Ok(x) => x,
                 Err(e) => {
-                    error.set(Some(e));
+                    dispatch.dispatch(SweepAction::Invalid(e));
                     return;
                 }
             };
-            error.set(None);
+            dispatch.dispatch(SweepAction::Start);
             if store && share.sweep.as_deref() != Some(spec.to_string().as_str()) {
                 set_share.emit(ShareState { sweep: Some(spec.to_string()), ..share.clone() });
             }
@@ -350,16 +88,15 @@ pub fn SweepView(props: &SweepProps) -> Html {
                 }
             }
             let values: Vec<f64> = scenarios.iter().map(|(v, _)| *v).collect();
-            let p = progress.clone();
-            let on_progress = Callback::from(move |x: Progress| p.set(Some(x)));
-            let (results, p) = (results.clone(), progress.clone());
+            let d = dispatch.clone();
+            let on_progress = Callback::from(move |x: Progress| d.dispatch(SweepAction::Batch(BatchAction::Progress(x))));
+            let d = dispatch.clone();
             let key = scenario_key(&share);
             let n = algorithms.len();
             let on_done = Callback::from(move |(outcomes, busy_ms, wall_ms): Finished| {
-                p.set(None);
                 let flat: Vec<Result<Report, String>> = outcomes.into_iter().map(|(r, _)| r).collect();
                 let cells = flat.chunks(n.max(1)).map(<[_]>::to_vec).collect();
-                results.set(Some(Swept {
+                d.dispatch(SweepAction::Batch(BatchAction::Done(Rc::new(Swept {
                     spec: spec.clone(),
                     key: key.clone(),
                     values: values.clone(),
@@ -368,7 +105,7 @@ pub fn SweepView(props: &SweepProps) -> Html {
                     busy_ms,
                     wall_ms,
                     mode: worker_pool::mode().describe(),
-                }));
+                }))));
             });
             worker_pool::run_jobs(&generation, jobs, on_progress, on_done);
         })
@@ -378,96 +115,51 @@ pub fn SweepView(props: &SweepProps) -> Html {
     // under a sweep already shown.
     {
         let start = start.clone();
-        let results = results.clone();
-        let form = form.clone();
+        let shown = state.batch.result.clone();
+        let form = state.form.clone();
         let algorithms = algorithms.clone();
-        let from_link = matches!(linked, Some(Ok(_)));
         let valid = scenario.is_ok();
         use_effect_with(key.clone(), move |key| {
-            let stale = results.as_ref().is_some_and(|r| &r.key != key);
-            if valid && !algorithms.is_empty() && (stale || (results.is_none() && from_link)) {
-                start.emit(((*form).clone(), algorithms, false));
+            let stale = shown.as_ref().is_some_and(|r| &r.key != key);
+            if valid && !algorithms.is_empty() && (stale || (shown.is_none() && from_link)) {
+                start.emit((form, algorithms, false));
             }
         });
     }
 
     let edit = |apply: fn(&mut Form, String)| {
-        let form = form.clone();
+        let dispatch = state.dispatcher();
         Callback::from(move |e: InputEvent| {
             let i: web_sys::HtmlInputElement = e.target_unchecked_into();
-            let mut f = (*form).clone();
-            apply(&mut f, i.value());
-            form.set(f);
+            dispatch.dispatch(SweepAction::Edit(apply, i.value()));
         })
     };
     let choose = |apply: fn(&mut Form, String)| {
-        let form = form.clone();
+        let dispatch = state.dispatcher();
         Callback::from(move |e: Event| {
             let s: web_sys::HtmlSelectElement = e.target_unchecked_into();
-            let mut f = (*form).clone();
-            apply(&mut f, s.value());
-            form.set(f);
+            dispatch.dispatch(SweepAction::Edit(apply, s.value()));
         })
     };
     let on_path = {
-        let form = form.clone();
+        let dispatch = state.dispatcher();
         Callback::from(move |e: Event| {
             let s: web_sys::HtmlSelectElement = e.target_unchecked_into();
-            let path = s.value();
-            let mut f = (*form).clone();
-            // Suggest a range in the new field's units.
-            let (from, to) = match path.as_str() {
-                "link.bandwidth" => ("100Mbit/s", "10Gbit/s"),
-                "link.latency" => ("0.1ms", "50ms"),
-                "workload.write_rate" => ("1000pages/s", "60000pages/s"),
-                "workload.read_rate" => ("1000pages/s", "100000pages/s"),
-                "workload.working_set" => ("64MiB", "512MiB"),
-                "workload.hot_fraction" | "workload.hot_probability" => ("0.1", "0.9"),
-                "vm.memory" => ("512MiB", "4GiB"),
-                "vm.state_size" => ("1MiB", "256MiB"),
-                "vm.resume_overhead" => ("1ms", "100ms"),
-                "migration.timeout" => ("10s", "600s"),
-                _ => ("", ""),
-            };
-            if !from.is_empty() {
-                f.from = from.into();
-                f.to = to.into();
-            } else if let Ok(q) = quantity_of(&path) {
-                use crate::sweep_spec::Quantity as Q;
-                let (a, b) = match q {
-                    Q::Duration => ("10ms", "1s"),
-                    Q::Bandwidth => ("100Mbit/s", "10Gbit/s"),
-                    Q::Size { .. } => ("16MiB", "1GiB"),
-                    Q::Integer => ("1", "16"),
-                    Q::Number | Q::Rate => ("0.1", "1"),
-                };
-                f.from = a.into();
-                f.to = b.into();
-            }
-            f.spacing = "auto".into();
-            f.path = path;
-            form.set(f);
+            dispatch.dispatch(SweepAction::Path(s.value()));
         })
     };
     let on_metric = {
-        let form = form.clone();
-        let results = results.clone();
+        let state = state.clone();
         let share = props.share.clone();
         let set_share = props.set_share.clone();
         Callback::from(move |e: Event| {
             let s: web_sys::HtmlSelectElement = e.target_unchecked_into();
             let Some(m) = Metric::from_name(&s.value()) else { return };
-            let mut f = (*form).clone();
-            f.metric = m;
-            form.set(f);
             // The runs are kept: a new metric only redraws, and the link follows.
-            if let Some(r) = results.as_ref() {
-                let mut spec = r.spec.clone();
-                spec.metric = m;
-                let mut next = (*r).clone();
-                next.spec = spec.clone();
-                results.set(Some(next));
-                set_share.emit(ShareState { sweep: Some(spec.to_string()), ..share.clone() });
+            let linked = state.batch.result.as_ref().map(|r| SweepSpec { metric: m, ..r.spec.clone() }.to_string());
+            state.dispatch(SweepAction::Metric(m));
+            if let Some(sweep) = linked {
+                set_share.emit(ShareState { sweep: Some(sweep), ..share.clone() });
             }
         })
     };
@@ -478,29 +170,31 @@ pub fn SweepView(props: &SweepProps) -> Html {
     };
     let on_submit = {
         let start = start.clone();
-        let form = form.clone();
+        let state = state.clone();
         let algorithms = algorithms.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            start.emit(((*form).clone(), algorithms.clone(), true));
+            start.emit((state.form.clone(), algorithms.clone(), true));
         })
     };
     let on_stop = {
         let generation = generation.clone();
-        let progress = progress.clone();
+        let dispatch = state.dispatcher();
         Callback::from(move |_: MouseEvent| {
             stop_batch(&generation);
-            progress.set(None);
+            dispatch.dispatch(SweepAction::Batch(BatchAction::Stop));
         })
     };
     let on_csv = {
-        let results = results.clone();
+        let shown = state.batch.result.clone();
         Callback::from(move |_: MouseEvent| {
-            if let Some(r) = results.as_ref() {
+            if let Some(r) = shown.as_ref() {
                 download("livemig-sweep.csv", "text/csv", &sweep_csv(r));
             }
         })
     };
+    let form = &state.form;
+    let error = &state.error;
 
     let err_for = |field: &str| -> Html {
         match error.as_ref() {
@@ -565,14 +259,14 @@ pub fn SweepView(props: &SweepProps) -> Html {
                 { err_for("metric") }
             </div>
             <div class="field sweep-go">
-                <button type="submit" class="primary" disabled={algorithms.is_empty() || scenario.is_err() || progress.is_some()} data-testid="sweep-run">
+                <button type="submit" class="primary" disabled={algorithms.is_empty() || scenario.is_err() || state.batch.running()} data-testid="sweep-run">
                     {"Run sweep"}</button>
             </div>
             <p class="muted small sweep-spec">{"As text (the link's "}<code>{"sweep="}</code>{"): "}<code data-testid="sweep-text">{form.text()}</code></p>
         </form>
     };
 
-    let running = progress.as_ref().map(|(done, total, next)| {
+    let running = state.batch.progress.as_ref().map(|(done, total, next)| {
         html! {
             <p class="compare-progress" role="status" data-testid="sweep-progress">
                 <progress max={total.to_string()} value={done.to_string()}></progress>
@@ -582,7 +276,7 @@ pub fn SweepView(props: &SweepProps) -> Html {
         }
     });
 
-    let shown = results.as_ref().map(|r| {
+    let shown = state.batch.result.as_ref().map(|r| {
         let metric = r.spec.metric;
         let series: Vec<_> = r
             .algorithms
@@ -654,6 +348,3 @@ pub fn SweepView(props: &SweepProps) -> Html {
         </section>
     }
 }
-
-/// The form, for messages about a link's sweep.
-const FORM_HINT: &str = crate::sweep_spec::FORM;

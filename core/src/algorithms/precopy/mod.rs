@@ -32,7 +32,7 @@ pub mod xen;
 #[cfg(test)]
 mod tests;
 
-use super::{choice, parameters, Algorithm, AlgorithmInfo, Family, ParamKind, Params};
+use super::{choice, parameters, Algorithm, AlgorithmInfo, Downtime, Family, ParamKind, Params};
 use crate::context::{ContextError, MigrationContext, Outcome};
 use cloud_hypervisor::CloudHypervisorPolicy;
 pub(crate) use engine::{PageSender, PlainPages, Run, Sending, Stage};
@@ -112,6 +112,7 @@ pub const INFO: AlgorithmInfo = AlgorithmInfo {
     section: "precopy",
     base: None,
     family: Family::PreCopy,
+    downtime: Downtime::LastDirtyPages,
     summary: "Iterative pre-copy with a choice of convergence policy (default: Xen's)",
     paper: "Clark et al., Live Migration of Virtual Machines, NSDI 2005; Xen xc_domain_save.c",
     params: PARAMS,
