@@ -20,7 +20,9 @@
 //! replayed from version 0. Memory therefore stays at a few bytes a page however large the VM is,
 //! plus the cache the codec algorithms choose to hold.
 
-use crate::rng::{below, hash4, unit_f64, SplitMix64};
+use crate::rng::{below, hash4, CounterRng, SplitMix64};
+use rand::distr::{Distribution, StandardUniform};
+use rand::Rng;
 use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
@@ -85,7 +87,8 @@ impl ContentMix {
 
     /// The class of `page` under this mix.
     pub fn class_of(&self, seed: u64, page: u64) -> ContentClass {
-        let u = unit_f64(hash4(seed, page, 0xC1A5, 0));
+        // The first number of the page's class stream, hash4(seed, page, 0xC1A5, 0), as a float.
+        let u: f64 = StandardUniform.sample(&mut CounterRng::new(seed, page, 0xC1A5));
         let mut acc = self.zero;
         if u < acc {
             return ContentClass::Zero;
@@ -341,12 +344,8 @@ impl ContentModel {
 fn fill_class(class: ContentClass, g: &mut SplitMix64, buf: &mut [u8], page: u64) {
     match class {
         ContentClass::Zero => buf.fill(0),
-        ContentClass::Random => {
-            for chunk in buf.chunks_mut(8) {
-                let v = g.next_u64().to_le_bytes();
-                chunk.copy_from_slice(&v[..chunk.len()]);
-            }
-        }
+        // rand's fill: one number a little-endian 8 bytes, the last cut to what is left.
+        ContentClass::Random => g.fill_bytes(buf),
         ContentClass::Text => {
             // Words separated by a space, the last one cut at the end of the buffer.
             let mut i = 0;

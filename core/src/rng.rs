@@ -47,14 +47,6 @@ pub fn hash4_last(prefix: u64, c: u64) -> u64 {
     mix64(prefix ^ c.rotate_left(41))
 }
 
-/// Maps a 64-bit hash to a float in `[0, 1)`: its top 53 bits, scaled. This is exactly what
-/// rand's `StandardUniform` draws for an `f64` from one `next_u64` (tested below); kept as a
-/// function of a hash for the content generator, which has a hash and no generator.
-#[inline]
-pub fn unit_f64(h: u64) -> f64 {
-    (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-}
-
 /// A seekable stream of random numbers: the `index`-th number of the stream with hash prefix
 /// `prefix` is `hash4_last(prefix, index)`, so a stream can jump to any position at no cost
 /// ([`CounterRng::seek`]). The stream of `(seed, a, b)` starts at [`hash4`]`(seed, a, b, 0)`.
@@ -237,6 +229,12 @@ fn mul_high_by_pieces(a: u64, b: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The float a hash stood for before rand drew them (the traces hold it): its top 53 bits,
+    /// scaled to `[0, 1)`. rand's `StandardUniform` must draw exactly this from one number.
+    fn unit_f64(h: u64) -> f64 {
+        (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
 
     #[test]
     fn the_high_product_by_pieces_is_exact() {

@@ -30,7 +30,7 @@
 //! leaves the VM incomplete on the destination (QEMU: the VM is lost if either side fails).
 
 use super::postcopy_common::{resume_without, FaultWindow, PageServer, PushOrder, Pusher};
-use super::precopy::engine::{never, Run, Sending, Step};
+use super::precopy::engine::{never, Run, Sending};
 use super::precopy::qemu::QemuPolicy;
 use super::precopy::PrecopyParams;
 use super::{parameters, Algorithm, AlgorithmInfo, Downtime, Family, ParamKind, Params};
@@ -91,9 +91,8 @@ impl Algorithm for PostcopyQemu {
         // 1. Pre-copy passes, with QEMU's convergence test.
         let mut state = self.qemu.start(&mut run)?;
         for _ in 0..self.precopy_passes {
-            match self.qemu.pass(&mut run, &mut state, &mut never)? {
-                Step::Next | Step::Interrupted => {}
-                Step::Stopped(outcome) | Step::TimedOut(outcome) => return Ok(outcome),
+            if let Some(outcome) = self.qemu.pass(&mut run, &mut state, &mut never)?.ended() {
+                return Ok(outcome);
             }
         }
 

@@ -130,6 +130,27 @@ pub(crate) enum Step {
     TimedOut(Outcome),
 }
 
+impl Step {
+    /// The migration's outcome when this step ended it (stopped, or timed out); None when
+    /// another step follows.
+    pub(crate) fn ended(self) -> Option<Outcome> {
+        match self {
+            Step::Next | Step::Interrupted => None,
+            Step::Stopped(outcome) | Step::TimedOut(outcome) => Some(outcome),
+        }
+    }
+}
+
+/// A policy's own loop, with nothing to interrupt it: `step` (a Xen round, a QEMU pass) again
+/// and again until one ends the migration.
+pub(crate) fn until_ended(mut step: impl FnMut(&mut Interrupt<'_>) -> Result<Step, ContextError>) -> Result<Outcome, ContextError> {
+    loop {
+        if let Some(outcome) = step(&mut never)?.ended() {
+            return Ok(outcome);
+        }
+    }
+}
+
 /// One pre-copy in progress over a context: the sender, the current batch and stage.
 pub(crate) struct Run<'a> {
     pub(super) ctx: &'a mut dyn MigrationContext,

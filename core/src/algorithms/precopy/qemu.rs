@@ -27,7 +27,7 @@
 //! A "round" here is one pass over the dirty bitmap (QEMU's dirty-sync count also counts the
 //! extra syncs of the threshold check).
 
-use super::engine::{never, Interrupt, Run, Step};
+use super::engine::{until_ended, Interrupt, Run, Step};
 use super::{AlgorithmInfo, PrecopyParams};
 use crate::bitmap::PageBitmap;
 use crate::context::{ContextError, Outcome};
@@ -115,12 +115,7 @@ impl QemuPolicy {
     /// must be on).
     pub(crate) fn run(&self, run: &mut Run<'_>) -> Result<Outcome, ContextError> {
         let mut state = self.start(run)?;
-        loop {
-            match self.pass(run, &mut state, &mut never)? {
-                Step::Next | Step::Interrupted => {}
-                Step::Stopped(outcome) | Step::TimedOut(outcome) => return Ok(outcome),
-            }
-        }
+        until_ended(|interrupt| self.pass(run, &mut state, interrupt))
     }
 
     /// Starts a QEMU-policy pre-copy (the dirty log must be on): the first pass sends every page.

@@ -27,7 +27,7 @@
 //! `rate_max`; the final round runs at `rate_max` (Clark's text). Stock Xen builds did not
 //! define `ADAPTIVE_SAVE`, hence off by default.
 
-use super::engine::{never, Interrupt, Run, Step};
+use super::engine::{until_ended, Interrupt, Run, Step};
 use super::{AlgorithmInfo, PrecopyParams, ScanOrder};
 use crate::bitmap::PageBitmap;
 use crate::context::{ContextError, Outcome};
@@ -94,12 +94,7 @@ impl XenPolicy {
     /// Xen's loop: rounds until a stop test holds (the dirty log must be on).
     pub(crate) fn run(&self, run: &mut Run<'_>) -> Result<Outcome, ContextError> {
         let mut state = self.start(run)?;
-        loop {
-            match self.round(run, &mut state, &mut never)? {
-                Step::Next | Step::Interrupted => {}
-                Step::Stopped(outcome) | Step::TimedOut(outcome) => return Ok(outcome),
-            }
-        }
+        until_ended(|interrupt| self.round(run, &mut state, interrupt))
     }
 
     /// Starts a Xen-policy pre-copy (the dirty log must be on): round 1 will send every page.
