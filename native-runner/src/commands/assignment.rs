@@ -226,14 +226,7 @@ pub fn check(a: &Assignment, files: &[String], json: bool) -> anyhow::Result<(St
         }
     }
     if files.len() > 1 {
-        let mut t = comfy_table::Table::new();
-        t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header(vec![
-            "answers file",
-            "student",
-            "points",
-            "tasks passed",
-            "result",
-        ]);
+        let mut t = crate::output::table(&["answers file", "student", "points", "tasks passed", "result"]);
         for (r, f) in results.iter().zip(files) {
             match r {
                 Ok(g) => t.add_row(vec![

@@ -8,7 +8,7 @@
 //! Criterion bench uses; a plain `livemig bench` prints that table after the simulator's.
 
 use anyhow::Context;
-use comfy_table::{presets::UTF8_BORDERS_ONLY, CellAlignment, Table};
+use comfy_table::CellAlignment;
 use livemig_core::trace::TraceDetail;
 use livemig_core::units::Quantity;
 use livemig_core::Scenario;
@@ -117,8 +117,7 @@ pub fn run_all(sizes: &[u64], algorithms: &[String], json: bool) -> anyhow::Resu
         println!("{}", serde_json::to_string_pretty(&results)?);
         return Ok(());
     }
-    let mut t = Table::new();
-    t.load_preset(UTF8_BORDERS_ONLY).set_header(vec![
+    let mut t = crate::output::table(&[
         "VM",
         "algorithm",
         "wall time",
@@ -140,11 +139,7 @@ pub fn run_all(sizes: &[u64], algorithms: &[String], json: bool) -> anyhow::Resu
             if r.verified { "yes" } else { "no" }.into(),
         ]);
     }
-    for i in 2..t.column_count() {
-        if let Some(c) = t.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
+    crate::output::right_align(&mut t, 2);
     println!("hot/cold workload (20,000 writes/s and 20,000 reads/s over a quarter of memory), 1 Gbit/s link");
     println!("{t}");
     Ok(())
@@ -438,8 +433,7 @@ pub fn codecs(json: bool) -> anyhow::Result<String> {
     if json {
         return Ok(format!("{}\n", serde_json::to_string_pretty(&result)?));
     }
-    let mut t = Table::new();
-    t.load_preset(UTF8_BORDERS_ONLY).set_header(vec!["codec", "encode", "decode", "ratio", "pages", "measured on"]);
+    let mut t = crate::output::table(&["codec", "encode", "decode", "ratio", "pages", "measured on"]);
     for c in &result.codecs {
         t.add_row(vec![
             c.codec.to_string(),

@@ -8,7 +8,7 @@
 //! costs. Each runs as `livemig bench --corner NAME` so that its peak memory (`VmHWM`) is its own.
 
 use anyhow::Context;
-use comfy_table::{presets::UTF8_BORDERS_ONLY, CellAlignment, Table};
+use comfy_table::CellAlignment;
 use livemig_core::trace::TraceDetail;
 use livemig_core::units::Quantity;
 use serde::{Deserialize, Serialize};
@@ -192,8 +192,7 @@ fn run_all(json: bool) -> anyhow::Result<String> {
     if json {
         return Ok(format!("{}\n", serde_json::to_string_pretty(&results)?));
     }
-    let mut t = Table::new();
-    t.load_preset(UTF8_BORDERS_ONLY).set_header(vec!["corner", "algorithm", "wall time", "peak memory", "outcome"]);
+    let mut t = crate::output::table(&["corner", "algorithm", "wall time", "peak memory", "outcome"]);
     for (c, r) in CORNERS.iter().zip(&results) {
         t.add_row(vec![
             c.name.to_string(),

@@ -103,26 +103,16 @@ pub fn closed_form(f: &mut Fidelity) -> anyhow::Result<()> {
         let r = crate::input::simulate(s, Some("precopy-xen"), TraceDetail::Summary)?.report;
         let two_pages = 2.0 * m.page_bytes / m.bandwidth;
         let against = "closed form (geometric model)".to_string();
-        for (metric, model, sim, shown) in [
-            (
-                "total time",
-                p.total_time_s,
-                r.total_time_s,
-                (Quantity::Duration.show(p.total_time_s), Quantity::Duration.show(r.total_time_s)),
-            ),
-            (
-                "data sent",
-                p.total_bytes,
-                r.bytes_sent as f64,
-                (Quantity::Size.show(p.total_bytes), Quantity::Size.show(r.bytes_sent as f64)),
-            ),
-            ("downtime", p.downtime_s, r.downtime_s, (Quantity::Duration.show(p.downtime_s), Quantity::Duration.show(r.downtime_s))),
+        for (metric, q, model, sim) in [
+            ("total time", Quantity::Duration, p.total_time_s, r.total_time_s),
+            ("data sent", Quantity::Size, p.total_bytes, r.bytes_sent as f64),
+            ("downtime", Quantity::Duration, p.downtime_s, r.downtime_s),
         ] {
             f.lines.push(Line {
                 against: against.clone(),
                 case: format!("{label}, precopy-xen, {metric}"),
-                reference: shown.0,
-                simulated: shown.1,
+                reference: q.show(model),
+                simulated: q.show(sim),
                 error: pct(sim, model),
                 ok: tolerance.map(|t| within(sim, model, t) || (metric == "downtime" && (sim - model).abs() <= two_pages)),
             });
@@ -142,37 +132,16 @@ pub fn kvm(f: &mut Fidelity) -> anyhow::Result<()> {
         let (run, s) = crate::commands::kvm::kvm_migrate(preset, &[], Some(algorithm), Some(memory), None, options)?;
         let sim = crate::input::simulate(&s, Some(algorithm), TraceDetail::Summary)?.report;
         let real = &run.report;
-        for (metric, r, si, shown) in [
-            (
-                "total time",
-                real.total_time_s,
-                sim.total_time_s,
-                (Quantity::Duration.show(real.total_time_s), Quantity::Duration.show(sim.total_time_s)),
-            ),
-            (
-                "data sent",
-                real.bytes_sent as f64,
-                sim.bytes_sent as f64,
-                (Quantity::Size.show(real.bytes_sent as f64), Quantity::Size.show(sim.bytes_sent as f64)),
-            ),
-            (
-                "downtime",
-                real.downtime_s,
-                sim.downtime_s,
-                (Quantity::Duration.show(real.downtime_s), Quantity::Duration.show(sim.downtime_s)),
-            ),
-            (
-                "faults",
-                real.network_faults as f64,
-                sim.network_faults as f64,
-                (real.network_faults.to_string(), sim.network_faults.to_string()),
-            ),
+        for (metric, q, r, si) in [
+            ("total time", Quantity::Duration, real.total_time_s, sim.total_time_s),
+            ("data sent", Quantity::Size, real.bytes_sent as f64, sim.bytes_sent as f64),
+            ("downtime", Quantity::Duration, real.downtime_s, sim.downtime_s),
         ] {
             f.lines.push(Line {
                 against: "KVM runner (real guest)".into(),
                 case: format!("{preset} {memory}, {algorithm}, {metric}"),
-                reference: shown.0,
-                simulated: shown.1,
+                reference: q.show(r),
+                simulated: q.show(si),
                 error: pct(si, r),
                 ok: None,
             });
@@ -201,12 +170,12 @@ pub fn qemu(f: &mut Fidelity) -> anyhow::Result<()> {
                 continue;
             }
             let q = Quantity::of_metric(p.metric);
-            let shown = (q.show(p.real), q.show(p.simulated));
+
             f.lines.push(Line {
                 against: format!("QEMU {version} (real)"),
                 case: format!("{}, {}", cell.label(), p.metric),
-                reference: shown.0,
-                simulated: shown.1,
+                reference: q.show(p.real),
+                simulated: q.show(p.simulated),
                 error: pct(p.simulated, p.real),
                 ok: matrix::within_target(p.metric, p.simulated, p.real),
             });
@@ -249,8 +218,7 @@ pub fn papers(f: &mut Fidelity) -> anyhow::Result<()> {
 
 /// The summary as a table, then what was skipped.
 pub fn text(f: &Fidelity) -> String {
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header(vec!["against", "case", "reference", "simulated", "error", "ok"]);
+    let mut t = crate::output::table(&["against", "case", "reference", "simulated", "error", "ok"]);
     for l in &f.lines {
         let ok = match l.ok {
             Some(true) => "yes",

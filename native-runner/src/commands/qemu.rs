@@ -138,8 +138,7 @@ pub fn text(q: &QemuReport) -> String {
     let r = &q.report;
     let d = &q.qemu;
     let g = &d.guest;
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header(vec!["metric", "value"]);
+    let mut t = crate::output::table(&["metric", "value"]);
     let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
     let mut rows: Vec<(&str, String)> = vec![
         ("status", d.status.clone()),
@@ -184,15 +183,7 @@ pub fn text(q: &QemuReport) -> String {
         Quantity::Size.show(d.config.max_bandwidth as f64)
     );
     if !d.per_sync.is_empty() {
-        let mut s = comfy_table::Table::new();
-        s.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header(vec![
-            "sync",
-            "time",
-            "transferred",
-            "remaining",
-            "dirty pages/s",
-            "status",
-        ]);
+        let mut s = crate::output::table(&["sync", "time", "transferred", "remaining", "dirty pages/s", "status"]);
         for x in &d.per_sync {
             s.add_row(vec![
                 x.dirty_sync_count.to_string(),

@@ -81,8 +81,7 @@ fn fmt_diff(e: Option<f64>) -> String {
 
 /// `livemig qemu crosscheck`'s table.
 pub fn crosscheck_text(c: &Crosscheck, host: &HostModel) -> String {
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header(vec!["metric", "QEMU", "simulated", "diff"]);
+    let mut t = crate::output::table(&["metric", "QEMU", "simulated", "diff"]);
     for p in c.pairs() {
         t.add_row(vec![
             p.metric.to_string(),
@@ -142,8 +141,7 @@ fn spread_text(metric: &str, s: &matrix::Spread) -> String {
 
 /// The matrix table: per cell, QEMU's median (min-max) and the simulator's, with the error.
 pub fn matrix_text(cells: &[CellResult], host: &HostModel, runs: usize) -> String {
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header(vec![
+    let mut t = crate::output::table(&[
         "cell",
         "total QEMU",
         "total sim",
