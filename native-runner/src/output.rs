@@ -28,7 +28,7 @@ pub fn print(text: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Prints `value` as pretty JSON and a newline ([`print`]).
+/// Prints `value` as pretty JSON and a newline ([`print()`]).
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     print(&format!("{}\n", serde_json::to_string_pretty(value)?))
 }

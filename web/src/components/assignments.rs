@@ -72,28 +72,6 @@ fn markdown_html(text: &str) -> Html {
     }) } }
 }
 
-fn download(file_name: &str, text: &str) -> Result<(), String> {
-    let err = |e: wasm_bindgen::JsValue| e.as_string().unwrap_or_else(|| "the browser refused".to_string());
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
-    let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type("application/toml");
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(err)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(err)?;
-    let doc = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
-    let a: web_sys::HtmlAnchorElement = doc.create_element("a").map_err(err)?.dyn_into().map_err(|_| "not an anchor".to_string())?;
-    a.set_href(&url);
-    a.set_download(file_name);
-    let body = doc.body().ok_or("no document body")?;
-    body.append_child(&a).map_err(err)?;
-    a.click();
-    a.remove();
-    gloo::timers::callback::Timeout::new(30_000, move || {
-        let _ = web_sys::Url::revoke_object_url(&url);
-    })
-    .forget();
-    Ok(())
-}
-
 async fn fetch_text(url: &str) -> Result<String, String> {
     let err = |e: wasm_bindgen::JsValue| e.as_string().unwrap_or_else(|| format!("{e:?}"));
     let window = web_sys::window().ok_or("no window")?;
@@ -427,7 +405,7 @@ pub fn AssignmentsView(props: &AssignmentsProps) -> Html {
             let stem = a.name.trim_end_matches(".toml").rsplit('/').next().unwrap_or("assignment").to_string();
             let file = format!("{stem}-answers.toml");
             status.set(Some(
-                download(&file, &draft.answers_toml(&a))
+                crate::dom::download(&file, "application/toml", &draft.answers_toml(&a))
                     .map(|()| format!("Saved {file}: hand it in, or grade it with livemig assignment check.")),
             ));
         })

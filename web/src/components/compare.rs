@@ -113,7 +113,10 @@ pub fn CompareView(props: &CompareProps) -> Html {
         let shown = state.result.clone();
         Callback::from(move |_: MouseEvent| {
             if let Some(r) = shown.as_ref() {
-                download("livemig-compare.csv", "text/csv", &rows_csv(&r.rows));
+                // The view has no status line: a refused download shows only in the console.
+                if let Err(e) = download("livemig-compare.csv", "text/csv", &rows_csv(&r.rows)) {
+                    gloo::console::warn!(format!("compare CSV: {e}"));
+                }
             }
         })
     };

@@ -11,6 +11,7 @@
 //! Downloads are a Blob (or the canvas's data URL) behind a temporary `<a download>`.
 
 use crate::components::charts::CHART_IDS;
+use crate::dom::{click_download, download, js_err};
 use crate::loaded::{load_trace, Loaded};
 use crate::series;
 use crate::share::ShareState;
@@ -36,42 +37,6 @@ pub struct ExportProps {
 enum Status {
     Done(String),
     Failed(String),
-}
-
-fn js_err(e: JsValue) -> String {
-    e.as_string()
-        .or_else(|| e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())))
-        .unwrap_or_else(|| "the browser refused".to_string())
-}
-
-/// Clicks a temporary `<a download>` pointing at `href`.
-fn click_download(href: &str, file_name: &str) -> Result<(), String> {
-    let doc = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
-    let body = doc.body().ok_or("no document body")?;
-    let a: web_sys::HtmlAnchorElement = doc.create_element("a").map_err(js_err)?.dyn_into().map_err(|_| "not an anchor".to_string())?;
-    a.set_href(href);
-    a.set_download(file_name);
-    let _ = a.set_attribute("style", "display:none");
-    body.append_child(&a).map_err(js_err)?;
-    a.click();
-    a.remove();
-    Ok(())
-}
-
-/// Downloads `text` as a file.
-fn download_text(file_name: &str, mime: &str, text: &str) -> Result<(), String> {
-    let parts = js_sys::Array::of1(&JsValue::from_str(text));
-    let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type(mime);
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(js_err)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(js_err)?;
-    let clicked = click_download(&url, file_name);
-    // Revoke once the browser has had time to start the download.
-    gloo::timers::callback::Timeout::new(30_000, move || {
-        let _ = web_sys::Url::revoke_object_url(&url);
-    })
-    .forget();
-    clicked
 }
 
 /// Downloads every chart canvas on the page as a PNG; returns how many.
@@ -163,20 +128,21 @@ pub fn ExportBar(props: &ExportProps) -> Html {
             let Some(l) = loaded.as_ref() else { return };
             let stem = series::file_stem(&l.report);
             let result = match what {
-                "csv" => download_text(&format!("{stem}-rounds.csv"), "text/csv", &series::report_csv(&l.report))
-                    .map(|()| "rounds CSV".to_string()),
-                "summary" => download_text(&format!("{stem}-summary.csv"), "text/csv", &series::summary_csv(&l.report))
+                "csv" => {
+                    download(&format!("{stem}-rounds.csv"), "text/csv", &series::report_csv(&l.report)).map(|()| "rounds CSV".to_string())
+                }
+                "summary" => download(&format!("{stem}-summary.csv"), "text/csv", &series::summary_csv(&l.report))
                     .map(|()| "summary CSV".to_string()),
                 "json" => serde_json::to_string_pretty(&l.report)
                     .map_err(|e| e.to_string())
                     // The CLI prints the JSON and a newline.
-                    .and_then(|j| download_text(&format!("{stem}-report.json"), "application/json", &(j + "\n")))
+                    .and_then(|j| download(&format!("{stem}-report.json"), "application/json", &(j + "\n")))
                     .map(|()| "report JSON".to_string()),
                 "trace" => {
                     let trace = Rc::clone(l.playback.borrow().trace());
                     serde_json::to_string(&*trace)
                         .map_err(|e| e.to_string())
-                        .and_then(|j| download_text(&format!("{stem}-trace.json"), "application/json", &j))
+                        .and_then(|j| download(&format!("{stem}-trace.json"), "application/json", &j))
                         .map(|()| format!("trace JSON ({} events)", trace.events.len()))
                 }
                 _ => match download_charts(&stem) {

@@ -189,7 +189,10 @@ pub fn SweepView(props: &SweepProps) -> Html {
         let shown = state.batch.result.clone();
         Callback::from(move |_: MouseEvent| {
             if let Some(r) = shown.as_ref() {
-                download("livemig-sweep.csv", "text/csv", &sweep_csv(r));
+                // The view has no status line: a refused download shows only in the console.
+                if let Err(e) = download("livemig-sweep.csv", "text/csv", &sweep_csv(r)) {
+                    gloo::console::warn!(format!("sweep CSV: {e}"));
+                }
             }
         })
     };
