@@ -95,7 +95,7 @@ fn quantity_range(path: &str) -> Option<&'static str> {
         "link.page_header" => accepted::PAGE_HEADER,
         "link.send_buffer" => accepted::SEND_BUFFER,
         "host.send_rate" | "host.zero_scan_rate" | "host.first_touch_rate" => accepted::HOST_RATE,
-        "host.discard_range_time" | "host.discard_page_time" | "host.postcopy_switch_time" => accepted::HOST_TIME,
+        "host.discard_range_time" | "host.discard_page_time" | "host.postcopy_switch_time" | "host.dirty_fault_time" => accepted::HOST_TIME,
         "migration.timeout" => accepted::TIMEOUT,
         _ => return None,
     })
@@ -408,6 +408,17 @@ pub struct HostSpec {
     /// switch, with the discard, in the downtime. Unset, nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub postcopy_switch_time: Option<Seconds>,
+    /// Seconds of the guest's time each write fault of dirty logging costs it: while the source
+    /// logs dirty pages, the hypervisor write-protects every page at each sync of the log
+    /// (KVM's `KVM_CLEAR_DIRTY_LOG` / `KVM_GET_DIRTY_LOG`), so the first write to a page after
+    /// it traps into the hypervisor, which marks the page dirty and makes it writable again.
+    /// The vCPU is stalled meanwhile: a guest that dirties new pages faster than
+    /// `1 / dirty_fault_time` a second falls behind its schedule, and catches up when its writes
+    /// land on pages already dirty again (at most [`crate::workload::MAX_CATCH_UP_S`] of its
+    /// schedule; what it is later than that, it gives up). Writes to pages already dirty since
+    /// the last sync, reads, and everything on the destination cost nothing. Unset, nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dirty_fault_time: Option<Seconds>,
 }
 
 impl Default for HostSpec {
@@ -422,6 +433,7 @@ impl Default for HostSpec {
             discard_range_time: None,
             discard_page_time: None,
             postcopy_switch_time: None,
+            dirty_fault_time: None,
         }
     }
 }
@@ -848,6 +860,7 @@ impl Scenario {
             ("host.discard_range_time", h.discard_range_time),
             ("host.discard_page_time", h.discard_page_time),
             ("host.postcopy_switch_time", h.postcopy_switch_time),
+            ("host.dirty_fault_time", h.dirty_fault_time),
         ] {
             if let Some(t) = time {
                 check_range(field, t.0, 0.0, 1.0, accepted::HOST_TIME)?;

@@ -9,13 +9,22 @@
 //! same accesses.
 //!
 //! Guest time stops while the VM is paused or blocked on a network fault, and runs slower while
-//! it is throttled; the simulator maps guest time to wall-clock time.
+//! it is throttled; the simulator maps guest time to wall-clock time. Writes stalled by dirty
+//! logging's write faults (`host.dirty_fault_time`) fall behind guest time and catch up, at most
+//! [`MAX_CATCH_UP_S`] of it.
 
 use crate::rng::{below, hash4_prefix, CounterRng};
 use crate::scenario::{AccessPattern, PhaseTag, Scenario};
 use rand::distr::{Distribution, StandardUniform};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+
+/// The most of its schedule, in guest seconds, that a guest's writes may fall behind and still
+/// be caught up in a burst; a guest later than that gives up the writes it missed and goes on
+/// from the present. The QEMU peer's guest program does the same (`P_MAX_LAG_W`, 0.1 s of its
+/// write rate, in `native-runner/qemu-guest/guest.S`); an open-loop service with a bounded queue
+/// behaves alike.
+pub const MAX_CATCH_UP_S: f64 = 0.1;
 
 /// Read or write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -158,6 +158,8 @@ fn bad_host_values_name_the_field_and_the_range() {
         ("host.discard_page_time=-1 s", "host.discard_page_time"),
         ("host.postcopy_switch_time=2 s", "host.postcopy_switch_time"),
         ("host.postcopy_switch_time=-1 ms", "host.postcopy_switch_time"),
+        ("host.dirty_fault_time=2 s", "host.dirty_fault_time"),
+        ("host.dirty_fault_time=-1 us", "host.dirty_fault_time"),
     ] {
         let err = Scenario::parse_with_overrides("", &[set.to_string()]).unwrap_err().to_string();
         assert!(err.starts_with(field), "{set}: {err}");
@@ -191,37 +193,33 @@ fn xbzrle_starts_after_the_first_pass_as_in_qemu() {
 }
 
 #[test]
-fn a_writer_faster_than_the_cap_never_converges_whatever_the_phase() {
-    // One cell of `livemig qemu matrix`, on this project's machine as calibrated: a sequential
-    // writer re-dirties its 64 MiB working set at 195 MiB/s, above QEMU's 128 MiB/s cap whose
-    // 300 ms threshold (38 MiB) is below the working set, and real QEMU never converged in 30 s
-    // (3 runs of 3). QEMU tests for convergence once per 100 ms window; testing after every
-    // 4 MiB batch instead found a moment when the writer's sweep and the scan lined up, and
-    // stopped at 6.2 s.
+fn qemu_tests_for_convergence_once_per_window_so_an_idle_guest_stops_within_a_window_of_the_threshold() {
+    // An idle 512 MiB guest under QEMU's default 128 MiB/s cap: QEMU tests the pending bytes
+    // against the threshold (300 ms at the measured 134 MB/s: 40.3 MB) once per 100 ms window,
+    // and each window sends 13.4 MB, so it stops with between 26.9 and 40.3 MB still to send,
+    // which go in the downtime (real QEMU on this project's machine: 37.2 MB). The test falls
+    // at QEMU's clock checks, every 64 pages, whatever `batch_pages` says: with Xen's 1024-page
+    // batches (31 ms each at the cap) it came every 124 ms, and the stop carried 25 MB.
     let text = r#"
         [vm]
         memory = "512 MiB"
-        free_memory = "4 MiB"
-        state_size = "8 KiB"
         content = { zero = 0.0, text = 0.0, structured = 0.0, random = 1.0 }
         [workload]
-        pattern = "sequential"
-        write_rate = "50000 pages/s"
-        working_set = "64 MiB"
+        pattern = "idle"
         [link]
-        bandwidth = "2.6 GiB/s"
-        priority_channel = false
-        [host]
-        send_rate = "2.45 GiB/s"
-        zero_scan_rate = "14 GiB/s"
-        cores = 2
-        [migration]
-        timeout = "30 s"
+        bandwidth = "10 Gbit/s"
     "#;
-    for seed in 1..=3 {
-        let s = Scenario::parse_with_overrides(text, &[format!("seed={seed}")]).unwrap();
+    let threshold = 0.3 * 128.0 * MIB * 4104.0 / 4096.0;
+    for batch in ["1024", "64", "7"] {
+        let s = Scenario::parse_with_overrides(text, &[format!("params.precopy.batch_pages={batch}")]).unwrap();
         let r = run(&s, "precopy-qemu");
-        assert!(!r.converged && !r.completed, "seed {seed}: {}", r.stop_reason);
+        let stop = rounds(&r, RoundKind::StopAndCopy)[0];
+        let carried = stop.pages_sent as f64 * 4104.0;
+        assert!(r.converged && r.verified, "{r:?}");
+        assert!(
+            carried < threshold && carried > threshold - 0.1 * 128.0 * MIB * 4104.0 / 4096.0 - 64.0 * 4104.0,
+            "batch {batch}: {carried} bytes in the stop-and-copy against a {threshold}-byte threshold"
+        );
     }
 }
 
@@ -311,4 +309,61 @@ fn the_switch_to_postcopy_costs_its_fixed_time_in_the_downtime_and_precopy_nothi
     // A pre-copy never switches, so the same host changes nothing in it.
     let precopy = |extra: &[&str]| run(&guest("1 Gbit/s", 1_000.0, &[&[limit][..], extra].concat()), "precopy-qemu");
     assert_eq!(precopy(&[switch]), precopy(&[]));
+}
+
+/// A 64 MiB guest writing `pattern` at `rate` pages/s over `working_set`, migrated by QEMU's
+/// pre-copy on a 100 Mbit/s link (so slowly that it is still in its first passes) and cancelled
+/// at 2 s; its writes are those the guest made while the dirty log was on.
+fn writes_while_logging(pattern: &str, rate: f64, working_set: &str, fault: Option<&str>) -> Report {
+    let mut set = vec![
+        format!("workload.pattern={pattern:?}"),
+        format!("workload.working_set={working_set:?}"),
+        "migration.timeout=2 s".to_string(),
+        "migration.on_timeout=cancel".to_string(),
+    ];
+    if let Some(f) = fault {
+        set.push(format!("host.dirty_fault_time={f}"));
+    }
+    let set: Vec<&str> = set.iter().map(String::as_str).collect();
+    run(&guest("100 Mbit/s", rate, &set), "precopy-qemu")
+}
+
+#[test]
+fn dirty_logging_faults_hold_a_guest_that_dirties_new_pages_to_one_per_fault_time() {
+    // In order over 48 MiB (12,288 pages) at 100,000 writes/s, every write is to a page not yet
+    // dirtied since the last sync (the writer does not come round in 2 s at the faulting pace),
+    // so each one faults: 1 ms each allows 2,000 in 2 s, whatever the guest asks for.
+    let free = writes_while_logging("sequential", 100_000.0, "48 MiB", None);
+    let faulting = writes_while_logging("sequential", 100_000.0, "48 MiB", Some("1 ms"));
+    assert!((free.guest_writes as f64 - 200_000.0).abs() <= 1.0, "{} writes without faults", free.guest_writes);
+    assert!((faulting.guest_writes as f64 - 2_000.0).abs() <= 2.0, "{} writes at 1 ms a fault", faulting.guest_writes);
+    assert!(!faulting.completed && faulting.guest_progress_s == free.guest_progress_s);
+}
+
+#[test]
+fn a_guest_that_rewrites_dirty_pages_catches_up_with_its_schedule() {
+    // 20,000 writes/s over 256 pages: after each sync the guest faults once on each page it
+    // touches again (256 at 20 us is 5 ms), then rewrites dirty pages for free and catches up.
+    // It falls behind by at most a few milliseconds, far less than the 100 ms it may catch up,
+    // so it makes every write it would without faults (the last few may still be pending at
+    // the cancel).
+    let free = writes_while_logging("uniform", 20_000.0, "1 MiB", None);
+    let faulting = writes_while_logging("uniform", 20_000.0, "1 MiB", Some("20 us"));
+    let lost = free.guest_writes - faulting.guest_writes;
+    assert!(lost <= 256, "{lost} writes lost of {}", free.guest_writes);
+}
+
+#[test]
+fn a_guest_too_far_behind_gives_up_the_writes_it_missed_and_a_pre_copy_still_verifies() {
+    // 1 ms a fault against 10,000 writes/s over 4 MiB (1,024 pages): the guest falls behind by
+    // far more than the 100 ms it may catch up, so it skips ahead, and its writes are fewer.
+    // The migration itself (a fast link) still copies every page it wrote.
+    let s = |fault: &[&str]| guest("1 Gbit/s", 10_000.0, fault);
+    let free = run(&s(&[]), "precopy-qemu");
+    let faulting = run(&s(&["host.dirty_fault_time=1 ms"]), "precopy-qemu");
+    assert!(faulting.verified && faulting.completed, "{faulting:?}");
+    assert!(faulting.guest_writes < free.guest_writes, "{} against {}", faulting.guest_writes, free.guest_writes);
+    // Without dirty logging there is no fault: post-copy never logs, so the setting changes
+    // nothing in it.
+    assert_eq!(run(&s(&["host.dirty_fault_time=1 ms"]), "postcopy"), run(&s(&[]), "postcopy"));
 }

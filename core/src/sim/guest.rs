@@ -4,7 +4,7 @@
 
 use super::{SimContext, Where};
 use crate::trace::{Event, Host, TraceDetail};
-use crate::workload::{AccessKind, Cursor};
+use crate::workload::{AccessKind, Cursor, MAX_CATCH_UP_S};
 
 /// The earlier of the next write `w` and the next read `r` (`(guest time, page)` each), with its
 /// kind; a write wins a tie.
@@ -50,6 +50,9 @@ impl SimContext {
     }
 
     pub(super) fn run_source_until(&mut self, t_end: f64) {
+        if self.dirty_fault_s > 0.0 {
+            return self.run_source_with_write_faults(t_end);
+        }
         let speed = 1.0 - self.throttle;
         let wall0 = self.now;
         let g0 = self.guest;
@@ -65,15 +68,68 @@ impl SimContext {
                 self.guest = g;
                 self.track_phase(wall, Host::Source);
             }
-            self.src_version[page as usize] += 1;
-            self.guest_writes += 1;
-            if self.logging && self.dirty.set(page) {
-                self.rec.dirtied(wall, page);
-            }
+            self.write_on_source(wall, page);
         }
         self.guest = g_end;
         if self.workload.phases().len() > 1 {
             self.track_phase(t_end, Host::Source);
+        }
+    }
+
+    /// The source guest writes `page` at `wall`: a new version, and a dirty-log bit while the
+    /// log is on. True when the write set the bit, which is what traps into the hypervisor on a
+    /// real host (the page was write-protected since the last sync).
+    fn write_on_source(&mut self, wall: f64, page: u64) -> bool {
+        self.src_version[page as usize] += 1;
+        self.guest_writes += 1;
+        let faulted = self.logging && self.dirty.set(page);
+        if faulted {
+            self.rec.dirtied(wall, page);
+        }
+        faulted
+    }
+
+    /// [`Self::run_source_until`] with `host.dirty_fault_time`: each write that sets a dirty-log
+    /// bit stalls the vCPU for that long, so the guest's writes fall behind its schedule while
+    /// it dirties new pages, and catch up (each as soon as the vCPU is free) while it rewrites
+    /// dirty ones. A guest more than [`MAX_CATCH_UP_S`] behind gives up the writes it missed.
+    fn run_source_with_write_faults(&mut self, t_end: f64) {
+        let speed = 1.0 - self.throttle;
+        let (wall0, g0) = (self.now, self.guest);
+        let g_end = g0 + (t_end - wall0) * speed;
+        let wall_of = |g: f64| if speed > 0.0 { wall0 + (g - g0) / speed } else { wall0 };
+        let mut free = self.vcpu_stalled_until.max(wall0);
+        while free < t_end {
+            let Some((g, page)) = self.workload.peek(&mut self.writes) else { break };
+            let due = g0 + (free - wall0) * speed;
+            if due - g > MAX_CATCH_UP_S {
+                self.workload.skip_to(&mut self.writes, due);
+                continue;
+            }
+            let wall = wall_of(g).max(free);
+            if g >= g_end || wall >= t_end {
+                break;
+            }
+            self.workload.advance(&mut self.writes);
+            if self.workload.phases().len() > 1 {
+                self.guest = g;
+                self.track_phase(wall, Host::Source);
+            }
+            free = if self.write_on_source(wall, page) { wall + self.dirty_fault_s } else { wall };
+        }
+        self.vcpu_stalled_until = free;
+        self.guest = g_end;
+        if self.workload.phases().len() > 1 {
+            self.track_phase(t_end, Host::Source);
+        }
+    }
+
+    /// The source is paused: writes that dirty logging's faults held back are given up (a
+    /// guest resumed after a downtime is late by it as well; see [`MAX_CATCH_UP_S`]).
+    pub(super) fn drop_write_backlog(&mut self) {
+        if self.dirty_fault_s > 0.0 {
+            self.workload.skip_to(&mut self.writes, self.guest);
+            self.vcpu_stalled_until = self.now;
         }
     }
 

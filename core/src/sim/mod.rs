@@ -116,6 +116,11 @@ pub struct SimContext {
     rate_limit: Option<f64>,
     /// Guest seconds of work done so far.
     guest: f64,
+    /// Wall time until which the source's vCPU is stalled by dirty logging's write faults
+    /// (`host.dirty_fault_time`); its writes lag behind `guest` meanwhile.
+    vcpu_stalled_until: f64,
+    /// `host.dirty_fault_time` in seconds (0: writes cost nothing).
+    dirty_fault_s: f64,
     /// Destination: wall time up to which the guest has been simulated.
     dst_wall: f64,
     writes: Cursor,
@@ -191,6 +196,8 @@ impl SimContext {
             throttle: 0.0,
             rate_limit: None,
             guest: 0.0,
+            vcpu_stalled_until: 0.0,
+            dirty_fault_s: scenario.host.dirty_fault_time.map_or(0.0, |t| t.0),
             dst_wall: 0.0,
             writes,
             reads,

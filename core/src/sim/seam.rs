@@ -161,6 +161,7 @@ impl SwitchOver for SimContext {
             return Err(ContextError::WrongState { operation: "pause_source", reason: "the guest is not running on the source" });
         }
         self.at = Where::Paused;
+        self.drop_write_backlog();
         self.paused = true;
         self.rec.push(self.now, Event::SourcePaused);
         Ok(())

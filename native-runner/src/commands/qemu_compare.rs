@@ -51,7 +51,7 @@ pub fn calibrate(quiet: bool) -> anyhow::Result<HostModel> {
 pub fn host_text(h: &HostModel) -> String {
     format!(
         "host model: {} CPUs; QEMU's sending thread {}/s with a CPU to itself, zero check {}/s, device state {}, destination resume {}, loopback TCP {}/s; \
-         destination's first touch {}/s, discard {} a range + {} a page, switch to post-copy {}",
+         destination's first touch {}/s, discard {} a range + {} a page, switch to post-copy {}; the guest's write fault under dirty logging {}",
         h.cores,
         Quantity::Size.show(h.send_rate),
         Quantity::Size.show(h.zero_scan_rate),
@@ -61,7 +61,8 @@ pub fn host_text(h: &HostModel) -> String {
         Quantity::Size.show(h.first_touch_rate),
         Quantity::Duration.show(h.discard_range_s),
         Quantity::Duration.show(h.discard_page_s),
-        Quantity::Duration.show(h.postcopy_switch_s)
+        Quantity::Duration.show(h.postcopy_switch_s),
+        Quantity::Duration.show(h.dirty_fault_s)
     )
 }
 

@@ -18,6 +18,8 @@
 //! the destination's discard costs at the switch to post-copy (`host.discard_range_time`,
 //! `host.discard_page_time`), and the same idle guests switched to post-copy at once give its
 //! fixed cost (`host.postcopy_switch_time`: their guest-seen downtime less the pre-copy runs').
+//! A guest that writes its pages in order far faster than it can while dirty logging traps each
+//! write gives what a write fault costs it (`host.dirty_fault_time`, [`measure_dirty_fault`]).
 //! Nothing is fitted to the runs being compared.
 //!
 //! [`simulated_scenario`] then makes the scenario: the guest's memory, its first 4 MiB (the
@@ -78,6 +80,10 @@ pub struct HostModel {
     /// the package before the guest runs (`loadvm_postcopy_handle_listen()`,
     /// `loadvm_postcopy_handle_run_bh()`).
     pub postcopy_switch_s: f64,
+    /// Seconds the guest's vCPU loses per write fault of dirty logging: the first write to a
+    /// page after each sync of the dirty log traps into KVM, which marks the page dirty and
+    /// makes it writable again ([`measure_dirty_fault`]). 0 where the probe's guest kept up.
+    pub dirty_fault_s: f64,
 }
 
 /// The idle 512 MiB guest the calibration runs: `zero` is the fraction of zero pages. With
@@ -120,8 +126,8 @@ pub const CALIBRATION_RUNS: usize = 3;
 
 /// QEMU migrations [`calibrate`] makes: a warm-up, then [`CALIBRATION_RUNS`] of each of its four
 /// kinds (filled pre-copy, filled with `postcopy-ram`, filled switched to post-copy at once,
-/// zero).
-pub const CALIBRATION_MIGRATIONS: usize = 4 * CALIBRATION_RUNS + 1;
+/// zero), and the dirty-fault probe ([`measure_dirty_fault`]).
+pub const CALIBRATION_MIGRATIONS: usize = 4 * CALIBRATION_RUNS + 2;
 
 /// Measures [`HostModel`] with idle guests of `memory` bytes: one filled guest to warm up, then
 /// [`CALIBRATION_RUNS`] filled guests back to back (as the compared runs come), then as many
@@ -168,6 +174,7 @@ pub fn calibrate(memory: u64, options: &QemuOptions, link_bandwidth: f64, cores:
         zero.push((zeros.qemu.ram.duplicate * 4096) as f64 / live_seconds(&zeros));
     }
     let (discard_range_s, discard_page_s) = measure_discard(DISCARD_PROBE_BYTES)?;
+    let dirty_fault_s = measure_dirty_fault(memory, options)?;
     // The calibration guests' one vCPU spins all the time, beside one sending and one receiving
     // thread.
     let share = HostSpec { cores: Some(cores), ..HostSpec::default() }.thread_share(1.0);
@@ -182,7 +189,62 @@ pub fn calibrate(memory: u64, options: &QemuOptions, link_bandwidth: f64, cores:
         discard_range_s,
         discard_page_s,
         postcopy_switch_s: (median(&switch_seen) - median(&precopy_seen)).max(0.0),
+        dirty_fault_s,
     })
+}
+
+/// Writes a second the dirty-fault probe's guest asks for: far more than it can make while
+/// each one faults (about 30,000 a second on this machine), so that it always lags.
+const FAULT_PROBE_RATE: f64 = 200_000.0;
+
+/// Measures what a write fault of dirty logging costs the guest: a guest writing its pages in
+/// order over half of its memory, much faster than it can while they fault, migrated at QEMU's
+/// default 128 MiB/s cap (the sending thread idles most of the time, so the vCPU has a CPU to
+/// itself, as in the 128 MiB/s comparisons) until the timeout cancels it.
+///
+/// After the first pass every round of QEMU's is a sync of the dirty log, which write-protects
+/// every page; a writer that moves on to a new page at each write then faults at every write,
+/// until it comes round to the pages it wrote since the sync. Between two samples of
+/// `query-migrate` taken after consecutive syncs, the pages the second sync found dirty are
+/// its remaining pages less those the first left unsent (the first's remaining less the pages
+/// sent in between); per second, while fewer than the working set (the writer did not come
+/// round), they are the faults a second the vCPU managed. The median over those rounds is
+/// kept, and its inverse is the cost of one. A guest that kept up everywhere (no round
+/// qualifies) gives 0: faults were not what limited it.
+pub fn measure_dirty_fault(memory: u64, options: &QemuOptions) -> Result<f64, QemuError> {
+    let working_set = memory / 2;
+    let text = format!(
+        "name = \"qemu-dirty-fault-probe\"\n[vm]\nmemory = \"{}\"\ncontent = {{ zero = 0.0, text = 0.0, structured = 0.0, random = 1.0 }}\n\
+         [workload]\npattern = \"sequential\"\nwrite_rate = \"{FAULT_PROBE_RATE} pages/s\"\nworking_set = \"{}\"\n\
+         [migration]\ntimeout = \"10 s\"\non_timeout = \"cancel\"\n[params.precopy]\nmax_bandwidth = \"128 MiB/s\"\n",
+        ByteSize(memory),
+        ByteSize(working_set),
+    );
+    let s = Scenario::from_toml_str(&text).map_err(|e| QemuError::host("building the dirty-fault probe", e.to_string()))?;
+    let c = config::config_for(&s, "precopy-qemu")?;
+    let r = run::migrate(&s, &c, options)?;
+    Ok(dirty_fault_from_syncs(&r.qemu.per_sync, working_set / 4096))
+}
+
+/// The cost of one write fault from a probe's `query-migrate` samples (see
+/// [`measure_dirty_fault`]): samples after the second sync only (the first pass ends there).
+pub fn dirty_fault_from_syncs(samples: &[super::report::SyncSample], working_set_pages: u64) -> f64 {
+    let after_first_pass: Vec<_> = samples.iter().filter(|x| x.dirty_sync_count >= 2).collect();
+    let rates: Vec<f64> = after_first_pass
+        .windows(2)
+        .filter(|w| w[1].dirty_sync_count > w[0].dirty_sync_count && w[1].t_s > w[0].t_s)
+        .filter_map(|w| {
+            let sent = w[1].pages.saturating_sub(w[0].pages);
+            let found = (w[1].remaining / 4096 + sent).saturating_sub(w[0].remaining / 4096);
+            let qualifies = found > 0 && (found as f64) < 0.9 * working_set_pages as f64;
+            qualifies.then(|| found as f64 / (w[1].t_s - w[0].t_s))
+        })
+        .collect();
+    if rates.is_empty() {
+        0.0
+    } else {
+        1.0 / median(&rates)
+    }
 }
 
 /// Memory [`measure_discard`] probes.
@@ -261,6 +323,7 @@ pub fn simulated_scenario(scenario: &Scenario, real: &QemuReport, host: &HostMod
         discard_range_time: Some(Seconds(host.discard_range_s.min(1.0))),
         discard_page_time: Some(Seconds(host.discard_page_s.min(1.0))),
         postcopy_switch_time: Some(Seconds(host.postcopy_switch_s.min(1.0))),
+        dirty_fault_time: (host.dirty_fault_s > 0.0).then_some(Seconds(host.dirty_fault_s.min(1.0))),
     };
     s.validate().map_err(|e| QemuError::host("building the simulated scenario", e.to_string()))?;
     Ok(s)

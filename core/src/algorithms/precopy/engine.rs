@@ -219,11 +219,6 @@ impl<'a> Run<'a> {
         Ok(dirty)
     }
 
-    /// Whether the batch holds `batch_pages` pages.
-    pub(super) fn batch_full(&self) -> bool {
-        self.batch.len() >= self.batch_pages
-    }
-
     /// Sends the batch through the sender and empties it.
     pub(super) fn send(&mut self) -> Result<(), ContextError> {
         self.sender.send(self.ctx, &self.batch, self.stage)?;
