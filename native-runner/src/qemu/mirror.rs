@@ -328,3 +328,45 @@ pub fn simulated_scenario(scenario: &Scenario, real: &QemuReport, host: &HostMod
     s.validate().map_err(|e| QemuError::host("building the simulated scenario", e.to_string()))?;
     Ok(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::report::SyncSample;
+    use super::*;
+
+    fn sample(t_s: f64, sync: u64, pages: u64, remaining_pages: u64) -> SyncSample {
+        SyncSample {
+            t_s,
+            dirty_sync_count: sync,
+            transferred: pages * 4104,
+            remaining: remaining_pages * 4096,
+            dirty_pages_rate: 0,
+            pages,
+            status: "active".into(),
+        }
+    }
+
+    #[test]
+    fn the_fault_cost_is_the_inverse_of_the_new_pages_a_second_after_the_first_pass() {
+        // Sync 2 ends the first pass with 60,000 pages pending. By sync 3, 2 s later, 50,000 of
+        // them went and 52,000 new ones were found (62,000 pending): 26,000 a second. By sync 4,
+        // 1.5 s later, 40,000 more went and 39,000 new ones were found: 26,000 a second.
+        let samples = [
+            sample(0.02, 1, 1_000, 130_000),
+            sample(3.70, 2, 120_000, 60_000),
+            sample(5.70, 3, 170_000, 62_000),
+            sample(7.20, 4, 210_000, 61_000),
+        ];
+        let cost = dirty_fault_from_syncs(&samples, 65_536);
+        assert!((cost - 1.0 / 26_000.0).abs() < 1e-9, "{cost}");
+    }
+
+    #[test]
+    fn rounds_where_the_writer_came_round_and_a_guest_that_kept_up_give_no_cost() {
+        // 64,000 new pages of a 65,536-page working set: the writer wrapped, so its pace says
+        // nothing about faults; with no round left, the guest kept up and faults cost nothing.
+        let samples = [sample(3.70, 2, 120_000, 60_000), sample(5.70, 3, 170_000, 74_000)];
+        assert_eq!(dirty_fault_from_syncs(&samples, 65_536), 0.0);
+        assert_eq!(dirty_fault_from_syncs(&[], 65_536), 0.0);
+    }
+}
