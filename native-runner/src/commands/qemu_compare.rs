@@ -31,7 +31,7 @@ pub fn cli_error(e: QemuError) -> anyhow::Error {
 pub fn calibrate(quiet: bool) -> anyhow::Result<HostModel> {
     if !quiet {
         eprintln!(
-            "calibrating: {} idle QEMU migrations of a {} guest, loopback TCP and the kernel's discard ...",
+            "calibrating: {} QEMU migrations of a {} guest (idle, and a probe of dirty logging's faults), loopback TCP and the kernel's discard ...",
             mirror::CALIBRATION_MIGRATIONS,
             Quantity::Size.show(CALIBRATION_MEMORY as f64)
         );

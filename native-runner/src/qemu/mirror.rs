@@ -124,10 +124,10 @@ fn live_seconds(r: &QemuReport) -> f64 {
 /// third as fast as the next).
 pub const CALIBRATION_RUNS: usize = 3;
 
-/// QEMU migrations [`calibrate`] makes: a warm-up, then [`CALIBRATION_RUNS`] of each of its four
+/// QEMU migrations [`calibrate`] makes: a warm-up, then [`CALIBRATION_RUNS`] of each of its five
 /// kinds (filled pre-copy, filled with `postcopy-ram`, filled switched to post-copy at once,
-/// zero), and the dirty-fault probe ([`measure_dirty_fault`]).
-pub const CALIBRATION_MIGRATIONS: usize = 4 * CALIBRATION_RUNS + 2;
+/// zero, and the dirty-fault probe: [`measure_dirty_fault`]).
+pub const CALIBRATION_MIGRATIONS: usize = 5 * CALIBRATION_RUNS + 1;
 
 /// Measures [`HostModel`] with idle guests of `memory` bytes: one filled guest to warm up, then
 /// [`CALIBRATION_RUNS`] filled guests back to back (as the compared runs come), then as many
@@ -200,7 +200,8 @@ const FAULT_PROBE_RATE: f64 = 200_000.0;
 /// Measures what a write fault of dirty logging costs the guest: a guest writing its pages in
 /// order over half of its memory, much faster than it can while they fault, migrated at QEMU's
 /// default 128 MiB/s cap (the sending thread idles most of the time, so the vCPU has a CPU to
-/// itself, as in the 128 MiB/s comparisons) until the timeout cancels it.
+/// itself, as in the 128 MiB/s comparisons) until the timeout cancels it, [`CALIBRATION_RUNS`]
+/// times.
 ///
 /// After the first pass every round of QEMU's is a sync of the dirty log, which write-protects
 /// every page; a writer that moves on to a new page at each write then faults at every write,
@@ -208,8 +209,8 @@ const FAULT_PROBE_RATE: f64 = 200_000.0;
 /// `query-migrate` taken after consecutive syncs, the pages the second sync found dirty are
 /// its remaining pages less those the first left unsent (the first's remaining less the pages
 /// sent in between); per second, while fewer than the working set (the writer did not come
-/// round), they are the faults a second the vCPU managed. The median over those rounds is
-/// kept, and its inverse is the cost of one. A guest that kept up everywhere (no round
+/// round), they are the faults a second the vCPU managed. The median over the rounds of all
+/// the runs is kept, and its inverse is the cost of one. A guest that kept up everywhere (no round
 /// qualifies) gives 0: faults were not what limited it.
 pub fn measure_dirty_fault(memory: u64, options: &QemuOptions) -> Result<f64, QemuError> {
     let working_set = memory / 2;
@@ -222,15 +223,30 @@ pub fn measure_dirty_fault(memory: u64, options: &QemuOptions) -> Result<f64, Qe
     );
     let s = Scenario::from_toml_str(&text).map_err(|e| QemuError::host("building the dirty-fault probe", e.to_string()))?;
     let c = config::config_for(&s, "precopy-qemu")?;
-    let r = run::migrate(&s, &c, options)?;
-    Ok(dirty_fault_from_syncs(&r.qemu.per_sync, working_set / 4096))
+    let mut rates = Vec::new();
+    for _ in 0..CALIBRATION_RUNS {
+        let r = run::migrate(&s, &c, options)?;
+        rates.extend(new_pages_per_second(&r.qemu.per_sync, working_set / 4096));
+    }
+    Ok(fault_cost(&rates))
 }
 
-/// The cost of one write fault from a probe's `query-migrate` samples (see
-/// [`measure_dirty_fault`]): samples after the second sync only (the first pass ends there).
-pub fn dirty_fault_from_syncs(samples: &[super::report::SyncSample], working_set_pages: u64) -> f64 {
+/// The cost of one write fault from the new pages a second of a probe's rounds (see
+/// [`measure_dirty_fault`]): the inverse of their median, or 0 with none.
+pub fn fault_cost(new_pages_per_second: &[f64]) -> f64 {
+    if new_pages_per_second.is_empty() {
+        0.0
+    } else {
+        1.0 / median(new_pages_per_second)
+    }
+}
+
+/// The new pages a second the dirty log found in each of a probe's rounds after the first
+/// pass, from its `query-migrate` samples (see [`measure_dirty_fault`]); rounds where the
+/// writer came round to its own pages again are left out.
+pub fn new_pages_per_second(samples: &[super::report::SyncSample], working_set_pages: u64) -> Vec<f64> {
     let after_first_pass: Vec<_> = samples.iter().filter(|x| x.dirty_sync_count >= 2).collect();
-    let rates: Vec<f64> = after_first_pass
+    after_first_pass
         .windows(2)
         .filter(|w| w[1].dirty_sync_count > w[0].dirty_sync_count && w[1].t_s > w[0].t_s)
         .filter_map(|w| {
@@ -239,12 +255,7 @@ pub fn dirty_fault_from_syncs(samples: &[super::report::SyncSample], working_set
             let qualifies = found > 0 && (found as f64) < 0.9 * working_set_pages as f64;
             qualifies.then(|| found as f64 / (w[1].t_s - w[0].t_s))
         })
-        .collect();
-    if rates.is_empty() {
-        0.0
-    } else {
-        1.0 / median(&rates)
-    }
+        .collect()
 }
 
 /// Memory [`measure_discard`] probes.
@@ -357,8 +368,10 @@ mod tests {
             sample(5.70, 3, 170_000, 62_000),
             sample(7.20, 4, 210_000, 61_000),
         ];
-        let cost = dirty_fault_from_syncs(&samples, 65_536);
-        assert!((cost - 1.0 / 26_000.0).abs() < 1e-9, "{cost}");
+        let rates = new_pages_per_second(&samples, 65_536);
+        assert_eq!(rates.len(), 2);
+        assert!(rates.iter().all(|r| (r - 26_000.0).abs() < 1e-6), "{rates:?}");
+        assert!((fault_cost(&rates) - 1.0 / 26_000.0).abs() < 1e-12);
     }
 
     #[test]
@@ -366,7 +379,8 @@ mod tests {
         // 64,000 new pages of a 65,536-page working set: the writer wrapped, so its pace says
         // nothing about faults; with no round left, the guest kept up and faults cost nothing.
         let samples = [sample(3.70, 2, 120_000, 60_000), sample(5.70, 3, 170_000, 74_000)];
-        assert_eq!(dirty_fault_from_syncs(&samples, 65_536), 0.0);
-        assert_eq!(dirty_fault_from_syncs(&[], 65_536), 0.0);
+        assert!(new_pages_per_second(&samples, 65_536).is_empty());
+        assert!(new_pages_per_second(&[], 65_536).is_empty());
+        assert_eq!(fault_cost(&[]), 0.0);
     }
 }
