@@ -49,27 +49,37 @@ impl SimContext {
         self.now = t;
     }
 
+    /// Runs the source guest's writes until wall time `t_end`. With `host.dirty_fault_time`,
+    /// each write that sets a dirty-log bit stalls the vCPU for that long, so the guest's writes
+    /// fall behind its schedule while it dirties new pages, and catch up (each as soon as the
+    /// vCPU is free) while it rewrites dirty ones; a guest more than [`MAX_CATCH_UP_S`] behind
+    /// gives up the writes it missed. Without it the vCPU is never stalled and each write
+    /// happens on schedule.
     pub(super) fn run_source_until(&mut self, t_end: f64) {
-        if self.dirty_fault_s > 0.0 {
-            return self.run_source_with_write_faults(t_end);
-        }
         let speed = 1.0 - self.throttle;
-        let wall0 = self.now;
-        let g0 = self.guest;
+        let (wall0, g0) = (self.now, self.guest);
         let g_end = g0 + (t_end - wall0) * speed;
         let wall_of = |g: f64| if speed > 0.0 { wall0 + (g - g0) / speed } else { wall0 };
-        while let Some((g, page)) = self.workload.peek(&mut self.writes) {
+        let mut free = self.vcpu_stalled_until.max(wall0);
+        while free < t_end {
+            let Some((g, page)) = self.workload.peek(&mut self.writes) else { break };
+            let due = g0 + (free - wall0) * speed;
+            if due - g > MAX_CATCH_UP_S {
+                self.give_up_writes_before(due);
+                continue;
+            }
             if g >= g_end {
                 break;
             }
             self.workload.advance(&mut self.writes);
-            let wall = wall_of(g);
+            let wall = wall_of(g).max(free);
             if self.workload.phases().len() > 1 {
                 self.guest = g;
                 self.track_phase(wall, Host::Source);
             }
-            self.write_on_source(wall, page);
+            free = if self.write_on_source(wall, page) { wall + self.dirty_fault_s } else { wall };
         }
+        self.vcpu_stalled_until = free;
         self.guest = g_end;
         if self.workload.phases().len() > 1 {
             self.track_phase(t_end, Host::Source);
@@ -89,38 +99,14 @@ impl SimContext {
         faulted
     }
 
-    /// [`Self::run_source_until`] with `host.dirty_fault_time`: each write that sets a dirty-log
-    /// bit stalls the vCPU for that long, so the guest's writes fall behind its schedule while
-    /// it dirties new pages, and catch up (each as soon as the vCPU is free) while it rewrites
-    /// dirty ones. A guest more than [`MAX_CATCH_UP_S`] behind gives up the writes it missed.
-    fn run_source_with_write_faults(&mut self, t_end: f64) {
-        let speed = 1.0 - self.throttle;
-        let (wall0, g0) = (self.now, self.guest);
-        let g_end = g0 + (t_end - wall0) * speed;
-        let wall_of = |g: f64| if speed > 0.0 { wall0 + (g - g0) / speed } else { wall0 };
-        let mut free = self.vcpu_stalled_until.max(wall0);
-        while free < t_end {
-            let Some((g, page)) = self.workload.peek(&mut self.writes) else { break };
-            let due = g0 + (free - wall0) * speed;
-            if due - g > MAX_CATCH_UP_S {
-                self.workload.skip_to(&mut self.writes, due);
-                continue;
+    /// Moves the write stream past every write scheduled before guest time `t`, none of them
+    /// made (a guest too late to catch up). [`crate::workload::Workload::skip_to`] jumps there
+    /// where it can; a workload of several phases is stepped through.
+    fn give_up_writes_before(&mut self, t: f64) {
+        if self.workload.skip_to(&mut self.writes, t).is_none() {
+            while self.workload.peek(&mut self.writes).is_some_and(|(g, _)| g < t) {
+                self.workload.advance(&mut self.writes);
             }
-            let wall = wall_of(g).max(free);
-            if g >= g_end || wall >= t_end {
-                break;
-            }
-            self.workload.advance(&mut self.writes);
-            if self.workload.phases().len() > 1 {
-                self.guest = g;
-                self.track_phase(wall, Host::Source);
-            }
-            free = if self.write_on_source(wall, page) { wall + self.dirty_fault_s } else { wall };
-        }
-        self.vcpu_stalled_until = free;
-        self.guest = g_end;
-        if self.workload.phases().len() > 1 {
-            self.track_phase(t_end, Host::Source);
         }
     }
 
@@ -128,7 +114,7 @@ impl SimContext {
     /// guest resumed after a downtime is late by it as well; see [`MAX_CATCH_UP_S`]).
     pub(super) fn drop_write_backlog(&mut self) {
         if self.dirty_fault_s > 0.0 {
-            self.workload.skip_to(&mut self.writes, self.guest);
+            self.give_up_writes_before(self.guest);
             self.vcpu_stalled_until = self.now;
         }
     }
