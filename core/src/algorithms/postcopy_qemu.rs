@@ -6,11 +6,13 @@
 //! issues `migrate-start-postcopy` (usually after the first pass over memory). Then:
 //!
 //! 1. **Pre-copy passes** (QEMU's own pre-copy, [`super::precopy`] with the `qemu` policy): the
-//!    first pass sends every page, later passes what was dirtied, at most `max_bandwidth`, with
-//!    QEMU's convergence test after every batch. If the test passes before the switch, the
+//!    first pass sends every page, later ones what was dirtied, at most `max_bandwidth`, with
+//!    QEMU's convergence test once per iteration. A round ends at a sync of the dirty log, which
+//!    QEMU makes only when the pages still to send fall under the threshold, so the first round
+//!    ends near the end of the first pass. If the test passes before the switch, the
 //!    migration completes as a plain pre-copy (`migration_iteration_run()` checks
 //!    `pending_size < threshold_size` before it looks at `start_postcopy`).
-//! 2. **Switch** after `precopy_passes` complete passes (`postcopy_start()`): stop the VM, sync
+//! 2. **Switch** after `precopy_passes` rounds (`postcopy_start()`): stop the VM, sync
 //!    the dirty log one last time, send the *discard* list of the pages dirtied since they were
 //!    sent (`ram_postcopy_send_discard_bitmap()`; the destination drops its stale copies), send
 //!    the device state, and resume on the destination. The downtime carries no page data.
@@ -46,7 +48,7 @@ parameters! {
         precopy_passes: u64 = (
             ParamKind::Int { min: 0, max: 10_000 },
             "1",
-            "complete pre-copy passes over memory before migrate-start-postcopy"
+            "pre-copy rounds (syncs of the dirty log after set-up; the first ends near the end of the first pass) before migrate-start-postcopy"
         ),
     }
 }
@@ -88,10 +90,10 @@ impl Algorithm for PostcopyQemu {
         let mut run = Run::new(ctx, self.sending.plain_pages(), &self.sending);
         run.start_dirty_log()?;
 
-        // 1. Pre-copy passes, with QEMU's convergence test.
+        // 1. Pre-copy rounds, with QEMU's convergence test.
         let mut state = self.qemu.start(&mut run)?;
         for _ in 0..self.precopy_passes {
-            if let Some(outcome) = self.qemu.pass(&mut run, &mut state, &mut never)?.ended() {
+            if let Some(outcome) = self.qemu.round(&mut run, &mut state, &mut never)?.ended() {
                 return Ok(outcome);
             }
         }

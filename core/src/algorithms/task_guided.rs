@@ -177,11 +177,11 @@ impl Engine {
         })
     }
 
-    /// One round (Xen) or pass over the dirty bitmap (QEMU).
+    /// One round: Xen's, or QEMU's from one sync of the dirty log to the next.
     fn step(&mut self, run: &mut Run<'_>, interrupt: &mut Interrupt<'_>) -> Result<Step, ContextError> {
         match self {
             Engine::Xen(xen, state) => xen.round(run, state, interrupt),
-            Engine::Qemu(qemu, state) => qemu.pass(run, state, interrupt),
+            Engine::Qemu(qemu, state) => qemu.round(run, state, interrupt),
         }
     }
 

@@ -11,7 +11,9 @@
 //!    `migrate`, then `query-migrate` every 25 ms until `completed`, `failed` or `cancelled`,
 //!    recording a sample each time `dirty-sync-count` changes. Post-copy: `migrate-start-postcopy`
 //!    once the requested number of passes is done (`migration/ram.c`: the count is 1 after the
-//!    set-up sync in `ram_init_bitmaps`, and grows by one at the end of each pass). At the
+//!    set-up sync in `ram_init_bitmaps`, and grows by one at each sync of `ram_save_pending()`,
+//!    which comes when the pages still to send fall under the threshold: the first near the
+//!    end of the first pass). At the
 //!    scenario's timeout: `migrate_cancel` (`on_timeout = "cancel"`) or the largest
 //!    `downtime-limit` (`"force-stop"`: QEMU's switch-over test then passes at once).
 //! 5. Verify like QEMU's `tests/qtest/migration-test.c`: `stop` the destination, `pmemsave` its

@@ -79,6 +79,7 @@ fn send_pass(run: &mut Run<'_>, set: &PageBitmap) -> Result<f64, ContextError> {
     run.begin_live_round();
     let (t0, b0) = (run.ctx.now(), run.ctx.bytes_sent());
     run.send_set(set)?;
+    run.end_pass();
     let (dt, db) = (run.ctx.now() - t0, run.ctx.bytes_sent() - b0);
     run.ctx.end_round();
     Ok(if dt > 0.0 { db as f64 / dt } else { f64::INFINITY })

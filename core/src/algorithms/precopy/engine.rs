@@ -7,12 +7,13 @@ use crate::context::{Channel, ContextError, DirtyLogging, MigrationContext, Outc
 use crate::scenario::OnTimeout;
 
 /// Where a batch is in a pre-copy migration. Encoders treat the stages differently: QEMU does
-/// not use XBZRLE in the first (bulk) round, and does not update its cache in the last stage.
+/// not use XBZRLE in the first (bulk) pass over memory, and does not update its cache in the
+/// last stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
-    /// Round 1: every page, once.
+    /// The first pass over memory: every page, once (round 1 where a round is a pass).
     FirstRound,
-    /// A later round while the VM runs.
+    /// Later, while the VM runs.
     Live,
     /// The VM is paused: the last pages.
     StopAndCopy,
@@ -116,7 +117,7 @@ pub(crate) fn never(_: &mut dyn MigrationContext) -> Result<bool, ContextError> 
     Ok(false)
 }
 
-/// What one step of a resumable pre-copy (a Xen round, a QEMU pass over the bitmap) did.
+/// What one step of a resumable pre-copy (a Xen round, a QEMU round between two syncs) did.
 #[derive(Debug)]
 pub(crate) enum Step {
     /// The step finished; the next one is prepared.
@@ -156,7 +157,8 @@ pub(crate) struct Run<'a> {
     pub(super) ctx: &'a mut dyn MigrationContext,
     sender: Box<dyn PageSender>,
     stage: Stage,
-    live_rounds: u64,
+    /// The first pass over memory is complete: later live batches are [`Stage::Live`].
+    first_pass_over: bool,
     batch_pages: usize,
     self_ballooning: bool,
     pub(super) batch: Vec<u64>,
@@ -173,7 +175,7 @@ impl<'a> Run<'a> {
             ctx,
             sender,
             stage: Stage::FirstRound,
-            live_rounds: 0,
+            first_pass_over: false,
             batch_pages: sending.batch_pages,
             self_ballooning: sending.self_ballooning,
             batch: Vec::with_capacity(sending.batch_pages),
@@ -192,11 +194,20 @@ impl<'a> Run<'a> {
         self.batch_pages
     }
 
-    /// Starts a live round: the first is the bulk round, later ones send what was dirtied.
+    /// Starts a live round: in the first pass over memory its batches are the bulk stage, after
+    /// it they send what was dirtied.
     pub(super) fn begin_live_round(&mut self) {
-        self.stage = if self.live_rounds == 0 { Stage::FirstRound } else { Stage::Live };
-        self.live_rounds += 1;
+        self.stage = if self.first_pass_over { Stage::Live } else { Stage::FirstRound };
         self.ctx.begin_round(RoundKind::Live);
+    }
+
+    /// A pass over memory is complete (the first one ends the bulk stage). Where a round is a
+    /// pass (Xen, Cloud Hypervisor) that is the round's end; QEMU's scan wraps within a round.
+    pub(super) fn end_pass(&mut self) {
+        self.first_pass_over = true;
+        if self.stage == Stage::FirstRound {
+            self.stage = Stage::Live;
+        }
     }
 
     /// Clears the dirty log and starts logging (again).

@@ -7,25 +7,27 @@
 //! 1. Cap live copying at `max_bandwidth` (QEMU's `max-bandwidth`, default 128 MiB/s:
 //!    `MAX_THROTTLE` in `migration/options.c`, enforced by `migration_rate_limit()` per 100 ms
 //!    window). The first pass sends every page.
-//! 2. Send the dirty pages in address order, batch by batch. Every 100 ms window, measure the
-//!    bandwidth; the **threshold** is `bandwidth x downtime_limit` (300 ms)
-//!    (`QemuPolicy::threshold_bytes`), so with a cap the threshold is at most the cap's.
-//! 3. Once per iteration of the migration thread (50 ms, or one window under a binding cap):
-//!    if the bytes still to send are below the threshold, sync the dirty log for the exact
-//!    figure and, if still below, stop: pause, send the rest and the CPU state. The stop-and-copy
-//!    is not capped (`ram_save_complete()` sends without `qemu_file_rate_limit()` checks), so
-//!    with a fast link the downtime is the threshold's bytes at the link's full speed, far
-//!    below the limit.
-//! 4. At the end of a pass over the bitmap, sync; complete when nothing is pending or the
-//!    pending bytes are below the threshold. No round cap: a migration that never converges
-//!    runs until the scenario's timeout.
+//! 2. Send the dirty pages in address order, page by page, the scan wrapping at the end of
+//!    memory and going on (the first wrap ends the first pass; XBZRLE starts there). Every
+//!    100 ms window, measure the bandwidth; the **threshold** is `bandwidth x downtime_limit`
+//!    (300 ms) (`QemuPolicy::threshold_bytes`), so with a cap the threshold is at most the
+//!    cap's.
+//! 3. Once per iteration of the migration thread (50 ms, or one window under a binding cap),
+//!    or at once when nothing is left to send: if the bytes still to send are below the
+//!    threshold, sync the dirty log for the exact figure (`ram_save_pending()`) and, if still
+//!    below, stop: pause, send the rest and the CPU state. The stop-and-copy is not capped
+//!    (`ram_save_complete()` sends without `qemu_file_rate_limit()` checks), so with a fast link
+//!    the downtime is the threshold's bytes at the link's full speed, far below the limit.
+//!    Otherwise the pages the sync found join those still to send, and the scan goes on.
+//! 4. That test is the only sync while the migration runs: QEMU 7.2 does not sync when the
+//!    scan wraps (`find_dirty_block()` only sets `complete_round`). So a round here, from one
+//!    sync to the next, is what `dirty-sync-count` counts, and a fast writer's pages wait
+//!    in the dirty log until the pages still to send fall under the threshold. No round cap:
+//!    a migration that never converges runs until the scenario's timeout.
 //! 5. **Auto-converge** (`auto_converge`, `AutoConverge`): at a sync at least 1 s after the last
 //!    check, when the bytes dirtied exceed `throttle_trigger` (50%) of the bytes sent, twice in a
 //!    row, throttle the vCPUs by `throttle_initial` (20%), then `throttle_increment` (10%) more
 //!    each time, up to 99%.
-//!
-//! A "round" here is one pass over the dirty bitmap (QEMU's dirty-sync count also counts the
-//! extra syncs of the threshold check).
 
 use super::engine::{until_ended, Interrupt, Run, Step};
 use super::{AlgorithmInfo, PrecopyParams};
@@ -119,11 +121,11 @@ impl QemuPolicy {
         bandwidth * self.downtime_limit
     }
 
-    /// QEMU's migration thread: passes until the pending bytes fit the threshold (the dirty log
+    /// QEMU's migration thread: rounds until the pending bytes fit the threshold (the dirty log
     /// must be on).
     pub(crate) fn run(&self, run: &mut Run<'_>) -> Result<Outcome, ContextError> {
         let mut state = self.start(run)?;
-        until_ended(|interrupt| self.pass(run, &mut state, interrupt))
+        until_ended(|interrupt| self.round(run, &mut state, interrupt))
     }
 
     /// Starts a QEMU-policy pre-copy (the dirty log must be on): the first pass sends every page.
@@ -135,6 +137,7 @@ impl QemuPolicy {
         let (now, bytes) = (run.ctx.now(), run.ctx.bytes_sent());
         Ok(QemuState {
             remaining,
+            cursor: 0,
             threshold_bytes: 0.0,
             win_t: now,
             win_bytes: bytes,
@@ -148,23 +151,28 @@ impl QemuPolicy {
         })
     }
 
-    /// One pass over the dirty bitmap, with the threshold test once per iteration (and
-    /// stop-and-copy when it passes), then a sync and auto-converge. `interrupt` is asked before
-    /// every batch; when it says yes the pass ends early and the pages still owed stay in
-    /// `state` (see [`QemuState::absorb_dirty`] to continue).
-    pub(crate) fn pass(&self, run: &mut Run<'_>, state: &mut QemuState, interrupt: &mut Interrupt<'_>) -> Result<Step, ContextError> {
+    /// One round: from one sync of the dirty log to the next, as QEMU's `dirty-sync-count`
+    /// counts them. The scan goes on from where the last round left it, in address order, and
+    /// wraps at the end of memory (the first wrap ends the bulk stage). It sends until, at the
+    /// end of an iteration, the pages still to send are under the threshold, or none are left;
+    /// then it syncs and tests, stops and copies if the pending bytes fit, and otherwise the
+    /// next round sends them. `interrupt` is asked before every batch but the first; when it
+    /// says yes the round ends early and the pages still owed stay in `state` (see
+    /// [`QemuState::absorb_dirty`] to continue).
+    pub(crate) fn round(&self, run: &mut Run<'_>, state: &mut QemuState, interrupt: &mut Interrupt<'_>) -> Result<Step, ContextError> {
         let page_size = run.ctx.page_size() as f64;
         if interrupt(&mut *run.ctx)? {
             return Ok(Step::Interrupted);
         }
         run.begin_live_round();
-        let mut cursor = 0u64;
-        while let Some(first) = state.remaining.next_set(cursor) {
-            if cursor > 0 && interrupt(&mut *run.ctx)? {
+        let mut first_batch = true;
+        while let Some(first) = state.next_page(run) {
+            if !first_batch && interrupt(&mut *run.ctx)? {
                 run.ctx.end_round();
                 return Ok(Step::Interrupted);
             }
-            cursor = state.take_batch(run, first);
+            first_batch = false;
+            state.take_batch(run, first);
             run.send()?;
             let now = run.ctx.now();
             self.measure_bandwidth(run, state, now);
@@ -177,42 +185,30 @@ impl QemuPolicy {
                 return Ok(Step::TimedOut(run.end_at_timeout(state.take_remaining())?));
             }
             if iteration_ended && (state.remaining.count() as f64) * page_size < state.threshold_bytes {
-                // ram_save_pending(): the estimate is under the threshold; sync the dirty log for
-                // the exact figure.
-                let dirty = run.sync_dirty()?;
-                state.period_dirty += dirty.count();
-                state.remaining.union_with(&dirty);
-                let pending = state.remaining.count() as f64 * page_size;
-                if pending < state.threshold_bytes {
-                    run.ctx.end_round();
-                    run.stop_and_copy(state.take_remaining())?;
-                    return Ok(Step::Stopped(Outcome::converged(format!(
-                        "{:.0} KiB pending < {:.0} KiB (measured bandwidth x {})",
-                        pending / 1024.0,
-                        state.threshold_bytes / 1024.0,
-                        Seconds(self.downtime_limit)
-                    ))));
-                }
+                break;
             }
         }
         run.ctx.end_round();
-        // End of a pass over the bitmap: sync.
-        let dirty = run.sync_dirty()?;
-        state.period_dirty += dirty.count();
-        state.remaining.union_with(&dirty);
+        // ram_save_pending(): the estimate is under the threshold (or nothing is left to send),
+        // so sync the dirty log for the exact figure. With no bandwidth measured yet (a first
+        // pass shorter than one window) the threshold is 0, `remaining_size < max_size` is
+        // false and QEMU does not sync: nothing pending goes straight to completion, whose own
+        // sync collects what was dirtied (`migration_iteration_run()`).
+        if state.remaining.count() > 0 || state.threshold_bytes > 0.0 {
+            let dirty = run.sync_dirty()?;
+            state.period_dirty += dirty.count();
+            state.remaining.union_with(&dirty);
+        }
         let pending = state.remaining.count() as f64 * page_size;
         if pending == 0.0 || pending < state.threshold_bytes {
-            // QEMU's test at the sync that ends a pass (`migration_iteration_run()`: complete on
-            // `!pending_size || pending_size < threshold_size`). With nothing pending it
-            // completes whatever the threshold, which is still 0 when the whole pass took less
-            // than one bandwidth window: without that an idle guest would loop here forever at
-            // a frozen clock.
+            // `migration_iteration_run()`: complete on `!pending_size || pending_size <
+            // threshold_size`.
             run.stop_and_copy(state.take_remaining())?;
             let reason = if pending == 0.0 {
-                "nothing left to send after a pass over the dirty bitmap".to_string()
+                "nothing left to send".to_string()
             } else {
                 format!(
-                    "{:.0} KiB pending after a pass < {:.0} KiB (measured bandwidth x {})",
+                    "{:.0} KiB pending < {:.0} KiB (measured bandwidth x {})",
                     pending / 1024.0,
                     state.threshold_bytes / 1024.0,
                     Seconds(self.downtime_limit)
@@ -220,6 +216,8 @@ impl QemuPolicy {
             };
             return Ok(Step::Stopped(Outcome::converged(reason)));
         }
+        // Auto-converge looks at every sync (`migration_bitmap_sync()` calls
+        // `migration_trigger_throttle()`).
         if let Some(auto_converge) = self.auto_converge {
             self.auto_converge_check(run, state, auto_converge, page_size)?;
         }
@@ -286,11 +284,13 @@ impl QemuPolicy {
 }
 
 /// A QEMU-policy pre-copy in progress: the pages still to send, the bandwidth window and the
-/// auto-converge bookkeeping. It survives an interrupted pass.
+/// auto-converge bookkeeping. It survives an interrupted round.
 #[derive(Debug)]
 pub(crate) struct QemuState {
     /// Pages still to send.
     remaining: PageBitmap,
+    /// Where the scan of `remaining` goes on from (QEMU's `last_seen_block` / `last_page`).
+    cursor: u64,
     /// The pending bytes under which the VM stops.
     threshold_bytes: f64,
     /// When the current bandwidth window began.
@@ -329,24 +329,35 @@ impl QemuState {
         &self.remaining
     }
 
-    /// Moves the next pages to send, from `first` on in address order, into the run's batch
-    /// (at most [`CLOCK_CHECK_PAGES`]); returns where the next batch starts.
-    fn take_batch(&mut self, run: &mut Run<'_>, first: u64) -> u64 {
+    /// The next page to send, from the scan's position on; at the end of memory the scan wraps
+    /// to the start and a pass over memory is complete (`find_dirty_block()`: `complete_round`,
+    /// and XBZRLE is enabled). `None` when nothing is left to send.
+    fn next_page(&mut self, run: &mut Run<'_>) -> Option<u64> {
+        if let Some(p) = self.remaining.next_set(self.cursor) {
+            return Some(p);
+        }
+        let p = self.remaining.next_set(0)?;
+        run.end_pass();
+        Some(p)
+    }
+
+    /// Moves the next pages to send, from `first` on in address order up to the end of memory,
+    /// into the run's batch (at most [`CLOCK_CHECK_PAGES`]), and moves the scan past them.
+    fn take_batch(&mut self, run: &mut Run<'_>, first: u64) {
         let limit = run.batch_pages().min(CLOCK_CHECK_PAGES);
         run.batch.push(first);
         self.remaining.clear(first);
-        let mut cursor = first + 1;
+        self.cursor = first + 1;
         while run.batch.len() < limit {
-            match self.remaining.next_set(cursor) {
+            match self.remaining.next_set(self.cursor) {
                 Some(p) => {
                     run.batch.push(p);
                     self.remaining.clear(p);
-                    cursor = p + 1;
+                    self.cursor = p + 1;
                 }
                 None => break,
             }
         }
-        cursor
     }
 
     fn take_remaining(&mut self) -> PageBitmap {

@@ -147,6 +147,7 @@ impl XenPolicy {
         }
         state.total_sent += tally.sent;
         let round_time = run.ctx.now() - round_start;
+        run.end_pass();
         run.ctx.end_round();
 
         if let Some(outcome) = self.stop_test(state, tally) {
