@@ -12,7 +12,11 @@
 //!    ends near the end of the first pass. If the test passes before the switch, the
 //!    migration completes as a plain pre-copy (`migration_iteration_run()` checks
 //!    `pending_size < threshold_size` before it looks at `start_postcopy`).
-//! 2. **Switch** after `precopy_passes` rounds (`postcopy_start()`): stop the VM, sync
+//! 2. **Switch** after `precopy_passes` rounds (`postcopy_start()`). The management layer
+//!    issues `migrate-start-postcopy` when it sees the sync that ends them; QEMU looks at it at
+//!    the start of its next iteration, after the convergence test, so a migration whose pending
+//!    bytes fall under the threshold within that iteration still completes as pre-copy (at a
+//!    fast cap, most do). Then: stop the VM, sync
 //!    the dirty log one last time, send the *discard* list of the pages dirtied since they were
 //!    sent (`ram_postcopy_send_discard_bitmap()`; the destination drops its stale copies), send
 //!    the device state, and resume on the destination. The downtime carries no page data.
@@ -93,6 +97,15 @@ impl Algorithm for PostcopyQemu {
         // 1. Pre-copy rounds, with QEMU's convergence test.
         let mut state = self.qemu.start(&mut run)?;
         for _ in 0..self.precopy_passes {
+            if let Some(outcome) = self.qemu.round(&mut run, &mut state, &mut never)?.ended() {
+                return Ok(outcome);
+            }
+        }
+        // migrate-start-postcopy, issued at the sync that ended the last round: QEMU acts on it
+        // at its next iteration, unless the convergence test passes first. (Issued before the
+        // migration starts, with no round, it is there at the first iteration.)
+        if self.precopy_passes > 0 {
+            state.request_postcopy();
             if let Some(outcome) = self.qemu.round(&mut run, &mut state, &mut never)?.ended() {
                 return Ok(outcome);
             }

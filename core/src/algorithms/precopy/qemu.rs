@@ -138,6 +138,7 @@ impl QemuPolicy {
         Ok(QemuState {
             remaining,
             cursor: 0,
+            postcopy_requested: false,
             threshold_bytes: 0.0,
             win_t: now,
             win_bytes: bytes,
@@ -186,6 +187,12 @@ impl QemuPolicy {
             }
             if iteration_ended && (state.remaining.count() as f64) * page_size < state.threshold_bytes {
                 break;
+            }
+            if iteration_ended && state.postcopy_requested {
+                // `migration_iteration_run()`: pending bytes at or above the threshold and
+                // `start_postcopy` set: `postcopy_start()`.
+                run.ctx.end_round();
+                return Ok(Step::Interrupted);
             }
         }
         run.ctx.end_round();
@@ -291,6 +298,9 @@ pub(crate) struct QemuState {
     remaining: PageBitmap,
     /// Where the scan of `remaining` goes on from (QEMU's `last_seen_block` / `last_page`).
     cursor: u64,
+    /// `migrate-start-postcopy` was issued (QEMU's `start_postcopy`): see
+    /// [`QemuState::request_postcopy`].
+    postcopy_requested: bool,
     /// The pending bytes under which the VM stops.
     threshold_bytes: f64,
     /// When the current bandwidth window began.
@@ -322,6 +332,16 @@ impl QemuState {
         (self.win_t, self.win_bytes, self.iter_t) = (ctx.now(), ctx.bytes_sent(), ctx.now());
         (self.period_t, self.period_bytes, self.period_dirty) = (ctx.now(), ctx.bytes_sent(), 0);
         Ok(())
+    }
+
+    /// `migrate-start-postcopy`: QEMU acts on it at the start of its next iteration, after the
+    /// convergence test (`migration_iteration_run()` switches only while the pending bytes are
+    /// at or above the threshold). From then on a round ends, with [`Step::Interrupted`], at the
+    /// first iteration's end where the test does not sync; a round whose sync finds the pending
+    /// bytes still at or above the threshold ends with [`Step::Next`] as before, and QEMU
+    /// switches there too.
+    pub(crate) fn request_postcopy(&mut self) {
+        self.postcopy_requested = true;
     }
 
     /// The pages still to send, as far as known (the dirty log holds the rest).
