@@ -222,24 +222,7 @@ fn qemu_syncs_only_when_the_pages_still_to_send_fall_under_the_threshold() {
     // next, sends what the last sync left and found, down to less than the threshold: with a
     // writer that never lets it converge, round k + 1 sends the pages round k's sync found to
     // within one threshold. 100 Mbit/s and a 300 ms limit: under 916 pages.
-    let s = Scenario::parse_with_overrides(
-        r#"
-        [vm]
-        memory = "64 MiB"
-        content = { zero = 0.0, text = 0.0, structured = 0.0, random = 1.0 }
-        [workload]
-        pattern = "sequential"
-        write_rate = "3500 pages/s"
-        working_set = "16 MiB"
-        [link]
-        bandwidth = "100 Mbit/s"
-        latency = "0 s"
-        [migration]
-        timeout = "20 s"
-        "#,
-        &[],
-    )
-    .unwrap();
+    let s = guest("100 Mbit/s", 3500.0, &["workload.pattern=sequential", "workload.working_set=16 MiB", "migration.timeout=20 s"]);
     let r = run(&s, "precopy-qemu");
     assert!(!r.converged, "{}", r.stop_reason);
     let threshold_pages = 0.3 * 12.5e6 / 4096.0;

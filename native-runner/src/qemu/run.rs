@@ -417,7 +417,7 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
             break info;
         }
         if let (Some(passes), None, "active") = (config.precopy_passes, postcopy_started_s, info.status.as_str()) {
-            // dirty-sync-count is 1 after set-up; each complete pass adds one.
+            // dirty-sync-count is 1 after set-up; each sync of the convergence test adds one.
             if ram.dirty_sync_count > passes {
                 src.cmd("starting post-copy", "migrate-start-postcopy", json!({}))?;
                 postcopy_started_s = Some(started.elapsed().as_secs_f64());
