@@ -29,7 +29,7 @@ fn encode_all(pages: &[Vec<u8>], mut enc: impl FnMut(&[u8], &mut [u8]) -> usize)
 }
 
 fn class_pages(class: ContentClass) -> Vec<Vec<u8>> {
-    let model = ContentModel::new(7, PAGE, 64, ContentMix::only(class), u64::MAX);
+    let model = ContentModel::new(7, PAGE, 64, ContentMix::only(class), 0..u64::MAX);
     (0..PAGES as u64)
         .map(|i| {
             let mut p = vec![0u8; PAGE];

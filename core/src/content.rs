@@ -175,8 +175,9 @@ pub struct ContentModel {
     page_size: usize,
     write_size: usize,
     mix: ContentMix,
-    /// Pages at or above this index are free (ballooned) memory: always zero class.
-    free_from: u64,
+    /// The pages the guest uses; those outside (reserved and free memory) are always zero
+    /// class.
+    used: std::ops::Range<u64>,
     /// Per class (text, structured, random), bytes of that class drawn once from the seed; a
     /// page's base content is one of [`BASE_CONTENTS`] windows of its class's tile, drawn from
     /// `(seed, page)`, so generating a page is a copy, not a word-by-word draw.
@@ -195,19 +196,19 @@ pub const BASE_CONTENTS: u64 = 1024;
 
 impl ContentModel {
     /// A content model for pages of `page_size` bytes, each write changing `write_size` bytes.
-    pub fn new(seed: u64, page_size: usize, write_size: usize, mix: ContentMix, free_from: u64) -> Self {
+    pub fn new(seed: u64, page_size: usize, write_size: usize, mix: ContentMix, used: std::ops::Range<u64>) -> Self {
         let tile = |class: ContentClass, salt: u64| {
             let mut t = vec![0u8; TILE.max(4 * page_size)];
             fill_class(class, &mut SplitMix64::new(hash4(seed, 0, 0, salt)), &mut t, 0);
             t
         };
         let tiles = [tile(ContentClass::Text, 0x7E87), tile(ContentClass::Structured, 0x57C7), tile(ContentClass::Random, 0x4A4D)];
-        ContentModel { seed, page_size, write_size: write_size.clamp(1, page_size), mix, free_from, tiles }
+        ContentModel { seed, page_size, write_size: write_size.clamp(1, page_size), mix, used, tiles }
     }
 
     /// The page's content class.
     pub fn class_of(&self, page: u64) -> ContentClass {
-        if page >= self.free_from {
+        if !self.used.contains(&page) {
             ContentClass::Zero
         } else {
             self.mix.class_of(self.seed, page)
@@ -431,7 +432,7 @@ mod tests {
     use super::*;
 
     fn model() -> ContentModel {
-        ContentModel::new(42, 4096, 64, ContentMix::default(), u64::MAX)
+        ContentModel::new(42, 4096, 64, ContentMix::default(), 0..u64::MAX)
     }
 
     #[test]
@@ -507,7 +508,7 @@ mod tests {
     #[test]
     fn newest_first_overlay_equals_every_write_in_order() {
         for write_size in [1usize, 8, 64, 1000, 4095, 4096] {
-            let m = ContentModel::new(9, 4096, write_size, ContentMix::default(), u64::MAX);
+            let m = ContentModel::new(9, 4096, write_size, ContentMix::default(), 0..u64::MAX);
             let (mut a, mut b) = (vec![0u8; 4096], vec![0u8; 4096]);
             for page in 0..12 {
                 for version in [0u32, 1, 2, 5, 40, 300] {
@@ -528,7 +529,7 @@ mod tests {
     #[test]
     fn zero_pages_are_zero_until_written() {
         let mix = ContentMix { zero: 1.0, text: 0.0, structured: 0.0, random: 0.0 };
-        let m = ContentModel::new(1, 4096, 8, mix, u64::MAX);
+        let m = ContentModel::new(1, 4096, 8, mix, 0..u64::MAX);
         let mut a = vec![1u8; 4096];
         m.fill(3, 0, &mut a);
         assert!(a.iter().all(|&b| b == 0));

@@ -65,7 +65,8 @@ mod accepted {
     pub const HOST_TIME: &str = "0 s to 1 s, or unset (no cost)";
     pub const TIMEOUT: &str = "1 ms to 10000000 s";
     pub const PHASE_DURATION: &str = "1 us to 1000000000 s";
-    pub const WORKING_SET: &str = "one page up to the used memory (vm.memory minus vm.free_memory)";
+    pub const WORKING_SET: &str = "one page up to the used memory (vm.memory minus vm.reserved_memory and vm.free_memory)";
+    pub const RESERVED_MEMORY: &str = "whole pages, less than vm.memory minus vm.free_memory";
 }
 
 /// The accepted range of a quantity field, by its dotted path (a phase's fields as the
@@ -85,6 +86,7 @@ fn quantity_range(path: &str) -> Option<&'static str> {
         "vm.memory" => "from one page to 256 GiB",
         "vm.page_size" => accepted::PAGE_SIZE,
         "vm.free_memory" => "whole pages, less than vm.memory",
+        "vm.reserved_memory" => accepted::RESERVED_MEMORY,
         "vm.state_size" => accepted::STATE_SIZE,
         "vm.resume_overhead" => accepted::RESUME_OVERHEAD,
         "workload.write_rate" | "workload.read_rate" => accepted::RATE,
@@ -189,6 +191,12 @@ pub struct VmSpec {
     /// Memory the guest is not using (at the top of its address space; zero pages that a
     /// self-ballooning guest can give back). Workloads never touch it.
     pub free_memory: ByteSize,
+    /// Memory at the bottom of the address space that the guest keeps for itself and the
+    /// workload never touches: zero pages, not free (a self-ballooning guest does not give them
+    /// back). The QEMU peer's guest keeps its program and page tables in its first 4 MiB, zero
+    /// but for a few pages, and QEMU sends them first. Workload offsets count from its end.
+    #[serde(skip_serializing_if = "ByteSize::is_zero")]
+    pub reserved_memory: ByteSize,
     /// CPU and device state sent while the VM is paused.
     pub state_size: ByteSize,
     /// Time the destination needs to start the VM once everything has arrived.
@@ -203,6 +211,7 @@ impl Default for VmSpec {
             memory: ByteSize(1 << 30),
             page_size: ByteSize(4096),
             free_memory: ByteSize(0),
+            reserved_memory: ByteSize(0),
             state_size: ByteSize(64 << 10),
             resume_overhead: Seconds(0.005),
             content: ContentMix::default(),
@@ -737,9 +746,17 @@ impl Scenario {
         self.vm.memory.0 / self.vm.page_size.0
     }
 
-    /// Number of pages the guest uses (all but the free memory).
+    /// Number of pages the guest uses (all but the reserved and the free memory).
     pub fn used_pages(&self) -> u64 {
-        self.page_count() - self.vm.free_memory.0 / self.vm.page_size.0
+        let used = self.used_range();
+        used.end - used.start
+    }
+
+    /// The pages the workload may touch: above the reserved memory, below the free memory. The
+    /// pages outside it are zero.
+    pub fn used_range(&self) -> std::ops::Range<u64> {
+        let ps = self.vm.page_size.0;
+        self.vm.reserved_memory.0 / ps..self.page_count() - self.vm.free_memory.0 / ps
     }
 
     /// Checks every field's range; the error names the field and what it accepts.
@@ -763,6 +780,9 @@ impl Scenario {
                 "vm.free_memory",
                 format!("{} is not accepted: whole pages, less than vm.memory ({})", vm.free_memory, vm.memory),
             ));
+        }
+        if vm.reserved_memory.0 % ps != 0 || vm.reserved_memory.0 >= vm.memory.0 - vm.free_memory.0 {
+            return Err(field_err("vm.reserved_memory", format!("{} is not accepted: {}", vm.reserved_memory, accepted::RESERVED_MEMORY)));
         }
         if vm.state_size.0 > 1 << 30 {
             return Err(field_err("vm.state_size", format!("{} {OUT_OF_RANGE}: accepted {}", vm.state_size, accepted::STATE_SIZE)));
@@ -951,7 +971,7 @@ fn check_phase_fields(
         return Err(field_err(
             format!("{prefix}.working_set"),
             format!(
-                "{} at offset {} does not fit: accepted one page up to the used memory ({}, vm.memory minus vm.free_memory)",
+                "{} at offset {} does not fit: accepted one page up to the used memory ({}, vm.memory minus vm.reserved_memory and vm.free_memory)",
                 ByteSize(ws),
                 offset,
                 ByteSize(used_bytes)

@@ -454,6 +454,10 @@ impl ByteSize {
     pub fn bytes(self) -> u64 {
         self.0
     }
+    /// Whether the size is 0 B.
+    pub fn is_zero(&self) -> bool {
+        self.0 == 0
+    }
 }
 
 impl Bandwidth {

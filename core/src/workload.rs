@@ -92,6 +92,8 @@ impl Workload {
     pub fn new(s: &Scenario) -> Workload {
         let ps = s.vm.page_size.0;
         let used = s.used_pages();
+        // Offsets count from the end of the reserved memory.
+        let base = s.used_range().start;
         let w = &s.workload;
         let specs: Vec<crate::scenario::PhaseSpec> = if w.phases.is_empty() { vec![Default::default()] } else { w.phases.clone() };
         let n = specs.len();
@@ -121,7 +123,7 @@ impl Workload {
                 pattern: p.pattern.unwrap_or(w.pattern),
                 write_rate: p.write_rate.unwrap_or(w.write_rate).0,
                 read_rate: p.read_rate.unwrap_or(w.read_rate).0,
-                ws_start,
+                ws_start: base + ws_start,
                 ws_len,
                 hot_len: ((ws_len as f64 * hot_fraction).round() as u64).clamp(1, ws_len),
                 hot_probability: p.hot_probability.unwrap_or(w.hot_probability),

@@ -16,7 +16,7 @@ fn class_strategy() -> impl Strategy<Value = ContentClass> {
 fn model_page() -> impl Strategy<Value = (ContentClass, Vec<u8>)> {
     (class_strategy(), any::<u64>(), 0u64..1 << 20, 0u32..6, prop_oneof![Just(8usize), Just(64), Just(512)]).prop_map(
         |(class, seed, page, version, write)| {
-            let model = ContentModel::new(seed, PAGE, write, ContentMix::only(class), u64::MAX);
+            let model = ContentModel::new(seed, PAGE, write, ContentMix::only(class), 0..u64::MAX);
             let mut buf = vec![0u8; PAGE];
             model.fill(page, version, &mut buf);
             (class, buf)
@@ -266,7 +266,7 @@ proptest! {
 fn classify_matches_the_statistic_on_content_model_pages() {
     let t = Thresholds::default();
     for class in [ContentClass::Zero, ContentClass::Text, ContentClass::Structured, ContentClass::Random] {
-        let model = ContentModel::new(3, PAGE, 64, ContentMix::only(class), u64::MAX);
+        let model = ContentModel::new(3, PAGE, 64, ContentMix::only(class), 0..u64::MAX);
         let mut page = vec![0u8; PAGE];
         for p in 0..64 {
             model.fill(p, 0, &mut page);

@@ -87,7 +87,8 @@ fn arb_phase() -> impl Strategy<Value = PhaseRecipe> {
 struct Recipe {
     pages: u64,
     page_size: u64,
-    free_quarter: f64,
+    /// Free memory at the top, then reserved memory at the bottom, each in quarters of memory.
+    unused_quarters: (f64, f64),
     state_size: u64,
     resume_overhead: f64,
     content: [f64; 4],
@@ -112,7 +113,7 @@ fn arb_recipe() -> impl Strategy<Value = Recipe> {
     let vm = (
         64u64..=2048,
         prop_oneof![Just(512u64), Just(1024), Just(4096)],
-        prop_oneof![1 => Just(0.0), 1 => 0.0..=1.0f64],
+        (prop_oneof![1 => Just(0.0), 1 => 0.0..=1.0f64], prop_oneof![2 => Just(0.0), 1 => 0.0..=1.0f64]),
         0u64..=(128 << 10),
         prop_oneof![Just(0.0), 0.0..0.005f64],
         [0.0..=1.0f64, 0.0..=1.0f64, 0.0..=1.0f64, 0.0..=1.0f64],
@@ -132,7 +133,7 @@ fn arb_recipe() -> impl Strategy<Value = Recipe> {
     let host = (rate(), rate(), 1u32..=4);
     (vm, link, work, mig, host).prop_map(
         |(
-            (pages, page_size, free_quarter, state_size, resume_overhead, content, seed),
+            (pages, page_size, unused_quarters, state_size, resume_overhead, content, seed),
             (bandwidth, latency, page_header, priority_channel, send_buffer),
             (main, write_size_fraction, phases, repeat),
             (timeout_factor, on_timeout, param_seed),
@@ -140,7 +141,7 @@ fn arb_recipe() -> impl Strategy<Value = Recipe> {
         )| Recipe {
             pages,
             page_size,
-            free_quarter,
+            unused_quarters,
             state_size,
             resume_overhead,
             content,
@@ -165,8 +166,9 @@ fn arb_recipe() -> impl Strategy<Value = Recipe> {
 impl Recipe {
     fn scenario(&self) -> Scenario {
         let ps = self.page_size;
-        let free_pages = (self.free_quarter * (self.pages / 4) as f64) as u64;
-        let used = self.pages - free_pages;
+        let free_pages = (self.unused_quarters.0 * (self.pages / 4) as f64) as u64;
+        let reserved_pages = (self.unused_quarters.1 * (self.pages / 4) as f64) as u64;
+        let used = self.pages - free_pages - reserved_pages;
         let wire_page = (ps + self.page_header) as f64;
         // The sender's pace: the link, or the sending threads where they are slower.
         let pace = self.host.0.map_or(self.bandwidth, |r| self.bandwidth.min(r * f64::from(self.host.2)));
@@ -224,6 +226,7 @@ impl Recipe {
                 memory: ByteSize(self.pages * ps),
                 page_size: ByteSize(ps),
                 free_memory: ByteSize(free_pages * ps),
+                reserved_memory: ByteSize(reserved_pages * ps),
                 state_size: ByteSize(self.state_size),
                 resume_overhead: Seconds(self.resume_overhead),
                 content,
@@ -522,12 +525,12 @@ proptest! {
 
     /// Every post-copy-family algorithm sends no page twice (across both channels), and when it
     /// completed it sent every page except the free ones it listed instead (self-ballooning:
-    /// a `FreePageList` transfer stands for pages `used_pages..page_count`, which are then never
+    /// a `FreePageList` transfer stands for the free pages (`used_range().end..page_count`), which are then never
     /// sent).
     #[test]
     fn postcopy_sends_each_page_exactly_once(s in arb_scenario()) {
         let n = s.page_count();
-        let used = s.used_pages();
+        let used = s.used_range().end;
         for info in registry().iter().filter(|i| i.family == Family::PostCopy) {
             let r = run(&s, info, TraceDetail::Pages);
             let mut sent = PageBitmap::new(n);
@@ -691,7 +694,7 @@ proptest! {
     fn hybrid_sends_each_page_exactly_once(s in arb_scenario(), window in 0.0..1.5f64, cap in prop_oneof![Just(0.0), 0.0..1.0f64]) {
         let info = registry_entry("hybrid");
         let n = s.page_count();
-        let used = s.used_pages();
+        let used = s.used_range().end;
         let full_copy = n as f64 * (s.vm.page_size.0 + s.link.page_header.0) as f64 / pace(&s);
         let ws_max = (cap * n as f64) as u64;
         let t = with_params(&s, "hybrid", &[("ws_window", Value::from(window * full_copy)), ("ws_max_pages", Value::from(ws_max))]);
@@ -769,13 +772,13 @@ proptest! {
 /// destination resumed are applied at once; after it resumed, a page becomes present when it
 /// arrives (the `arrive` time of its `PagesSent` event) and a later arrival of a page already
 /// there is dropped (`PagesDropped`, at that arrival's time); a free-page list makes the free
-/// pages (`used_pages..page_count`) present at once; a dirty bitmap sent before resume (TSMC)
+/// pages (`used_range().end..page_count`) present at once; a dirty bitmap sent before resume (TSMC)
 /// makes the pages it names (the `pages` of its `DataSent` event) absent again. An access at time
 /// `t` sees every arrival at or before `t`.
 fn check_destination_accesses(r: &Run) -> Result<(), String> {
     let trace = &r.trace;
     let n = trace.page_count;
-    let used = trace.scenario.used_pages();
+    let used = trace.scenario.used_range().end;
     let resumed = resumed_at(r);
     const NEVER: f64 = f64::INFINITY;
     // Earliest time each page is present on the destination.

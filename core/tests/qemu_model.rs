@@ -49,8 +49,9 @@ fn qemu_caps_live_copying_at_max_bandwidth_and_not_the_stop_and_copy() {
     let s = guest("10 Gbit/s", 2000.0, &[]);
     let r = run(&s, "precopy-qemu");
     assert!(r.verified && r.converged, "{r:?}");
+    // The first round is whole 100 ms windows, each its quota and the page that crossed it.
     let first = rounds(&r, RoundKind::Live)[0];
-    assert!((rate(first) / (128.0 * MIB) - 1.0).abs() < 1e-6, "first pass at {} MiB/s", rate(first) / MIB);
+    assert!((rate(first) / (128.0 * MIB) - 1.0).abs() < 1e-3, "first pass at {} MiB/s", rate(first) / MIB);
     // The final pages go at the link's speed: the downtime is their bytes at 10 Gbit/s, far
     // under the 300 ms limit that a capped stop-and-copy would approach.
     let stop = rounds(&r, RoundKind::StopAndCopy)[0];

@@ -26,7 +26,7 @@ fn scenario(memory: &str, workload: &str) -> Scenario {
 fn the_dirty_log_holds_exactly_the_pages_a_sequential_sweep_wrote() {
     let Some(kvm) = kvm() else { return };
     let s = scenario("16 MiB", "pattern = \"sequential\"\nwrite_rate = 50000\nread_rate = 0");
-    let layout = Layout::new(s.page_count(), s.used_pages());
+    let layout = Layout::new(s.page_count(), s.used_range().end);
     let vm = Vm::new(&kvm, (s.page_count() * 4096) as usize, true).unwrap();
     vm.boot(layout, s.seed).unwrap();
     let _ = vm.dirty_log().unwrap();
@@ -62,7 +62,7 @@ fn measure_the_guest_write_rate() {
     let Some(kvm) = kvm() else { return };
     for (pattern, extra) in [("sequential", ""), ("uniform", ""), ("hot-cold", "hot_fraction = 0.1\nhot_probability = 0.9\n")] {
         let s = scenario("64 MiB", &format!("pattern = \"{pattern}\"\nwrite_rate = 2000000\nread_rate = 0\n{extra}"));
-        let layout = Layout::new(s.page_count(), s.used_pages());
+        let layout = Layout::new(s.page_count(), s.used_range().end);
         let vm = Vm::new(&kvm, (s.page_count() * 4096) as usize, true).unwrap();
         vm.boot(layout, s.seed).unwrap();
         // 500 batches of 2,000,000 pages/s * 2 ms = 4000 writes.
@@ -263,7 +263,7 @@ fn cli_kvm_migrate_stops_a_paced_send_at_the_timeout() {
 fn pacing_holds_the_rate_and_a_throttle_slows_the_guest() {
     let Some(kvm) = kvm() else { return };
     let s = scenario("16 MiB", "pattern = \"uniform\"\nwrite_rate = 5000\nread_rate = 0");
-    let layout = Layout::new(s.page_count(), s.used_pages());
+    let layout = Layout::new(s.page_count(), s.used_range().end);
     let vm = Vm::new(&kvm, (s.page_count() * 4096) as usize, true).unwrap();
     vm.boot(layout, s.seed).unwrap();
     let runner = Runner::start(&vm, Planner::new(&s, layout), PlanState::start(), true, None);

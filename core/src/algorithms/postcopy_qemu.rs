@@ -111,8 +111,8 @@ impl Algorithm for PostcopyQemu {
             }
         }
 
-        // 2. migrate-start-postcopy: stop, last sync, discard list, device state, resume.
-        run.lift_live_rate_cap()?;
+        // 2. migrate-start-postcopy: stop, last sync, discard list, device state, resume. The
+        // post-copy phase is not capped (`max-postcopy-bandwidth`, default 0 = unlimited).
         let logging = run.logging()?;
         let ctx = run.ctx();
         ctx.begin_round(RoundKind::StopAndCopy);

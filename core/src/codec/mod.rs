@@ -431,7 +431,7 @@ pub const SAMPLE_PAGE_SIZE: usize = 4096;
 pub const SAMPLE_WRITE_SIZE: usize = 64;
 
 fn sample_model(seed: u64) -> ContentModel {
-    ContentModel::new(seed, SAMPLE_PAGE_SIZE, SAMPLE_WRITE_SIZE, ContentMix::default(), u64::MAX)
+    ContentModel::new(seed, SAMPLE_PAGE_SIZE, SAMPLE_WRITE_SIZE, ContentMix::default(), 0..u64::MAX)
 }
 
 /// `count` realistic 4 KiB pages for measuring codecs: [`ContentModel`] pages of the default
@@ -477,7 +477,7 @@ mod tests {
             ContentClass::Structured => ContentMix { zero: 0.0, text: 0.0, structured: 1.0, random: 0.0 },
             ContentClass::Random => ContentMix { zero: 0.0, text: 0.0, structured: 0.0, random: 1.0 },
         };
-        let model = ContentModel::new(9, 4096, 64, mix, u64::MAX);
+        let model = ContentModel::new(9, 4096, 64, mix, 0..u64::MAX);
         let mut buf = vec![0u8; 4096];
         model.fill(page, 0, &mut buf);
         buf

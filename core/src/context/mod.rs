@@ -178,6 +178,11 @@ pub trait Clock {
     fn deadline_passed(&self) -> bool;
     /// What to do when the deadline passes before the algorithm converges.
     fn timeout_action(&self) -> OnTimeout;
+    /// Lets time pass without sending until `t` (seconds since the migration started), or until
+    /// the deadline if that comes first; the guest runs meanwhile. A time already past returns
+    /// at once. QEMU's migration thread sleeps out its rate limit's window this way
+    /// (`migration_rate_limit()`).
+    fn wait_until(&mut self, t: f64) -> Result<(), ContextError>;
 }
 
 /// The source's dirty log. `start_dirty_log` gives the [`DirtyLogging`] that fetching and

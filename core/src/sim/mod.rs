@@ -173,13 +173,18 @@ impl SimContext {
     pub fn new(scenario: &Scenario, options: SimOptions) -> SimContext {
         let n = scenario.page_count();
         let ps = scenario.vm.page_size.0;
-        let free_from = scenario.used_pages();
+        let free_from = scenario.used_range().end;
         let workload = Workload::new(scenario);
         let writes = workload.seek(AccessKind::Write, 0.0);
         let reads = workload.seek(AccessKind::Read, 0.0);
         let reachable = workload.reachable_pages();
-        let content =
-            ContentModel::new(scenario.seed, ps as usize, scenario.workload.write_size.0 as usize, scenario.vm.content, free_from);
+        let content = ContentModel::new(
+            scenario.seed,
+            ps as usize,
+            scenario.workload.write_size.0 as usize,
+            scenario.vm.content,
+            scenario.used_range(),
+        );
         SimContext {
             n,
             page_size: ps,

@@ -27,6 +27,13 @@ impl Clock for SimContext {
     fn timeout_action(&self) -> OnTimeout {
         self.scenario.migration.on_timeout
     }
+    fn wait_until(&mut self, t: f64) -> Result<(), ContextError> {
+        if t.is_nan() {
+            return Err(ContextError::BadArgument { name: "t", value: t.to_string(), accepted: "a time in seconds" });
+        }
+        self.advance_to(t.min(self.timeout));
+        Ok(())
+    }
 }
 
 impl DirtyLog for SimContext {

@@ -110,7 +110,8 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The layout for a guest of `pages` pages of which `used` are not free.
+    /// The layout for a guest of `pages` pages whose free memory begins at page `used` (the
+    /// scenario's `used_range().end`): the program and its tables take the last pages below it.
     pub fn new(pages: u64, used: u64) -> Layout {
         let used = used.clamp(RESERVED_PAGES + 1, pages);
         Layout {
@@ -348,7 +349,7 @@ mod tests {
     fn plans_hold_the_rate_and_are_deterministic() {
         let s = Scenario::from_toml_str("[vm]\nmemory = \"16 MiB\"\n[workload]\npattern = \"uniform\"\nwrite_rate = 1234\nread_rate = 10")
             .unwrap();
-        let layout = Layout::new(s.page_count(), s.used_pages());
+        let layout = Layout::new(s.page_count(), s.used_range().end);
         assert_eq!(layout.usable, 4096 - RESERVED_PAGES);
         let planner = Planner::new(&s, layout);
         assert_eq!(planner.phases()[0].ws_len as u64, layout.usable);

@@ -456,7 +456,7 @@ fn serve_stream(reader: &mut Reader, writer: &SharedWriter, options: &ReceiveOpt
     let session = session_limit(&scenario, options);
     reader.get_mut().end_session_by(connected + session.0);
     let max_guest_time = max_guest_time(&scenario);
-    let planner = Planner::new(&scenario, Layout::new(n, scenario.used_pages()));
+    let planner = Planner::new(&scenario, Layout::new(n, scenario.used_range().end));
     let mut dest = LocalDestination::new(&scenario, planner.clone(), hello.prefill, hello.postcopy)?;
     // Post-copy: forward the destination guest's page faults as they happen.
     let write_limit = options.read_timeout;

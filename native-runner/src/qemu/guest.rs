@@ -174,7 +174,15 @@ impl GuestParams {
             ));
         }
         let reserved = AREA_BASE / PAGE;
-        let used_pages = s.used_pages().saturating_sub(reserved);
+        // The guest keeps its first 4 MiB for itself: a scenario's reserved memory can only be
+        // part of it.
+        if s.vm.reserved_memory.0 > AREA_BASE {
+            return unsupported(format!(
+                "vm.reserved_memory: {} is more than the QEMU peer's guest reserves: accepted up to 4 MiB (its own first 4 MiB)",
+                s.vm.reserved_memory
+            ));
+        }
+        let used_pages = s.used_range().end.saturating_sub(reserved);
         if used_pages == 0 {
             return unsupported(format!(
                 "vm.free_memory: {} leaves nothing above the guest's first 4 MiB: accepted less than vm.memory minus 4 MiB",

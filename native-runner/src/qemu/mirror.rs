@@ -23,7 +23,8 @@
 //! Nothing is fitted to the runs being compared.
 //!
 //! [`simulated_scenario`] then makes the scenario: the guest's memory, its first 4 MiB (the
-//! guest program and page tables, zero but for a few pages) as free memory at the top, the
+//! guest program and page tables, zero but for a few pages) as reserved memory at the bottom
+//! (`vm.reserved_memory`: QEMU's scan sends those zero pages first), the
 //! workload at the rates the guest achieved before the migration (its pacing clock is the TSC,
 //! which under PVM can run a little slower than the host's), QEMU's 8-byte page header, no
 //! priority channel for post-copy replies (`postcopy-preempt` is off by default in QEMU 7.2),
@@ -304,9 +305,11 @@ pub fn measure_discard(bytes: usize) -> Result<(f64, f64), QemuError> {
 pub fn simulated_scenario(scenario: &Scenario, real: &QemuReport, host: &HostModel) -> Result<Scenario, QemuError> {
     let mut s = scenario.clone();
     let g = &real.qemu.guest;
+    // The guest's first 4 MiB (its program and page tables), zero but for a few pages, at the
+    // bottom, where QEMU's scan finds them first.
     let reserved = super::guest::AREA_BASE;
     if s.vm.free_memory.0 + reserved < s.vm.memory.0 {
-        s.vm.free_memory = ByteSize(s.vm.free_memory.0 + reserved);
+        s.vm.reserved_memory = ByteSize(reserved);
     }
     s.vm.state_size = ByteSize(host.state_bytes.min(1 << 30));
     s.vm.resume_overhead = Seconds(host.resume_overhead_s.min(60.0));

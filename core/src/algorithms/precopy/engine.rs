@@ -162,8 +162,6 @@ pub(crate) struct Run<'a> {
     batch_pages: usize,
     self_ballooning: bool,
     pub(super) batch: Vec<u64>,
-    /// A rate cap on live copying is set (QEMU's `max-bandwidth`): stop-and-copy lifts it.
-    live_rate_capped: bool,
     /// The dirty log is on.
     logging: Option<DirtyLogging>,
 }
@@ -179,7 +177,6 @@ impl<'a> Run<'a> {
             batch_pages: sending.batch_pages,
             self_ballooning: sending.self_ballooning,
             batch: Vec::with_capacity(sending.batch_pages),
-            live_rate_capped: false,
             logging: None,
         }
     }
@@ -248,26 +245,8 @@ impl<'a> Run<'a> {
         self.send()
     }
 
-    /// Caps the rate of live copying (QEMU's `max-bandwidth`); stop-and-copy is not capped.
-    pub(super) fn cap_live_rate(&mut self, bytes_per_s: f64) -> Result<(), ContextError> {
-        self.ctx.set_rate_limit(Some(bytes_per_s))?;
-        self.live_rate_capped = true;
-        Ok(())
-    }
-
-    /// Lifts the live-copy rate cap, if one is set: QEMU's stop-and-copy and its post-copy
-    /// phase (`max-postcopy-bandwidth`, default 0 = unlimited) are not capped.
-    pub(crate) fn lift_live_rate_cap(&mut self) -> Result<(), ContextError> {
-        if self.live_rate_capped {
-            self.ctx.set_rate_limit(None)?;
-            self.live_rate_capped = false;
-        }
-        Ok(())
-    }
-
     /// Pause, send `remaining` plus whatever the log holds, send the state, resume.
     pub(super) fn stop_and_copy(&mut self, mut remaining: PageBitmap) -> Result<(), ContextError> {
-        self.lift_live_rate_cap()?;
         self.ctx.begin_round(RoundKind::StopAndCopy);
         self.stage = Stage::StopAndCopy;
         let paused = self.ctx.pause_source()?;

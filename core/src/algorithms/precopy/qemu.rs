@@ -5,20 +5,26 @@
 //! The procedure, as QEMU's migration thread runs it:
 //!
 //! 1. Cap live copying at `max_bandwidth` (QEMU's `max-bandwidth`, default 128 MiB/s:
-//!    `MAX_THROTTLE` in `migration/options.c`, enforced by `migration_rate_limit()` per 100 ms
-//!    window). The first pass sends every page.
+//!    `MAX_THROTTLE` in `migration/options.c`) the way `migration_rate_limit()` does: the
+//!    migration thread sends at its own speed until the 100 ms window's quota
+//!    (`max_bandwidth` x 100 ms) is spent, then sleeps to the window's end. The first pass sends
+//!    every page.
 //! 2. Send the dirty pages in address order, page by page, the scan wrapping at the end of
-//!    memory and going on (the first wrap ends the first pass; XBZRLE starts there). Every
-//!    100 ms window, measure the bandwidth; the **threshold** is `bandwidth x downtime_limit`
+//!    memory and going on (the first wrap ends the first pass; XBZRLE starts there). At the
+//!    first iteration's end after a window has passed, measure the window's bandwidth
+//!    (`migration_update_counters()`); the **threshold** is `bandwidth x downtime_limit`
 //!    (300 ms) (`QemuPolicy::threshold_bytes`), so with a cap the threshold is at most the
 //!    cap's.
-//! 3. Once per iteration of the migration thread (50 ms, or one window under a binding cap),
-//!    or at once when nothing is left to send: if the bytes still to send are below the
-//!    threshold, sync the dirty log for the exact figure (`ram_save_pending()`) and, if still
-//!    below, stop: pause, send the rest and the CPU state. The stop-and-copy is not capped
-//!    (`ram_save_complete()` sends without `qemu_file_rate_limit()` checks), so with a fast link
-//!    the downtime is the threshold's bytes at the link's full speed, far below the limit.
-//!    Otherwise the pages the sync found join those still to send, and the scan goes on.
+//! 3. Test at every iteration's end, and at once when nothing is left to send. An iteration
+//!    (`migration_iteration_run()`, then `ram_save_iterate()`) sends until the window's quota
+//!    is spent or 50 ms have passed (`MAX_WAIT`): under a binding cap the tests come at the
+//!    windows' ends, and also 50 ms into a window whose quota takes the thread longer than that
+//!    to send. The test: if the bytes still to send are below the threshold, sync the dirty log
+//!    for the exact figure (`ram_save_pending()`) and, if still below, stop: pause, send the
+//!    rest and the CPU state. The stop-and-copy is not capped (`ram_save_complete()` sends
+//!    without `qemu_file_rate_limit()` checks), so with a fast link the downtime is the
+//!    threshold's bytes at the sender's full speed, far below the limit. Otherwise the pages
+//!    the sync found join those still to send, and the scan goes on.
 //! 4. That test is the only sync while the migration runs: QEMU 7.2 does not sync when the
 //!    scan wraps (`find_dirty_block()` only sets `complete_round`). So a round here, from one
 //!    sync to the next, is what `dirty-sync-count` counts, and a fast writer's pages wait
@@ -44,7 +50,7 @@ pub const INFO: AlgorithmInfo = AlgorithmInfo {
     ..super::INFO
 };
 
-/// QEMU's bandwidth window, seconds.
+/// QEMU's bandwidth and rate-limit window, seconds (`BUFFER_DELAY`).
 const WINDOW: f64 = 0.1;
 /// The longest iteration of QEMU's migration thread, seconds (`MAX_WAIT`).
 const MAX_WAIT: f64 = 0.05;
@@ -66,7 +72,7 @@ const MAX_THROTTLE: f64 = 0.99;
 pub(crate) struct QemuPolicy {
     /// Tolerated downtime, seconds.
     pub downtime_limit: f64,
-    /// QEMU's `max-bandwidth` on live copying, bytes/s (None: send at the link's speed).
+    /// QEMU's `max-bandwidth` on live copying, bytes/s (None: send at the sender's speed).
     pub max_bandwidth: Option<f64>,
     /// Auto-converge, if on.
     pub auto_converge: Option<AutoConverge>,
@@ -130,9 +136,6 @@ impl QemuPolicy {
 
     /// Starts a QEMU-policy pre-copy (the dirty log must be on): the first pass sends every page.
     pub(crate) fn start(&self, run: &mut Run<'_>) -> Result<QemuState, ContextError> {
-        if let Some(cap) = self.max_bandwidth {
-            run.cap_live_rate(cap)?;
-        }
         let remaining = run.first_round_set()?;
         let (now, bytes) = (run.ctx.now(), run.ctx.bytes_sent());
         Ok(QemuState {
@@ -142,7 +145,6 @@ impl QemuPolicy {
             threshold_bytes: 0.0,
             win_t: now,
             win_bytes: bytes,
-            win_bandwidth: 0.0,
             iter_t: now,
             period_t: now,
             period_bytes: bytes,
@@ -173,22 +175,24 @@ impl QemuPolicy {
                 return Ok(Step::Interrupted);
             }
             first_batch = false;
-            state.take_batch(run, first);
+            let quota_pages = self.pages_left_in_quota(run, state, page_size);
+            state.take_batch(run, first, quota_pages);
             run.send()?;
-            let now = run.ctx.now();
-            self.measure_bandwidth(run, state, now);
-            let iteration_ended = self.iteration_ended(state, now);
-            // At the timeout the timeout wins, as in the Xen loop: a send that would cross it
-            // ends at it (see the simulator), and no convergence test follows.
+            let iteration_ended = self.end_of_iteration(run, state)?;
+            // At the timeout the timeout wins, as in the Xen loop: a send (or a wait) that would
+            // cross it ends at it (see the simulator), and no convergence test follows.
             if run.ctx.deadline_passed() {
                 let dirty = run.sync_dirty()?;
                 state.remaining.union_with(&dirty);
                 return Ok(Step::TimedOut(run.end_at_timeout(state.take_remaining())?));
             }
-            if iteration_ended && (state.remaining.count() as f64) * page_size < state.threshold_bytes {
+            if !iteration_ended {
+                continue;
+            }
+            if (state.remaining.count() as f64) * page_size < state.threshold_bytes {
                 break;
             }
-            if iteration_ended && state.postcopy_requested {
+            if state.postcopy_requested {
                 // `migration_iteration_run()`: pending bytes at or above the threshold and
                 // `start_postcopy` set: `postcopy_start()`.
                 run.ctx.end_round();
@@ -234,31 +238,53 @@ impl QemuPolicy {
         Ok(Step::Next)
     }
 
-    /// At the end of a 100 ms window: the window's bandwidth and the threshold it gives.
-    fn measure_bandwidth(&self, run: &mut Run<'_>, state: &mut QemuState, now: f64) {
-        if now - state.win_t >= WINDOW {
-            let bandwidth = (run.ctx.bytes_sent() - state.win_bytes) as f64 / (now - state.win_t);
-            state.threshold_bytes = self.threshold_bytes(bandwidth);
-            state.win_bandwidth = bandwidth;
-            state.win_t = now;
-            state.win_bytes = run.ctx.bytes_sent();
+    /// The bytes the rate limit lets the thread send in one window (`rate_limit_max`:
+    /// `max-bandwidth` / `XFER_LIMIT_RATIO`); None without a cap.
+    fn window_quota(&self) -> Option<f64> {
+        self.max_bandwidth.map(|cap| cap * WINDOW)
+    }
+
+    /// Whether this window's quota is spent (`qemu_file_rate_limit()`: more sent than the quota).
+    fn quota_spent(&self, run: &Run<'_>, state: &QemuState) -> bool {
+        self.window_quota().is_some_and(|quota| (run.ctx.bytes_sent() - state.win_bytes) as f64 > quota)
+    }
+
+    /// The most pages the next batch may take: QEMU checks the rate limit before every page, so
+    /// it stops one page past the quota; whole pages of `page_size` bytes are counted.
+    fn pages_left_in_quota(&self, run: &Run<'_>, state: &QemuState, page_size: f64) -> usize {
+        match self.window_quota() {
+            Some(quota) => {
+                let left = (quota - (run.ctx.bytes_sent() - state.win_bytes) as f64).max(0.0);
+                (left / page_size).floor() as usize + 1
+            }
+            None => usize::MAX,
         }
     }
 
-    /// Whether an iteration of QEMU's migration thread ended at `now`, so that the threshold is
-    /// tested. QEMU tests for convergence once per iteration (`migration_iteration_run()`), not
-    /// after every page: an iteration sends until `MAX_WAIT` (50 ms) has passed or the rate
-    /// limit's quota for the current 100 ms window is spent, and then the thread sleeps to the
-    /// window's end. Under a binding cap the quota goes out in a burst, so there is one test per
-    /// window.
-    fn iteration_ended(&self, state: &mut QemuState, now: f64) -> bool {
-        let capped = self.max_bandwidth.is_some_and(|cap| state.win_bandwidth >= 0.95 * cap);
-        let iteration = if capped { WINDOW } else { MAX_WAIT };
-        let ended = now - state.iter_t >= iteration;
-        if ended {
-            state.iter_t = now;
+    /// After a batch: whether the migration thread's iteration ends here, so that the threshold
+    /// is tested. QEMU tests for convergence once per iteration (`migration_iteration_run()`),
+    /// not after every page: `ram_save_iterate()` sends until the window's quota is spent or
+    /// `MAX_WAIT` (50 ms) has passed. Then `migration_rate_limit()` sleeps out a spent window,
+    /// and once a window has passed `migration_update_counters()` measures its bandwidth, which
+    /// sets the threshold, and starts the next window.
+    fn end_of_iteration(&self, run: &mut Run<'_>, state: &mut QemuState) -> Result<bool, ContextError> {
+        let spent = self.quota_spent(run, state);
+        if !spent && run.ctx.now() - state.iter_t < MAX_WAIT {
+            return Ok(false);
         }
-        ended
+        let window_end = state.win_t + WINDOW;
+        if spent {
+            run.ctx.wait_until(window_end)?;
+        }
+        let now = run.ctx.now();
+        if now >= window_end {
+            let bandwidth = (run.ctx.bytes_sent() - state.win_bytes) as f64 / (now - state.win_t);
+            state.threshold_bytes = self.threshold_bytes(bandwidth);
+            state.win_t = now;
+            state.win_bytes = run.ctx.bytes_sent();
+        }
+        state.iter_t = now;
+        Ok(true)
     }
 
     /// Auto-converge at a sync: once a period has passed, count a too-dirty period, and throttle
@@ -303,12 +329,10 @@ pub(crate) struct QemuState {
     postcopy_requested: bool,
     /// The pending bytes under which the VM stops.
     threshold_bytes: f64,
-    /// When the current bandwidth window began.
+    /// When the current bandwidth and rate-limit window began.
     win_t: f64,
     /// Bytes sent when it began.
     win_bytes: u64,
-    /// The last window's bandwidth, bytes/s.
-    win_bandwidth: f64,
     /// When the current iteration (between two convergence tests) began.
     iter_t: f64,
     /// When the current auto-converge period began.
@@ -362,9 +386,10 @@ impl QemuState {
     }
 
     /// Moves the next pages to send, from `first` on in address order up to the end of memory,
-    /// into the run's batch (at most [`CLOCK_CHECK_PAGES`]), and moves the scan past them.
-    fn take_batch(&mut self, run: &mut Run<'_>, first: u64) {
-        let limit = run.batch_pages().min(CLOCK_CHECK_PAGES);
+    /// into the run's batch (at most [`CLOCK_CHECK_PAGES`], and at most `most`), and moves the
+    /// scan past them.
+    fn take_batch(&mut self, run: &mut Run<'_>, first: u64, most: usize) {
+        let limit = run.batch_pages().min(CLOCK_CHECK_PAGES).min(most);
         run.batch.push(first);
         self.remaining.clear(first);
         self.cursor = first + 1;
@@ -455,30 +480,44 @@ mod tests {
     }
 
     #[test]
-    fn max_bandwidth_caps_live_copying_and_is_lifted_for_stop_and_copy() {
-        // A 10 Gbit/s link: only the 128 MiB/s cap limits the live rounds.
-        let s = scenario("64 MiB", "10 Gbit/s", 1000, "");
-        let run = run(&s, "precopy-qemu");
-        let evs = events(&run);
-        let limits: Vec<(usize, Option<f64>)> = evs
+    fn max_bandwidth_spends_one_quota_a_window_at_full_speed_and_the_stop_and_copy_is_not_capped() {
+        // A 10 Gbit/s link: only the 128 MiB/s cap limits the live rounds, which take about 2 s.
+        let s = scenario("256 MiB", "10 Gbit/s", 1000, "");
+        // One event per send, not merged.
+        let run = crate::simulate(&s, Some("precopy-qemu"), crate::trace::TraceDetail::Accesses).unwrap();
+        assert!(run.report.converged && run.report.verified, "{}", run.report.stop_reason);
+        let quota = 134_217_728.0 * WINDOW;
+        let paused = events(&run).iter().find(|(_, e)| matches!(e, Event::SourcePaused)).unwrap().0;
+        // (start, end, wire bytes) of every live send.
+        let live: Vec<(f64, f64, u64)> = events(&run)
             .iter()
-            .enumerate()
-            .filter_map(|(i, (_, e))| match e {
-                Event::RateLimited { bytes_per_s } => Some((i, *bytes_per_s)),
+            .filter_map(|(t, e)| match e {
+                Event::PagesSent { end, wire_bytes, .. } if *t < paused => Some((*t, *end, *wire_bytes)),
                 _ => None,
             })
             .collect();
-        assert_eq!(limits.len(), 2, "{limits:?}");
-        assert_eq!(limits[0], (limits[0].0, Some(134_217_728.0)));
-        assert_eq!(limits[1].1, None);
-        // Lifted after the last live page and before the pause.
-        let paused = evs.iter().position(|(_, e)| matches!(e, Event::SourcePaused)).unwrap();
-        assert!(limits[1].0 < paused);
-        assert!(!evs[limits[1].0..paused].iter().any(|(_, e)| matches!(e, Event::PagesSent { .. })));
-        // The first live round ran at the cap: 64 MiB and headers at 128 MiB/s, about 0.5 s.
-        let first = &run.report.per_round[0];
-        let rate = first.bytes_sent as f64 / (first.end_s - first.start_s);
-        assert!(rate <= 134_217_728.0 * 1.001, "{rate} bytes/s");
-        assert!(run.report.converged && run.report.verified, "{}", run.report.stop_reason);
+        let windows = (live.last().unwrap().1 / WINDOW).ceil() as usize;
+        assert!(windows >= 10, "{windows} windows");
+        for k in 0..windows {
+            let start = k as f64 * WINDOW;
+            let sends: Vec<_> = live.iter().filter(|(t, ..)| *t >= start - 1e-9 && *t < start + WINDOW - 1e-9).collect();
+            let bytes: u64 = sends.iter().map(|s| s.2).sum();
+            // The window's quota and at most the page that crossed it (`qemu_file_rate_limit()`
+            // is asked before each page), give or take the 8-byte headers of the last batch (the
+            // policy counts pages of `page_size` bytes).
+            assert!(bytes as f64 <= quota + 4104.0 + 64.0 * 8.0, "window {k}: {bytes} bytes");
+            // Sent at the link's speed, 10 Gbit/s, then the thread sleeps: a window's quota is
+            // out within its first 12 ms.
+            let last = sends.last().unwrap();
+            assert!(last.1 - start < 0.012, "window {k}: sending until {:.4} s", last.1);
+        }
+        // Every window but the last spent its quota.
+        let full: u64 = live.iter().filter(|(t, ..)| *t < WINDOW - 1e-9).map(|s| s.2).sum();
+        assert!(full as f64 > quota, "{full}");
+        // The stop-and-copy is not capped: it runs at the link's speed (its round also holds
+        // the device state and the resume), far above the cap.
+        let stop = run.report.per_round.last().unwrap();
+        let rate = stop.bytes_sent as f64 / (stop.end_s - stop.start_s);
+        assert!(rate > 5.0 * 134_217_728.0, "{rate} bytes/s");
     }
 }

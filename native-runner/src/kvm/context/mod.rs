@@ -206,7 +206,7 @@ impl KvmContext {
         let kvm = super::open_kvm()?;
         let n = scenario.page_count();
         let bytes = (n as usize).checked_mul(PAGE).ok_or_else(|| KvmError::Setup("memory size overflows".into()))?;
-        let layout = Layout::new(n, scenario.used_pages());
+        let layout = Layout::new(n, scenario.used_range().end);
         let planner = Planner::new(scenario, layout);
         let src = Vm::new(&kvm, bytes, true)?;
         let dest: Box<dyn Destination> = match &options.to {

@@ -29,6 +29,21 @@ impl Clock for KvmContext {
     fn timeout_action(&self) -> OnTimeout {
         self.scenario.migration.on_timeout
     }
+    fn wait_until(&mut self, t: f64) -> Result<(), ContextError> {
+        if t.is_nan() {
+            return Err(ContextError::BadArgument { name: "t", value: t.to_string(), accepted: "a time in seconds" });
+        }
+        let limit = t.min(self.timeout);
+        loop {
+            let now = self.t();
+            if now >= limit {
+                self.observe_phase();
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_secs_f64((limit - now).min(0.02)));
+            self.observe_phase();
+        }
+    }
 }
 
 impl DirtyLog for KvmContext {
@@ -66,7 +81,7 @@ impl GuestMemory for KvmContext {
     }
     fn free_pages(&mut self) -> Result<PageBitmap, ContextError> {
         let mut b = PageBitmap::new(self.n);
-        for p in self.scenario.used_pages()..self.n {
+        for p in self.scenario.used_range().end..self.n {
             b.set(p);
         }
         Ok(b)
