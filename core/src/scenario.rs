@@ -1031,6 +1031,11 @@ mod tests {
             ("[workload]\npattern = \"uniform\"\nwrite_rate = \"nan\"", "workload.write_rate:"),
             ("[workload]\npattern = \"idle\"\nwrite_rate = 5", "workload.pattern:"),
             ("[vm.content]\nzero = 0.5", "vm.content:"),
+            (
+                "[vm]\nmemory = \"4 MiB\"\nfree_memory = \"2 MiB\"\nreserved_memory = \"2 MiB\"",
+                "vm.reserved_memory: 2 MiB is not accepted: whole pages, less than vm.memory minus vm.free_memory",
+            ),
+            ("[vm]\nreserved_memory = \"1000 B\"", "vm.reserved_memory: 1000 B is not accepted: whole pages"),
             ("[workload]\npattern = \"uniform\"\n[[workload.phases]]\nwrite_rate = 1", "workload.phases[0].duration:"),
             ("[workload]\nhot_probability = nan", "workload.hot_probability: NaN is out of range: accepted 0 to 1"),
             ("[workload]\nhot_fraction = \"0.5\"", "workload.hot_fraction: invalid type: string \"0.5\", expected a number"),

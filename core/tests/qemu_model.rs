@@ -66,6 +66,53 @@ fn qemu_caps_live_copying_at_max_bandwidth_and_not_the_stop_and_copy() {
 }
 
 #[test]
+fn qemu_tests_at_each_windows_end_and_also_50_ms_in_when_the_quota_takes_longer_to_send() {
+    // An idle 256 MiB guest (268 MB), a 1 GiB/s cap (a quota of 107 MB a window) and a 100 ms
+    // downtime limit (a threshold of 107 MB): after the first window 161 MB are left.
+    let idle = |bandwidth: &str| {
+        let s = guest(bandwidth, 0.0, &["vm.memory=256MiB", "params.precopy.max_bandwidth=1GiB/s", "params.precopy.downtime_limit=100ms"]);
+        let r = run(&s, "precopy-qemu");
+        assert!(r.converged && r.verified, "{r:?}");
+        rounds(&r, RoundKind::Live)[0].end_s
+    };
+    // At 40 Gbit/s a window's quota goes in 21 ms and the thread sleeps to the window's end: the
+    // tests come at 0.1 s (161 MB left) and 0.2 s (54 MB left, under the threshold).
+    let fast = idle("40 Gbit/s");
+    assert!((fast - 0.2).abs() < 1e-3, "stopped at {fast} s");
+    // At 13 Gbit/s the quota takes 66 ms: the iteration ends at 50 ms (`MAX_WAIT`), and the test
+    // 50 ms into the second window finds 80 MB left, under the threshold.
+    let slow = idle("13 Gbit/s");
+    assert!((slow - 0.15).abs() < 1e-3, "stopped at {slow} s");
+}
+
+#[test]
+fn the_zero_pages_of_reserved_memory_go_first_as_flags_beside_the_quota() {
+    // QEMU's scan starts at the bottom, where the peer's guest keeps 4 MiB of zero pages: they
+    // cost the wire almost nothing, so the first windows send them and a whole quota of data.
+    let plain = guest("40 Gbit/s", 0.0, &["vm.memory=256MiB"]);
+    let reserved = guest("40 Gbit/s", 0.0, &["vm.memory=256MiB", "vm.reserved_memory=4MiB"]);
+    let sim = |s: &Scenario| simulate(s, Some("precopy-qemu"), TraceDetail::Pages).expect("the run succeeds");
+    let (a, b) = (sim(&plain), sim(&reserved));
+    assert!(a.report.verified && b.report.verified);
+    // The same bytes go in each window, so the 1,024 zero pages are sent by the first window's
+    // end and the pending bytes there are 4 MiB lower.
+    let zero_pages_by = |run: &livemig_core::Run, t: f64| -> u64 {
+        run.trace
+            .events
+            .iter()
+            .filter(|e| e.t < t)
+            .filter_map(|e| match &e.event {
+                livemig_core::trace::Event::PagesSent { encoding: livemig_core::context::Encoding::Zero, count, .. } => Some(*count),
+                _ => None,
+            })
+            .sum()
+    };
+    assert_eq!(zero_pages_by(&a, 0.1), 0);
+    assert_eq!(zero_pages_by(&b, 0.1), 1024);
+    assert_eq!(b.report.zero_pages, 1024);
+}
+
+#[test]
 fn the_cap_is_qemus_alone() {
     // Xen's and Cloud Hypervisor's pre-copy send at the link's speed.
     let s = guest("10 Gbit/s", 0.0, &[]);

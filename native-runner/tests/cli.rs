@@ -851,6 +851,7 @@ fn bad_out_of_range_fields_name_the_field() {
         ("migration.timeout=0", "migration.timeout", "accepted 1 ms"),
         ("workload.working_set=2 GiB", "workload.working_set", "accepted one page up to the used memory"),
         ("vm.free_memory=1 GiB", "vm.free_memory", "less than vm.memory"),
+        ("vm.reserved_memory=1 GiB", "vm.reserved_memory", "less than vm.memory minus vm.free_memory"),
         ("workload.pattern=zigzag", "workload.pattern", "expected one of `idle`"),
         ("seed=-1", "seed", "accepted an integer from 0 to 18446744073709551615"),
     ] {

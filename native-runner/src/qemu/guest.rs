@@ -593,6 +593,19 @@ mod tests {
     }
 
     #[test]
+    fn the_scenarios_reserved_memory_is_the_guests_own_first_4_mib() {
+        let with = |reserved: &str| {
+            let s = Scenario::from_toml_str(&format!("[vm]\nmemory = \"16 MiB\"\nreserved_memory = \"{reserved}\"")).unwrap();
+            GuestParams::from_scenario(&s, 2_000_000_000)
+        };
+        // Up to 4 MiB it lies inside the guest's program area: the used area is the same.
+        assert_eq!(with("0 B").unwrap().used_pages, 3072);
+        assert_eq!(with("4 MiB").unwrap().used_pages, 3072);
+        let e = with("8 MiB").unwrap_err().to_string();
+        assert!(e.starts_with("vm.reserved_memory: 8 MiB is more than the QEMU peer's guest reserves: accepted up to 4 MiB"), "{e}");
+    }
+
+    #[test]
     fn picks_stay_in_the_working_set() {
         for pattern in ["sequential", "uniform", "hot-cold"] {
             let p = params(pattern);
