@@ -95,6 +95,10 @@ pub struct QemuOptions {
     /// 5 times more when the host has taken the memory back, which makes back-to-back runs of
     /// the same cell differ by up to 3x.
     pub preallocate_destination: bool,
+    /// Read the guest's write counter at every sync seen (one monitor command each), so that
+    /// `per_sync` says how many writes the guest made between syncs. The dirty-fault probe of
+    /// the calibration does; the comparisons do not, to leave QEMU's main loop alone.
+    pub sample_guest_writes: bool,
 }
 
 /// A deliberate fault in the verification (tests only), which must make it fail.
@@ -121,6 +125,7 @@ impl Default for QemuOptions {
             tamper: None,
             drop: guest::DropMethod::Iretq,
             preallocate_destination: false,
+            sample_guest_writes: false,
         }
     }
 }

@@ -113,6 +113,10 @@ pub struct SyncSample {
     pub pages: u64,
     /// QEMU's status then.
     pub status: String,
+    /// The guest's writes so far and when they were read (seconds since the `migrate`
+    /// command), just after the sample; only with [`super::QemuOptions::sample_guest_writes`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guest_writes: Option<(u64, f64)>,
 }
 
 /// A QMP event as recorded.

@@ -403,6 +403,12 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
         // Samples of the live phase only: what follows the last one is the final round.
         if !terminal && ram.dirty_sync_count != last_sync && ram.dirty_sync_count > 0 {
             last_sync = ram.dirty_sync_count;
+            let guest_writes = if options.sample_guest_writes {
+                let (c, at) = src.timed_control(step)?;
+                Some((c.writes, at.duration_since(started).as_secs_f64()))
+            } else {
+                None
+            };
             per_sync.push(SyncSample {
                 t_s: t,
                 dirty_sync_count: ram.dirty_sync_count,
@@ -411,6 +417,7 @@ pub fn migrate(scenario: &Scenario, config: &MigrationConfig, options: &QemuOpti
                 dirty_pages_rate: ram.dirty_pages_rate,
                 pages: report::pages_sent(&ram, info.xbzrle_cache.as_ref()),
                 status: info.status.clone(),
+                guest_writes,
             });
         }
         if terminal {
