@@ -312,6 +312,18 @@ mod tests {
         assert_eq!(w.peek(&mut c2), Some(seen[500]));
     }
 
+    /// The pages of the workload's first `n` writes.
+    fn first_writes(w: &Workload, n: usize) -> Vec<u64> {
+        let mut c = w.seek(AccessKind::Write, 0.0);
+        (0..n)
+            .map(|_| {
+                let page = w.peek(&mut c).unwrap().1;
+                w.advance(&mut c);
+                page
+            })
+            .collect()
+    }
+
     #[test]
     fn offsets_count_from_the_end_of_the_reserved_memory() {
         // 1 MiB reserved (256 pages), then an offset of 2 MiB (512 pages).
@@ -319,26 +331,11 @@ mod tests {
             "reserved_memory = \"1 MiB\"\n[workload]\npattern = \"sequential\"\nwrite_rate = 100\nworking_set = \"4 MiB\"\nworking_set_offset = \"2 MiB\"",
         );
         assert_eq!(s.used_range(), 256..16384);
-        let w = Workload::new(&s);
-        let mut c = w.seek(AccessKind::Write, 0.0);
-        let pages: Vec<u64> = (0..1024)
-            .map(|_| {
-                let a = w.peek(&mut c).unwrap().1;
-                w.advance(&mut c);
-                a
-            })
-            .collect();
+        let pages = first_writes(&Workload::new(&s), 1024);
         assert_eq!(pages, (768..1792).collect::<Vec<_>>());
         // Without a working set the workload has all of the used memory, and no reserved page.
         let all = Workload::new(&scenario("reserved_memory = \"1 MiB\"\n[workload]\npattern = \"uniform\"\nwrite_rate = 100000"));
-        let mut c = all.seek(AccessKind::Write, 0.0);
-        let pages: Vec<u64> = (0..100_000)
-            .map(|_| {
-                let a = all.peek(&mut c).unwrap().1;
-                all.advance(&mut c);
-                a
-            })
-            .collect();
+        let pages = first_writes(&all, 100_000);
         assert!(pages.iter().all(|p| (256..16384).contains(p)));
         assert!(pages.iter().any(|&p| p < 300) && pages.iter().any(|&p| p > 16300));
     }
@@ -346,15 +343,7 @@ mod tests {
     #[test]
     fn sequential_sweeps_distinct_pages() {
         let s = scenario("[workload]\npattern = \"sequential\"\nwrite_rate = 100\nworking_set = \"4 MiB\"");
-        let w = Workload::new(&s);
-        let mut c = w.seek(AccessKind::Write, 0.0);
-        let pages: Vec<u64> = (0..1024)
-            .map(|_| {
-                let a = w.peek(&mut c).unwrap().1;
-                w.advance(&mut c);
-                a
-            })
-            .collect();
+        let pages = first_writes(&Workload::new(&s), 1024);
         assert_eq!(pages, (0..1024).collect::<Vec<_>>());
     }
 
