@@ -173,18 +173,13 @@ impl SimContext {
     pub fn new(scenario: &Scenario, options: SimOptions) -> SimContext {
         let n = scenario.page_count();
         let ps = scenario.vm.page_size.0;
-        let free_from = scenario.used_range().end;
+        let used = scenario.used_range();
+        let free_from = used.end;
         let workload = Workload::new(scenario);
         let writes = workload.seek(AccessKind::Write, 0.0);
         let reads = workload.seek(AccessKind::Read, 0.0);
         let reachable = workload.reachable_pages();
-        let content = ContentModel::new(
-            scenario.seed,
-            ps as usize,
-            scenario.workload.write_size.0 as usize,
-            scenario.vm.content,
-            scenario.used_range(),
-        );
+        let content = ContentModel::new(scenario.seed, ps as usize, scenario.workload.write_size.0 as usize, scenario.vm.content, used);
         SimContext {
             n,
             page_size: ps,

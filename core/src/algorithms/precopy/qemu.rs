@@ -246,7 +246,7 @@ impl QemuPolicy {
 
     /// Whether this window's quota is spent (`qemu_file_rate_limit()`: more sent than the quota).
     fn quota_spent(&self, run: &Run<'_>, state: &QemuState) -> bool {
-        self.window_quota().is_some_and(|quota| (run.ctx.bytes_sent() - state.win_bytes) as f64 > quota)
+        self.window_quota().is_some_and(|quota| state.window_bytes(run) > quota)
     }
 
     /// The most pages the next batch may take: QEMU checks the rate limit before every page, so
@@ -254,7 +254,7 @@ impl QemuPolicy {
     fn pages_left_in_quota(&self, run: &Run<'_>, state: &QemuState, page_size: f64) -> usize {
         match self.window_quota() {
             Some(quota) => {
-                let left = (quota - (run.ctx.bytes_sent() - state.win_bytes) as f64).max(0.0);
+                let left = (quota - state.window_bytes(run)).max(0.0);
                 (left / page_size).floor() as usize + 1
             }
             None => usize::MAX,
@@ -278,7 +278,7 @@ impl QemuPolicy {
         }
         let now = run.ctx.now();
         if now >= window_end {
-            let bandwidth = (run.ctx.bytes_sent() - state.win_bytes) as f64 / (now - state.win_t);
+            let bandwidth = state.window_bytes(run) / (now - state.win_t);
             state.threshold_bytes = self.threshold_bytes(bandwidth);
             state.win_t = now;
             state.win_bytes = run.ctx.bytes_sent();
@@ -366,6 +366,11 @@ impl QemuState {
     /// switches there too.
     pub(crate) fn request_postcopy(&mut self) {
         self.postcopy_requested = true;
+    }
+
+    /// Bytes sent in the current window.
+    fn window_bytes(&self, run: &Run<'_>) -> f64 {
+        (run.ctx.bytes_sent() - self.win_bytes) as f64
     }
 
     /// The pages still to send, as far as known (the dirty log holds the rest).

@@ -30,17 +30,37 @@ impl Clock for KvmContext {
         self.scenario.migration.on_timeout
     }
     fn wait_until(&mut self, t: f64) -> Result<(), ContextError> {
-        if t.is_nan() {
-            return Err(ContextError::BadArgument { name: "t", value: t.to_string(), accepted: "a time in seconds" });
+        self.wait_in_steps("t", t, |_, step| {
+            std::thread::sleep(step);
+            None::<()>
+        })?;
+        Ok(())
+    }
+}
+
+impl KvmContext {
+    /// Lets time pass until `until` (seconds since the start), or the timeout if that comes
+    /// first, in steps of at most 20 ms, noting the guest's phase after each: `step` waits out
+    /// one step and may end the wait early with a value. A NaN `until` is refused, named `name`.
+    fn wait_in_steps<T>(
+        &mut self,
+        name: &'static str,
+        until: f64,
+        mut step: impl FnMut(&mut KvmContext, Duration) -> Option<T>,
+    ) -> Result<Option<T>, ContextError> {
+        if until.is_nan() {
+            return Err(ContextError::BadArgument { name, value: until.to_string(), accepted: "a time in seconds" });
         }
-        let limit = t.min(self.timeout);
+        let limit = until.min(self.timeout);
         loop {
             let now = self.t();
             if now >= limit {
                 self.observe_phase();
-                return Ok(());
+                return Ok(None);
             }
-            std::thread::sleep(Duration::from_secs_f64((limit - now).min(0.02)));
+            if let Some(value) = step(self, Duration::from_secs_f64((limit - now).min(0.02))) {
+                return Ok(Some(value));
+            }
             self.observe_phase();
         }
     }
@@ -243,22 +263,7 @@ impl Faults for KvmContext {
         Ok(self.take_fault(Duration::ZERO))
     }
     fn wait_fault_until(&mut self, until: f64) -> Result<Option<u64>, ContextError> {
-        if until.is_nan() {
-            return Err(ContextError::BadArgument { name: "until", value: until.to_string(), accepted: "a time in seconds" });
-        }
-        let limit = until.min(self.timeout);
-        loop {
-            let now = self.t();
-            if now >= limit {
-                self.observe_phase();
-                return Ok(None);
-            }
-            let wait = Duration::from_secs_f64((limit - now).min(0.02));
-            if let Some(page) = self.take_fault(wait) {
-                return Ok(Some(page));
-            }
-            self.observe_phase();
-        }
+        self.wait_in_steps("until", until, |ctx, step| ctx.take_fault(step))
     }
 }
 
